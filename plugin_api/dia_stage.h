@@ -80,6 +80,11 @@
  *   not the current directory.  Its worker threads, if any, come from its own
  *   parameters (conventionally a `threads` key) and end before process()
  *   returns.
+ * - Because of that, a write beyond the process's file size limit (ulimit
+ *   -f, RLIMIT_FSIZE) raises SIGXFSZ, whose default action kills the host.
+ *   A host that wants such a write to fail with an error instead (EFBIG:
+ *   the stage then reports DIA_ERR_IO naming the output and leaves no
+ *   temporary file) ignores SIGXFSZ itself, as the stampvet command does.
  *
  * ---------------------------------------------------------------------------
  * 6. Ownership

@@ -1,5 +1,6 @@
 /* batch.c — see batch.h. */
 #include "batch.h"
+#include "fits_guard.h"
 #include "params_hash.h"
 
 #include <errno.h>
@@ -168,6 +169,11 @@ int sv_batch_output_complete(const char *path, const char *hash_card,
     fitsfile *f = NULL;
     int status = 0, nhdu = 0, hdutype = 0;
     char msg[FLEN_ERRMSG];
+    sv_error gerr = {0};
+    if (sv_fits_guard_file(path, &gerr)) {
+        snprintf(why, whylen, "output is damaged: %s", gerr.text);
+        return 0;
+    }
     if (fits_open_diskfile(&f, path, READONLY, &status)) {
         fits_get_errstatus(status, msg);
         snprintf(why, whylen, "output does not open as FITS: %s", msg);
@@ -256,7 +262,7 @@ static int64_t detection_rows(const char *path)
     fitsfile *f = NULL;
     int status = 0;
     LONGLONG n = -1;
-    if (fits_open_table(&f, path, READONLY, &status))
+    if (sv_fits_guard_file(path, NULL) || fits_open_table(&f, path, READONLY, &status))
         return -1;
     if (fits_get_num_rowsll(f, &n, &status))
         n = -1;
@@ -270,7 +276,7 @@ static int primary_checksum(const char *path, char out[FLEN_VALUE])
 {
     fitsfile *f = NULL;
     int status = 0;
-    if (fits_open_diskfile(&f, path, READONLY, &status))
+    if (sv_fits_guard_file(path, NULL) || fits_open_diskfile(&f, path, READONLY, &status))
         return 0;
     char value[FLEN_VALUE];
     int got = fits_read_key(f, TSTRING, "CHECKSUM", value, NULL, &status) == 0;

@@ -1,5 +1,6 @@
 /* batch_summary.c — see batch_summary.h. */
 #include "batch_summary.h"
+#include "fits_guard.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -333,6 +334,8 @@ static int read_fits(sv_summary *s, const char *path, sv_error *err)
     fitsfile *f = NULL;
     int status = 0, hdutype = 0;
     char msg[FLEN_ERRMSG];
+    if (sv_fits_guard_file(path, err))
+        return err ? err->status : SV_ERR_FORMAT;
     if (fits_open_diskfile(&f, path, READONLY, &status)) {
         fits_get_errstatus(status, msg);
         return sv_error_set(err, SV_ERR_IO, "%s: %s", path, msg);

@@ -586,7 +586,8 @@ int sv_catalog_write(sv_catalog *cat, int64_t row0, const unsigned char *raw,
     free(logic);
     free(names);
     if (status)
-        return cat_fail(cat, err, "cannot write rows (disk full?)", status);
+        return cat_fail(cat, err, "cannot write rows (disk full, or over the file size limit of "
+                        "ulimit -f?)", status);
     return SV_OK;
 }
 

@@ -1,5 +1,6 @@
 /* detections.c — see detections.h. */
 #include "detections.h"
+#include "fits_guard.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -377,6 +378,10 @@ int sv_det_file_open(const char *path, sv_det_file **out, sv_error *err)
         return sv_error_set(err, SV_ERR_NOMEM, "%s: out of memory", path);
     snprintf(f->path, sizeof f->path, "%s", path);
     int status = 0, hdutype = 0, hdu = 1;
+    if (sv_fits_guard_file(path, err)) {
+        sv_det_file_close(f);
+        return err ? err->status : SV_ERR_FORMAT;
+    }
     if (fits_open_file(&f->fp, path, READONLY, &status)) {
         f->fp = NULL;
         sv_det_file_close(f);

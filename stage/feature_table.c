@@ -5,6 +5,7 @@
  * behave the same.
  */
 #include "feature_table.h"
+#include "fits_guard.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -134,6 +135,17 @@ static void ft_find_id(sv_feature_table *t)
 /* CSV: split one record starting at *pp (may span lines inside quotes).
  * Returns the number of fields (>= 1), 0 at end of input, -1 on a bad
  * quote, -2 out of memory.  Fields are appended to *f (grown as needed). */
+/* Free the n fields csv_record stored before it failed; returns rc. */
+static int csv_record_fail(char **f, int n, int rc)
+{
+    for (int i = 0; i < n; i++)
+        free(f[i]);
+    return rc;
+}
+
+/* One CSV record from *pp into (*f)[0..n-1] (each malloc'ed, *f grown as
+ * needed).  Returns n, 0 at the end of the text, -1 on an unterminated
+ * quote, -2 out of memory; on failure no field is left allocated. */
 static int csv_record(const char **pp, char ***f, int *cap)
 {
     const char *p = *pp;
@@ -144,7 +156,7 @@ static int csv_record(const char **pp, char ***f, int *cap)
         size_t cap_s = 64, len = 0;
         char *s = malloc(cap_s);
         if (!s)
-            return -2;
+            return csv_record_fail(*f, n, -2);
         int quoted = 0;
         while (*p == ' ' || *p == '\t')
             p++;
@@ -157,7 +169,7 @@ static int csv_record(const char **pp, char ***f, int *cap)
             if (quoted) {
                 if (!c) {
                     free(s);
-                    return -1;
+                    return csv_record_fail(*f, n, -1);
                 }
                 if (c == '"') {
                     if (p[1] == '"') {
@@ -180,7 +192,7 @@ static int csv_record(const char **pp, char ***f, int *cap)
                 char *ns = realloc(s, cap_s *= 2);
                 if (!ns) {
                     free(s);
-                    return -2;
+                    return csv_record_fail(*f, n, -2);
                 }
                 s = ns;
             }
@@ -194,7 +206,7 @@ static int csv_record(const char **pp, char ***f, int *cap)
             char **nf = realloc(*f, (size_t)nc * sizeof *nf);
             if (!nf) {
                 free(s);
-                return -2;
+                return csv_record_fail(*f, n, -2);
             }
             *f = nf;
             *cap = nc;
@@ -326,6 +338,8 @@ static int ft_read_fits(sv_feature_table *t, const char *path, sv_error *err)
     fitsfile *fp = NULL;
     int status = 0, ncols = 0, st = 0;
     long nrows = 0;
+    if (sv_fits_guard_file(path, err))
+        return err ? err->status : SV_ERR_FORMAT;
     if (fits_open_table(&fp, path, READONLY, &status))
         return ft_fits_fail(path, status, "cannot open a table HDU", err);
     if (fits_get_num_rows(fp, &nrows, &status) || fits_get_num_cols(fp, &ncols, &status)) {

@@ -1,5 +1,6 @@
 /* fits_image.c — see fits_image.h. */
 #include "fits_image.h"
+#include "fits_guard.h"
 
 #include <fcntl.h>
 #include <math.h>
@@ -43,6 +44,8 @@ static int open_image_hdu(const char *path, fitsfile **out, long naxes[2], int *
     int status = 0, hdu = 1, nhdu = 0, hdutype = 0, naxis = 0;
     long ax[9] = {0};
     *out = NULL;
+    if (sv_fits_guard_file(path, err))
+        return err ? err->status : SV_ERR_FORMAT;
     if (fits_open_file(&fp, path, READONLY, &status))
         return fits_fail(err, SV_ERR_IO, path, "cannot open as a FITS image", status);
     fits_get_hdu_num(fp, &hdu);
@@ -389,10 +392,13 @@ int sv_wcs_from_header(const char *header, int ncards, const char *origin, sv_wc
         return sv_error_set(err, SV_ERR_FORMAT, "%s: no WCS (no header)", origin);
     if (ncards > 1000000)
         return sv_error_set(err, SV_ERR_ARG, "%s: %d header cards is absurd", origin, ncards);
-    /* copy: wcspih wants a writable buffer; stop at a NUL, pad with blanks */
-    size_t len = (size_t)ncards * 80;
-    size_t have = strnlen(header, len);
-    int nkey = (int)((have + 79) / 80);
+    /* WCSLIB's parser is not hardened: every card must pass the guard
+     * (printable ASCII, balanced quotes, well-formed values) first.  The
+     * text ends at a NUL; a card cut short by it is padded with blanks. */
+    int nkey = 0;
+    if (sv_fits_guard_header(header, ncards, origin, &nkey, err))
+        return err ? err->status : SV_ERR_FORMAT;
+    size_t have = strnlen(header, (size_t)ncards * 80);
     if (nkey == 0)
         return sv_error_set(err, SV_ERR_FORMAT, "%s: no WCS (empty header)", origin);
     char *buf = malloc((size_t)nkey * 80 + 1);
@@ -405,10 +411,6 @@ int sv_wcs_from_header(const char *header, int ncards, const char *origin, sv_wc
     memcpy(buf, header, have);
     memset(buf + have, ' ', (size_t)nkey * 80 - have);
     buf[(size_t)nkey * 80] = '\0';
-    /* a card with characters outside printable ASCII would upset the parser */
-    for (size_t i = 0; i < (size_t)nkey * 80; i++)
-        if ((unsigned char)buf[i] < 0x20 || (unsigned char)buf[i] > 0x7e)
-            buf[i] = ' ';
 
     int nreject = 0, st, fixstat[NWCSFIX];
     char why[256] = "";
@@ -422,8 +424,15 @@ int sv_wcs_from_header(const char *header, int ncards, const char *origin, sv_wc
             }
         if (w->w) {
             wcsfix(7, NULL, w->w, fixstat);
-            st = wcsset(w->w);
-            if (st)
+            /* celfix and spcfix run wcsset: when it failed there (a singular
+             * matrix, say), do not run it again; WCSLIB 7's linset leaks
+             * its matrices when called again after a failure. */
+            int failed = fixstat[CELFIX] > 0 ? CELFIX : fixstat[SPCFIX] > 0 ? SPCFIX : -1;
+            if (failed >= 0) {
+                st = fixstat[failed];
+                snprintf(why, sizeof why, "%s",
+                         st < 11 ? wcsfix_errmsg[st] : "wcsfix failed");
+            } else if ((st = wcsset(w->w)))
                 snprintf(why, sizeof why, "%s",
                          st > 0 && st < 15 ? wcs_errmsg[st] : "wcsset failed");
         }

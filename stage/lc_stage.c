@@ -1,6 +1,7 @@
 /* lc_stage.c — light-curve classification inside the stage.  See
  * lc_stage.h. */
 #include "lc_stage.h"
+#include "fits_guard.h"
 
 #include <ctype.h>
 #include <fitsio.h>
@@ -265,7 +266,8 @@ int sv_lc_stage_begin_file(sv_lc_stage *s, const char *det_path, const char *sci
     s->t_now = NAN;
     fitsfile *f = NULL;
     int fst = 0;
-    if (sci_path && !fits_open_image(&f, sci_path, READONLY, &fst)) {
+    if (sci_path && !sv_fits_guard_file(sci_path, NULL) &&
+        !fits_open_image(&f, sci_path, READONLY, &fst)) {
         double v = NAN;
         if (!fits_read_key(f, TDOUBLE, "MJD-OBS", &v, NULL, &fst) && isfinite(v))
             s->t_now = v;
@@ -275,6 +277,8 @@ int sv_lc_stage_begin_file(sv_lc_stage *s, const char *det_path, const char *sci
     fits_clear_errmsg();
     f = NULL;
     fst = 0;
+    if (sv_fits_guard_file(det_path, err))
+        return err ? err->status : SV_ERR_FORMAT;
     if (fits_open_table(&f, det_path, READONLY, &fst)) {
         char t[FLEN_STATUS];
         fits_get_errstatus(fst, t);

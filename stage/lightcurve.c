@@ -2,6 +2,7 @@
  * prv_candidates form, in-memory history tables) and the writer.  See
  * lightcurve.h. */
 #include "lightcurve.h"
+#include "fits_guard.h"
 
 #include <ctype.h>
 #include <fitsio.h>
@@ -763,6 +764,8 @@ int sv_lc_fits_is_lightcurve(const char *path)
         return 0;
     char spec[1100];
     snprintf(spec, sizeof spec, "file://%s", path);
+    if (sv_fits_guard_file(path, NULL))
+        return 0;
     if (fits_open_file(&f, spec, READONLY, &st)) {
         fits_clear_errmsg();
         return 0;
@@ -956,6 +959,8 @@ int sv_lc_read_fits(const char *path, const sv_lc_read_options *opt_in, sv_lc_se
     int st = 0, z = 0;
     char spec[1100];
     snprintf(spec, sizeof spec, "file://%s", path);
+    if (sv_fits_guard_file(path, err))
+        return err ? err->status : SV_ERR_FORMAT;
     if (fits_open_file(&f, spec, READONLY, &st))
         return fits_fail(err, st, path, "cannot open");
     if (goto_lc_hdu(f, &z)) {

@@ -1,5 +1,6 @@
 /* manifest.c — see manifest.h. */
 #include "manifest.h"
+#include "fits_guard.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -646,6 +647,8 @@ static int read_fits(const char *path, const char *basedir, sv_manifest **out,
     fitsfile *f = NULL;
     int status = 0, hdutype = 0, nhdu = 0;
     char msg[FLEN_ERRMSG];
+    if (sv_fits_guard_file(path, err))
+        return err ? err->status : SV_ERR_FORMAT;
     if (fits_open_diskfile(&f, path, READONLY, &status)) {
         fits_get_errstatus(status, msg);
         return sv_error_set(err, SV_ERR_IO, "%s: cannot open as FITS: %s", path, msg);

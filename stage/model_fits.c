@@ -6,6 +6,7 @@
  * (fits_get_errstatus), and every cfitsio call gets a fresh status so that
  * one failure cannot silently disable the calls after it. */
 #include "model_fits.h"
+#include "fits_guard.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -1633,6 +1634,8 @@ int sv_model_read_fits(const char *path, sv_model **out, sv_error *err)
                             "%s: %lld bytes, too short to be a FITS file (truncated?)", path,
                             r.fsize);
     int st = 0;
+    if (sv_fits_guard_file(path, err))
+        return err ? err->status : SV_ERR_FORMAT;
     fits_open_diskfile(&r.f, path, READONLY, &st);
     if (st) {
         char t[FLEN_STATUS];
@@ -1759,6 +1762,8 @@ int sv_model_fits_is_model(const char *path)
         return 0;
     fitsfile *f = NULL;
     int st = 0;
+    if (sv_fits_guard_file(path, NULL))
+        return 0;
     fits_open_diskfile(&f, path, READONLY, &st);
     if (st)
         return 0;

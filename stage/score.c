@@ -1,5 +1,6 @@
 /* score.c — see score.h. */
 #include "score.h"
+#include "fits_guard.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -20,6 +21,8 @@ int sv_stamp_read(const char *path, float **pix, int *h, int *w, sv_error *err)
     char txt[FLEN_STATUS];
     *pix = NULL;
     *h = *w = 0;
+    if (sv_fits_guard_file(path, err))
+        return err ? err->status : SV_ERR_FORMAT;
     if (fits_open_diskfile(&fp, path, READONLY, &status)) {
         fits_get_errstatus(status, txt);
         return sv_error_set(err, SV_ERR_IO, "%s: cannot open as FITS (cfitsio: %s)", path, txt);

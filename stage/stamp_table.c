@@ -5,6 +5,7 @@
  * chunk of rows instead of one strided pass per column.
  */
 #include "stamp_table.h"
+#include "fits_guard.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -898,6 +899,10 @@ sv_stamp_reader *sv_stamp_reader_open(const char *path, unsigned flags, sv_error
     int st = 0;
     struct stat sb;
     int on_disk = stat(path, &sb) == 0;
+    if (sv_fits_guard_file(path, err)) {
+        sv_stamp_reader_close(r);
+        return NULL;
+    }
     if (on_disk)
         fits_open_diskfile(&r->f, path, READONLY, &st);
     else

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "commands.h"
+#include "fits_guard.h"
 #include "model.h"
 #include "model_describe.h"
 #include "model_fits.h"
@@ -89,6 +90,9 @@ static int inspect_file(const char *path)
 {
     fitsfile *f = NULL;
     int st = 0, nhdu = 0;
+    sv_error gerr = {0};
+    if (sv_fits_guard_file(path, &gerr))
+        return cli_fail("inspect", "%s", gerr.text);
     if (fits_open_file(&f, path, READONLY, &st)) {
         char text[FLEN_STATUS];
         fits_get_errstatus(st, text);

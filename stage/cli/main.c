@@ -1,4 +1,5 @@
 /* main.c — the stampvet command: dispatch to subcommands (commands.h). */
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -36,6 +37,11 @@ static void usage(FILE *out)
 
 int main(int argc, char **argv)
 {
+    /* A write beyond the file size limit (ulimit -f) should be an error
+     * naming the file (write fails with EFBIG, the output is abandoned and
+     * its temporary removed), not death by SIGXFSZ.  The library leaves
+     * signals alone: this is the application's choice. */
+    signal(SIGXFSZ, SIG_IGN);
     if (argc < 2) {
         usage(stderr);
         return 2;
