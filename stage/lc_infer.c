@@ -9,19 +9,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cpu.h"
 #include "nn_layers.h" /* nn_act_forward */
 
 /* ---- vectorised gate kernels ------------------------------------------------ */
 
 typedef float v16sf __attribute__((vector_size(64)));
 typedef int32_t v16si __attribute__((vector_size(64)));
-
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && \
-    !defined(__SANITIZE_ADDRESS__)
-#define LC_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
-#else
-#define LC_CLONES
-#endif
 
 /* The vector helpers are macros (GNU statement expressions), so that no
  * function takes or returns a 64-byte vector (an ABI that differs between
@@ -85,130 +79,6 @@ typedef int32_t v16si __attribute__((vector_size(64)));
         vsel(h_ > vsplat(1.0f), vsplat(1.0f), h_);                                              \
     })
 
-
-/* The gate kernels run a whole batch of N rows of u units.  xp: input
- * projections, row n at xp + n * xs (z, r, h blocks of u), without the
- * input bias b_in (added here); hp: recurrent products, row n at
- * hp + n * 3u, without b_rec (added here when non-NULL). */
-
-/* reset_after = 1 */
-LC_CLONES static void gates_reset_after(int N, int u, int hard, const float *xp, size_t xs,
-                                        const float *b_in, const float *hp, size_t hs,
-                                        const float *b_rec, float *h)
-{
-    static const float zero16[16] = {0};
-    for (int n = 0; n < N; n++) {
-        const float *x = xp + (size_t)n * xs, *r_ = hp + (size_t)n * hs;
-        float *hn = h + (size_t)n * u;
-        int j = 0;
-        for (; j + 16 <= u; j += 16) {
-            const float *bi = b_in ? b_in : zero16, *br = b_rec ? b_rec : zero16;
-            size_t o = b_in ? (size_t)j : 0, q = b_rec ? (size_t)j : 0;
-            v16sf az = vload(x + j) + vload(bi + o) + vload(r_ + j) + vload(br + q);
-            v16sf ar = vload(x + u + j) + vload(bi + (b_in ? o + u : 0)) + vload(r_ + u + j) +
-                       vload(br + (b_rec ? q + u : 0));
-            v16sf z = hard ? vhsig(az) : vsigmoid(az);
-            v16sf r = hard ? vhsig(ar) : vsigmoid(ar);
-            v16sf rh = vload(r_ + 2 * u + j) + vload(br + (b_rec ? q + 2 * u : 0));
-            v16sf c = vtanh(vload(x + 2 * u + j) + vload(bi + (b_in ? o + 2 * u : 0)) + r * rh);
-            v16sf hv = vload(hn + j);
-            vstore(hn + j, z * hv + (vsplat(1.0f) - z) * c);
-        }
-        if (j < u) { /* the last u % 16 units, as one padded vector */
-            float a0[16] = {0}, a1[16] = {0}, a2[16] = {0}, a3[16] = {0}, hv[16] = {0};
-            for (int k = 0; j + k < u; k++) {
-                int jj = j + k;
-                a0[k] = x[jj] + (b_in ? b_in[jj] : 0) + r_[jj] + (b_rec ? b_rec[jj] : 0);
-                a1[k] = x[u + jj] + (b_in ? b_in[u + jj] : 0) + r_[u + jj] +
-                        (b_rec ? b_rec[u + jj] : 0);
-                a2[k] = x[2 * u + jj] + (b_in ? b_in[2 * u + jj] : 0);
-                a3[k] = r_[2 * u + jj] + (b_rec ? b_rec[2 * u + jj] : 0);
-                hv[k] = hn[jj];
-            }
-            v16sf z = hard ? vhsig(vload(a0)) : vsigmoid(vload(a0));
-            v16sf r = hard ? vhsig(vload(a1)) : vsigmoid(vload(a1));
-            v16sf c = vtanh(vload(a2) + r * vload(a3));
-            v16sf hh = vload(hv);
-            vstore(hv, z * hh + (vsplat(1.0f) - z) * c);
-            for (int k = 0; j + k < u; k++)
-                hn[j + k] = hv[k];
-        }
-    }
-}
-
-/* reset_after = 0, first half: z into zbuf, r * h into rh */
-LC_CLONES static void gates_first(int N, int u, int hard, const float *xp, size_t xs,
-                                  const float *b_in, const float *hp, size_t hs,
-                                  const float *h, float *zbuf, float *rh)
-{
-    static const float zero16[16] = {0};
-    for (int n = 0; n < N; n++) {
-        const float *x = xp + (size_t)n * xs, *r_ = hp + (size_t)n * hs;
-        const float *hn = h + (size_t)n * u;
-        float *zn = zbuf + (size_t)n * u, *rn = rh + (size_t)n * u;
-        int j = 0;
-        for (; j + 16 <= u; j += 16) {
-            const float *bi = b_in ? b_in : zero16;
-            size_t o = b_in ? (size_t)j : 0;
-            v16sf az = vload(x + j) + vload(bi + o) + vload(r_ + j);
-            v16sf ar = vload(x + u + j) + vload(bi + (b_in ? o + u : 0)) + vload(r_ + u + j);
-            v16sf z = hard ? vhsig(az) : vsigmoid(az);
-            v16sf r = hard ? vhsig(ar) : vsigmoid(ar);
-            vstore(zn + j, z);
-            vstore(rn + j, r * vload(hn + j));
-        }
-        if (j < u) {
-            float a0[16] = {0}, a1[16] = {0}, hv[16] = {0}, zo[16], ro[16];
-            for (int k = 0; j + k < u; k++) {
-                int jj = j + k;
-                a0[k] = x[jj] + (b_in ? b_in[jj] : 0) + r_[jj];
-                a1[k] = x[u + jj] + (b_in ? b_in[u + jj] : 0) + r_[u + jj];
-                hv[k] = hn[jj];
-            }
-            v16sf z = hard ? vhsig(vload(a0)) : vsigmoid(vload(a0));
-            v16sf r = hard ? vhsig(vload(a1)) : vsigmoid(vload(a1));
-            vstore(zo, z);
-            vstore(ro, r * vload(hv));
-            for (int k = 0; j + k < u; k++) {
-                zn[j + k] = zo[k];
-                rn[j + k] = ro[k];
-            }
-        }
-    }
-}
-
-/* reset_after = 0, second half: hh = (r h) U_h in hhp (row n at n * u) */
-LC_CLONES static void gates_second(int N, int u, const float *xp, size_t xs,
-                                   const float *b_in, const float *hhp, size_t hhs,
-                                   const float *zbuf, float *h)
-{
-    static const float zero16[16] = {0};
-    for (int n = 0; n < N; n++) {
-        const float *x = xp + (size_t)n * xs + 2 * u, *hh = hhp + (size_t)n * hhs;
-        const float *zn = zbuf + (size_t)n * u;
-        const float *bh = b_in ? b_in + 2 * u : NULL;
-        float *hn = h + (size_t)n * u;
-        int j = 0;
-        for (; j + 16 <= u; j += 16) {
-            v16sf c = vtanh(vload(x + j) + vload(bh ? bh + j : zero16) + vload(hh + j));
-            v16sf z = vload(zn + j);
-            vstore(hn + j, z * vload(hn + j) + (vsplat(1.0f) - z) * c);
-        }
-        if (j < u) {
-            float a0[16] = {0}, zv[16] = {0}, hv[16] = {0};
-            for (int k = 0; j + k < u; k++) {
-                a0[k] = x[j + k] + (bh ? bh[j + k] : 0) + hh[j + k];
-                zv[k] = zn[j + k];
-                hv[k] = hn[j + k];
-            }
-            v16sf c = vtanh(vload(a0));
-            v16sf z = vload(zv);
-            vstore(hv, z * vload(hv) + (vsplat(1.0f) - z) * c);
-            for (int k = 0; j + k < u; k++)
-                hn[j + k] = hv[k];
-        }
-    }
-}
 
 /* ---- products with packed, padded right-hand sides ------------------------------
  * C (N x Mp, row stride ldc) = A (N x K, row stride lda) . B (K x Mp), with
@@ -293,25 +163,69 @@ static void gemm_blas(int N, int K, int Mp, const float *A, int lda, const float
                 C, ldc);
 }
 
-/* The products' kernel: the AVX-512 kernel when the CPU has it, else BLAS
- * (OpenBLAS's AVX2 kernels measured faster than ours here); STAMPVET_ISA
- * (avx512, avx2, generic = BLAS; as nn_plan.h) forces one, an ISA this CPU
- * lacks falling back to BLAS. */
-static gemm_fn pick_gemm(void)
-{
-    const char *want = getenv("STAMPVET_ISA");
-    if (want && !strcmp(want, "generic"))
-        return gemm_blas;
+/* ---- the kernels of one instruction set ----------------------------------------- */
+
+typedef void (*gates_ra_fn)(int N, int u, int hard, const float *xp, size_t xs,
+                            const float *b_in, const float *hp, size_t hs, const float *b_rec,
+                            float *h);
+typedef void (*gates_first_fn)(int N, int u, int hard, const float *xp, size_t xs,
+                               const float *b_in, const float *hp, size_t hs, const float *h,
+                               float *zbuf, float *rh);
+typedef void (*gates_second_fn)(int N, int u, const float *xp, size_t xs, const float *b_in,
+                                const float *hhp, size_t hhs, const float *zbuf, float *h);
+
+typedef struct lc_kernels {
+    gemm_fn gemm;
+    gates_ra_fn reset_after;
+    gates_first_fn first;
+    gates_second_fn second;
+} lc_kernels;
+
+#define LC_TARGET
+#define LC_NAME(f) f##_generic
+#include "lc_gates_tmpl.h"
 #ifdef LC_HAVE_KERNELS
-    __builtin_cpu_init();
-    int has512 = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("fma");
-    int has2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-    if (want && !strcmp(want, "avx2"))
-        return has2 ? gemm_avx2 : gemm_blas;
-    if (has512)
-        return gemm_avx512;
+#define LC_TARGET __attribute__((target("avx2")))
+#define LC_NAME(f) f##_avx2
+#include "lc_gates_tmpl.h"
+#define LC_TARGET __attribute__((target("avx512f")))
+#define LC_NAME(f) f##_avx512
+#include "lc_gates_tmpl.h"
 #endif
-    return gemm_blas;
+
+/* The kernels for isa (cpu.h; AUTO: the best the CPU has).  The products
+ * run on the AVX-512 kernel when chosen, else BLAS (OpenBLAS's AVX2
+ * kernels measured faster than ours at these shapes: AUTO on an AVX2 CPU
+ * takes BLAS, an explicit avx2 our AVX2 kernel); the gates on the ISA's
+ * copy.  0, or SV_ERR_UNSUPPORTED when the CPU or this build cannot run
+ * isa. */
+static int pick_kernels(nn_isa isa, lc_kernels *k, sv_error *err)
+{
+    int forced = isa != NN_ISA_AUTO;
+    if (isa == NN_ISA_AUTO)
+        isa = sv_cpu_best();
+    if (!sv_cpu_can_run(isa))
+        return sv_error_set(err, SV_ERR_UNSUPPORTED,
+                            "light-curve fast path: this CPU cannot run %s", nn_isa_name(isa));
+    *k = (lc_kernels){gemm_blas, gates_reset_after_generic, gates_first_generic,
+                      gates_second_generic};
+    if (isa == NN_ISA_GENERIC)
+        return SV_OK;
+#ifdef LC_HAVE_KERNELS
+    if (isa == NN_ISA_AVX2) {
+        *k = (lc_kernels){forced ? gemm_avx2 : gemm_blas, gates_reset_after_avx2,
+                          gates_first_avx2, gates_second_avx2};
+        return SV_OK;
+    }
+    if (isa == NN_ISA_AVX512) {
+        *k = (lc_kernels){gemm_avx512, gates_reset_after_avx512, gates_first_avx512,
+                          gates_second_avx512};
+        return SV_OK;
+    }
+#endif
+    (void)forced;
+    return sv_error_set(err, SV_ERR_UNSUPPORTED,
+                        "light-curve fast path: this build has no %s kernels", nn_isa_name(isa));
 }
 
 static int pad32(int n) { return (n + 31) / 32 * 32; }
@@ -346,7 +260,7 @@ struct sv_lc_infer {
     int max_batch;
     op *ops;
     float *xp, *hp, *h, *zb, *rh, *hh; /* GRU scratch                      */
-    gemm_fn gemm;
+    lc_kernels k;
 };
 
 void sv_lc_infer_free(sv_lc_infer *p)
@@ -374,11 +288,27 @@ void sv_lc_infer_free(sv_lc_infer *p)
 
 sv_lc_infer *sv_lc_infer_new(const nn_net *net, int max_batch, sv_error *err)
 {
-    const char *isa = getenv("STAMPVET_ISA");
-    if (isa && !strcmp(isa, "reference")) {
-        sv_error_set(err, SV_ERR_UNSUPPORTED, "light-curve fast path: STAMPVET_ISA=reference");
+    const char *text = NULL;
+    int isa = sv_isa_requested(&text);
+    if (isa < 0) {
+        sv_error_set(err, SV_ERR_ARG,
+                     "light-curve fast path: STAMPVET_ISA='%s' is not one of auto, generic, "
+                     "avx2, avx512, reference", text);
         return NULL;
     }
+    return sv_lc_infer_new_isa(net, max_batch, (nn_isa)isa, err);
+}
+
+sv_lc_infer *sv_lc_infer_new_isa(const nn_net *net, int max_batch, nn_isa isa, sv_error *err)
+{
+    lc_kernels k;
+    if (isa == NN_ISA_REFERENCE) {
+        sv_error_set(err, SV_ERR_UNSUPPORTED, "light-curve fast path: the reference engine "
+                     "was asked for");
+        return NULL;
+    }
+    if (pick_kernels(isa, &k, err))
+        return NULL;
     if (!net || !net->finalized || max_batch < 1 || max_batch > (1 << 20)) {
         sv_error_set(err, SV_ERR_ARG, "light-curve fast path: no finalised net or bad batch");
         return NULL;
@@ -440,7 +370,7 @@ sv_lc_infer *sv_lc_infer_new(const nn_net *net, int max_batch, sv_error *err)
     }
     p->net = net;
     p->max_batch = max_batch;
-    p->gemm = pick_gemm();
+    p->k = k;
     p->ops = calloc((size_t)(net->n_layers > 0 ? net->n_layers : 1), sizeof *p->ops);
     size_t N = (size_t)max_batch;
     int ok = p->ops != NULL;
@@ -525,7 +455,7 @@ static void run_gru(sv_lc_infer *p, const op *o, const nn_layer *In, int N, cons
     const int u3p = pad32(u3), zrp = pad32(2 * u), up = pad32(u);
     const size_t xs = (size_t)T * u3p; /* row (n, t) of the projections at (n T + t) u3p */
     /* input projections of every step at once (biases added in the gates) */
-    p->gemm(N * T, F, u3p, x, F, o->Wp, p->xp, u3p);
+    p->k.gemm(N * T, F, u3p, x, F, o->Wp, p->xp, u3p);
     memset(p->h, 0, (size_t)N * u * sizeof(float));
     for (int t = 0; t < T; t++) {
         const float *xt = p->xp + (size_t)t * u3p;
@@ -533,19 +463,19 @@ static void run_gru(sv_lc_infer *p, const op *o, const nn_layer *In, int N, cons
             if (t == 0)
                 memset(p->hp, 0, (size_t)N * u3p * sizeof(float));
             else
-                p->gemm(N, u, u3p, p->h, u, o->Up, p->hp, u3p);
-            gates_reset_after(N, u, hard, xt, xs, b_in, p->hp, (size_t)u3p, b_rec, p->h);
+                p->k.gemm(N, u, u3p, p->h, u, o->Up, p->hp, u3p);
+            p->k.reset_after(N, u, hard, xt, xs, b_in, p->hp, (size_t)u3p, b_rec, p->h);
         } else {
             if (t == 0)
                 memset(p->hp, 0, (size_t)N * zrp * sizeof(float));
             else
-                p->gemm(N, u, zrp, p->h, u, o->Up, p->hp, zrp);
-            gates_first(N, u, hard, xt, xs, b_in, p->hp, (size_t)zrp, p->h, p->zb, p->rh);
+                p->k.gemm(N, u, zrp, p->h, u, o->Up, p->hp, zrp);
+            p->k.first(N, u, hard, xt, xs, b_in, p->hp, (size_t)zrp, p->h, p->zb, p->rh);
             if (t == 0)
                 memset(p->hh, 0, (size_t)N * up * sizeof(float));
             else
-                p->gemm(N, u, up, p->rh, u, o->Uh, p->hh, up);
-            gates_second(N, u, xt, xs, b_in, p->hh, (size_t)up, p->zb, p->h);
+                p->k.gemm(N, u, up, p->rh, u, o->Uh, p->hh, up);
+            p->k.second(N, u, xt, xs, b_in, p->hh, (size_t)up, p->zb, p->h);
         }
         if (L->return_sequences)
             for (int n = 0; n < N; n++)

@@ -10,11 +10,12 @@
  *     have it (about twice BLAS's speed at these small shapes), else BLAS;
  *   - the gates (sigmoid / hard sigmoid, tanh) in branch-free loops over
  *     arrays with a polynomial exp (|relative error| < 2e-7), compiled for
- *     AVX-512, AVX2 and generic x86-64 and picked at run time;
+ *     AVX-512, AVX2 and generic x86-64 (lc_gates_tmpl.h), the copy chosen
+ *     by cpu.h's one policy when the plan is made;
  *   - Dense on sequences as one product over all steps.
- * The environment variable STAMPVET_ISA (as for nn_plan.h) picks the
- * products' kernel: avx512, avx2, generic (BLAS); reference refuses the fast
- * path (callers then run nn_forward).
+ * STAMPVET_ISA (read once, cpu.h; as for nn_plan.h) picks the kernels:
+ * avx512, avx2, generic (BLAS and portable gates); an ISA the CPU cannot
+ * run, and reference, refuse the fast path (callers then run nn_forward).
  * Results equal the reference engine's (nn_forward) to float rounding
  * (tests/test_lightcurve.c holds them to 1e-5).  A network with any other
  * layer is refused (SV_ERR_UNSUPPORTED) and callers use nn_forward.
@@ -28,6 +29,7 @@
 #ifndef SV_LC_INFER_H
 #define SV_LC_INFER_H
 
+#include "cpu.h"
 #include "nn.h"
 #include "sv_error.h"
 
@@ -39,8 +41,13 @@ typedef struct sv_lc_infer sv_lc_infer;
 
 /* A plan for batches of up to max_batch samples of net (finalised).  NULL
  * with err set: SV_ERR_UNSUPPORTED for a layer the fast path does not run
- * (err names it), SV_ERR_NOMEM. */
+ * (err names it) or an ISA it cannot use, SV_ERR_ARG when STAMPVET_ISA
+ * names no ISA, SV_ERR_NOMEM. */
 sv_lc_infer *sv_lc_infer_new(const nn_net *net, int max_batch, sv_error *err);
+/* The same with an explicit ISA (NN_ISA_AUTO: the best; the environment is
+ * not read): SV_ERR_UNSUPPORTED also when the CPU or the build cannot run
+ * isa, or isa is NN_ISA_REFERENCE. */
+sv_lc_infer *sv_lc_infer_new_isa(const nn_net *net, int max_batch, nn_isa isa, sv_error *err);
 void sv_lc_infer_free(sv_lc_infer *p);
 
 /* Forward `batch` samples; inputs as nn_forward's (one pointer per network

@@ -87,24 +87,6 @@ struct nn_plan {
 
 /* ---- ISA selection --------------------------------------------------------- */
 
-static const char *const isa_names[NN_ISA_COUNT] = {"auto", "generic", "avx2", "avx512",
-                                                    "reference"};
-
-const char *nn_isa_name(nn_isa isa)
-{
-    return (isa >= 0 && isa < NN_ISA_COUNT) ? isa_names[isa] : "unknown";
-}
-
-int nn_isa_from_name(const char *name)
-{
-    if (!name)
-        return -1;
-    for (int i = 0; i < NN_ISA_COUNT; i++)
-        if (!strcmp(name, isa_names[i]))
-            return i;
-    return -1;
-}
-
 static const nn_kernels *isa_kernels(nn_isa isa)
 {
     switch (isa) {
@@ -127,23 +109,8 @@ int nn_isa_supported(nn_isa isa)
     case NN_ISA_REFERENCE:
         return 1;
     case NN_ISA_AVX2:
-#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
-        __builtin_cpu_init();
-        return nn_kernels_avx2() != NULL && __builtin_cpu_supports("avx2") &&
-               __builtin_cpu_supports("fma");
-#else
-        return 0;
-#endif
     case NN_ISA_AVX512:
-#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
-        __builtin_cpu_init();
-        return nn_kernels_avx512() != NULL && __builtin_cpu_supports("avx512f") &&
-               __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512bw") &&
-               __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx2") &&
-               __builtin_cpu_supports("fma");
-#else
-        return 0;
-#endif
+        return isa_kernels(isa) != NULL && sv_cpu_can_run(isa);
     default:
         return 0;
     }
@@ -637,20 +604,16 @@ nn_plan *nn_plan_new_flags(const nn_net *net, int max_batch, nn_isa isa, unsigne
 
 nn_plan *nn_plan_new(const nn_net *net, int max_batch, sv_error *err)
 {
-    const char *env = getenv("STAMPVET_ISA");
-    nn_isa isa = NN_ISA_AUTO;
-    if (env && *env) {
-        int i = nn_isa_from_name(env);
-        if (i < 0) {
-            sv_error_set(err, SV_ERR_ARG,
-                         "nn_plan_new: STAMPVET_ISA='%s' is not one of auto, generic, avx2, "
-                         "avx512, reference",
-                         env);
-            return NULL;
-        }
-        isa = (nn_isa)i;
+    const char *env = NULL;
+    int isa = sv_isa_requested(&env);
+    if (isa < 0) {
+        sv_error_set(err, SV_ERR_ARG,
+                     "nn_plan_new: STAMPVET_ISA='%s' is not one of auto, generic, avx2, "
+                     "avx512, reference",
+                     env);
+        return NULL;
     }
-    return nn_plan_new_isa(net, max_batch, isa, err);
+    return nn_plan_new_isa(net, max_batch, (nn_isa)isa, err);
 }
 
 const char *nn_plan_isa(const nn_plan *p) { return p ? p->isa : "none"; }

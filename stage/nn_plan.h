@@ -35,8 +35,9 @@
  * (summation order): tests/test_nn_plan.c holds them to 1e-5.
  *
  * Instruction set override: the environment variable STAMPVET_ISA
- * (generic, avx2, avx512, reference; unset or "auto" = the best the CPU has)
- * is read by nn_plan_new(); nn_plan_new_isa() takes the choice explicitly.
+ * (generic, avx2, avx512, reference; unset or "auto" = the best the CPU has;
+ * read once per process, cpu.h) is honoured by nn_plan_new();
+ * nn_plan_new_isa() takes the choice explicitly.
  *
  * Thread safety: a plan only reads the nn_net given to nn_plan_new (which
  * must stay alive and unchanged while the plan exists; the plan keeps its
@@ -49,6 +50,7 @@
 
 #include <stddef.h>
 
+#include "cpu.h"
 #include "nn.h"
 #include "sv_error.h"
 
@@ -58,19 +60,7 @@ extern "C" {
 
 typedef struct nn_plan nn_plan;
 
-typedef enum nn_isa {
-    NN_ISA_AUTO = 0,     /* the widest the CPU supports                     */
-    NN_ISA_GENERIC,      /* portable C (vector extensions), always there    */
-    NN_ISA_AVX2,         /* AVX2 + FMA                                      */
-    NN_ISA_AVX512,       /* AVX-512 F/VL/BW/DQ + FMA                        */
-    NN_ISA_REFERENCE,    /* no fast path: the reference engine (nn_forward) */
-    NN_ISA_COUNT
-} nn_isa;
-
-/* Name of an ISA ("auto", "generic", "avx2", "avx512", "reference") and the
- * reverse (-1 when unknown).  Thread-safe. */
-const char *nn_isa_name(nn_isa isa);
-int nn_isa_from_name(const char *name);
+/* nn_isa, nn_isa_name() and nn_isa_from_name() are in cpu.h. */
 
 /* 1 when this build has the kernels of `isa` and this CPU (and OS) can run
  * them; AUTO, GENERIC and REFERENCE always give 1.  Thread-safe. */

@@ -226,21 +226,21 @@ static int read_cutout(const char *path, sv_error *err)
 }
 
 const sv_fuzz_reader sv_fuzz_readers[] = {
-    {"det", read_det},
-    {"image", read_image},
-    {"header", read_header},
-    {"cutout", read_cutout},
-    {"model", read_model},
+    {"det", ".fits", read_det},
+    {"image", ".fits", read_image},
+    {"header", ".hdr", read_header},
+    {"cutout", ".fits", read_cutout},
+    {"model", ".fits", read_model},
 #ifdef HAVE_HDF5
-    {"keras", read_keras},
-    {"keras_json", read_keras_json},
+    {"keras", ".h5", read_keras},
+    {"keras_json", ".json", read_keras_json},
 #endif
-    {"config", read_config},
-    {"manifest", read_manifest},
-    {"features", read_features},
-    {"lightcurve", read_lightcurve},
-    {"stamptable", read_stamptable},
-    {NULL, NULL},
+    {"config", ".conf", read_config},
+    {"manifest", ".txt", read_manifest},
+    {"features", ".csv", read_features},
+    {"lightcurve", ".fits", read_lightcurve},
+    {"stamptable", ".fits", read_stamptable},
+    {NULL, NULL, NULL},
 };
 
 const sv_fuzz_reader *sv_fuzz_reader_find(const char *name)

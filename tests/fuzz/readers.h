@@ -16,6 +16,9 @@
 typedef struct sv_fuzz_reader {
     const char *name;   /* also the seed folder tests/fuzz/<name>/ and the
                            folder of ../shared/fixtures/hostile/<name>/    */
+    const char *suffix; /* file name ending the reader expects (".fits":
+                           the readers that tell FITS by content get
+                           ".fits" only when the bytes start with SIMPLE) */
     int (*read)(const char *path, sv_error *err);
 } sv_fuzz_reader;
 

@@ -1,0 +1,34 @@
+#!/bin/sh
+# run.sh HARNESS SEEDS SECONDS [READERS] — run the libFuzzer harness over
+# each reader for SECONDS seconds (one process, one core, one reader after
+# the other), starting from the seeds in SEEDS/<reader>/ and the corpus
+# grown by earlier runs (fuzz-corpus/<reader>/ in the current folder).
+# Findings go to fuzz-findings/<reader>/; a table of executions and
+# findings per reader is printed and written to fuzz-report.txt.
+# Exit status 1 when any reader has a finding.
+set -u
+harness=$1 seeds=$2 secs=$3 readers=${4:-}
+[ -n "$readers" ] || readers=$(SV_FUZZ_READER=list "$harness") || exit 2
+: >fuzz-report.txt
+printf '%-12s %8s %12s %10s %9s\n' reader seconds executions exec/s findings | tee -a fuzz-report.txt
+bad=0
+for r in $readers; do
+    mkdir -p "fuzz-corpus/$r" "fuzz-findings/$r"
+    log="fuzz-findings/$r.log"
+    # -rss_limit_mb / -malloc_limit_mb: a reader that allocates what a
+    # header claims instead of what the file holds is a finding
+    SV_FUZZ_READER=$r "$harness" -max_total_time="$secs" -timeout=10 -rss_limit_mb=1024 \
+        -malloc_limit_mb=512 -max_len=65536 -print_final_stats=1 \
+        -artifact_prefix="fuzz-findings/$r/" "fuzz-corpus/$r" "$seeds/$r" >"$log" 2>&1
+    st=$?
+    runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
+    n=$(ls "fuzz-findings/$r" | wc -l)
+    [ $st -eq 0 ] || [ "$n" -gt 0 ] || n="?"   # died without an artifact: see the log
+    rate=$(( ${runs:-0} / secs ))
+    printf '%-12s %8s %12s %10s %9s\n' "$r" "$secs" "${runs:-?}" "$rate" "$n" | tee -a fuzz-report.txt
+    if [ "$n" != 0 ]; then
+        bad=1
+        grep -m3 -E 'ERROR|SUMMARY|leak|timeout|out-of-memory' "$log" | sed 's/^/    /'
+    fi
+done
+exit $bad
