@@ -1,5 +1,6 @@
 /* batch_summary.c — see batch_summary.h. */
 #include "batch_summary.h"
+#include "fits_dates.h"
 #include "fits_guard.h"
 
 #include <ctype.h>
@@ -219,7 +220,7 @@ static int write_fits(const sv_summary *s, const char *tmp, const char *path, sv
         int rank = r->rank;
         fits_write_col(f, TINT, 7, row, 1, 1, &rank, &status);
     }
-    fits_write_chksum(f, &status);
+    sv_fits_write_chksum(f, &status);
     int cstatus = 0;
     if (f)
         fits_close_file(f, &cstatus);

@@ -1,5 +1,6 @@
 /* catalog.c — see catalog.h. */
 #include "catalog.h"
+#include "fits_dates.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -476,7 +477,7 @@ int sv_catalog_open(const char *path, const sv_det_schema *in, const sv_out_sche
                             &status);
     }
     fits_write_comment(cat->fp, "FLAGS bits: keyword FLAGn names the bit of value n.", &status);
-    fits_write_date(cat->fp, &status);
+    sv_fits_write_date(cat->fp, &status);
     if (!status)
         fits_set_hdustruc(cat->fp, &status);
     if (!status && out->stamps == SV_SAVE_EXTENSION) {
@@ -611,7 +612,7 @@ int sv_catalog_commit(sv_catalog *cat, sv_error *err)
     fits_get_num_hdus(cat->fp, &nhdu, &status);
     for (int h = 1; h <= nhdu && !status; h++) {
         fits_movabs_hdu(cat->fp, h, NULL, &status);
-        fits_write_chksum(cat->fp, &status);
+        sv_fits_write_chksum(cat->fp, &status);
     }
     if (status) {
         cat_fail(cat, err, "cannot write checksums", status);

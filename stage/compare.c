@@ -1,6 +1,7 @@
 /* compare.c — transfer learning against training from scratch.  See
  * compare.h. */
 #include "compare.h"
+#include "fits_dates.h"
 
 #include <fitsio.h>
 #include <math.h>
@@ -308,7 +309,7 @@ static int write_fits(const char *tmp, const sv_compare_result *res, const char 
             fits_write_col(f, TINT, 13, row, 1, 1, &nr, &s);
         }
     }
-    fits_write_chksum(f, &s);
+    sv_fits_write_chksum(f, &s);
     char *rt[] = {"SIZE", "ARM", "RUN", "SEED", "METRIC", "VALUE"};
     char *rf[] = {"1K", "8A", "1J", "1K", "24A", "1D"};
     fits_create_tbl(f, BINARY_TBL, 0, 6, rt, rf, NULL, "RUNS", &s);

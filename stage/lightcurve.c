@@ -2,6 +2,7 @@
  * prv_candidates form, in-memory history tables) and the writer.  See
  * lightcurve.h. */
 #include "lightcurve.h"
+#include "fits_dates.h"
 #include "fits_guard.h"
 
 #include <ctype.h>
@@ -1031,7 +1032,7 @@ int sv_lc_write_fits(const sv_lc_set *s, const char *path, const char *const *ex
                           "observation) and CANDIDATES (one row per candidate); see "
                           "stage/lightcurve.h",
                        &st);
-    fits_write_chksum(f, &st);
+    sv_fits_write_chksum(f, &st);
 
     /* LIGHTCURVE */
     char *tt1[] = {"CANDID", "MJD", "BAND", "FLUX", "FLUXERR", "ULIM"};
@@ -1060,7 +1061,7 @@ int sv_lc_write_fits(const sv_lc_set *s, const char *path, const char *const *ex
             fits_write_col(f, TLOGICAL, 6, row, 1, 1, &ul, &st);
         }
     }
-    fits_write_chksum(f, &st);
+    sv_fits_write_chksum(f, &st);
 
     /* CANDIDATES */
     int nm = s->n_meta, ncol = 4 + nm + n_truth;
@@ -1143,7 +1144,7 @@ int sv_lc_write_fits(const sv_lc_set *s, const char *path, const char *const *ex
             fits_write_col(f, TFLOAT, 5 + nm + c, i + 1, 1, 1, (void *)&truth[i * n_truth + c],
                            &st);
     }
-    fits_write_chksum(f, &st);
+    sv_fits_write_chksum(f, &st);
     free(tt);
     free(tf);
     free(names);

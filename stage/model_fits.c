@@ -6,6 +6,7 @@
  * (fits_get_errstatus), and every cfitsio call gets a fresh status so that
  * one failure cannot silently disable the calls after it. */
 #include "model_fits.h"
+#include "fits_dates.h"
 #include "fits_guard.h"
 
 #include <errno.h>
@@ -325,7 +326,7 @@ static void write_primary(wctx *w, const sv_model *m)
     for (int i = 0; i < m->n_history; i++)
         fits_write_history(w->f, m->history[i], &w->st);
     w_note(w, "HISTORY");
-    fits_write_chksum(w->f, &w->st);
+    sv_fits_write_chksum(w->f, &w->st);
     w_note(w, "primary CHECKSUM");
 }
 
@@ -449,7 +450,7 @@ static void write_layers(wctx *w, const nn_net *net)
     }
     fits_write_comment(w->f, "One row per layer in topological order; see stage/model_fits.h.",
                        &w->st);
-    fits_write_chksum(w->f, &w->st);
+    sv_fits_write_chksum(w->f, &w->st);
     w_note(w, "LAYERS CHECKSUM");
 done:
     free(s);
@@ -478,7 +479,7 @@ static void write_params(wctx *w, const nn_net *net)
             put_log(w, "TRAINABL", p->trainable && L->trainable, "updated by training");
             if (p->size)
                 fits_write_img(w->f, TFLOAT, 1, (LONGLONG)p->size, p->w, &w->st);
-            fits_write_chksum(w->f, &w->st);
+            sv_fits_write_chksum(w->f, &w->st);
             if (w->st && !w->what)
                 w->what = "a weight image";
         }

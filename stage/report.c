@@ -1,5 +1,6 @@
 /* report.c — report files.  See report.h. */
 #include "report.h"
+#include "fits_dates.h"
 
 #include <fitsio.h>
 #include <math.h>
@@ -100,9 +101,9 @@ int sv_report_fits_close(void *fptr, int status, const char *tmp, sv_error *err)
 {
     fitsfile *f = fptr;
     int s = status;
-    fits_write_chksum(f, &s);
+    sv_fits_write_chksum(f, &s);
     fits_movabs_hdu(f, 1, NULL, &s);
-    fits_write_chksum(f, &s);
+    sv_fits_write_chksum(f, &s);
     int s2 = 0;
     fits_close_file(f, &s2);
     if (s || s2) {

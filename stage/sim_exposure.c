@@ -1,5 +1,6 @@
 /* sim_exposure.c — full simulated exposures (see sim_exposure.h). */
 #include "sim_exposure.h"
+#include "fits_dates.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -437,7 +438,7 @@ static void out_abort(outfile *o)
 static int out_finish(outfile *o, int st, sv_error *err)
 {
     if (!st)
-        fits_write_chksum(o->f, &st);
+        sv_fits_write_chksum(o->f, &st);
     if (st) {
         char t[FLEN_STATUS];
         fits_get_errstatus(st, t);

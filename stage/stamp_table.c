@@ -5,6 +5,7 @@
  * chunk of rows instead of one strided pass per column.
  */
 #include "stamp_table.h"
+#include "fits_dates.h"
 #include "fits_guard.h"
 
 #include <ctype.h>
@@ -574,10 +575,10 @@ int sv_stamp_writer_finish(sv_stamp_writer *w, sv_error *err)
     int st = 0;
     LONGLONG nrows = w->rows;
     fits_update_key(w->f, TLONGLONG, "NSTAMPS", &nrows, "rows in this table", &st);
-    fits_write_chksum(w->f, &st);
+    sv_fits_write_chksum(w->f, &st);
     int hdutype;
     fits_movabs_hdu(w->f, 1, &hdutype, &st);
-    fits_write_chksum(w->f, &st);
+    sv_fits_write_chksum(w->f, &st);
     if (st) {
         writer_fits_error(w, err, st, "cannot finish the table");
         sv_stamp_writer_abort(w);
