@@ -589,6 +589,7 @@ static int check_hdu(guard *g, unsigned long long *data)
 typedef struct src {
     gzFile gz;
     int direct;                /* not gzipped: sizes from stat */
+    int damaged;               /* zlib found the stream corrupt */
     unsigned long long size, pos;
 } src;
 
@@ -597,6 +598,8 @@ static size_t src_read(src *s, char *buf, size_t n)
     size_t got = 0;
     while (got < n) {
         int r = gzread(s->gz, buf + got, (unsigned)(n - got));
+        if (r < 0)
+            s->damaged = 1;
         if (r <= 0)
             break;
         got += (size_t)r;
@@ -705,6 +708,31 @@ static int try_file(const char *name, size_t len, const char *suffix, char *path
     return S_ISREG(st.st_mode) ? 1 : -1;
 }
 
+/* A gzipped file: the whole stream decompresses, and its trailer (ISIZE,
+ * the size modulo 2^32 that cfitsio allocates for the file) tells the
+ * truth. */
+static int check_gzip(guard *g, src *s, const char *path)
+{
+    while (src_skip(s, 1ULL << 30) == 1ULL << 30)
+        ;
+    if (s->damaged)
+        return sv_error_set(g->err, SV_ERR_FORMAT, "%s: a damaged gzip stream", g->spec);
+    unsigned char t[4];
+    FILE *fp = fopen(path, "rb");
+    int ok = fp && fseek(fp, -4, SEEK_END) == 0 && fread(t, 1, 4, fp) == 4;
+    if (fp)
+        fclose(fp);
+    if (!ok)
+        return sv_error_set(g->err, SV_ERR_IO, "%s: cannot read the gzip trailer", g->spec);
+    unsigned long isize = t[0] | (unsigned long)t[1] << 8 | (unsigned long)t[2] << 16 |
+                          (unsigned long)t[3] << 24;
+    if (isize != (s->pos & 0xffffffffUL))
+        return sv_error_set(g->err, SV_ERR_FORMAT,
+                            "%s: the gzip trailer claims %lu bytes but the stream holds %llu",
+                            g->spec, isize, s->pos);
+    return SV_OK;
+}
+
 /* The file a cfitsio name refers to, into path (cap bytes): the name
  * itself, else the name without its extended syntax ("[...]", "+n"), else
  * that with ".gz" (cfitsio's fallback).  1 when found, 0 when there is no
@@ -769,6 +797,8 @@ int sv_fits_guard_file(const char *spec, sv_error *err)
     else {
         s.pos = 0;
         rc = walk(&g, &s);
+        if (!rc && !s.direct)
+            rc = check_gzip(&g, &s, path);
     }
     free(g.h.col);
     gzclose(gz);

@@ -27,7 +27,8 @@
  *     NAXIS1 x ... x NAXISn), computed without overflow) is in the file,
  *     so nothing sized from a header can exceed what the file holds.
  * A gzipped file (cfitsio reads those) is checked on its decompressed
- * bytes.  Bytes after the last complete HDU that do not start another
+ * bytes, and its stream must decompress to the end to the size its trailer
+ * claims (cfitsio allocates that size before it reads a byte).  Bytes after the last complete HDU that do not start another
  * XTENSION are left alone, as cfitsio leaves them.
  *
  * Thread safety: everything here is reentrant.

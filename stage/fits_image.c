@@ -2,6 +2,7 @@
 #include "fits_image.h"
 #include "fits_guard.h"
 
+#include <ctype.h>
 #include <fcntl.h>
 #include <math.h>
 #include <pthread.h>
@@ -380,6 +381,53 @@ static int blank(const char *s)
     return 1;
 }
 
+/* WCSLIB sizes its arrays from NAXIS, WCSAXESa and the largest axis number
+ * of any WCS keyword (CTYPE999 means 999 axes, NAXIS = 555556 a matrix of
+ * 3e11 elements): an image here has 2 axes, so more than SV_WCS_MAX_AXES is
+ * refused before WCSLIB sees the header. */
+#define SV_WCS_MAX_AXES 9
+
+static int wcs_axes_check(const char *header, int nkey, const char *origin, sv_error *err)
+{
+    static const char *const axis_keys[] = {"CTYPE", "CRPIX", "CRVAL", "CDELT", "CUNIT",
+                                            "CROTA", "CRDER", "CSYER", "CNAME", NULL};
+    static const char *const matrix_keys[] = {"PC", "CD", "PV", "PS", NULL};
+    for (int c = 0; c < nkey; c++) {
+        const char *card = header + (size_t)c * 80;
+        char key[9];
+        memcpy(key, card, 8);
+        key[8] = '\0';
+        for (int i = 7; i >= 0 && key[i] == ' '; i--)
+            key[i] = '\0';
+        long axis = 0;
+        if (!strcmp(key, "NAXIS") || !strncmp(key, "WCSAXES", 7)) {
+            long long v = 0;
+            if (sv_fits_card_int(card, 1, key, &v) == 0)
+                axis = v < 0 ? SV_WCS_MAX_AXES + 1 : (long)(v > 1000000 ? 1000000 : v);
+        } else {
+            for (int k = 0; axis_keys[k] && !axis; k++)
+                if (!strncmp(key, axis_keys[k], 5) && isdigit((unsigned char)key[5]))
+                    axis = strtol(key + 5, NULL, 10);
+            for (int k = 0; matrix_keys[k] && !axis; k++)
+                if (!strncmp(key, matrix_keys[k], 2) && isdigit((unsigned char)key[2])) {
+                    char *end = NULL;
+                    axis = strtol(key + 2, &end, 10);
+                    /* PCi_j, CDi_j: j is an axis too; PVi_m, PSi_m: m is not */
+                    if (end && *end == '_' && key[1] != 'V' && key[1] != 'S') {
+                        long j = strtol(end + 1, NULL, 10);
+                        if (j > axis)
+                            axis = j;
+                    }
+                }
+        }
+        if (axis > SV_WCS_MAX_AXES)
+            return sv_error_set(err, SV_ERR_FORMAT,
+                                "%s: header card %d (%s) implies %ld WCS axes (at most %d here)",
+                                origin, c + 1, key, axis, SV_WCS_MAX_AXES);
+    }
+    return SV_OK;
+}
+
 int sv_wcs_from_header(const char *header, int ncards, const char *origin, sv_wcs **out,
                        sv_error *err)
 {
@@ -401,6 +449,8 @@ int sv_wcs_from_header(const char *header, int ncards, const char *origin, sv_wc
     size_t have = strnlen(header, (size_t)ncards * 80);
     if (nkey == 0)
         return sv_error_set(err, SV_ERR_FORMAT, "%s: no WCS (empty header)", origin);
+    if (wcs_axes_check(header, nkey, origin, err))
+        return err ? err->status : SV_ERR_FORMAT;
     char *buf = malloc((size_t)nkey * 80 + 1);
     sv_wcs *w = calloc(1, sizeof *w);
     if (!buf || !w) {

@@ -220,6 +220,26 @@ static void test_made_defects(void **state)
     assert_int_equal(system(cmd), 0);
     snprintf(path, sizeof path, "%s/gz.fits", dir); /* cfitsio tries gz.fits.gz */
     expect_refused(path, "claims");
+    /* fuzzer finding (image reader): a gzip trailer claiming 4 GB made
+     * cfitsio allocate 4 GB before reading; a damaged stream */
+    snprintf(cmd, sizeof cmd, "gzip -c %s/ok.fits > %s/big.fits.gz && printf '\\377\\377\\377\\377' | "
+             "dd of=%s/big.fits.gz bs=1 seek=$(( $(stat -c %%s %s/big.fits.gz) - 4 )) "
+             "conv=notrunc 2>/dev/null", dir, dir, dir, dir);
+    assert_int_equal(system(cmd), 0);
+    snprintf(path, sizeof path, "%s/big.fits.gz", dir);
+    expect_refused(path, "the gzip trailer claims 4294967295 bytes");
+    snprintf(cmd, sizeof cmd, "gzip -c %s/ok.fits > %s/bad.fits.gz && printf 'XXXXXXXX' | "
+             "dd of=%s/bad.fits.gz bs=1 seek=40 conv=notrunc 2>/dev/null", dir, dir, dir);
+    assert_int_equal(system(cmd), 0);
+    snprintf(path, sizeof path, "%s/bad.fits.gz", dir);
+    sv_error_clear(&err);
+    assert_int_not_equal(sv_fits_guard_file(path, &err), 0);
+    printf("# damaged gzip: %s\n", err.text);
+    snprintf(path, sizeof path, "%s/gz.fits.gz", dir);
+    snprintf(cmd, sizeof cmd, "gzip -c %s/ok.fits > %s", dir, path);
+    assert_int_equal(system(cmd), 0);
+    sv_error_clear(&err);
+    assert_int_equal(sv_fits_guard_file(path, &err), 0);
     /* a truncated header, a NUL inside a card, a FIFO */
     snprintf(path, sizeof path, "%s/trunc.fits", dir);
     FILE *fp = fopen(path, "wb");
@@ -352,6 +372,25 @@ static void test_header_text(void **state)
     card(h, &n, "END");
     assert_int_equal(wcs_of(h, n, &err), SV_ERR_FORMAT);
     assert_non_null(strstr(err.text, "byte 0x01"));
+    /* fuzzer finding (header reader): NAXIS = 555556 made WCSLIB's wcsinit
+     * ask calloc for a 3e11-element matrix; an axis number beyond 9 too */
+    n = n0;
+    card(h, &n, "NAXIS   =                         555556");
+    card(h, &n, "END");
+    assert_int_equal(wcs_of(h, n, &err), SV_ERR_FORMAT);
+    assert_non_null(strstr(err.text, "NAXIS) implies 555556 WCS axes"));
+    n = n0;
+    card(h, &n, "CRPIX999=                    1");
+    card(h, &n, "END");
+    assert_int_equal(wcs_of(h, n, &err), SV_ERR_FORMAT);
+    assert_non_null(strstr(err.text, "CRPIX999"));
+    n = n0;
+    card(h, &n, "PV2_39  =                  0.1");
+    card(h, &n, "PC2_1   =                  0.0");
+    card(h, &n, "CRVAL2  =                   45");
+    card(h, &n, "CD2_2   =    0.000280555555556");
+    card(h, &n, "END");
+    assert_int_equal(wcs_of(h, n, &err), 0); /* PVi_m: m is not an axis */
     /* numeric cards parsed here */
     long long v = 0;
     assert_int_equal(sv_fits_card_int(h, n, "CRPIX1", &v), -2);

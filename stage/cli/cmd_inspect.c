@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "cli_opts.h"
 #include "commands.h"
 #include "fits_guard.h"
 #include "model.h"
@@ -137,27 +138,33 @@ static int inspect_model(const char *path)
     return 0;
 }
 
+static const cli_cmd inspect_cmd = {
+    "inspect", "stampvet inspect [-o REPORT.txt] FILE...",
+    "Summarise FITS files: every HDU with its size, key header cards\n"
+    "(WCS, filter, date, stampvet provenance), checksums, and table\n"
+    "columns with their formats and units.  A stampvet model file\n"
+    "is also read and verified, and its network and provenance\n"
+    "printed.  A file that is not sound FITS is refused with the HDU,\n"
+    "card and problem named.",
+    NULL, "write the summary to FILE instead of stdout", NULL};
+
+static int no_own_option(void *user, int key, const char *arg)
+{
+    (void)user, (void)key, (void)arg;
+    return CLI_USAGE;
+}
+
 int cmd_inspect(int argc, char **argv)
 {
-    static const struct option opts[] = {{"help", no_argument, NULL, 'h'}, {0}};
-    int c;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-        if (c == 'h') {
-            printf("usage: stampvet inspect FILE...\n\n"
-                   "Summarise FITS files: every HDU with its size, key header cards\n"
-                   "(WCS, filter, date, stampvet provenance), checksums, and table\n"
-                   "columns with their formats and units.  A stampvet model file\n"
-                   "is also read and verified, and its network and provenance\n"
-                   "printed.\n");
-            return 0;
-        }
-        return 2;
-    }
-    if (optind >= argc) {
-        fprintf(stderr, "usage: stampvet inspect FILE...\n");
-        return 2;
-    }
+    cli_common com = {0};
+    int optind_ = 0, st = cli_parse(&inspect_cmd, argc, argv, &com, no_own_option, NULL, &optind_);
+    if (st >= 0)
+        return st;
+    if (optind_ >= argc)
+        return cli_usage_error("inspect", "no FILE given");
+    if (com.output && !freopen(com.output, "w", stdout))
+        return cli_fail("inspect", "%s: cannot write", com.output);
+    optind = optind_;
     int rc = 0;
     for (int i = optind; i < argc; i++) {
         int file_rc = inspect_file(argv[i]);

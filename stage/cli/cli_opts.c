@@ -1,0 +1,138 @@
+/* cli_opts.c — see cli_opts.h. */
+#include "cli_opts.h"
+
+#include <getopt.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+const char cli_exit_text[] =
+    "exit status:\n"
+    "  0  success\n"
+    "  1  a data or processing failure (the message names the file and the problem)\n"
+    "  2  a usage error (unknown option, missing or malformed argument)\n";
+
+static const cli_opt common[] = {
+    {"output", 'o', "FILE", NULL},
+    {"quiet", 'q', NULL, "no progress and no summary"},
+    {"verbose", 'v', NULL, "more detail on stderr (progress also when stderr is not a\n"
+                           "terminal)"},
+    {"help", 'h', NULL, "this help, on stdout"},
+    {NULL, 0, NULL, NULL},
+};
+
+int cli_usage_error(const char *cmd, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "stampvet %s: ", cmd);
+    vfprintf(stderr, fmt, ap);
+    fprintf(stderr, " (see stampvet %s --help)\n", cmd);
+    va_end(ap);
+    return CLI_USAGE;
+}
+
+static void print_opt(FILE *out, const cli_opt *o, const char *help)
+{
+    char head[64];
+    int n = 0;
+    if (o->key < 256)
+        n = snprintf(head, sizeof head, "  -%c, --%s", o->key, o->name);
+    else
+        n = snprintf(head, sizeof head, "      --%s", o->name);
+    if (o->arg)
+        snprintf(head + n, sizeof head - (size_t)n, " %s", o->arg);
+    fputs(head, out);
+    int col = (int)strlen(head);
+    const char *h = help ? help : "";
+    for (int first = 1; first || *h; first = 0) {
+        const char *nl = strchr(h, '\n');
+        int len = nl ? (int)(nl - h) : (int)strlen(h);
+        if (first && col < 24)
+            fprintf(out, "%*s%.*s\n", 24 - col, "", len, h);
+        else if (first)
+            fprintf(out, "\n%24s%.*s\n", "", len, h);
+        else
+            fprintf(out, "%24s%.*s\n", "", len, h);
+        h = nl ? nl + 1 : h + len;
+    }
+}
+
+void cli_help(const cli_cmd *c, FILE *out)
+{
+    const char *u = c->usage;
+    for (int first = 1; *u; first = 0) {
+        const char *nl = strchr(u, '\n');
+        int len = nl ? (int)(nl - u) : (int)strlen(u);
+        fprintf(out, "%s%.*s\n", first ? "usage: " : "       ", len, u);
+        u = nl ? nl + 1 : u + len;
+    }
+    fprintf(out, "\n%s\n\noptions:\n", c->about);
+    for (const cli_opt *o = c->opts; o && o->name; o++)
+        print_opt(out, o, o->help);
+    for (const cli_opt *o = common; o->name; o++)
+        print_opt(out, o, o->key == 'o' ? c->output : o->help);
+    if (c->notes)
+        fprintf(out, "\n%s\n", c->notes);
+    fprintf(out, "\n%s", cli_exit_text);
+}
+
+int cli_parse(const cli_cmd *c, int argc, char **argv, cli_common *com, cli_handler on_opt,
+              void *user, int *first)
+{
+    size_t n = 0;
+    for (const cli_opt *o = c->opts; o && o->name; o++)
+        n++;
+    struct option *lo = calloc(n + 5, sizeof *lo);
+    char *so = calloc(2 * (n + 5) + 2, 1);
+    if (!lo || !so) {
+        free(lo);
+        free(so);
+        fprintf(stderr, "stampvet %s: out of memory\n", c->name);
+        return CLI_FAILED;
+    }
+    size_t k = 0, s = 0;
+    so[s++] = ':'; /* missing arguments reported as ':' */
+    for (int pass = 0; pass < 2; pass++)
+        for (const cli_opt *o = pass ? common : c->opts; o && o->name; o++) {
+            lo[k++] = (struct option){o->name, o->arg ? required_argument : no_argument, NULL,
+                                      o->key};
+            if (o->key < 256) {
+                so[s++] = (char)o->key;
+                if (o->arg)
+                    so[s++] = ':';
+            }
+        }
+    int rc = -1, ch, idx;
+    optind = 1;
+    opterr = 0;
+    while (rc < 0 && (ch = getopt_long(argc, argv, so, lo, &idx)) != -1) {
+        switch (ch) {
+        case 'o': com->output = optarg; break;
+        case 'q': com->quiet = 1; break;
+        case 'v': com->verbose++; break;
+        case 'h':
+            cli_help(c, stdout);
+            rc = CLI_OK;
+            break;
+        case ':':
+            rc = cli_usage_error(c->name, "option %s needs an argument", argv[optind - 1]);
+            break;
+        case '?':
+            if (optopt && optopt < 256)
+                rc = cli_usage_error(c->name, "unknown option -%c", optopt);
+            else
+                rc = cli_usage_error(c->name, "unknown option %s", argv[optind - 1]);
+            break;
+        default:
+            if (on_opt(user, ch, optarg))
+                rc = CLI_USAGE;
+        }
+    }
+    free(lo);
+    free(so);
+    if (rc < 0 && com->quiet && com->verbose)
+        rc = cli_usage_error(c->name, "--quiet and --verbose together");
+    *first = optind;
+    return rc;
+}

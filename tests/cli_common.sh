@@ -1,0 +1,52 @@
+#!/bin/sh
+# One command line: every command prints its help with --help (exit 0) and
+# its usage errors with exit 2; the commands on the shared option table
+# (stage/cli/cli_opts.h: inspect, run) take -o/-q/-v/-h and say the exit
+# statuses in --help; a man page per command and the bash completion are
+# generated from the --help texts and name every command and option.
+set -u
+sv="$SV_BUILDDIR/stampvet"
+tmp=$(mktemp -d /tmp/sv_cli_common.XXXXXX) || exit 1
+trap 'rm -rf "$tmp"' EXIT
+commands=$("$sv" --help | sed -n '/^commands:/,$s/^  \([a-z][a-z0-9-]*\) .*/\1/p')
+[ "$(echo "$commands" | wc -w)" -ge 10 ] || { echo "too few commands: $commands"; exit 1; }
+for c in $commands; do
+    "$sv" "$c" --help >"$tmp/help" 2>&1 || { echo "$c --help: status $?"; exit 1; }
+    grep -q "^usage: stampvet $c" "$tmp/help" || { echo "$c --help: no usage line"; exit 1; }
+    "$sv" "$c" --no-such-option >"$tmp/out" 2>"$tmp/err"
+    st=$?
+    [ $st -eq 2 ] || { echo "$c --no-such-option: status $st (wanted 2)"; exit 1; }
+done
+for c in inspect run; do
+    "$sv" "$c" -h >"$tmp/help" || { echo "$c -h failed"; exit 1; }
+    for o in "-o, --output" "-q, --quiet" "-v, --verbose" "-h, --help" "exit status:"; do
+        grep -q -- "$o" "$tmp/help" || { echo "$c --help lacks '$o'"; exit 1; }
+    done
+    "$sv" "$c" --bogus >/dev/null 2>"$tmp/err"
+    grep -q "^stampvet $c: unknown option --bogus (see stampvet $c --help)$" "$tmp/err" ||
+        { echo "$c: unexpected usage message:"; cat "$tmp/err"; exit 1; }
+done
+# inspect -o writes the summary into a file, nothing on stdout
+"$sv" simulate --stamps 2 --stamp-size 9 -q -o "$tmp/st.fits" || exit 1
+"$sv" inspect -o "$tmp/report.txt" "$tmp/st.fits" >"$tmp/stdout" || { echo "inspect -o failed"; exit 1; }
+[ ! -s "$tmp/stdout" ] && grep -q "HDU 2" "$tmp/report.txt" || { echo "inspect -o: no report"; exit 1; }
+"$sv" run -q -v --sci a --ref b --diff c --detections d -o e 2>"$tmp/err"
+[ $? -eq 2 ] && grep -q "quiet and --verbose" "$tmp/err" || { echo "run -q -v accepted"; exit 1; }
+# generated man pages and completion
+man="$SV_BUILDDIR/man"
+comp="$SV_BUILDDIR/stampvet.bash"
+[ -f "$man/stampvet.1" ] || { echo "no generated man pages in $man (make all)"; exit 1; }
+for c in $commands; do
+    f="$man/stampvet-$c.1"
+    [ -f "$f" ] || { echo "no man page for $c"; exit 1; }
+    grep -q "^\.SH EXIT STATUS\|^exit status:" "$f" || { echo "$f: no exit status"; exit 1; }
+    grep -q "stampvet $c" "$f" || { echo "$f: no synopsis"; exit 1; }
+done
+grep -q -- '--dump-config' "$man/stampvet-run.1" || { echo "run page lacks --dump-config"; exit 1; }
+bash -n "$comp" || { echo "$comp is not valid bash"; exit 1; }
+for c in $commands; do
+    grep -q "^    $c) opts=" "$comp" || { echo "completion lacks $c"; exit 1; }
+done
+out=$(bash -c ". '$comp'; COMP_WORDS=(stampvet run --dump); COMP_CWORD=2; _stampvet; echo \${COMPREPLY[*]}")
+[ "$out" = "--dump-config" ] || { echo "completion of 'run --dump': '$out'"; exit 1; }
+echo ok
