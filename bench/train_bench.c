@@ -14,7 +14,8 @@
  *           training fast path (nn_train.h, what `stampvet train` uses for
  *           braai) and on the reference engine (nn_engine.h, what it used
  *           before), in the same run.
- * The loop runs the fast path unless STAMPVET_ISA=reference.  The share of
+ * The loop runs on the fast path (unless STAMPVET_ISA says otherwise), then
+ * one epoch again on the reference engine (reference_loop_*).  The share of
  * the machine's peak: training FLOPs per stamp (forward, weight gradients,
  * and data gradients of every layer but the first: 3 F - F(first conv),
  * F = nn_net_flops) x stamps/s over threads x the measured one-core FMA
@@ -233,6 +234,19 @@ int main(int argc, char **argv)
     printf("loop_stamps_per_cpu_s %.1f\n", count / cpu);
     printf("  training loss     %.4f -> %.4f\n", first_loss,
            res->history[res->n_history - 1].loss);
+
+    /* ---- the same loop on the reference engine (what it was before) ---- */
+    setenv("STAMPVET_ISA", "reference", 1);
+    cfg.epochs = 1;
+    w0 = now_s();
+    c0 = cpu_s();
+    if (sv_train(m, &src, &cfg, res, &err)) {
+        fprintf(stderr, "train_bench: %s\n", err.text);
+        return 1;
+    }
+    unsetenv("STAMPVET_ISA");
+    printf("reference_loop_stamps_per_s %.1f\n", nstamps / (now_s() - w0));
+    printf("reference_loop_stamps_per_cpu_s %.1f\n", nstamps / (cpu_s() - c0));
 
     /* ---- the engine alone: fast path and reference ---- */
     eng E;
