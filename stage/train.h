@@ -49,6 +49,7 @@
 
 #include "dataset.h"
 #include "model.h"
+#include "cpu.h"
 #include "nn_engine.h"
 #include "sv_error.h"
 
@@ -104,6 +105,9 @@ typedef struct sv_train_config {
                                  multiplier (0 freezes), or NULL = all 1    */
     sv_train_progress_fn progress; /* or NULL                               */
     void *progress_user;
+    nn_isa isa;               /* NN_ISA_AUTO (default): STAMPVET_ISA or the
+                                 best the CPU has (cpu.h); NN_ISA_REFERENCE:
+                                 the reference engine only                 */
 } sv_train_config;
 
 /* The defaults given above. */
