@@ -782,7 +782,7 @@ int sv_fits_guard_file(const char *spec, sv_error *err)
         gzclose(gz);
         return sv_error_set(err, SV_ERR_NOMEM, "%s: out of memory", spec);
     }
-    src s = {gz, 0, (unsigned long long)st.st_size, 0};
+    src s = {gz, 0, 0, (unsigned long long)st.st_size, 0};
     char first[2];
     size_t got = src_read(&s, first, 2);
     s.direct = gzdirect(gz);
@@ -792,15 +792,16 @@ int sv_fits_guard_file(const char *spec, sv_error *err)
          !memcmp(first, "BZ", 2) || !memcmp(first, "PK", 2)))
         rc = sv_error_set(err, SV_ERR_FORMAT, "%s: compressed with compress, bzip2 or zip; "
                           "stampvet reads plain and gzipped FITS files", spec);
-    else if (gzrewind(gz))
+    else if (gzclose(gz), !(gz = s.gz = gzopen(path, "rb")))
         rc = sv_error_set(err, SV_ERR_IO, "%s: cannot read", spec);
     else {
         s.pos = 0;
         rc = walk(&g, &s);
-        if (!rc && !s.direct)
+        if (!s.direct && (!rc || s.damaged))
             rc = check_gzip(&g, &s, path);
     }
     free(g.h.col);
-    gzclose(gz);
+    if (gz)
+        gzclose(gz);
     return rc;
 }

@@ -27,8 +27,8 @@ for c in inspect run; do
         { echo "$c: unexpected usage message:"; cat "$tmp/err"; exit 1; }
 done
 # inspect -o writes the summary into a file, nothing on stdout
-"$sv" simulate --stamps 2 --stamp-size 9 -q -o "$tmp/st.fits" || exit 1
-"$sv" inspect -o "$tmp/report.txt" "$tmp/st.fits" >"$tmp/stdout" || { echo "inspect -o failed"; exit 1; }
+"$sv" simulate --exposure --size 64 --detections 1 -q -o "$tmp/e" >/dev/null || exit 1
+"$sv" inspect -o "$tmp/report.txt" "$tmp/e_det.fits" >"$tmp/stdout" || { echo "inspect -o failed"; exit 1; }
 [ ! -s "$tmp/stdout" ] && grep -q "HDU 2" "$tmp/report.txt" || { echo "inspect -o: no report"; exit 1; }
 "$sv" run -q -v --sci a --ref b --diff c --detections d -o e 2>"$tmp/err"
 [ $? -eq 2 ] && grep -q "quiet and --verbose" "$tmp/err" || { echo "run -q -v accepted"; exit 1; }

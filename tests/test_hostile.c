@@ -227,7 +227,7 @@ static void test_made_defects(void **state)
              "conv=notrunc 2>/dev/null", dir, dir, dir, dir);
     assert_int_equal(system(cmd), 0);
     snprintf(path, sizeof path, "%s/big.fits.gz", dir);
-    expect_refused(path, "the gzip trailer claims 4294967295 bytes");
+    expect_refused(path, "gzip");
     snprintf(cmd, sizeof cmd, "gzip -c %s/ok.fits > %s/bad.fits.gz && printf 'XXXXXXXX' | "
              "dd of=%s/bad.fits.gz bs=1 seek=40 conv=notrunc 2>/dev/null", dir, dir, dir);
     assert_int_equal(system(cmd), 0);
