@@ -305,6 +305,20 @@ typedef struct guard {
     hdu_info h;
 } guard;
 
+/* A truncated file is an I/O error (as the readers document), a wrong
+ * header a format error. */
+static int truncated(guard *g, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int truncated(guard *g, const char *fmt, ...)
+{
+    char what[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(what, sizeof what, fmt, ap);
+    va_end(ap);
+    return sv_error_set(g->err, SV_ERR_IO, "%s: cannot open as FITS: HDU %d: %s (truncated?)",
+                        g->spec, g->h.hdu, what);
+}
+
 static int fail(guard *g, int card, const char *key, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 static int fail(guard *g, int card, const char *key, const char *fmt, ...)
@@ -652,8 +666,8 @@ static int walk(guard *g, src *s)
                 return SV_OK; /* trailing bytes, not an HDU: cfitsio stops here as well */
             if (got < BLOCK) {
                 return got == 0 && card_no == 0
-                           ? sv_error_set(g->err, SV_ERR_FORMAT, "%s: empty file", g->spec)
-                           : fail(g, 0, "", "the file ends inside the header (no END card)");
+                           ? sv_error_set(g->err, SV_ERR_IO, "%s: cannot open as FITS: empty file", g->spec)
+                           : truncated(g, "the file ends inside the header (no END card)");
             }
             for (int k = 0; k < BLOCK / CARD && !end; k++) {
                 const char *card = block + k * CARD;
@@ -661,11 +675,15 @@ static int walk(guard *g, src *s)
                 cval v;
                 card_no++;
                 card_key(card, key);
+                if (card_no == 1 && hdu == 1 && memcmp(card, "SIMPLE  =", 9))
+                    return sv_error_set(g->err, SV_ERR_IO,
+                                        "%s: cannot open as FITS: not a FITS file (it does not "
+                                        "begin with SIMPLE = T)", g->spec);
                 if (check_card(card, &v, why, sizeof why))
                     return fail(g, card_no, key, "%s", why);
                 if (card_no == 1 && hdu == 1 && (strcmp(key, "SIMPLE") || v.kind != V_LOG))
-                    return sv_error_set(g->err, SV_ERR_FORMAT,
-                                        "%s: not a FITS file (it does not begin with "
+                    return sv_error_set(g->err, SV_ERR_IO,
+                                        "%s: cannot open as FITS: not a FITS file (it does not begin with "
                                         "SIMPLE = T)", g->spec);
                 if (!strcmp(key, "END")) {
                     end = 1;
@@ -681,7 +699,7 @@ static int walk(guard *g, src *s)
         unsigned long long there = src_skip(s, data);
         if (there < data) {
             const hdu_info *hh = &g->h;
-            return fail(g, 0, "", "the header claims %llu bytes of data (BITPIX = %lld, "
+            return truncated(g, "the header claims %llu bytes of data (BITPIX = %lld, "
                         "NAXIS1 = %lld, NAXIS2 = %lld, PCOUNT = %lld) but the file holds "
                         "only %llu more", data, hh->bitpix, hh->naxis > 0 ? hh->naxisn[0] : 0,
                         hh->naxis > 1 ? hh->naxisn[1] : 0, hh->has_pcount ? hh->pcount : 0,

@@ -35,7 +35,7 @@ hostile="${SV_FIXTURES:-../shared/fixtures}/hostile"
 if [ -d "$hostile" ]; then
     mkdir "$tmp/out"
     start=$(date +%s)
-    fails 1 "d_naxis2_1e12.fits: HDU 2: the header claims" timeout 60 "$sv" run \
+    fails 1 "d_naxis2_1e12.fits: cannot open as FITS: HDU 2: the header claims" timeout 60 "$sv" run \
         ${model:+--set "$model"} $imgs --detections "$hostile/det/d_naxis2_1e12.fits" \
         -o "$tmp/out/x.fits"
     [ $(( $(date +%s) - start )) -lt 30 ] || { echo "refusing took too long"; exit 1; }
