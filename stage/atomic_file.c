@@ -78,6 +78,17 @@ int sv_atomic_begin_name(sv_atomic_file *a, const char *path, sv_error *err)
     return st;
 }
 
+char *sv_atomic_tmp_new(const char *path, sv_error *err)
+{
+    sv_atomic_file a;
+    if (sv_atomic_begin_name(&a, path, err))
+        return NULL;
+    char *t = strdup(a.tmp);
+    if (!t)
+        sv_error_set(err, SV_ERR_NOMEM, "%s: out of memory", path);
+    return t;
+}
+
 int sv_atomic_commit(sv_atomic_file *a, sv_error *err)
 {
     if (rename(a->tmp, a->path)) {

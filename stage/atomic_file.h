@@ -60,6 +60,11 @@ int sv_atomic_begin(sv_atomic_file *a, const char *path, sv_error *err);
  * writers and never a running process's (cfitsio creates it). */
 int sv_atomic_begin_name(sv_atomic_file *a, const char *path, sv_error *err);
 
+/* sv_atomic_begin_name for writers that keep only the name: a malloc'd
+ * DIR/.svtmp-HOST-PID-N.NAME (the caller frees it, renames it into place
+ * or unlinks it), or NULL with err set. */
+char *sv_atomic_tmp_new(const char *path, sv_error *err);
+
 /* Rename the finished temporary file over the final one.  Returns 0, or
  * SV_ERR_IO (and the temporary file is removed). */
 int sv_atomic_commit(sv_atomic_file *a, sv_error *err);

@@ -348,6 +348,9 @@ typedef struct exposure_view {
     double step_rb, step_cls; /* resampling steps at the image centre    */
     double model_scale_rb, model_scale_cls;
     double img_scale;      /* arcsec/pixel at the centre, 0 unknown      */
+    double scale_ratio;    /* img_scale / a model's PIXSCALE beyond
+                              pixscale_tolerance with resample off, or 0 */
+    const sv_model *scale_model; /* that model                           */
 } exposure_view;
 
 static void view_free(exposure_view *v)
@@ -391,6 +394,23 @@ static int view_prepare(sv_stage *s, exposure_view *v, const char *const hdr[3],
                                        (v->fr.height - 1) / 2.0);
         if (isfinite(sc))
             v->img_scale = sc;
+    }
+    /* the model sees this exposure's pixels at their own scale: warn once
+     * per exposure when that is not the scale it was trained at */
+    const sv_model *ms[2] = {s->rb, s->cls};
+    for (int i = 0; i < 2 && !s->cfg.resample && v->img_scale > 0 && !v->scale_model; i++) {
+        double ps = ms[i] ? ms[i]->pre.pixel_scale : 0;
+        if (ps > 0 && fabs(v->img_scale / ps - 1.0) > s->cfg.pixscale_tolerance) {
+            v->scale_ratio = v->img_scale / ps;
+            v->scale_model = ms[i];
+            stage_log(s, DIA_LOG_WARNING,
+                      "%s: the images are at %.4g\"/pixel but model '%s' was trained at "
+                      "%.4g\"/pixel (PIXSCALE), a factor %.3g beyond pixscale_tolerance = %g: "
+                      "its scores are not calibrated here; set resample = true (run --set "
+                      "resample=true) to cut the stamps at the model's scale",
+                      names[SV_CH_DIFF], v->img_scale, ms[i]->name, ps, v->scale_ratio,
+                      s->cfg.pixscale_tolerance);
+        }
     }
     if (s->cfg.resample) {
         if (!v->pos)
@@ -755,6 +775,13 @@ static void prov_common(const sv_stage *s, const sv_det_plan *plan, const exposu
     sv_prov_dbl(p, "GRIDTOL", s->cfg.grid_tolerance, "same-grid tolerance, pixels");
     sv_prov_int(p, "STAMPSZ", s->S, "stamp side, pixels");
     sv_prov_bool(p, "RESAMPLE", s->cfg.resample, "stamps resampled to the model scale");
+    if (v->img_scale > 0)
+        sv_prov_dbl(p, "IMGSCALE", v->img_scale, "images' arcsec/pixel (WCS, centre)");
+    sv_prov_dbl(p, "PSCALTOL", s->cfg.pixscale_tolerance, "pixel-scale mismatch tolerance");
+    if (v->scale_model) {
+        sv_prov_bool(p, "PSCALWRN", 1, "image/model pixel scales differ; resample off");
+        sv_prov_dbl(p, "PSCALRAT", v->scale_ratio, "image scale / model PIXSCALE");
+    }
     if (s->cfg.resample) {
         sv_prov_str(p, "RSKERNEL", sv_kernel_name(s->kernel), "resampling kernel");
         sv_prov_dbl(p, "RSSTEP", v->step_rb, "image pixels per stamp pixel (centre)");

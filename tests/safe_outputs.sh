@@ -10,7 +10,11 @@
 #  - a simulated exposure with a mask: the detections whose own pixel is
 #    masked (all bogus) are flagged MASKED, some score >= the threshold once
 #    their masked pixels are holes (that is the defect), and none is REAL;
-#    with veto_flags=0 the old behaviour comes back (the test can fail).
+#    with veto_flags=0 the old behaviour comes back (the test can fail);
+#  - the 1.01"/pixel ZTF model on 0.33"/pixel ILMT images: one warning that
+#    offers resample = true, PSCALWRN in the header; none with resample, none
+#    on ZTF images (item 4);
+#  - `stampvet clean DIR` removes only stale pattern files (item 7).
 set -u
 sv="$SV_BUILDDIR/stampvet"
 py=${SV_PYTHON:-python3}
@@ -116,4 +120,44 @@ assert h["VETOFLAG"] == 68 and h["FLAG4"] == "MASKED" and h["FLAG64"] == "BADCEN
 # elsewhere nothing changes
 assert (m["REAL"][~own] == nv["REAL"][~own]).all()
 PY
+
+echo "== 5. pixel scale"
+if [ -n "$model" ]; then
+    echo "no shipped rb-ztf model: pixel-scale check skipped"
+else
+    run "$sv" simulate --exposure --survey ilmt --size 256 --detections 10 --seed 2 -q -o "$tmp/i"
+    iin="--sci $tmp/i_sci.fits --ref $tmp/i_ref.fits --diff $tmp/i_diff.fits --detections $tmp/i_det.fits"
+    run "$sv" run $iin -q -o "$tmp/i_out.fits" 2>"$tmp/err"
+    [ "$(grep -c 'PIXSCALE' "$tmp/err")" -eq 1 ] || { cat "$tmp/err"; fail "not one scale warning"; }
+    grep -q "resample=true" "$tmp/err" || fail "the warning does not offer resample"
+    run "$sv" run $iin -q --set resample=true -o "$tmp/i_rs.fits" 2>"$tmp/err2"
+    ! grep -q PIXSCALE "$tmp/err2" || fail "a scale warning with resample = true"
+    run "$sv" run $in -q -o "$tmp/z_out.fits" 2>"$tmp/err3"
+    ! grep -q PIXSCALE "$tmp/err3" || fail "a scale warning on ZTF images"
+    "$py" - "$tmp" <<'PY' || fail "scale cards"
+import sys
+from astropy.io import fits
+d = sys.argv[1]
+h = fits.getheader(d + "/i_out.fits", 1)
+assert h["PSCALWRN"] is True and abs(h["PSCALRAT"] - 0.33 / 1.01) < 0.02, repr(h)
+assert "PSCALWRN" not in fits.getheader(d + "/i_rs.fits", 1)
+assert "PSCALWRN" not in fits.getheader(d + "/z_out.fits", 1)
+PY
+fi
+
+echo "== 6. stampvet clean"
+mkdir "$tmp/c"
+touch "$tmp/c/.svtmp-$host-$dead-0.a.fits" "$tmp/c/.svtmp-$host-$$-1.b.fits" \
+    "$tmp/c/.svtmp-${host}x-$dead-2.c.fits" "$tmp/c/.c.fits.tmp123" "$tmp/c/d.fits"
+touch -d '3 hours ago' "$tmp/c/.svtmp-${host}x-$dead-2.c.fits" "$tmp/c/.c.fits.tmp123"
+run "$sv" clean -n "$tmp/c" >"$tmp/clean.txt" 2>&1
+[ -e "$tmp/c/.svtmp-$host-$dead-0.a.fits" ] || fail "clean -n removed a file"
+grep -q "would remove.*a.fits" "$tmp/clean.txt" || fail "clean -n did not list the stale file"
+run "$sv" clean "$tmp/c" >/dev/null 2>&1
+[ "$(ls -A "$tmp/c" | wc -l)" -eq 4 ] || { ls -A "$tmp/c"; fail "clean removed other than the stale file"; }
+run "$sv" clean --older-than 3600 "$tmp/c" >/dev/null 2>&1
+[ "$(ls -A "$tmp/c" | sort | tr '\n' ' ')" = ".c.fits.tmp123 .svtmp-$host-$$-1.b.fits d.fits " ] ||
+    { ls -A "$tmp/c"; fail "clean --older-than"; }
+"$sv" clean "$tmp/nonexistent" 2>"$tmp/err"
+[ $? -eq 1 ] && grep -q nonexistent "$tmp/err" || fail "clean of a missing folder"
 exit 0
