@@ -650,11 +650,10 @@ static int read_container(FILE *fp, sv_alert_set *set, pending *pend, sv_error *
     avro_file_reader_t fr;
     if (avro_file_reader_fp(fp, set->source, 0, &fr)) {
         const char *why = avro_strerror();
-        const char *codec = strstr(why, "Unknown codec ");
-        if (codec)
+        if (strstr(why, "nknown codec") && !codec_supported_locked(set->codec))
             return sv_error_set(err, SV_ERR_UNSUPPORTED, "%s: Avro codec '%s' is not supported "
                                 "by this libavro (it reads null, deflate, snappy%s)",
-                                set->source, codec + strlen("Unknown codec "),
+                                set->source, set->codec,
                                 codec_supported_locked("lzma") ? ", lzma" : "");
         return sv_error_set(err, SV_ERR_FORMAT, "%s: not a readable Avro container file: %s",
                             set->source, why);
@@ -705,41 +704,52 @@ static int read_container(FILE *fp, sv_alert_set *set, pending *pend, sv_error *
     return st;
 }
 
-/* One schemaless message (optional Confluent prefix) with r's schema. */
+/* Decode len bytes at buf as one whole datum into rec: 0 when it decodes
+ * and uses every byte, -1 when not, -2 when out of memory. */
+static int decode_datum(const unsigned char *buf, size_t len, avro_value_t *rec)
+{
+    avro_reader_t mr = avro_reader_memory((const char *)buf, (int64_t)len);
+    if (!mr)
+        return -2;
+    avro_value_reset(rec);
+    size_t used = 0; /* (a memory reader does not tell where it stopped) */
+    int st = avro_value_read(mr, rec) || avro_value_sizeof(rec, &used) || used != len ? -1 : 0;
+    avro_reader_free(mr);
+    return st;
+}
+
+/* One schemaless message with r's schema: with the Confluent prefix (byte
+ * 0 and a 4-byte schema id) or bare.  A bare datum may start with byte 0
+ * too (a union's first branch), so a message starting with 0 is tried
+ * framed first, then bare; the one that decodes to its end is taken. */
 static int read_message(sv_alert_reader *r, const unsigned char *buf, size_t len,
                         sv_alert_set *set, pending *pend, sv_error *err)
 {
-    if (len >= 5 && buf[0] == 0) { /* Confluent wire format: 0, schema id */
-        buf += 5;
-        len -= 5;
-    }
     avro_value_t rec;
+    snprintf(set->codec, sizeof set->codec, "none");
+    const char *sname = avro_schema_name(r->schema);
+    snprintf(set->schema_name, sizeof set->schema_name, "%s", sname ? sname : "");
     if (avro_generic_value_new(r->iface, &rec))
         return sv_error_set(err, SV_ERR_NOMEM, "%s: out of memory", set->source);
     long cap = 0;
     sv_alert *a = set_push(set, &cap);
     pending_cutouts *pc = a ? pending_at(pend, 0) : NULL;
-    int st = 0;
-    if (!pc)
-        st = sv_error_set(err, SV_ERR_NOMEM, "%s: out of memory", set->source);
-    else {
+    int st = pc ? -1 : -2;
+    if (pc) {
         memset(pc, 0, sizeof *pc);
-        avro_reader_t mr = avro_reader_memory((const char *)buf, (int64_t)len);
-        if (!mr)
-            st = sv_error_set(err, SV_ERR_NOMEM, "%s: out of memory", set->source);
-        else if (avro_value_read(mr, &rec))
-            alert_flag(a, SV_ALERT_UNDECODABLE, set, "cannot decode with the schema of %s: %s",
-                       r->schema_path, avro_strerror());
-        else if (alert_from_record(set, &rec, a, pc))
-            st = sv_error_set(err, SV_ERR_NOMEM, "%s: out of memory", set->source);
-        if (mr)
-            avro_reader_free(mr);
+        if (len >= 5 && buf[0] == 0)
+            st = decode_datum(buf + 5, len - 5, &rec);
+        if (st == -1)
+            st = decode_datum(buf, len, &rec);
+        if (st == -1)
+            alert_flag(a, SV_ALERT_UNDECODABLE, set, "cannot decode with the schema of %s "
+                       "(as a Confluent-framed or a bare Avro datum): %s", r->schema_path,
+                       avro_strerror());
+        else if (st == 0 && alert_from_record(set, &rec, a, pc))
+            st = -2;
     }
     avro_value_decref(&rec);
-    snprintf(set->codec, sizeof set->codec, "none");
-    const char *sname = avro_schema_name(r->schema);
-    snprintf(set->schema_name, sizeof set->schema_name, "%s", sname ? sname : "");
-    return st;
+    return st == -2 ? sv_error_set(err, SV_ERR_NOMEM, "%s: out of memory", set->source) : 0;
 }
 
 /* The container's codec, from its header metadata (for set->codec). */
@@ -781,6 +791,8 @@ static int read_any(sv_alert_reader *r, const unsigned char *buf, size_t len, co
     }
     pending pend = {NULL, 0};
     int st;
+    if (container)
+        container_codec(buf, len, set->codec, sizeof set->codec);
     pthread_mutex_lock(&avro_lock);
     if (container) {
         FILE *fp = len ? fmemopen((void *)buf, len, "rb") : NULL;
@@ -793,8 +805,6 @@ static int read_any(sv_alert_reader *r, const unsigned char *buf, size_t len, co
     } else
         st = read_message(r, buf, len, set, &pend, err);
     pthread_mutex_unlock(&avro_lock);
-    if (container)
-        container_codec(buf, len, set->codec, sizeof set->codec);
     for (long i = 0; !st && i < set->n; i++)
         if (alert_decode_cutouts(set, &set->alerts[i], &pend.pc[i]))
             st = sv_error_set(err, SV_ERR_NOMEM, "%s: out of memory", name);
