@@ -658,7 +658,7 @@ static int read_container(FILE *fp, sv_alert_set *set, pending *pend, sv_error *
         return sv_error_set(err, SV_ERR_FORMAT, "%s: not a readable Avro container file: %s",
                             set->source, why);
     }
-    avro_schema_t ws = avro_file_reader_get_writer_schema(fr);
+    avro_schema_t ws = avro_file_reader_get_writer_schema(fr); /* a new reference */
     const char *sname = ws ? avro_schema_name(ws) : NULL;
     snprintf(set->schema_name, sizeof set->schema_name, "%s", sname ? sname : "");
     avro_value_iface_t *iface = ws ? avro_generic_class_from_schema(ws) : NULL;
@@ -668,6 +668,8 @@ static int read_container(FILE *fp, sv_alert_set *set, pending *pend, sv_error *
                               avro_strerror());
         if (iface)
             avro_value_iface_decref(iface);
+        if (ws)
+            avro_schema_decref(ws);
         avro_file_reader_close(fr);
         return st;
     }
@@ -700,6 +702,7 @@ static int read_container(FILE *fp, sv_alert_set *set, pending *pend, sv_error *
     }
     avro_value_decref(&rec);
     avro_value_iface_decref(iface);
+    avro_schema_decref(ws); /* get_writer_schema gave a reference */
     avro_file_reader_close(fr);
     return st;
 }

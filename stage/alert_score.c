@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "report.h"
 
@@ -28,10 +29,18 @@ void sv_alert_table_init(sv_alert_table *t, const sv_model *m)
     t->n_out = m->task == SV_TASK_REALBOGUS ? 1 : m->n_classes;
 }
 
+void sv_alert_table_set_lc(sv_alert_table *t, sv_lc_stage *lc)
+{
+    t->lc = lc;
+    t->n_lc = lc ? sv_lc_stage_model(lc)->n_classes : 0;
+}
+
 void sv_alert_table_free(sv_alert_table *t)
 {
     free(t->rows);
     free(t->out);
+    free(t->lc_prob);
+    free(t->lc_flags);
     memset(t, 0, sizeof *t);
 }
 
@@ -51,6 +60,17 @@ static sv_alert_row *table_push(sv_alert_table *t, sv_error *err)
             return NULL;
         }
         t->out = no;
+        if (t->lc) {
+            float *np = realloc(t->lc_prob, (size_t)nc * (size_t)t->n_lc * sizeof *np);
+            if (np)
+                t->lc_prob = np;
+            int32_t *nf = np ? realloc(t->lc_flags, (size_t)nc * sizeof *nf) : NULL;
+            if (!nf) {
+                sv_error_set(err, SV_ERR_NOMEM, "out of memory");
+                return NULL;
+            }
+            t->lc_flags = nf;
+        }
         t->cap = nc;
     }
     sv_alert_row *r = &t->rows[t->n];
@@ -58,6 +78,10 @@ static sv_alert_row *table_push(sv_alert_table *t, sv_error *err)
     r->packet_score = NAN;
     for (int k = 0; k < t->n_out; k++)
         t->out[(size_t)t->n * t->n_out + k] = NAN;
+    for (int k = 0; k < t->n_lc; k++)
+        t->lc_prob[(size_t)t->n * t->n_lc + k] = NAN;
+    if (t->lc)
+        t->lc_flags[t->n] = SV_LCFLAG_NOHIST;
     t->n++;
     return r;
 }
@@ -116,6 +140,127 @@ static int row_from_alert(const sv_model *m, const sv_alert *a, sv_alert_row *r,
     return ok;
 }
 
+/* ---- light curves ------------------------------------------------------ */
+
+/* Column storage of the one-alert tables given to the light-curve stage. */
+typedef struct lc_tables {
+    dia_column hcol[8], dcol[1 + 256];
+    dia_table hist, det;
+    double *num;    /* history numbers, column-major                     */
+    char *str;      /* history strings: objectId, then isdiffpos / band   */
+    double *meta;   /* the candidate's numeric fields (det row)           */
+} lc_tables;
+
+static void lc_tables_free(lc_tables *L)
+{
+    free(L->num);
+    free(L->str);
+    free(L->meta);
+}
+
+/* The history of alert a in the ZTF form or the LIGHTCURVE form, and a
+ * one-row detection table: objectId and the candidate's numeric fields. */
+static int lc_tables_build(const sv_alert *a, lc_tables *L)
+{
+    enum { ID_W = 32, S_W = 8 };
+    memset(L, 0, sizeof *L);
+    int ztf = a->survey == SV_ALERT_SURVEY_ZTF;
+    static const char *const ztf_num[] = {"jd", "fid", "magpsf", "sigmapsf", "diffmaglim",
+                                          "magzpsci"};
+    static const char *const lsst_num[] = {"midpointMjdTai", "psfFlux", "psfFluxErr"};
+    static const char *const lsst_out[] = {"MJD", "FLUX", "FLUXERR"};
+    int nnum = ztf ? 6 : 3;
+    long nmax = a->n_history + 1;
+    L->num = malloc((size_t)(nmax * nnum) * sizeof *L->num);
+    L->str = calloc((size_t)nmax, ID_W + S_W);
+    L->meta = malloc((size_t)(a->candidate.n + 1) * sizeof *L->meta);
+    if (!L->num || !L->str || !L->meta)
+        return SV_ERR_NOMEM;
+    char *ids = L->str, *tags = L->str + (size_t)nmax * ID_W;
+    long n = 0;
+    for (long r = 0; r < nmax; r++) {
+        const sv_alert_fields *f = r < a->n_history ? &a->history[r] : &a->candidate;
+        double v[6];
+        for (int k = 0; k < nnum; k++)
+            v[k] = sv_alert_field_real(f, ztf ? ztf_num[k] : lsst_num[k]);
+        if (!isfinite(v[0]) || (!ztf && !(isfinite(v[1]) && isfinite(v[2]))))
+            continue;
+        const sv_alert_field *tag = sv_alert_field_find(f, ztf ? "isdiffpos" : "band");
+        if (!ztf && !(tag && tag->type == SV_AF_STRING))
+            continue;
+        for (int k = 0; k < nnum; k++)
+            L->num[(size_t)k * nmax + n] = v[k];
+        snprintf(ids + n * ID_W, ID_W, "%s", a->object_id);
+        if (tag && tag->type == SV_AF_STRING)
+            snprintf(tags + n * S_W, S_W, "%s", tag->s);
+        n++;
+    }
+    int c = 0;
+    L->hcol[c++] = (dia_column){.name = "objectId", .type = DIA_COL_STRING, .repeat = ID_W,
+                                .data = ids};
+    for (int k = 0; k < nnum; k++)
+        L->hcol[c++] = (dia_column){.name = ztf ? ztf_num[k] : lsst_out[k],
+                                    .type = DIA_COL_FLOAT64, .repeat = 1,
+                                    .data = L->num + (size_t)k * nmax};
+    L->hcol[c++] = (dia_column){.name = ztf ? "isdiffpos" : "BAND", .type = DIA_COL_STRING,
+                                .repeat = S_W, .data = tags};
+    L->hist = (dia_table){.nrows = n, .ncols = c, .cols = L->hcol};
+    c = 0;
+    L->dcol[c++] = (dia_column){.name = "objectId", .type = DIA_COL_STRING, .repeat = ID_W,
+                                .data = ids};
+    for (int k = 0; k < a->candidate.n && c < (int)(sizeof L->dcol / sizeof L->dcol[0]); k++) {
+        const sv_alert_field *f = &a->candidate.f[k];
+        if (f->type != SV_AF_INT && f->type != SV_AF_REAL && f->type != SV_AF_BOOL)
+            continue;
+        if (!strcasecmp(f->name, "objectId") || !strcasecmp(f->name, "rb"))
+            continue; /* the key; 'rb' is stampvet's own score */
+        L->meta[c - 1] = f->d;
+        L->dcol[c] = (dia_column){.name = f->name, .type = DIA_COL_FLOAT64, .repeat = 1,
+                                  .data = &L->meta[c - 1]};
+        c++;
+    }
+    if (n == 0) /* the key must still be there for a NOHIST verdict */
+        snprintf(ids, ID_W, "%s", a->object_id);
+    L->det = (dia_table){.nrows = 1, .ncols = c, .cols = L->dcol};
+    return 0;
+}
+
+/* Classify the light curve of alert a into row i. */
+static int lc_classify(sv_alert_table *t, long i, const sv_alert *a, sv_error *err)
+{
+    sv_alert_row *r = &t->rows[i];
+    if (a->survey == SV_ALERT_SURVEY_UNKNOWN || !a->object_id[0]) {
+        t->lc_flags[i] = a->object_id[0] ? SV_LCFLAG_NOHIST : SV_LCFLAG_NOKEY;
+        return 0;
+    }
+    lc_tables L;
+    int st = lc_tables_build(a, &L);
+    if (st) {
+        lc_tables_free(&L);
+        return sv_error_set(err, SV_ERR_NOMEM, "out of memory");
+    }
+    sv_error e;
+    sv_error_clear(&e);
+    float rb = t->out[(size_t)i * t->n_out];
+    int16_t label;
+    int32_t fl = 0;
+    st = sv_lc_stage_begin_table(t->lc, &L.det, &L.hist, a->mjd, 0, NULL, &e);
+    if (!st)
+        st = sv_lc_stage_classify(t->lc, 0, 1, &rb, NULL, t->lc_prob + (size_t)i * t->n_lc,
+                                  &label, &fl, &e);
+    lc_tables_free(&L);
+    if (st == SV_ERR_NOMEM)
+        return sv_error_set(err, st, "%s", e.text);
+    if (st) {
+        fl = SV_LCFLAG_NOHIST;
+        if (!r->error[0])
+            snprintf(r->error, sizeof r->error, "%s: record %ld: light curve: %.180s",
+                     r->source, r->record, e.text);
+    }
+    t->lc_flags[i] = fl;
+    return 0;
+}
+
 int sv_alert_table_add_set(sv_alert_table *t, sv_scorer *sc, const sv_alert_set *set,
                            sv_error *err)
 {
@@ -126,6 +271,7 @@ int sv_alert_table_add_set(sv_alert_table *t, sv_scorer *sc, const sv_alert_set 
     float *feat = calloc((size_t)(m->n_features ? m->n_features : 1), sizeof *feat);
     float *scratch = NULL;
     size_t scratch_n = 0;
+    long first = t->n;
     if (!slot_row || !out || !feat)
         st = sv_error_set(err, SV_ERR_NOMEM, "out of memory");
     for (long i = 0; !st && i <= set->n; i++) {
@@ -185,6 +331,8 @@ int sv_alert_table_add_set(sv_alert_table *t, sv_scorer *sc, const sv_alert_set 
         }
         n_slot = 0;
     }
+    for (long i = 0; !st && t->lc && i < set->n; i++)
+        st = lc_classify(t, first + i, &set->alerts[i], err);
     free(scratch);
     free(slot_row);
     free(out);
@@ -300,6 +448,13 @@ int sv_alert_table_print_csv(const sv_alert_table *t, FILE *f, sv_error *err)
         }
         fputs(",class", f);
     }
+    const sv_model *lm = t->lc ? sv_lc_stage_model(t->lc) : NULL;
+    for (int k = 0; k < t->n_lc; k++) {
+        class_column(lm->classes[k], col, sizeof col);
+        fprintf(f, ",lc_%s", col);
+    }
+    if (lm)
+        fputs(",lc_class,lc_flags", f);
     fprintf(f, ",%s,%s,%s,flags,survey,source,record,error\n", nm->version, nm->packet,
             nm->history);
     for (long i = 0; i < t->n; i++) {
@@ -319,6 +474,22 @@ int sv_alert_table_print_csv(const sv_alert_table *t, FILE *f, sv_error *err)
             fputc(',', f);
             if (b >= 0)
                 csv_text(f, m->classes[b]);
+        }
+        if (lm) {
+            const float *p = t->lc_prob + (size_t)i * t->n_lc;
+            int b = -1;
+            for (int k = 0; k < t->n_lc; k++) {
+                fputc(',', f);
+                if (isfinite(p[k])) {
+                    fprintf(f, "%.9g", (double)p[k]);
+                    if (b < 0 || p[k] > p[b])
+                        b = k;
+                }
+            }
+            fputc(',', f);
+            if (b >= 0)
+                csv_text(f, lm->classes[b]);
+            fprintf(f, ",%d", (int)t->lc_flags[i]);
         }
         fputc(',', f);
         csv_text(f, label);
@@ -353,7 +524,7 @@ static int write_fits(const char *tmp, void *user, sv_error *err)
     fitsfile *f = sv_report_fits_create(tmp, &s, err);
     if (!f)
         return err ? err->status : SV_ERR_IO;
-    enum { NCOL_MAX = 16 + SV_MAX_CLASSES };
+    enum { NCOL_MAX = 16 + 2 * SV_MAX_CLASSES };
     char names[NCOL_MAX][72], forms[NCOL_MAX][16];
     char *ttype[NCOL_MAX], *tform[NCOL_MAX];
     int nc = 0;
@@ -372,6 +543,20 @@ static int write_fits(const char *tmp, void *user, sv_error *err)
         char w[16];
         snprintf(w, sizeof w, "%dA", SV_LABEL_MAX);
         COL("class", w);
+    }
+    const sv_model *lm = t->lc ? sv_lc_stage_model(t->lc) : NULL;
+    int c_lc = nc + 1;
+    for (int k = 0; k < t->n_lc; k++) {
+        char cc[80];
+        class_column(lm->classes[k], cc, sizeof cc);
+        snprintf(names[nc], sizeof names[nc], "lc_%s", cc);
+        snprintf(forms[nc++], sizeof forms[0], "E");
+    }
+    if (lm) {
+        char w[16];
+        snprintf(w, sizeof w, "%dA", SV_LABEL_MAX);
+        COL("lc_class", w);
+        COL("lc_flags", "J");
     }
     int c_rest = nc + 1;
     COL(nm->version, "64A");
@@ -398,6 +583,10 @@ static int write_fits(const char *tmp, void *user, sv_error *err)
     fits_write_key(f, TSTRING, "MODEL", (char *)m->name, "model name", &s);
     fits_write_key(f, TSTRING, "MODELVER", (char *)m->version, "model version", &s);
     fits_write_key(f, TSTRING, "MODELCK", (char *)m->checksum, "model file CHECKSUM", &s);
+    if (lm) {
+        fits_write_key(f, TSTRING, "LCMODEL", (char *)lm->name, "light-curve model", &s);
+        fits_write_key(f, TSTRING, "LCMCK", (char *)lm->checksum, "its CHECKSUM", &s);
+    }
     long na = t->n, nf = sv_alert_table_flagged(t), ns = sv_alert_table_scored(t);
     fits_write_key(f, TLONG, "NALERTS", &na, "alerts (rows)", &s);
     fits_write_key(f, TLONG, "NFLAGGED", &nf, "rows with a flag", &s);
@@ -424,6 +613,19 @@ static int write_fits(const char *tmp, void *user, sv_error *err)
             int b = row_best(t, i);
             str = b >= 0 ? (char *)m->classes[b] : "";
             fits_write_col(f, TSTRING, c_score + t->n_out, row, 1, 1, &str, &s);
+        }
+        if (lm) {
+            const float *p = t->lc_prob + (size_t)i * t->n_lc;
+            int b = -1;
+            for (int k = 0; k < t->n_lc; k++) {
+                sv_report_fits_put_double(f, c_lc + k, row, p[k], &s);
+                if (isfinite(p[k]) && (b < 0 || p[k] > p[b]))
+                    b = k;
+            }
+            str = b >= 0 ? (char *)lm->classes[b] : "";
+            fits_write_col(f, TSTRING, c_lc + t->n_lc, row, 1, 1, &str, &s);
+            int lf = (int)t->lc_flags[i];
+            fits_write_col(f, TINT, c_lc + t->n_lc + 1, row, 1, 1, &lf, &s);
         }
         int c = c_rest;
         str = label;

@@ -24,6 +24,9 @@
  *   packet_drb   packet_reliability E  the survey's own score in the packet
  *   nprv         nPrvDiaSources J  history length in the packet
  *   flags        flags          J  SV_ALERT_* bitmask (FITS: FLAGn cards)
+ *   lc_p_<class> lc_p_<class>  E  light-curve class probabilities [--lc-model]
+ *   lc_class     lc_class       A  the most probable light-curve class
+ *   lc_flags     lc_flags       J  lc_stage.h LC_FLAGS (0 classified)
  *   survey, source, record, error: the survey ('ztf', 'lsst', ''), the file
  *   (or buffer name), the 0-based record in it, and why flagged ('').
  * Alerts of both surveys in one table use the generic names id, objectId,
@@ -31,6 +34,17 @@
  * The FITS header carries provenance: SVVERS, MODEL, MODELVER, MODELCK
  * (the model's CHECKSUM), NALERTS, NFLAGGED, NSCORED.  Written atomically
  * (report.h): a failure leaves no file.
+ *
+ * With a light-curve model (sv_alert_table_set_lc), each alert's light
+ * curve is its packet's history plus its own detection, up to its own
+ * time: ZTF prv_candidates + candidate in the ZTF form of lightcurve.h
+ * (jd, fid, magpsf, sigmapsf, diffmaglim, isdiffpos, magzpsci: fluxes
+ * from magnitudes, non-detections as upper limits), LSST prvDiaSources +
+ * diaSource as MJD = midpointMjdTai, BAND = band, FLUX = psfFlux, FLUXERR
+ * = psfFluxErr (nJy; rows without a finite flux are left out).  The
+ * model's metadata are looked up as lc_stage.h says: 'rb' is stampvet's
+ * score of the alert, other names numeric fields of the candidate /
+ * diaSource.
  *
  * Thread safety: a table is used by one thread at a time.
  */
@@ -41,6 +55,7 @@
 #include <stdio.h>
 
 #include "alert_packet.h"
+#include "lc_stage.h"
 #include "score.h"
 
 #ifdef __cplusplus
@@ -70,11 +85,19 @@ typedef struct sv_alert_table {
     long n, cap;
     sv_alert_row *rows;
     float *out;              /* n * n_out, NaN not scored                  */
+    sv_lc_stage *lc;         /* light-curve model, or NULL (not owned)     */
+    int n_lc;                /* its classes                                */
+    float *lc_prob;          /* n * n_lc, NaN not classified               */
+    int32_t *lc_flags;       /* n                                          */
 } sv_alert_table;
 
 /* An empty table for model m (which must outlive it). */
 void sv_alert_table_init(sv_alert_table *t, const sv_model *m);
 void sv_alert_table_free(sv_alert_table *t);
+
+/* Classify the light curves of the alerts added from now on with lc
+ * (which must outlive the table); call before adding rows. */
+void sv_alert_table_set_lc(sv_alert_table *t, sv_lc_stage *lc);
 
 /* Score every alert of set with sc (built for t->model) and append one row
  * per alert.  Returns 0, or a status with err set when memory is short or

@@ -133,6 +133,30 @@ else
     echo "note: astropy not available: FITS output not cross-read"
 fi
 
+# light curves from the packets' history (a small light-curve model trained
+# here on simulated ZTF light curves: the figures are not the point, the
+# plumbing is): every ZTF alert has a history plus its own detection, so
+# every row is classified (lc_flags 0, probabilities summing to 1), and the
+# stamp scores are those of the run without --lc-model
+if "$B" simulate --lightcurves 300 --survey ztf --seed 9 -q -o "$tmp/lc.fits" &&
+   "$B" train --data "$tmp/lc.fits" --out "$tmp/lcm.fits" --lc-prep irregular,steps=16 \
+       --units 8 --dense-units 8 --meta-units 4 --epochs 1 --quiet > /dev/null 2>&1; then
+    "$B" score --model "$M" --alerts "$AP/ztf"/*.avro --lc-model "$tmp/lcm.fits" \
+        -o "$tmp/ztf_lc.csv" 2> "$tmp/lc.err" || { cat "$tmp/lc.err"; die "score --lc-model"; }
+    cut -d, -f1-3 "$tmp/ztf_lc.csv" | cmp -s - "$(cut -d, -f1-3 "$tmp/ztf.csv" > "$tmp/c3"; echo "$tmp/c3")" \
+        || die "--lc-model changed the stamp scores"
+    awk -F, 'NR == 1 { for (i = 1; i <= NF; i++) { if ($i ~ /^lc_p_/) p[++np] = i; if ($i == "lc_flags") f = i; if ($i == "lc_class") c = i }; next }
+        { s = 0; for (k = 1; k <= np; k++) s += $p[k]
+          if ($f != 0 || $c == "" || s < 0.99999 || s > 1.00001) { print "FAIL: row " NR - 1 ": lc_flags " $f ", class " $c ", sum " s; bad = 1 }
+          n++; cls[$c]++ }
+        END { if (np < 2) { print "FAIL: no lc_p_ columns"; bad = 1 }
+              printf "ztf: %d alerts classified from their prv_candidates:", n
+              for (k in cls) printf " %s %d", k, cls[k]; print ""; exit bad }' "$tmp/ztf_lc.csv" \
+        || die "light-curve classification of the ZTF alerts"
+else
+    die "could not make a light-curve model"
+fi
+
 # damaged packets among good ones
 good=$(ls "$AP/ztf"/*.avro | head -1)
 size=$(wc -c < "$good")

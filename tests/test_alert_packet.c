@@ -21,6 +21,7 @@
 #include <dirent.h>
 
 #include "alert_packet.h"
+#include "alert_sanitizer.h"
 #include "score.h"
 
 /* ---- helpers -------------------------------------------------------------- */

@@ -16,13 +16,15 @@
 #include "report.h"
 #include "score.h"
 #ifdef HAVE_AVRO
+#include "alert_sanitizer.h"
 #include "alert_score.h"
 #endif
 
 static const char alerts_usage[] =
     "usage: stampvet score --model M.fits --alerts FILE.avro [FILE.avro ...]\n"
     "                      [-o SCORES.csv|SCORES.fits] [--schema S.avsc]\n"
-    "                      [--save-cutouts DIR] [--batch N] [--threads N]\n"
+    "                      [--save-cutouts DIR] [--lc-model LC.fits]\n"
+    "                      [--batch N] [--threads N]\n"
     "\n"
     "Score survey alert packets (Apache Avro) as brokers receive them: ZTF\n"
     "(schema 3.x: candidate, prv_candidates, gzipped-FITS cutouts) and LSST /\n"
@@ -42,6 +44,10 @@ static const char alerts_usage[] =
     "                        one message per file\n"
     "  --save-cutouts DIR    also write each alert's cutouts as stored in the\n"
     "                        packet: DIR/<id>_{sci,ref,diff}.fits[.gz]\n"
+    "  --lc-model LC.fits    also classify each alert's light curve: the packet's\n"
+    "                        history (prv_candidates / prvDiaSources) plus the\n"
+    "                        alert itself, up to its time: lc_p_<class>,\n"
+    "                        lc_class, lc_flags (1 no history, 2 no detection)\n"
     "  --batch N             alerts per network call (64)\n"
     "  --threads N           threads of each network call (1)\n"
     "\n"
@@ -117,6 +123,7 @@ int cmd_score_alerts(int argc, char **argv)
         {"alerts", required_argument, NULL, 'a'},
         {"schema", required_argument, NULL, 'S'},
         {"save-cutouts", required_argument, NULL, 'C'},
+        {"lc-model", required_argument, NULL, 'L'},
         {"batch", required_argument, NULL, 'b'},
         {"threads", required_argument, NULL, 't'},
         {"help", no_argument, NULL, 'h'},
@@ -124,6 +131,7 @@ int cmd_score_alerts(int argc, char **argv)
     };
     const char *cmd = "score";
     const char *model_path = NULL, *out_path = NULL, *schema = NULL, *save_dir = NULL;
+    const char *lc_path = NULL;
     int batch = 64, threads = 1, c, n_files = 0;
     char **files = calloc((size_t)argc + 1, sizeof *files);
     if (!files)
@@ -137,6 +145,7 @@ int cmd_score_alerts(int argc, char **argv)
         case 'o': out_path = optarg; break;
         case 'S': schema = optarg; break;
         case 'C': save_dir = optarg; break;
+        case 'L': lc_path = optarg; break;
         case 'b':
             if (parse_int(cmd, "--batch", optarg, 1, 4096, &batch))
                 goto usage;
@@ -175,6 +184,7 @@ int cmd_score_alerts(int argc, char **argv)
     sv_model *m = NULL;
     sv_scorer *sc = NULL;
     sv_alert_reader *rd = NULL;
+    sv_lc_stage *lc = NULL;
     sv_alert_table tab;
     memset(&tab, 0, sizeof tab);
     int status = 1, flagged = 0;
@@ -194,7 +204,12 @@ int cmd_score_alerts(int argc, char **argv)
         cli_fail(cmd, "%s", err.text);
         goto done;
     }
+    if (lc_path && sv_lc_stage_new(lc_path, "", "objectId", batch, &lc, &err)) {
+        cli_fail(cmd, "%s", err.text);
+        goto done;
+    }
     sv_alert_table_init(&tab, m);
+    sv_alert_table_set_lc(&tab, lc);
     for (int i = 0; i < n_files; i++) {
         sv_alert_set set;
         long first = tab.n;
@@ -231,6 +246,7 @@ int cmd_score_alerts(int argc, char **argv)
     status = flagged ? 1 : 0;
 done:
     sv_alert_table_free(&tab);
+    sv_lc_stage_free(lc);
     sv_alert_reader_free(rd);
     sv_scorer_free(sc);
     sv_model_free(m);
