@@ -16,7 +16,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include <hdf5.h>
 #include <jansson.h>
@@ -1844,14 +1843,6 @@ static int kimp_describe(sv_model *m, const sv_keras_options *opt, const char *f
     return 0;
 }
 
-static void kimp_now_iso(char *buf, size_t len)
-{
-    time_t t = time(NULL);
-    struct tm tmv;
-    gmtime_r(&t, &tmv);
-    strftime(buf, len, "%Y-%m-%dT%H:%M:%S", &tmv);
-}
-
 /* The network and its weights; *kver (if non-NULL) gets the keras_version
  * attribute or "" (at most 71 characters). */
 static int kimp_load_net(const char *h5_path, const char *arch_path, int steps, nn_net **out,
@@ -1992,12 +1983,12 @@ int sv_keras_import(const char *h5_path, const sv_keras_options *opt_in, sv_mode
     if ((st = kimp_describe(m, &opt, h5_path, err)))
         goto done;
 
-    char date[32], creator[72];
-    kimp_now_iso(date, sizeof date);
+    /* no DATE nor path: the import is a function of the file's bytes and the
+     * options, and gives the same model file byte for byte */
+    char creator[72];
     snprintf(creator, sizeof creator, "%s",
              opt.creator ? opt.creator : "stampvet " PACKAGE_VERSION " import-keras");
     if ((st = sv_model_set_prov(m, "CREATOR", creator)) ||
-        (st = sv_model_set_prov(m, "DATE", date)) ||
         (st = sv_model_set_prov(m, "SRCFILE", kimp_basename(h5_path))) ||
         (st = sv_model_set_prov(m, "SRCCK", srcck)) ||
         (st = sv_model_set_prov(m, "SRCCKALG", "sha256")) ||
