@@ -44,7 +44,13 @@ extern "C" {
  * file. */
 int sv_stamp_read(const char *path, float **pix, int *h, int *w, sv_error *err);
 
-
+/* The same from len bytes of a FITS file in memory (not compressed with
+ * gzip: inflate it first); name names it in messages.  header, if
+ * non-NULL, gets the image HDU's header as *n_cards 80-character cards,
+ * NUL-terminated (free it with free(); NULL on failure).  The buffer is
+ * read, never written or kept. */
+int sv_stamp_read_memory(const void *buf, size_t len, const char *name, float **pix, int *h,
+                         int *w, char **header, int *n_cards, sv_error *err);
 
 /* A scorer for model m (which must outlive it, unchanged), running up to
  * max_batch triplets per network call (max_batch <= 0: 64) with `threads`
@@ -55,11 +61,9 @@ sv_scorer *sv_scorer_new_threads(const sv_model *m, int max_batch, int threads, 
 /* sv_scorer_new_threads(m, max_batch, 1, err). */
 sv_scorer *sv_scorer_new(const sv_model *m, int max_batch, sv_error *err);
 
-
 /* The scorer's max_batch and threads. */
 int sv_scorer_max_batch(const sv_scorer *s);
 int sv_scorer_threads(const sv_scorer *s);
-
 
 /* The two halves of sv_scorer_run, for callers that preprocess in parallel
  * (the stage, stage.h).
