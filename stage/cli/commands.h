@@ -34,6 +34,7 @@ int cli_parse_seed(const char *cmd, const char *arg, uint64_t *seed);
 int cmd_inspect(int argc, char **argv);
 int cmd_demo(int argc, char **argv);
 int cmd_run(int argc, char **argv);
+int cmd_clean(int argc, char **argv);
 int cmd_import_keras(int argc, char **argv);
 int cmd_score(int argc, char **argv);
 /* score --alerts: alert packets (cmd_score_alerts.c), called by cmd_score */
