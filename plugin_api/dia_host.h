@@ -85,6 +85,14 @@ DIA_EXPORT int dia_params_parse_bool(const char *text);
 DIA_EXPORT void dia_host_print_params(FILE *out, const dia_stage_descriptor *desc,
                            int as_config);
 
+/* Print the effective configuration of n_config key=value pairs as a
+ * configuration file: every parameter of the table with its value (the
+ * given one, else the default), its help, and "(default X)" where the value
+ * differs from the default; `origin` (may be NULL) is named in the first
+ * line.  The pairs should have passed dia_params_check. */
+void dia_host_print_config(FILE *out, const dia_stage_descriptor *desc, const dia_kv *config,
+                           size_t n_config, const char *origin);
+
 /* Names for printing. */
 DIA_EXPORT const char *dia_status_name(dia_status status);
 DIA_EXPORT const char *dia_param_type_name(dia_param_type type);
