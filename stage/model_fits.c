@@ -8,6 +8,8 @@
 #include "model_fits.h"
 #include "fits_guard.h"
 
+#include "atomic_file.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <fitsio.h>
@@ -517,21 +519,10 @@ int sv_model_write_fits(const sv_model *m, const char *path, sv_error *err)
     if (st)
         return st;
 
-    /* a unique temporary name beside the destination */
-    size_t plen = strlen(path);
-    char *tmp = malloc(plen + 16);
+    /* a temporary name beside the destination (atomic_file.h) */
+    char *tmp = sv_atomic_tmp_new(path, err);
     if (!tmp)
-        return sv_error_set(err, SV_ERR_NOMEM, "%s: out of memory", path);
-    snprintf(tmp, plen + 16, "%s.tmpXXXXXX", path);
-    int fd = mkstemp(tmp);
-    if (fd < 0) {
-        int e = errno;
-        free(tmp);
-        return sv_error_set(err, SV_ERR_IO, "%s: cannot create a temporary file beside it: %s",
-                            path, strerror(e));
-    }
-    close(fd);
-    unlink(tmp); /* cfitsio creates it anew; the name stays ours in practice */
+        return err && err->status ? err->status : SV_ERR_IO;
 
     wctx w = {NULL, 0, NULL};
     fits_create_diskfile(&w.f, tmp, &w.st);
@@ -567,7 +558,7 @@ int sv_model_write_fits(const sv_model *m, const char *path, sv_error *err)
                             path, fits_text(s0, t));
     }
     /* durable before it becomes visible */
-    fd = open(tmp, O_RDONLY);
+    int fd = open(tmp, O_RDONLY);
     if (fd < 0 || fsync(fd) != 0) {
         int e = errno;
         if (fd >= 0)
@@ -1836,10 +1827,12 @@ int sv_model_fits_is_model(const char *path)
     fits_open_diskfile(&f, path, READONLY, &st);
     if (st)
         return 0;
-    char card[FLEN_CARD];
+    /* a model's SVFORMAT is its format version, an integer; a labelled-stamps
+     * table's is the string 'stampvet-stamps' (stamp_table.h) */
+    char value[FLEN_VALUE] = "";
     int s2 = 0;
-    fits_read_card(f, "SVFORMAT", card, &s2);
+    fits_read_keyword(f, "SVFORMAT", value, NULL, &s2);
     st = 0;
     fits_close_file(f, &st);
-    return s2 == 0;
+    return s2 == 0 && value[0] != '\'';
 }

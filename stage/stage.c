@@ -12,6 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "atomic_file.h"
 #include "catalog.h"
 #include "config.h"
 #include "detections.h"
@@ -20,6 +21,7 @@
 #include "model_fits.h"
 #include "parallel.h"
 #include "score.h"
+#include "sha256.h"
 #include "stamps.h"
 
 #ifndef SV_PKGDATADIR
@@ -336,6 +338,9 @@ typedef struct exposure_view {
     double step_rb, step_cls; /* resampling steps at the image centre    */
     double model_scale_rb, model_scale_cls;
     double img_scale;      /* arcsec/pixel at the centre, 0 unknown      */
+    double scale_ratio;    /* img_scale / a model's PIXSCALE beyond
+                              pixscale_tolerance with resample off, or 0 */
+    const sv_model *scale_model; /* that model                           */
 } exposure_view;
 
 static void view_free(exposure_view *v)
@@ -379,6 +384,23 @@ static int view_prepare(sv_stage *s, exposure_view *v, const char *const hdr[3],
                                        (v->fr.height - 1) / 2.0);
         if (isfinite(sc))
             v->img_scale = sc;
+    }
+    /* the model sees this exposure's pixels at their own scale: warn once
+     * per exposure when that is not the scale it was trained at */
+    const sv_model *ms[2] = {s->rb, s->cls};
+    for (int i = 0; i < 2 && !s->cfg.resample && v->img_scale > 0 && !v->scale_model; i++) {
+        double ps = ms[i] ? ms[i]->pre.pixel_scale : 0;
+        if (ps > 0 && fabs(v->img_scale / ps - 1.0) > s->cfg.pixscale_tolerance) {
+            v->scale_ratio = v->img_scale / ps;
+            v->scale_model = ms[i];
+            stage_log(s, DIA_LOG_WARNING,
+                      "%s: the images are at %.4g\"/pixel but model '%s' was trained at "
+                      "%.4g\"/pixel (PIXSCALE), a factor %.3g beyond pixscale_tolerance = %g: "
+                      "its scores are not calibrated here; set resample = true (run --set "
+                      "resample=true) to cut the stamps at the model's scale",
+                      names[SV_CH_DIFF], v->img_scale, ms[i]->name, ps, v->scale_ratio,
+                      s->cfg.pixscale_tolerance);
+        }
     }
     if (s->cfg.resample) {
         if (!v->pos)
@@ -655,8 +677,12 @@ static int score_chunk(sv_stage *s, const exposure_view *v, int n, const double 
             int r = J.rows[k];
             float val = s->o1[k];
             if (isfinite(val)) {
+                /* a detection on a masked or non-finite pixel of its own is
+                 * never REAL by default (veto_flags; dia_stage.h) */
+                int vetoed = ((uint32_t)res->flags[r] & s->cfg.veto_flags) != 0;
                 res->rb[r] = val;
-                res->real[r] = val >= s->cfg.rb_threshold;
+                res->real[r] = val >= s->cfg.rb_threshold && !vetoed;
+                s->stats.vetoed += vetoed && val >= s->cfg.rb_threshold;
             } else {
                 res->flags[r] |= (int32_t)SV_FLAG_FAILED;
             }
@@ -687,11 +713,92 @@ static int score_chunk(sv_stage *s, const exposure_view *v, int n, const double 
         s->stats.off_image += (f & SV_FLAG_OFF_IMAGE) != 0;
         s->stats.bad_coord += (f & SV_FLAG_BADCOORD) != 0;
         s->stats.failed += (f & SV_FLAG_FAILED) != 0;
+        s->stats.badcentre += (f & SV_FLAG_BADCENTRE) != 0;
     }
     return SV_OK;
 }
 
+/* the summary line of an exposure (output: its file, or NULL) */
+static void log_summary(const sv_stage *s, const char *output)
+{
+    const sv_stage_stats *t = &s->stats;
+    stage_log(s, DIA_LOG_INFO,
+              "%s%s%lld detections: %lld scored, %lld flagged (edge %lld, bad pixels %lld, "
+              "masked %lld, bad centre %lld, off image %lld, bad position %lld, failed %lld), "
+              "%lld kept from REAL by veto_flags, in %.3f s",
+              output ? output : "", output ? ": " : "", (long long)t->rows,
+              (long long)t->scored, (long long)t->flagged, (long long)t->edge,
+              (long long)t->badfrac, (long long)t->masked, (long long)t->badcentre,
+              (long long)t->off_image, (long long)t->bad_coord, (long long)t->failed,
+              (long long)t->vetoed, t->t_total);
+}
+
 /* ---- provenance ------------------------------------------------------------- */
+
+/* The science image's observation cards, carried over. */
+static void prov_observation(sv_provenance *p, const char *hdr, int nc)
+{
+    char v[72];
+    double d;
+    if (!sv_header_string(hdr, nc, "DATE-OBS", v, sizeof v))
+        sv_prov_str(p, "DATE-OBS", v, "from the science image");
+    if (!sv_header_double(hdr, nc, "MJD-OBS", &d))
+        sv_prov_dbl(p, "MJD-OBS", d, "from the science image");
+    if (!sv_header_double(hdr, nc, "EXPTIME", &d))
+        sv_prov_dbl(p, "EXPTIME", d, "[s] from the science image");
+    if (!sv_header_string(hdr, nc, "FILTER", v, sizeof v))
+        sv_prov_str(p, "FILTER", v, "from the science image");
+}
+
+/* An absolute, normalised path for provenance (the text given when it
+ * cannot be resolved, e.g. cfitsio extended syntax). */
+static void abs_path(const char *path, char *out, size_t len)
+{
+    char *r = path && *path ? realpath(path, NULL) : NULL;
+    snprintf(out, len, "%s", r ? r : path ? path : "");
+    free(r);
+}
+
+typedef struct hash_job {
+    const char *path[5];
+    char hex[5][SV_SHA256_HEX];
+    int status[5];
+} hash_job;
+
+static void hash_task(int i, void *ctx)
+{
+    hash_job *H = ctx;
+    sv_error e;
+    sv_error_clear(&e);
+    H->status[i] = H->path[i] && *H->path[i] ? sv_sha256_file(H->path[i], H->hex[i], &e) : -1;
+}
+
+/* Each input file: its absolute path (KEYFILE) and SHA-256 (KEYSHA), the
+ * files hashed on up to `threads` threads. */
+static void prov_inputs(const sv_stage *s, const dia_file_job *job, sv_provenance *p)
+{
+    static const char *const file_key[5] = {"SCIFILE", "REFFILE", "DIFFFILE", "DETFILE",
+                                            "MASKFILE"};
+    static const char *const sha_key[5] = {"SCISHA", "REFSHA", "DIFFSHA", "DETSHA", "MASKSHA"};
+    static const char *const what[5] = {"science image", "reference image", "difference image",
+                                        "detection table", "mask image"};
+    hash_job H;
+    memset(&H, 0, sizeof H);
+    const char *paths[5] = {job->science, job->reference, job->difference, job->detections,
+                            job->mask};
+    memcpy(H.path, paths, sizeof paths);
+    sv_parallel_for(s->nworkers < 5 ? s->nworkers : 5, 5, hash_task, &H);
+    for (int i = 0; i < 5; i++) {
+        if (!paths[i] || !*paths[i])
+            continue;
+        char full[SV_PROV_VALUE_MAX], comment[48];
+        abs_path(paths[i], full, sizeof full);
+        sv_prov_str(p, file_key[i], full, what[i]);
+        snprintf(comment, sizeof comment, "SHA-256 of the %s file", what[i]);
+        if (!H.status[i])
+            sv_prov_str(p, sha_key[i], H.hex[i], comment);
+    }
+}
 
 static void prov_common(const sv_stage *s, const sv_det_plan *plan, const exposure_view *v,
                         sv_provenance *p)
@@ -713,15 +820,27 @@ static void prov_common(const sv_stage *s, const sv_det_plan *plan, const exposu
         snprintf(k, sizeof k, "%sMCKSUM", pre[i]);
         sv_prov_str(p, k, ms[i]->checksum, "model file primary CHECKSUM");
         snprintf(k, sizeof k, "%sMFILE", pre[i]);
-        sv_prov_str(p, k, ms[i]->path, "model file");
+        char full[SV_PROV_VALUE_MAX];
+        abs_path(ms[i]->path, full, sizeof full);
+        sv_prov_str(p, k, full, "model file (absolute path)");
     }
     sv_prov_str(p, "SVCFGHSH", s->cfg.config_hash, "SHA-256 of the configuration (params_hash.h)");
+    sv_prov_str(p, "SVCONFIG", s->cfg.config_text[0] ? s->cfg.config_text : "(all defaults)",
+                "the key=value configuration given");
     sv_prov_dbl(p, "RBTHRESH", s->cfg.rb_threshold, "REAL = score >= RBTHRESH");
     sv_prov_dbl(p, "NANFMAX", s->cfg.nan_frac_max, "BADFRAC flag above this fraction");
     sv_prov_int(p, "MASKBITS", (long long)s->cfg.mask_bits, "mask bits that make a pixel bad");
+    sv_prov_int(p, "VETOFLAG", (long long)s->cfg.veto_flags, "FLAGS bits that keep a row from REAL");
     sv_prov_dbl(p, "GRIDTOL", s->cfg.grid_tolerance, "same-grid tolerance, pixels");
     sv_prov_int(p, "STAMPSZ", s->S, "stamp side, pixels");
     sv_prov_bool(p, "RESAMPLE", s->cfg.resample, "stamps resampled to the model scale");
+    if (v->img_scale > 0)
+        sv_prov_dbl(p, "IMGSCALE", v->img_scale, "images' arcsec/pixel (WCS, centre)");
+    sv_prov_dbl(p, "PSCALTOL", s->cfg.pixscale_tolerance, "pixel-scale mismatch tolerance");
+    if (v->scale_model) {
+        sv_prov_bool(p, "PSCALWRN", 1, "image/model pixel scales differ; resample off");
+        sv_prov_dbl(p, "PSCALRAT", v->scale_ratio, "image scale / model PIXSCALE");
+    }
     if (s->cfg.resample) {
         sv_prov_str(p, "RSKERNEL", sv_kernel_name(s->kernel), "resampling kernel");
         sv_prov_dbl(p, "RSSTEP", v->step_rb, "image pixels per stamp pixel (centre)");
@@ -1171,8 +1290,9 @@ int sv_stage_process(sv_stage *s, const dia_exposure *x, const dia_table *det,
         sv_prov_str(&p, "SURVEY", x->survey, NULL);
     if (x->band)
         sv_prov_str(&p, "BAND", x->band, NULL);
+    prov_observation(&p, hdr[0], nc[0]);
     if (isfinite(x->mjd))
-        sv_prov_dbl(&p, "MJD-OBS", x->mjd, NULL);
+        sv_prov_dbl(&p, "MJD-OBS", x->mjd, "from the host");
     prov_counts(s, &p);
     char date[32];
     iso_date(date, sizeof date);
@@ -1202,13 +1322,7 @@ int sv_stage_process(sv_stage *s, const dia_exposure *x, const dia_table *det,
     R->table.nmeta = R->nmeta;
     R->table.meta = R->meta;
     s->stats.t_total = now_s() - t_start;
-    stage_log(s, DIA_LOG_INFO,
-              "%lld detections: %lld scored, %lld flagged (edge %lld, bad pixels %lld, masked "
-              "%lld, off image %lld, bad position %lld, failed %lld) in %.3f s",
-              (long long)N, (long long)s->stats.scored, (long long)s->stats.flagged,
-              (long long)s->stats.edge, (long long)s->stats.badfrac, (long long)s->stats.masked,
-              (long long)s->stats.off_image, (long long)s->stats.bad_coord,
-              (long long)s->stats.failed, s->stats.t_total);
+    log_summary(s, NULL);
     *results = &R->table;
     return SV_OK;
 }
@@ -1262,10 +1376,10 @@ int sv_stage_process_files(sv_stage *s, const dia_file_job *job, sv_error *err)
     result_store_free(&s->res);
     memset(&s->stats, 0, sizeof s->stats);
     double t_start = now_s();
-    if (!job || job->struct_size < sizeof(dia_file_job))
+    if (!job || job->struct_size < DIA_FILE_JOB_SIZE_1_0)
         return sv_error_set(err, SV_ERR_ARG, "file job: %s (struct_size %u, expected >= %zu)",
                             job ? "too small a dia_file_job" : "none given",
-                            job ? job->struct_size : 0, sizeof(dia_file_job));
+                            job ? job->struct_size : 0, (size_t)DIA_FILE_JOB_SIZE_1_0);
     const char *paths[3] = {job->science, job->reference, job->difference};
     static const char *const role[3] = {"science", "reference", "difference"};
     for (int c = 0; c < 3; c++)
@@ -1275,6 +1389,21 @@ int sv_stage_process_files(sv_stage *s, const dia_file_job *job, sv_error *err)
         return sv_error_set(err, SV_ERR_ARG, "file job: no detection table file");
     if (!job->output || !*job->output)
         return sv_error_set(err, SV_ERR_ARG, "file job: no output file");
+    {
+        /* the output is none of the files read (atomic_file.h, dia_stage.h) */
+        const char *in[] = {job->science, job->reference, job->difference, job->detections,
+                            job->mask, s->rb->path, s->cls ? s->cls->path : NULL,
+                            s->cfg.lc_model, s->cfg.lc_history};
+        static const char *const in_role[] = {"science image", "reference image",
+                                              "difference image", "detection table",
+                                              "mask image", "real/bogus model", "class model",
+                                              "light-curve model", "light-curve history table"};
+        int overwrite = job->struct_size >= sizeof(dia_file_job) && job->overwrite;
+        int st = sv_output_check(job->output, in, in_role, (int)(sizeof in / sizeof in[0]),
+                                 overwrite, err);
+        if (st)
+            return sv_error_prefix(err, "file job: ");
+    }
 
     file_inputs fi;
     memset(&fi, 0, sizeof fi);
@@ -1366,12 +1495,8 @@ int sv_stage_process_files(sv_stage *s, const dia_file_job *job, sv_error *err)
     sv_provenance p;
     memset(&p, 0, sizeof p);
     prov_common(s, &plan, &v, &p);
-    sv_prov_str(&p, "SCIFILE", job->science, "science image");
-    sv_prov_str(&p, "REFFILE", job->reference, "reference image");
-    sv_prov_str(&p, "DIFFFILE", job->difference, "difference image");
-    sv_prov_str(&p, "DETFILE", job->detections, "detection table");
-    if (job->mask && *job->mask)
-        sv_prov_str(&p, "MASKFILE", job->mask, "mask image");
+    prov_inputs(s, job, &p);
+    prov_observation(&p, fi.im[0].header, fi.im[0].ncards);
     if (job->exposure_id)
         sv_prov_str(&p, "EXPID", job->exposure_id, "exposure identifier");
     sv_out_schema schema = s->schema;
@@ -1477,13 +1602,6 @@ done:
     file_inputs_free(&fi);
     s->stats.t_total = now_s() - t_start;
     if (!st)
-        stage_log(s, DIA_LOG_INFO,
-                  "%s: %lld detections: %lld scored, %lld flagged (edge %lld, bad pixels %lld, "
-                  "masked %lld, off image %lld, bad position %lld, failed %lld) in %.3f s",
-                  job->output, (long long)s->stats.rows, (long long)s->stats.scored,
-                  (long long)s->stats.flagged, (long long)s->stats.edge,
-                  (long long)s->stats.badfrac, (long long)s->stats.masked,
-                  (long long)s->stats.off_image, (long long)s->stats.bad_coord,
-                  (long long)s->stats.failed, s->stats.t_total);
+        log_summary(s, job->output);
     return st;
 }
