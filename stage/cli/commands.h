@@ -35,6 +35,7 @@ int cmd_inspect(int argc, char **argv);
 int cmd_demo(int argc, char **argv);
 int cmd_run(int argc, char **argv);
 int cmd_import_keras(int argc, char **argv);
+int cmd_import_onnx(int argc, char **argv);
 int cmd_score(int argc, char **argv);
 int cmd_batch(int argc, char **argv);
 int cmd_train(int argc, char **argv);
