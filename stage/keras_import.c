@@ -16,7 +16,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include <hdf5.h>
 #include <jansson.h>
@@ -1779,6 +1778,8 @@ int sv_keras_import(const char *h5_path, const sv_keras_options *opt_in, sv_mode
         nn_net_free(net);
         return sv_error_set(err, SV_ERR_NOMEM, "%s: out of memory", h5_path);
     }
+    /* no DATE nor path: the import is a function of the file's bytes and the
+     * options, and gives the same model file byte for byte */
     if ((st = sv_import_describe(m, &opt, h5_path, err)) ||
         (st = sv_import_provenance(m, opt.creator ? opt.creator
                                                   : "stampvet " PACKAGE_VERSION " import-keras",

@@ -46,7 +46,9 @@
  * SRCCK (the SHA-256 of the file, 64 hex digits; SRCCKALG = "sha256"),
  * ARCHFILE/ARCHCK for a separate architecture JSON, KERASVER
  * (keras_version attribute), CREATOR ("stampvet <version> import-keras"),
- * DATE (UTC, ISO 8601); LCMASK (the first Masking layer's mask value).
+ * LCMASK (the first Masking layer's mask value).  No date and no folder:
+ * importing the same file with the same options gives the same model
+ * file, byte for byte (sv_model_write_fits).
  *
  * Thread safety: not thread-safe.  libhdf5 (serial build) is not, and the
  * import silences HDF5's automatic error printing for the duration of the

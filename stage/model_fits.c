@@ -172,6 +172,26 @@ static void put_str(wctx *w, const char *key, const char *v, const char *comm)
     w_note(w, key);
 }
 
+/* DATASUM and CHECKSUM of the current HDU, as fits_write_chksum computes
+ * them but with fixed comments: cfitsio stamps the time into theirs, and a
+ * model file must be the same bytes for the same model (an imported model
+ * is reproducible bit for bit).  The HDU's data must be complete. */
+static void put_checksum(wctx *w, const char *what)
+{
+    unsigned long datasum = 0, hdusum = 0;
+    char ds[24], ck[FLEN_VALUE];
+    fits_update_key_str(w->f, "CHECKSUM", "0000000000000000", "HDU checksum", &w->st);
+    fits_update_key_str(w->f, "DATASUM", "0", "data unit checksum", &w->st);
+    fits_flush_file(w->f, &w->st); /* pads the data unit: the sums are of the final bytes */
+    fits_get_chksum(w->f, &datasum, &hdusum, &w->st);
+    snprintf(ds, sizeof ds, "%lu", datasum);
+    fits_modify_key_str(w->f, "DATASUM", ds, "&", &w->st);
+    fits_get_chksum(w->f, &datasum, &hdusum, &w->st);
+    fits_encode_chksum(hdusum, 1, ck);
+    fits_modify_key_str(w->f, "CHECKSUM", ck, "&", &w->st);
+    w_note(w, what);
+}
+
 static int check_name(const char *what, const char *s, int allow_comma, sv_error *err,
                       const char *path)
 {
@@ -324,8 +344,7 @@ static void write_primary(wctx *w, const sv_model *m)
     for (int i = 0; i < m->n_history; i++)
         fits_write_history(w->f, m->history[i], &w->st);
     w_note(w, "HISTORY");
-    fits_write_chksum(w->f, &w->st);
-    w_note(w, "primary CHECKSUM");
+    put_checksum(w, "primary CHECKSUM");
 }
 
 enum {
@@ -456,8 +475,7 @@ static void write_layers(wctx *w, const nn_net *net)
     }
     fits_write_comment(w->f, "One row per layer in topological order; see stage/model_fits.h.",
                        &w->st);
-    fits_write_chksum(w->f, &w->st);
-    w_note(w, "LAYERS CHECKSUM");
+    put_checksum(w, "LAYERS CHECKSUM");
 done:
     free(s);
     free(sbuf);
@@ -485,9 +503,7 @@ static void write_params(wctx *w, const nn_net *net)
             put_log(w, "TRAINABL", p->trainable && L->trainable, "updated by training");
             if (p->size)
                 fits_write_img(w->f, TFLOAT, 1, (LONGLONG)p->size, p->w, &w->st);
-            fits_write_chksum(w->f, &w->st);
-            if (w->st && !w->what)
-                w->what = "a weight image";
+            put_checksum(w, "a weight image");
         }
     }
 }

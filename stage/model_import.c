@@ -9,7 +9,6 @@
 #include <ctype.h>
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 
 static const char *kimp_basename(const char *path)
 {
@@ -77,13 +76,6 @@ static void kimp_default_name(const char *path, char *out, size_t len)
         }
 }
 
-static void kimp_now_iso(char *buf, size_t len)
-{
-    time_t t = time(NULL);
-    struct tm tmv;
-    gmtime_r(&t, &tmv);
-    strftime(buf, len, "%Y-%m-%dT%H:%M:%S", &tmv);
-}
 
 /* Describe the model around the imported net. */
 int sv_import_describe(sv_model *m, const sv_import_options *opt, const char *file,
@@ -233,9 +225,7 @@ int sv_import_describe(sv_model *m, const sv_import_options *opt, const char *fi
 int sv_import_provenance(sv_model *m, const char *creator, const char *file, const char *srcck,
                          sv_error *err)
 {
-    char date[32];
-    kimp_now_iso(date, sizeof date);
-    if (sv_model_set_prov(m, "CREATOR", creator) || sv_model_set_prov(m, "DATE", date) ||
+    if (sv_model_set_prov(m, "CREATOR", creator) ||
         sv_model_set_prov(m, "SRCFILE", kimp_basename(file)) ||
         sv_model_set_prov(m, "SRCCK", srcck) || sv_model_set_prov(m, "SRCCKALG", "sha256"))
         return sv_error_set(err, SV_ERR_INTERNAL, "%s: cannot record provenance", file);

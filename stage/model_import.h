@@ -55,8 +55,10 @@ sv_import_options sv_import_options_defaults(void);
 int sv_import_describe(sv_model *m, const sv_import_options *opt, const char *file,
                        sv_error *err);
 
-/* Record CREATOR, DATE (UTC), SRCFILE (base name of file), SRCCK (srcck,
- * the file's SHA-256 in hex) and SRCCKALG.  Returns 0 or SV_ERR_INTERNAL. */
+/* Record CREATOR, SRCFILE (base name of file), SRCCK (srcck, the file's
+ * SHA-256 in hex) and SRCCKALG; no date and no folder, so that importing
+ * the same file with the same options gives the same model file byte for
+ * byte.  Returns 0 or SV_ERR_INTERNAL. */
 int sv_import_provenance(sv_model *m, const char *creator, const char *file, const char *srcck,
                          sv_error *err);
 

@@ -23,7 +23,8 @@
  * the node's name, its operator and the attribute.
  *
  * The model is described from opt as a Keras import is (model_import.h).
- * Provenance: SRCFILE, SRCCK (SHA-256), SRCCKALG, CREATOR, DATE, ONNXIR
+ * Provenance (no date: the same file gives the same model file): SRCFILE,
+ * SRCCK (SHA-256), SRCCKALG, CREATOR, ONNXIR
  * (ir_version), ONNXOPS (default-domain opset), ONNXPROD (producer).
  *
  * Thread safety: reentrant (protobuf-c keeps no global state).

@@ -17,94 +17,24 @@
 
 /* ---- building nets ------------------------------------------------------ */
 
-static int last(const nn_net *n) { return n->n_layers - 1; }
-
-static void conv(nn_net *n, int filters, int kh, int kw, int sh, int sw, nn_padding pad,
-                 nn_act act)
-{
-    char name[32];
-    snprintf(name, sizeof name, "conv%d", n->n_layers);
-    nn_layer L = nn_layer_defaults(NN_CONV2D, name);
-    L.n_in = 1;
-    L.in[0] = last(n);
-    L.filters = filters;
-    L.kh = kh;
-    L.kw = kw;
-    L.sh = sh;
-    L.sw = sw;
-    L.padding = pad;
-    L.act = act;
-    L.alpha = 0.1f;
-    tu_add(n, &L);
-}
-
-static void pool(nn_net *n, nn_kind kind, int k, int s, nn_padding pad)
-{
-    char name[32];
-    snprintf(name, sizeof name, "pool%d", n->n_layers);
-    nn_layer L = nn_layer_defaults(kind, name);
-    L.n_in = 1;
-    L.in[0] = last(n);
-    L.kh = L.kw = k;
-    L.sh = L.sw = s;
-    L.padding = pad;
-    tu_add(n, &L);
-}
-
-static void simple(nn_net *n, nn_kind kind)
-{
-    char name[32];
-    snprintf(name, sizeof name, "l%d", n->n_layers);
-    nn_layer L = nn_layer_defaults(kind, name);
-    L.n_in = 1;
-    L.in[0] = last(n);
-    L.rate = 0.5f;
-    tu_add(n, &L);
-}
-
-static void act(nn_net *n, nn_act a)
-{
-    char name[32];
-    snprintf(name, sizeof name, "act%d", n->n_layers);
-    nn_layer L = nn_layer_defaults(NN_ACTIVATION, name);
-    L.n_in = 1;
-    L.in[0] = last(n);
-    L.act = a;
-    L.alpha = 0.2f;
-    tu_add(n, &L);
-}
-
-static void dense(nn_net *n, int units, nn_act a)
-{
-    char name[32];
-    snprintf(name, sizeof name, "dense%d", n->n_layers);
-    nn_layer L = nn_layer_defaults(NN_DENSE, name);
-    L.n_in = 1;
-    L.in[0] = last(n);
-    L.units = units;
-    L.act = a;
-    L.alpha = 0.1f;
-    tu_add(n, &L);
-}
-
 /* ZTF's braai (VGG6) with random weights */
 static nn_net *braai(void)
 {
     nn_net *n = nn_net_new();
     assert_non_null(n);
     tu_input(n, "stamp", 3, 63, 63, 3);
-    conv(n, 16, 3, 3, 1, 1, NN_PAD_VALID, NN_ACT_RELU);
-    conv(n, 16, 3, 3, 1, 1, NN_PAD_VALID, NN_ACT_RELU);
-    pool(n, NN_MAXPOOL2D, 2, 2, NN_PAD_VALID);
-    simple(n, NN_DROPOUT);
-    conv(n, 32, 3, 3, 1, 1, NN_PAD_VALID, NN_ACT_RELU);
-    conv(n, 32, 3, 3, 1, 1, NN_PAD_VALID, NN_ACT_RELU);
-    pool(n, NN_MAXPOOL2D, 4, 4, NN_PAD_VALID);
-    simple(n, NN_DROPOUT);
-    simple(n, NN_FLATTEN);
-    dense(n, 256, NN_ACT_RELU);
-    simple(n, NN_DROPOUT);
-    dense(n, 1, NN_ACT_SIGMOID);
+    tu_conv(n, 16, 3, 3, 1, 1, NN_PAD_VALID, NN_ACT_RELU);
+    tu_conv(n, 16, 3, 3, 1, 1, NN_PAD_VALID, NN_ACT_RELU);
+    tu_pool(n, NN_MAXPOOL2D, 2, 2, NN_PAD_VALID);
+    tu_simple(n, NN_DROPOUT);
+    tu_conv(n, 32, 3, 3, 1, 1, NN_PAD_VALID, NN_ACT_RELU);
+    tu_conv(n, 32, 3, 3, 1, 1, NN_PAD_VALID, NN_ACT_RELU);
+    tu_pool(n, NN_MAXPOOL2D, 4, 4, NN_PAD_VALID);
+    tu_simple(n, NN_DROPOUT);
+    tu_simple(n, NN_FLATTEN);
+    tu_dense(n, 256, NN_ACT_RELU);
+    tu_simple(n, NN_DROPOUT);
+    tu_dense(n, 1, NN_ACT_SIGMOID);
     tu_finalize(n);
     assert_int_equal(nn_net_count_params(n, 0), 312081);
     return n;
@@ -221,86 +151,86 @@ static void check_built(const char *label, int h, int w, int c, build_fn f, int 
 
 static void b_conv_valid(nn_net *n)
 {
-    conv(n, 16, 3, 3, 1, 1, NN_PAD_VALID, NN_ACT_RELU);
-    conv(n, 32, 3, 3, 1, 1, NN_PAD_VALID, NN_ACT_RELU);
+    tu_conv(n, 16, 3, 3, 1, 1, NN_PAD_VALID, NN_ACT_RELU);
+    tu_conv(n, 32, 3, 3, 1, 1, NN_PAD_VALID, NN_ACT_RELU);
 }
 static void b_conv_same(nn_net *n)
 {
-    conv(n, 16, 3, 3, 1, 1, NN_PAD_SAME, NN_ACT_RELU);
-    conv(n, 24, 5, 5, 1, 1, NN_PAD_SAME, NN_ACT_LINEAR);
-    conv(n, 20, 3, 3, 1, 1, NN_PAD_SAME, NN_ACT_RELU);  /* Winograd, padded channels */
-    conv(n, 33, 3, 3, 1, 1, NN_PAD_VALID, NN_ACT_TANH); /* Winograd, 3 output vectors */
+    tu_conv(n, 16, 3, 3, 1, 1, NN_PAD_SAME, NN_ACT_RELU);
+    tu_conv(n, 24, 5, 5, 1, 1, NN_PAD_SAME, NN_ACT_LINEAR);
+    tu_conv(n, 20, 3, 3, 1, 1, NN_PAD_SAME, NN_ACT_RELU);  /* Winograd, padded channels */
+    tu_conv(n, 33, 3, 3, 1, 1, NN_PAD_VALID, NN_ACT_TANH); /* Winograd, 3 output vectors */
 }
 static void b_conv_stride2(nn_net *n)
 {
-    conv(n, 16, 3, 3, 2, 2, NN_PAD_VALID, NN_ACT_RELU);
-    conv(n, 40, 3, 3, 2, 2, NN_PAD_SAME, NN_ACT_RELU);
-    conv(n, 8, 2, 2, 2, 1, NN_PAD_SAME, NN_ACT_TANH);
+    tu_conv(n, 16, 3, 3, 2, 2, NN_PAD_VALID, NN_ACT_RELU);
+    tu_conv(n, 40, 3, 3, 2, 2, NN_PAD_SAME, NN_ACT_RELU);
+    tu_conv(n, 8, 2, 2, 2, 1, NN_PAD_SAME, NN_ACT_TANH);
 }
 static void b_conv_odd(nn_net *n)
 {
     /* odd channel counts (padding of channels), 1x1 and rectangular kernels,
      * non-ReLU activations after the kernel */
-    conv(n, 5, 1, 1, 1, 1, NN_PAD_VALID, NN_ACT_LEAKY_RELU);
-    conv(n, 48, 3, 5, 1, 1, NN_PAD_VALID, NN_ACT_SIGMOID);
-    conv(n, 7, 3, 3, 1, 1, NN_PAD_SAME, NN_ACT_HARD_SIGMOID);
-    conv(n, 3, 1, 1, 1, 1, NN_PAD_VALID, NN_ACT_SOFTMAX);
+    tu_conv(n, 5, 1, 1, 1, 1, NN_PAD_VALID, NN_ACT_LEAKY_RELU);
+    tu_conv(n, 48, 3, 5, 1, 1, NN_PAD_VALID, NN_ACT_SIGMOID);
+    tu_conv(n, 7, 3, 3, 1, 1, NN_PAD_SAME, NN_ACT_HARD_SIGMOID);
+    tu_conv(n, 3, 1, 1, 1, 1, NN_PAD_VALID, NN_ACT_SOFTMAX);
 }
 static void b_pools(nn_net *n)
 {
-    pool(n, NN_MAXPOOL2D, 3, 2, NN_PAD_SAME); /* on the raw 3-channel input */
-    conv(n, 20, 3, 3, 1, 1, NN_PAD_VALID, NN_ACT_RELU);
-    pool(n, NN_AVGPOOL2D, 2, 2, NN_PAD_SAME);
-    conv(n, 16, 3, 3, 1, 1, NN_PAD_SAME, NN_ACT_LINEAR);
-    pool(n, NN_MAXPOOL2D, 2, 1, NN_PAD_VALID);
-    pool(n, NN_AVGPOOL2D, 3, 2, NN_PAD_VALID);
+    tu_pool(n, NN_MAXPOOL2D, 3, 2, NN_PAD_SAME); /* on the raw 3-channel input */
+    tu_conv(n, 20, 3, 3, 1, 1, NN_PAD_VALID, NN_ACT_RELU);
+    tu_pool(n, NN_AVGPOOL2D, 2, 2, NN_PAD_SAME);
+    tu_conv(n, 16, 3, 3, 1, 1, NN_PAD_SAME, NN_ACT_LINEAR);
+    tu_pool(n, NN_MAXPOOL2D, 2, 1, NN_PAD_VALID);
+    tu_pool(n, NN_AVGPOOL2D, 3, 2, NN_PAD_VALID);
 }
 static void b_head(nn_net *n)
 {
-    conv(n, 12, 3, 3, 1, 1, NN_PAD_VALID, NN_ACT_RELU);
-    pool(n, NN_MAXPOOL2D, 2, 2, NN_PAD_VALID);
-    simple(n, NN_DROPOUT);
-    simple(n, NN_FLATTEN);
-    act(n, NN_ACT_TANH); /* on a flattened padded image */
-    dense(n, 33, NN_ACT_RELU);
-    simple(n, NN_DROPOUT);
-    dense(n, 17, NN_ACT_LINEAR);
-    act(n, NN_ACT_LEAKY_RELU);
-    dense(n, 4, NN_ACT_SOFTMAX);
+    tu_conv(n, 12, 3, 3, 1, 1, NN_PAD_VALID, NN_ACT_RELU);
+    tu_pool(n, NN_MAXPOOL2D, 2, 2, NN_PAD_VALID);
+    tu_simple(n, NN_DROPOUT);
+    tu_simple(n, NN_FLATTEN);
+    tu_act(n, NN_ACT_TANH); /* on a flattened padded image */
+    tu_dense(n, 33, NN_ACT_RELU);
+    tu_simple(n, NN_DROPOUT);
+    tu_dense(n, 17, NN_ACT_LINEAR);
+    tu_act(n, NN_ACT_LEAKY_RELU);
+    tu_dense(n, 4, NN_ACT_SOFTMAX);
 }
 static void b_flat_input(nn_net *n)
 {
     /* Flatten straight from the (unpadded) input, then dense with sigmoid */
-    simple(n, NN_FLATTEN);
-    act(n, NN_ACT_SOFTMAX); /* contiguous: stays on the fast path */
-    dense(n, 20, NN_ACT_SIGMOID);
-    dense(n, 3, NN_ACT_SIGMOID);
+    tu_simple(n, NN_FLATTEN);
+    tu_act(n, NN_ACT_SOFTMAX); /* contiguous: stays on the fast path */
+    tu_dense(n, 20, NN_ACT_SIGMOID);
+    tu_dense(n, 3, NN_ACT_SIGMOID);
 }
 static void b_vector(nn_net *n)
 {
-    dense(n, 64, NN_ACT_RELU);
-    dense(n, 30, NN_ACT_TANH);
-    dense(n, 2, NN_ACT_SOFTMAX);
+    tu_dense(n, 64, NN_ACT_RELU);
+    tu_dense(n, 30, NN_ACT_TANH);
+    tu_dense(n, 2, NN_ACT_SOFTMAX);
 }
 static void b_image_out(nn_net *n)
 {
-    conv(n, 16, 3, 3, 1, 1, NN_PAD_SAME, NN_ACT_RELU);
-    conv(n, 2, 3, 3, 1, 1, NN_PAD_VALID, NN_ACT_SOFTMAX);
+    tu_conv(n, 16, 3, 3, 1, 1, NN_PAD_SAME, NN_ACT_RELU);
+    tu_conv(n, 2, 3, 3, 1, 1, NN_PAD_VALID, NN_ACT_SOFTMAX);
 }
 static void b_softmax_flat(nn_net *n)
 {
     /* softmax over a flattened padded image: reference fallback */
-    conv(n, 6, 3, 3, 1, 1, NN_PAD_VALID, NN_ACT_RELU);
-    simple(n, NN_FLATTEN);
-    act(n, NN_ACT_SOFTMAX);
+    tu_conv(n, 6, 3, 3, 1, 1, NN_PAD_VALID, NN_ACT_RELU);
+    tu_simple(n, NN_FLATTEN);
+    tu_act(n, NN_ACT_SOFTMAX);
 }
 static void b_bn(nn_net *n)
 {
     /* BatchNormalization is not covered: reference fallback */
-    conv(n, 8, 3, 3, 1, 1, NN_PAD_VALID, NN_ACT_RELU);
-    simple(n, NN_BATCHNORM);
-    simple(n, NN_FLATTEN);
-    dense(n, 1, NN_ACT_SIGMOID);
+    tu_conv(n, 8, 3, 3, 1, 1, NN_PAD_VALID, NN_ACT_RELU);
+    tu_simple(n, NN_BATCHNORM);
+    tu_simple(n, NN_FLATTEN);
+    tu_dense(n, 1, NN_ACT_SIGMOID);
 }
 
 static void test_conv_valid(void **s) { (void)s; check_built("conv valid", 21, 19, 3, b_conv_valid, 0); }
@@ -343,7 +273,7 @@ static void test_fallback_two_inputs(void **state)
     L.in[1] = b;
     L.concat_axis = -1;
     tu_add(n, &L);
-    dense(n, 3, NN_ACT_SOFTMAX);
+    tu_dense(n, 3, NN_ACT_SOFTMAX);
     tu_finalize(n);
     tu_random_weights(n, 0.3);
     float x1[5 * 64], x2[5 * 4], out[15];
@@ -416,7 +346,7 @@ static void test_errors(void **state)
     sv_error_clear(&err);
     nn_net *n = nn_net_new();
     tu_input(n, "in", 1, 4, 0, 0);
-    dense(n, 2, NN_ACT_LINEAR);
+    tu_dense(n, 2, NN_ACT_LINEAR);
     assert_null(nn_plan_new(n, 4, &err)); /* not finalised */
     assert_int_equal(err.status, SV_ERR_ARG);
     tu_finalize(n);
