@@ -301,6 +301,9 @@ int main(int argc, char **argv)
            "per core\n",
            nn_tplan_isa(tp), tf * 1e-6, peak);
     printf("peak_share          %.1f %%\n", 100.0 * tf * fast_rate / (peak * 1e9 * threads));
+    /* per CPU-second: the share of one core's peak while it runs (robust to
+     * other load on the machine) */
+    printf("peak_share_cpu      %.1f %%\n", 100.0 * tf * fast_cpu / (peak * 1e9));
     printf("loop overhead       %.1f %%\n", 100.0 * (fast_rate / loop_rate - 1.0));
 
     nn_optimizer_free(opt);

@@ -39,7 +39,7 @@ for threads in $threads_list; do
     sv=$(get loop_stamps_per_s); svc=$(get loop_stamps_per_cpu_s)
     eng=$(get engine_stamps_per_s); engc=$(get engine_stamps_per_cpu_s)
     ref=$(get reference_loop_stamps_per_s); refc=$(get reference_loop_stamps_per_cpu_s)
-    share=$(get peak_share)
+    share=$(get peak_share); sharec=$(get peak_share_cpu)
     echo
     echo "== PyTorch (bench/train_torch.py), $threads thread(s) =="
     tv=0; tvc=0
@@ -53,10 +53,10 @@ for threads in $threads_list; do
     fi
     echo
     summary="$summary$(awk -v n="$threads" -v s="$sv" -v sc="$svc" -v e="$eng" -v ec="$engc" \
-        -v r="$ref" -v rc="$refc" -v t="$tv" -v tc="$tvc" -v p="$share" 'BEGIN {
+        -v r="$ref" -v rc="$refc" -v t="$tv" -v tc="$tvc" -v p="$share" -v pc="$sharec" 'BEGIN {
         printf "%d thread(s), batch '"$batch"'   wall stamps/s  per CPU-s\n", n;
         printf "  stampvet training loop : %8.1f  %8.1f\n", s, sc;
-        printf "  stampvet engine (fast) : %8.1f  %8.1f   %.1f %% of the FMA peak\n", e, ec, p;
+        printf "  stampvet engine (fast) : %8.1f  %8.1f   FMA peak: %.1f %% (wall), %.1f %% (CPU-s)\n", e, ec, p, pc;
         printf "  loop, reference engine : %8.1f  %8.1f   (STAMPVET_ISA=reference: before)\n", r, rc;
         printf "  torch                  : %8.1f  %8.1f\n", t, tc;
         printf "  loop fast / reference  : %.2fx wall, %.2fx per CPU-s (goal >= 10x)\n", s / r, sc / rc;

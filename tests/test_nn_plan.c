@@ -140,9 +140,17 @@ static void check_built(const char *label, int h, int w, int c, build_fn f, int 
      * biases and BatchNormalization statistics on top */
     tu_random_weights(n, 0.3);
     nn_net_init_weights(n, 99);
-    for (int i = 0; i < n->n_layers; i++)
-        if (n->layers[i].kind != NN_BATCHNORM && n->layers[i].n_params > 1)
-            tu_fill(n->layers[i].p[1].w, n->layers[i].p[1].size, -0.2, 0.2);
+    for (int i = 0; i < n->n_layers; i++) {
+        nn_layer *L = &n->layers[i];
+        if (L->kind != NN_BATCHNORM && L->n_params > 1)
+            tu_fill(L->p[1].w, L->p[1].size, -0.2, 0.2);
+        if (L->kind == NN_BATCHNORM) { /* gamma, beta, mean, variance */
+            tu_fill(L->p[0].w, L->p[0].size, 0.5, 1.5);
+            tu_fill(L->p[1].w, L->p[1].size, -0.2, 0.2);
+            tu_fill(L->p[2].w, L->p[2].size, -0.2, 0.2);
+            tu_fill(L->p[3].w, L->p[3].size, 0.5, 1.5);
+        }
+    }
     compare_net(n, label, expect_ref);
     nn_net_free(n);
 }
@@ -226,10 +234,21 @@ static void b_softmax_flat(nn_net *n)
 }
 static void b_bn(nn_net *n)
 {
-    /* BatchNormalization is not covered: reference fallback */
-    tu_conv(n, 8, 3, 3, 1, 1, NN_PAD_VALID, NN_ACT_RELU);
+    /* BatchNormalization folded into a linear conv (direct, and Winograd on
+     * 16 -> 32 channels) and a linear Dense; applied after a ReLU conv and
+     * on a Flatten of padded channels */
+    tu_conv(n, 8, 3, 3, 1, 1, NN_PAD_VALID, NN_ACT_LINEAR);
     tu_simple(n, NN_BATCHNORM);
+    tu_conv(n, 16, 3, 3, 1, 1, NN_PAD_SAME, NN_ACT_RELU);
+    tu_simple(n, NN_BATCHNORM);
+    tu_conv(n, 32, 3, 3, 1, 1, NN_PAD_VALID, NN_ACT_LINEAR);
+    tu_simple(n, NN_BATCHNORM);
+    tu_conv(n, 6, 1, 1, 1, 1, NN_PAD_VALID, NN_ACT_RELU);
     tu_simple(n, NN_FLATTEN);
+    tu_simple(n, NN_BATCHNORM);
+    tu_dense(n, 10, NN_ACT_LINEAR);
+    tu_simple(n, NN_BATCHNORM);
+    tu_act(n, NN_ACT_RELU);
     tu_dense(n, 1, NN_ACT_SIGMOID);
 }
 
@@ -243,7 +262,7 @@ static void test_flat_input(void **s) { (void)s; check_built("flatten input", 7,
 static void test_vector(void **s) { (void)s; check_built("vector input", 0, 0, 25, b_vector, 0); }
 static void test_image_out(void **s) { (void)s; check_built("image output", 12, 9, 3, b_image_out, 0); }
 static void test_fallback_softmax(void **s) { (void)s; check_built("softmax flat (reference)", 9, 9, 3, b_softmax_flat, 1); }
-static void test_fallback_bn(void **s) { (void)s; check_built("batchnorm (reference)", 11, 11, 3, b_bn, 1); }
+static void test_bn(void **s) { (void)s; check_built("batchnorm folded/applied", 11, 11, 3, b_bn, 0); }
 
 static void test_braai(void **state)
 {
@@ -447,7 +466,7 @@ int main(void)
         cmocka_unit_test(test_vector),
         cmocka_unit_test(test_image_out),
         cmocka_unit_test(test_fallback_softmax),
-        cmocka_unit_test(test_fallback_bn),
+        cmocka_unit_test(test_bn),
         cmocka_unit_test(test_fallback_two_inputs),
         cmocka_unit_test(test_braai),
         cmocka_unit_test(test_isa_selection),
