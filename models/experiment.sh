@@ -1,32 +1,38 @@
 #!/bin/sh
 # experiment.sh — the transfer-learning experiment of the ILMT papers, on
-# simulated ILMT stamps: fine-tuning the shipped ZTF model (transfer) against
-# training the same network from scratch, for real/bogus, 3-class and
-# 4-class, at a few training-set sizes, over N seeds, with Student's and
-# Welch's unpaired t-tests (`stampvet compare`).
+# simulated ILMT stamps: fine-tuning a ZTF model (transfer) against training
+# the same network from scratch, for real/bogus, 3-class and 4-class, at
+# several training-set sizes, over N seeds, with Student's and Welch's
+# unpaired t-tests (`stampvet compare`), for each base model and each
+# freezing policy.
 #
 #   make experiment                     (from a build tree)
 #   models/experiment.sh [OUTDIR]       (OUTDIR defaults to this folder)
 #
-# Writes OUTDIR/experiment$TAG.md (the table and every compare output) and
-# OUTDIR/experiment$TAG_<task>.csv (compare --out summaries).
+# Writes OUTDIR/experiment$TAG.md (the table, the run time and every compare
+# output) and OUTDIR/experiment$TAG.csv (every compare --out summary row,
+# prefixed with task, base and freeze policy).
 #
-# Environment (defaults = the table in models/README.md):
+# Environment (defaults = the experiment of the issue; see models/README.md):
 #   STAMPVET   the stampvet binary (default: ./stampvet, else PATH)
-#   BASE       the base model (default: rb-ztf.fits next to this script)
-#   SIZES      training-set sizes, one row each (300,1000)
-#   RUNS       seeds per arm (3)
+#   BASES      base models, space-separated file names in this folder or
+#              paths (braai-d6_m7.fits rb-ztf.fits: real ZTF weights, and
+#              the simulation-trained ZTF model)
+#   FREEZES    transfer arm's freeze policies (none conv all-but-head)
+#   SIZES      training-set sizes, one row each (100,300,1000,3000)
+#   RUNS       seeds per arm (10)
 #   POOL       simulated ILMT labels each size is drawn from (max of SIZES)
 #   TEST       held-out simulated ILMT stamps per task (600)
 #   EPOCHS PATIENCE   (12, 3)
-#   FREEZE     transfer arm's freeze policy (conv)
-#   BODY_LR    transfer arm's body learning-rate multiplier (compare's
-#              default: 0.1 with FREEZE=none, else 1)
-#   TAG        suffix of the output names: experiment$TAG.md,
-#              experiment$TAG_<task>.csv (empty)
+#   BODY_LR    transfer arm's body learning-rate multiplier (default 1: the
+#              whole network at the same rate, as the ILMT papers)
+#   TAG        suffix of the output names (empty)
 #   TASKS      any of rb 3class 4class (all three)
 #   THREADS    (2)
 #   WORK       scratch folder (default: mktemp, removed unless KEEP=1)
+# The scratch arm is the base's architecture and preprocessing from fresh
+# weights, so each base has its own scratch arm (braai d6_m7 normalises
+# stamps by rows, rb-ztf by the whole stamp).
 set -eu
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -38,16 +44,19 @@ if [ -z "${STAMPVET:-}" ]; then
     else STAMPVET=$(command -v stampvet || true); fi
 fi
 [ -n "${STAMPVET:-}" ] && [ -x "$STAMPVET" ] || { echo "experiment.sh: no stampvet binary (set STAMPVET=...)" >&2; exit 1; }
-BASE=${BASE:-$here/rb-ztf.fits}
-[ -f "$BASE" ] || { echo "experiment.sh: base model $BASE not found (make models)" >&2; exit 1; }
-SIZES=${SIZES:-300,1000}
-RUNS=${RUNS:-3}
+BASES=${BASES:-braai-d6_m7.fits rb-ztf.fits}
+FREEZES=${FREEZES:-none conv all-but-head}
+base_path() { case $1 in */*) echo "$1" ;; *) echo "$here/$1" ;; esac; }
+for b in $BASES; do
+    [ -f "$(base_path "$b")" ] || { echo "experiment.sh: base model $(base_path "$b") not found" >&2; exit 1; }
+done
+SIZES=${SIZES:-100,300,1000,3000}
+RUNS=${RUNS:-10}
 POOL=${POOL:-$(echo "$SIZES" | tr ',' '\n' | sort -n | tail -1)}
 TEST=${TEST:-600}
 EPOCHS=${EPOCHS:-12}
 PATIENCE=${PATIENCE:-3}
-FREEZE=${FREEZE:-conv}
-BODY_LR=${BODY_LR:-}
+BODY_LR=${BODY_LR:-1}
 TAG=${TAG:-}
 TASKS=${TASKS:-rb 3class 4class}
 THREADS=${THREADS:-2}
@@ -75,54 +84,76 @@ for task in $TASKS; do
         "$SV" simulate --survey ilmt --scheme "$task" --stamps "$n" --seed "$seed" --threads "$THREADS" \
             -o "$WORK/ilmt_${task}_$part.fits" 2>/dev/null
     done
-    log "$SV compare --base $(basename "$BASE") --train ilmt_${task}_pool.fits --test ilmt_${task}_test.fits --runs $RUNS --sizes $SIZES --freeze $FREEZE${BODY_LR:+ --body-lr-scale $BODY_LR} --epochs $EPOCHS --patience $PATIENCE --seed 1 --threads $THREADS --out experiment${TAG}_$task.csv"
-    "$SV" compare --base "$BASE" --train "$WORK/ilmt_${task}_pool.fits" --test "$WORK/ilmt_${task}_test.fits" \
-        --runs "$RUNS" --sizes "$SIZES" --freeze "$FREEZE" ${BODY_LR:+--body-lr-scale "$BODY_LR"} \
-        --epochs "$EPOCHS" --patience "$PATIENCE" \
-        --seed 1 --threads "$THREADS" --out "$OUT/experiment${TAG}_$task.csv" \
-        --runs-out "$WORK/runs_$task.csv" | tee "$WORK/compare_$task.txt"
+    for base in $BASES; do
+        bn=$(basename "$base" .fits)
+        for freeze in $FREEZES; do
+            arm="$task@$bn@$freeze"
+            log "$SV compare --base $bn.fits --train ilmt_${task}_pool.fits --test ilmt_${task}_test.fits --runs $RUNS --sizes $SIZES --freeze $freeze --body-lr-scale $BODY_LR --epochs $EPOCHS --patience $PATIENCE --seed 1 --threads $THREADS"
+            "$SV" compare --base "$(base_path "$base")" --train "$WORK/ilmt_${task}_pool.fits" \
+                --test "$WORK/ilmt_${task}_test.fits" --runs "$RUNS" --sizes "$SIZES" \
+                --freeze "$freeze" --body-lr-scale "$BODY_LR" --epochs "$EPOCHS" --patience "$PATIENCE" \
+                --seed 1 --threads "$THREADS" --out "$WORK/summary_$arm.csv" \
+                --runs-out "$WORK/runs_$arm.csv" > "$WORK/compare_$arm.txt"
+            cat "$WORK/compare_$arm.txt"
+            echo "$arm" >> "$WORK/arms"
+        done
+    done
 done
 t_total=$(( $(date +%s) - t_start ))
 
 # ---------------------------------------------------------------- the table
 name_of() { case $1 in rb) echo "real/bogus" ;; 3class) echo "3-class" ;; 4class) echo "4-class" ;; esac; }
+# the summaries as one CSV: task, base, freeze, then compare's columns
+{
+    echo "task,base,freeze,$(grep -v '^#' "$WORK/summary_$(head -1 "$WORK/arms").csv" | head -1)"
+    while read -r arm; do
+        set -- $(echo "$arm" | tr '@' ' ')
+        grep -v '^#' "$WORK/summary_$arm.csv" | tail -n +2 | sed "s|^|$1,$2,$3,|"
+    done < "$WORK/arms"
+} > "$OUT/experiment$TAG.csv"
+base_list=$(for b in $BASES; do printf '`%s` ' "$(basename "$b")"; done)
 {
 cat <<EOF
 # The transfer-learning experiment, on simulated ILMT stamps
 
 Produced by \`models/experiment.sh\` (\`make experiment\`) in ${t_total} s with
-$("$SV" --version 2>/dev/null | head -1): base model \`$(basename "$BASE")\`, $RUNS seeds per arm,
-training-set sizes $SIZES drawn (stratified, once) from a pool of $POOL simulated ILMT
-labels per task, each run scored on $TEST held-out simulated ILMT stamps. Transfer =
-\`finetune --freeze $FREEZE${BODY_LR:+ --body-lr-scale $BODY_LR}\` from the base model (head replaced for 3/4-class);
-scratch = the same architecture from fresh weights. Both: Adam lr 1e-3, batch 64,
-<= $EPOCHS epochs, early stopping (patience $PATIENCE) on a 10 % validation split.
-p = two-sided p-value of the unpaired two-sample t-test on the $RUNS accuracies per arm
-(Student: pooled variance; Welch: unequal variances). Epochs = best validation epoch.
+$("$SV" --version 2>/dev/null | head -1) on this machine (2 cores shared with other
+jobs). Bases: $base_list (transfer =
+\`finetune --freeze POLICY --body-lr-scale $BODY_LR\` from the base, head replaced for
+3/4-class; scratch = the base's architecture and preprocessing from fresh weights);
+$RUNS seeds per arm; training-set sizes $SIZES drawn (stratified, once) from a pool of
+$POOL simulated ILMT labels per task; every run scored on the same $TEST held-out
+simulated ILMT stamps. Both arms: Adam lr 1e-3, batch 64, <= $EPOCHS epochs, early
+stopping (patience $PATIENCE) on a 10 % validation split. p = two-sided p-value of
+the unpaired two-sample t-test on the $RUNS accuracies per arm (Student: pooled
+variance; Welch: unequal variances). Mean +- standard deviation over seeds.
 
-| task | labels | transfer accuracy | scratch accuracy | p (Student) | p (Welch) | transfer AUC | scratch AUC | epochs transfer / scratch |
-| --- | --- | --- | --- | --- | --- | --- | --- | --- |
+| task | base | freeze | labels | transfer accuracy | scratch accuracy | p (Student) | p (Welch) | transfer / scratch AUC | transfer / scratch macro-F1 |
+| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |
 EOF
-for task in $TASKS; do
-    awk -F, -v task="$(name_of "$task")" '
-        /^#/ || $1 == "size" { next }
-        { k = $2 SUBSEP $3; tm[k] = $4; ts[k] = $5; sm[k] = $6; ss[k] = $7; ps[k] = $9; pw[k] = $12
-          if (!($2 in seen)) { seen[$2] = 1; order[++n] = $2 } }
-        END { for (i = 1; i <= n; i++) { s = order[i]
-                a = s SUBSEP "accuracy"; u = s SUBSEP "auc"; e = s SUBSEP "epochs"
-                printf "| %s | %s | %.3f +- %.3f | %.3f +- %.3f | %.3g | %.3g | %.3f | %.3f | %.1f / %.1f |\n",
-                       task, s, tm[a], ts[a], sm[a], ss[a], ps[a], pw[a], tm[u], sm[u], tm[e], sm[e] } }' \
-        "$OUT/experiment${TAG}_$task.csv"
-done
+awk -F, -v names="rb=real/bogus,3class=3-class,4class=4-class" '
+    BEGIN { n = split(names, a, ","); for (i = 1; i <= n; i++) { split(a[i], kv, "="); nm[kv[1]] = kv[2] } }
+    NR == 1 { for (i = 1; i <= NF; i++) c[$i] = i; next }
+    { k = $1 SUBSEP $2 SUBSEP $3 SUBSEP $(c["size"]); m = $(c["metric"])
+      tm[k, m] = $(c["transfer_mean"]); ts[k, m] = $(c["transfer_std"])
+      sm[k, m] = $(c["scratch_mean"]); ss[k, m] = $(c["scratch_std"])
+      ps[k, m] = $(c["p_student"]); pw[k, m] = $(c["p_welch"])
+      if (!(k in seen)) { seen[k] = 1; order[++nk] = k; row[k] = $1 "|" $2 "|" $3 "|" $(c["size"]) } }
+    END { for (i = 1; i <= nk; i++) { k = order[i]; split(row[k], r, "|")
+            printf "| %s | %s | %s | %s | %.3f +- %.3f | %.3f +- %.3f | %.3g | %.3g | %.3f / %.3f | %.3f / %.3f |\n",
+                   nm[r[1]], r[2], r[3], r[4], tm[k, "accuracy"], ts[k, "accuracy"],
+                   sm[k, "accuracy"], ss[k, "accuracy"], ps[k, "accuracy"], pw[k, "accuracy"],
+                   tm[k, "auc"], sm[k, "auc"], tm[k, "macro_f1"], sm[k, "macro_f1"] } }' \
+    "$OUT/experiment$TAG.csv"
 echo
 echo "## Every compare run"
-for task in $TASKS; do
+while read -r arm; do
     echo
-    echo "### $(name_of "$task")"
+    echo "### $arm"
     echo
     echo '```'
-    sed -e "s|$WORK/||g" -e "s|$(dirname "$BASE")/||g" "$WORK/compare_$task.txt"
+    sed -e "s|$WORK/||g" -e "s|$here/||g" "$WORK/compare_$arm.txt"
     echo '```'
-done
+done < "$WORK/arms"
 } > "$OUT/experiment$TAG.md"
-log "wrote $OUT/experiment$TAG.md"
+log "wrote $OUT/experiment$TAG.md and experiment$TAG.csv"

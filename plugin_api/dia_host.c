@@ -346,6 +346,30 @@ static void print_range(FILE *out, const dia_param_desc *p)
         fprintf(out, "true|false");
 }
 
+void dia_host_print_config(FILE *out, const dia_stage_descriptor *desc, const dia_kv *config,
+                           size_t n_config, const char *origin)
+{
+    if (!out || !desc)
+        return;
+    fprintf(out, "# %s %s effective configuration%s%s\n", desc->name, desc->version,
+            origin ? ": " : "", origin ? origin : "");
+    for (int i = 0; i < desc->n_params; i++) {
+        const dia_param_desc *p = &desc->params[i];
+        const char *v = dia_params_lookup(desc->params, desc->n_params, config, n_config, p->key);
+        if (!v)
+            v = p->default_value;
+        fprintf(out, "\n# %s (%s", p->help ? p->help : "", dia_param_type_name(p->type));
+        if (p->type != DIA_PARAM_STRING && p->type != DIA_PARAM_PATH) {
+            fprintf(out, ": ");
+            print_range(out, p);
+        }
+        fprintf(out, ")\n");
+        if (strcmp(v, p->default_value))
+            fprintf(out, "# (default %s)\n", *p->default_value ? p->default_value : "\"\"");
+        fprintf(out, "%s = %s\n", p->key, v);
+    }
+}
+
 void dia_host_print_params(FILE *out, const dia_stage_descriptor *desc,
                            int as_config)
 {

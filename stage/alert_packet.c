@@ -542,6 +542,53 @@ int sv_alert_codec_supported(const char *codec)
     return ok;
 }
 
+/* ---- files ---------------------------------------------------------------- */
+
+/* The whole of the file at path, at most max bytes, into a new buffer with
+ * a NUL after the data (*n: its size).  0 or a status with err set. */
+static int read_whole(const char *path, size_t max, char **out, size_t *n, sv_error *err)
+{
+    *out = NULL;
+    *n = 0;
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return sv_error_set(err, SV_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+    char *buf = NULL;
+    size_t len = 0, cap = 0;
+    int st = 0;
+    for (;;) {
+        if (cap - len < 65536) {
+            if (cap > max) {
+                st = sv_error_set(err, SV_ERR_FORMAT, "%s: larger than %zu MiB", path,
+                                  max >> 20);
+                break;
+            }
+            char *nb = realloc(buf, cap = cap * 2 + 65536);
+            if (!nb) {
+                st = sv_error_set(err, SV_ERR_NOMEM, "%s: out of memory", path);
+                break;
+            }
+            buf = nb;
+        }
+        size_t k = fread(buf + len, 1, cap - len - 1, f);
+        len += k;
+        if (k == 0) {
+            if (ferror(f))
+                st = sv_error_set(err, SV_ERR_IO, "%s: read error: %s", path, strerror(errno));
+            break;
+        }
+    }
+    fclose(f);
+    if (st) {
+        free(buf);
+        return st;
+    }
+    buf[len] = '\0';
+    *out = buf;
+    *n = len;
+    return 0;
+}
+
 /* ---- readers ------------------------------------------------------------- */
 
 struct sv_alert_reader {
@@ -561,38 +608,13 @@ int sv_alert_reader_new(const char *schema_path, sv_alert_reader **out, sv_error
         return 0;
     }
     snprintf(r->schema_path, sizeof r->schema_path, "%s", schema_path);
-    FILE *f = fopen(schema_path, "rb");
-    if (!f) {
+    char *text;
+    size_t n;
+    int rs = read_whole(schema_path, 64u << 20, &text, &n, err);
+    if (rs) {
         free(r);
-        return sv_error_set(err, SV_ERR_IO, "%s: cannot open: %s", schema_path, strerror(errno));
+        return rs;
     }
-    char *text = NULL;
-    size_t n = 0, cap = 0;
-    for (;;) {
-        if (cap - n < 65536) {
-            if (cap > (64u << 20)) {
-                free(text);
-                fclose(f);
-                free(r);
-                return sv_error_set(err, SV_ERR_FORMAT, "%s: larger than 64 MiB: not a schema",
-                                    schema_path);
-            }
-            char *nt = realloc(text, cap = cap * 2 + 65536);
-            if (!nt) {
-                free(text);
-                fclose(f);
-                free(r);
-                return sv_error_set(err, SV_ERR_NOMEM, "out of memory");
-            }
-            text = nt;
-        }
-        size_t k = fread(text + n, 1, cap - n - 1, f);
-        n += k;
-        if (k == 0)
-            break;
-    }
-    fclose(f);
-    text[n] = '\0';
     pthread_mutex_lock(&avro_lock);
     int st = avro_schema_from_json_length(text, n, &r->schema);
     if (st)
@@ -825,32 +847,11 @@ int sv_alert_read_file(sv_alert_reader *r, const char *path, sv_alert_set *set, 
 {
     memset(set, 0, sizeof *set);
     snprintf(set->source, sizeof set->source, "%s", path);
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return sv_error_set(err, SV_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
-    unsigned char *buf = NULL;
-    size_t n = 0, cap = 0;
-    int st = 0;
-    for (;;) {
-        if (cap - n < 65536) {
-            unsigned char *nb = realloc(buf, cap = cap * 2 + 65536);
-            if (!nb) {
-                st = sv_error_set(err, SV_ERR_NOMEM, "%s: out of memory", path);
-                break;
-            }
-            buf = nb;
-        }
-        size_t k = fread(buf + n, 1, cap - n, f);
-        n += k;
-        if (k == 0) {
-            if (ferror(f))
-                st = sv_error_set(err, SV_ERR_IO, "%s: read error: %s", path, strerror(errno));
-            break;
-        }
-    }
-    fclose(f);
+    char *buf;
+    size_t n;
+    int st = read_whole(path, (size_t)1 << 40, &buf, &n, err);
     if (!st)
-        st = read_any(r, buf, n, path, set, err);
+        st = read_any(r, (const unsigned char *)buf, n, path, set, err);
     free(buf);
     return st;
 }

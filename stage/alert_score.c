@@ -254,7 +254,7 @@ static int lc_classify(sv_alert_table *t, long i, const sv_alert *a, sv_error *e
     if (st) {
         fl = SV_LCFLAG_NOHIST;
         if (!r->error[0])
-            snprintf(r->error, sizeof r->error, "%s: record %ld: light curve: %.180s",
+            snprintf(r->error, sizeof r->error, "%.60s: record %ld: light curve: %.160s",
                      r->source, r->record, e.text);
     }
     t->lc_flags[i] = fl;
@@ -404,14 +404,12 @@ static void class_column(const char *cls, char *out, size_t cap)
         *p = (char)tolower((unsigned char)*p);
 }
 
-static int row_best(const sv_alert_table *t, long i)
+/* Index of the largest finite value of p[0..n), or -1 when none. */
+static int best_of(const float *p, int n)
 {
-    const float *o = t->out + (size_t)i * t->n_out;
-    if (!isfinite(o[0]))
-        return -1;
-    int b = 0;
-    for (int k = 1; k < t->n_out; k++)
-        if (o[k] > o[b])
+    int b = -1;
+    for (int k = 0; k < n; k++)
+        if (isfinite(p[k]) && (b < 0 || p[k] > p[b]))
             b = k;
     return b;
 }
@@ -470,22 +468,19 @@ int sv_alert_table_print_csv(const sv_alert_table *t, FILE *f, sv_error *err)
                 fprintf(f, "%.9g", (double)o[k]);
         }
         if (!rb) {
-            int b = row_best(t, i);
+            int b = best_of(o, t->n_out);
             fputc(',', f);
             if (b >= 0)
                 csv_text(f, m->classes[b]);
         }
         if (lm) {
             const float *p = t->lc_prob + (size_t)i * t->n_lc;
-            int b = -1;
             for (int k = 0; k < t->n_lc; k++) {
                 fputc(',', f);
-                if (isfinite(p[k])) {
+                if (isfinite(p[k]))
                     fprintf(f, "%.9g", (double)p[k]);
-                    if (b < 0 || p[k] > p[b])
-                        b = k;
-                }
             }
+            int b = best_of(p, t->n_lc);
             fputc(',', f);
             if (b >= 0)
                 csv_text(f, lm->classes[b]);
@@ -547,7 +542,7 @@ static int write_fits(const char *tmp, void *user, sv_error *err)
     const sv_model *lm = t->lc ? sv_lc_stage_model(t->lc) : NULL;
     int c_lc = nc + 1;
     for (int k = 0; k < t->n_lc; k++) {
-        char cc[80];
+        char cc[64];
         class_column(lm->classes[k], cc, sizeof cc);
         snprintf(names[nc], sizeof names[nc], "lc_%s", cc);
         snprintf(forms[nc++], sizeof forms[0], "E");
@@ -610,18 +605,15 @@ static int write_fits(const char *tmp, void *user, sv_error *err)
         for (int k = 0; k < t->n_out; k++)
             sv_report_fits_put_double(f, c_score + k, row, o[k], &s);
         if (!rb) {
-            int b = row_best(t, i);
+            int b = best_of(o, t->n_out);
             str = b >= 0 ? (char *)m->classes[b] : "";
             fits_write_col(f, TSTRING, c_score + t->n_out, row, 1, 1, &str, &s);
         }
         if (lm) {
             const float *p = t->lc_prob + (size_t)i * t->n_lc;
-            int b = -1;
-            for (int k = 0; k < t->n_lc; k++) {
+            for (int k = 0; k < t->n_lc; k++)
                 sv_report_fits_put_double(f, c_lc + k, row, p[k], &s);
-                if (isfinite(p[k]) && (b < 0 || p[k] > p[b]))
-                    b = k;
-            }
+            int b = best_of(p, t->n_lc);
             str = b >= 0 ? (char *)lm->classes[b] : "";
             fits_write_col(f, TSTRING, c_lc + t->n_lc, row, 1, 1, &str, &s);
             int lf = (int)t->lc_flags[i];

@@ -65,7 +65,7 @@ extern "C" {
 
 /* ---- provenance ---------------------------------------------------------- */
 
-#define SV_PROV_MAX 64
+#define SV_PROV_MAX 96
 #define SV_PROV_VALUE_MAX 512
 
 typedef struct sv_prov_card {

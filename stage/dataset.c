@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "stamp_table.h"
+#include "stamps.h"
 
 /* ---- generators and splits ------------------------------------------------ */
 
@@ -371,6 +372,77 @@ int sv_source_subset(sv_stamp_source *dst, const sv_stamp_source *parent, const 
     return 0;
 }
 
+/* ---- resampled view ------------------------------------------------------- */
+
+typedef struct resample_ctx {
+    sv_stamp_source parent;
+    int S;
+    double step;
+} resample_ctx;
+
+static void resample_close(void *ctx)
+{
+    resample_ctx *r = ctx;
+    if (!r)
+        return;
+    sv_source_close(&r->parent);
+    free(r);
+}
+
+static int resample_fetch(void *ctx, const long *idx, int count, float *out, sv_error *err)
+{
+    resample_ctx *r = ctx;
+    size_t hw = (size_t)r->parent.h * r->parent.w, SS = (size_t)r->S * r->S;
+    float *raw = malloc((size_t)count * 3 * hw * sizeof *raw);
+    sv_cut_scratch scr = {NULL, 0};
+    if (!raw)
+        return sv_error_set(err, SV_ERR_NOMEM, "resampled source: out of memory");
+    int st = r->parent.fetch(r->parent.ctx, idx, count, raw, err);
+    for (int i = 0; i < count && !st; i++) {
+        sv_frames f;
+        memset(&f, 0, sizeof f);
+        for (int c = 0; c < 3; c++) {
+            f.img[c] = raw + ((size_t)i * 3 + c) * hw;
+            f.stride[c] = r->parent.w;
+        }
+        f.width = r->parent.w;
+        f.height = r->parent.h;
+        float *o[3] = {out + (size_t)i * 3 * SS, out + ((size_t)i * 3 + 1) * SS,
+                       out + ((size_t)i * 3 + 2) * SS};
+        sv_cut_info info;
+        if (sv_stamp_cut(&f, r->S, r->parent.w / 2, r->parent.h / 2, r->step,
+                         SV_KERNEL_LANCZOS3, 1.0, o, NULL, &scr, &info))
+            st = sv_error_set(err, SV_ERR_NOMEM, "resampled source: cannot resample");
+    }
+    free(scr.buf);
+    free(raw);
+    return st;
+}
+
+int sv_source_resample(sv_stamp_source *src, sv_stamp_source *parent, int S, double step,
+                       sv_error *err)
+{
+    if (!src || !parent || parent->n_inputs || parent->h < 1 || S < 1 ||
+        S > SV_STAMP_SIDE_MAX || !(step >= SV_RESAMPLE_STEP_MIN && step <= SV_RESAMPLE_STEP_MAX))
+        return sv_error_set(err, SV_ERR_ARG, "resampled source: bad arguments (side %d, step "
+                            "%g: at most %d and %g..%g)", S, step, SV_STAMP_SIDE_MAX,
+                            SV_RESAMPLE_STEP_MIN, SV_RESAMPLE_STEP_MAX);
+    resample_ctx *r = calloc(1, sizeof *r);
+    if (!r)
+        return sv_error_set(err, SV_ERR_NOMEM, "resampled source: out of memory");
+    r->parent = *parent;
+    r->S = S;
+    r->step = step;
+    *src = *parent;
+    memset(parent, 0, sizeof *parent);
+    src->h = src->w = S;
+    src->pixscale = r->parent.pixscale * step;
+    src->fetch = resample_fetch;
+    src->close = resample_close;
+    src->ctx = r;
+    return 0;
+}
+
 /* ---- labelled-stamps table ------------------------------------------------------- */
 
 typedef struct table_ctx {
@@ -609,6 +681,20 @@ int sv_source_open_table(sv_stamp_source *src, const char *path,
     src->fetch = table_fetch;
     src->close = table_close;
     src->ctx = t;
+    if (opt->resample_to > 0) { /* to the model's scale (sv_source_resample) */
+        if (!(pixscale > 0)) {
+            sv_source_close(src);
+            return sv_error_set(err, SV_ERR_FORMAT, "%s: no PIXSCALE: cannot resample its "
+                                "stamps to %g arcsec/pixel", path, opt->resample_to);
+        }
+        sv_stamp_source tab = *src;
+        if ((st = sv_source_resample(src, &tab, opt->resample_size > 0 ? opt->resample_size : S,
+                                     opt->resample_to / pixscale, err))) {
+            sv_source_close(&tab);
+            memset(src, 0, sizeof *src);
+            return sv_error_prefix(err, "%s: ", path);
+        }
+    }
     return 0;
 
 fail:

@@ -91,15 +91,33 @@ typedef struct sv_source_options {
     size_t max_memory;       /* stamps kept in memory up to this many bytes;
                                 0 = 4 GiB.  Larger tables are read on demand */
     long max_rows;           /* read at most this many rows (0 = all)       */
+    double resample_to;      /* > 0: resample every triplet to this scale,
+                                arcsec/pixel (sv_source_resample), from the
+                                table's PIXSCALE, to resample_size pixels   */
+    int resample_size;
 } sv_source_options;
 
 /* Open a labelled-stamps table (stamp_table.h) at path as a source, reading
  * it once in chunks of rows (labels, and the stamps when they fit
  * opt->max_memory).  Returns 0, or a status with err naming the file and
  * the problem (unreadable, a requested class not in the table, a real/bogus
- * source from a table without a "bogus" class, no usable rows). */
+ * source from a table without a "bogus" class, no usable rows, resample_to
+ * set for a table without PIXSCALE). */
 int sv_source_open_table(sv_stamp_source *src, const char *path,
                          const sv_source_options *opt, sv_error *err);
+
+/* Make src a view of the source *parent (moved into it: *parent is zeroed,
+ * and closing src closes it) whose triplets are parent's resampled to S x S
+ * pixels at `step` parent pixels per stamp pixel (Lanczos-3, widened when
+ * shrinking: sv_stamp_cut), centred on the parent's centre pixel (h/2,
+ * w/2, 0-based: the detection of a stamp table).  Pixels outside the parent
+ * stamp are NaN (the model's NaN fill); src->pixscale = parent's x step.
+ * What the stage does with `resample = true`, for stamps already cut: give
+ * a parent stamp wide enough (S x step pixels) to fill the result.
+ * Returns 0, or SV_ERR_ARG / SV_ERR_NOMEM (parent then untouched).  fetch
+ * is reentrant when parent's is. */
+int sv_source_resample(sv_stamp_source *src, sv_stamp_source *parent, int S, double step,
+                       sv_error *err);
 
 /* Options that open a table with the labels model m expects: real/bogus
  * for a real/bogus model, the model's class names in order for a class

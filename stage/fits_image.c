@@ -313,6 +313,30 @@ int sv_mask_read(const char *path, uint32_t **mask, int32_t *width, int32_t *hei
     return SV_OK;
 }
 
+int sv_header_double(const char *header, int ncards, const char *key, double *value)
+{
+    size_t kl = key ? strlen(key) : 0;
+    if (!header || kl == 0 || kl > 8 || !value)
+        return -1;
+    for (int c = 0; c < ncards; c++) {
+        const char *card = header + (size_t)c * 80;
+        if (strnlen(card, 80) < 80)
+            return -1;
+        if (strncmp(card, key, kl) || (kl < 8 && card[kl] != ' ') || strncmp(card + 8, "= ", 2))
+            continue;
+        char text[72];
+        memcpy(text, card + 10, 70);
+        text[70] = '\0';
+        char *end;
+        double v = strtod(text, &end);
+        if (end == text || !isfinite(v))
+            return -1;
+        *value = v;
+        return 0;
+    }
+    return -1;
+}
+
 int sv_header_string(const char *header, int ncards, const char *key, char *buf, size_t len)
 {
     if (!header || !key || !buf || len == 0)

@@ -78,6 +78,10 @@ int sv_mask_read(const char *path, uint32_t **mask, int32_t *width, int32_t *hei
  * without quotes and trailing blanks; 0 when found, -1 when absent. */
 int sv_header_string(const char *header, int ncards, const char *key, char *buf, size_t len);
 
+/* The value of a numeric card (e.g. "EXPTIME") in header text; 0 when found
+ * and a finite number, -1 otherwise.  Reentrant. */
+int sv_header_double(const char *header, int ncards, const char *key, double *value);
+
 typedef struct sv_wcs sv_wcs;
 
 /* Build the celestial WCS of header text (ncards cards of 80 characters;

@@ -75,8 +75,7 @@ typedef struct sv_model {
  * no provenance, preprocessing all zero except norm none (the caller sets
  * it, e.g. pre = sv_preproc_braai(...)). */
 sv_model *sv_model_new(nn_net *net);
-/* Free the model and its network.  NULL is allowed. */
-void sv_model_free(sv_model *m);
+/* sv_model_free: stampvet.h. */
 
 /* "realbogus", "class", "lightcurve"; the parser returns 0 or
  * SV_ERR_FORMAT. */

@@ -1822,10 +1822,12 @@ int sv_model_fits_is_model(const char *path)
     fits_open_diskfile(&f, path, READONLY, &st);
     if (st)
         return 0;
-    char card[FLEN_CARD];
+    /* a model's SVFORMAT is its format version, an integer; a labelled-stamps
+     * table's is the string 'stampvet-stamps' (stamp_table.h) */
+    char value[FLEN_VALUE] = "";
     int s2 = 0;
-    fits_read_card(f, "SVFORMAT", card, &s2);
+    fits_read_keyword(f, "SVFORMAT", value, NULL, &s2);
     st = 0;
     fits_close_file(f, &st);
-    return s2 == 0;
+    return s2 == 0 && value[0] != '\'';
 }

@@ -26,7 +26,11 @@
 #define SV_SCORE_H
 
 #include "model.h"
+#include "stampvet.h"
 #include "sv_error.h"
+
+/* Public (stampvet.h): sv_triplet, sv_scorer, sv_scorer_create, _free,
+ * _n_outputs, _isa, _run. */
 
 #ifdef __cplusplus
 extern "C" {
@@ -48,19 +52,6 @@ int sv_stamp_read(const char *path, float **pix, int *h, int *w, sv_error *err);
 int sv_stamp_read_memory(const void *buf, size_t len, const char *name, float **pix, int *h,
                          int *w, char **header, int *n_cards, sv_error *err);
 
-/* One triplet of raw stamps, indexed by sv_channel (SV_CH_SCI, SV_CH_REF,
- * SV_CH_DIFF); all of size h x w.  Channels the model does not use may be
- * NULL. */
-typedef struct sv_triplet {
-    const float *chan[3];
-    int h, w;
-} sv_triplet;
-
-typedef struct sv_scorer sv_scorer;
-
-/* Largest `threads` of a scorer. */
-#define SV_SCORER_THREADS_MAX 1024
-
 /* A scorer for model m (which must outlive it, unchanged), running up to
  * max_batch triplets per network call (max_batch <= 0: 64) with `threads`
  * threads (1..SV_SCORER_THREADS_MAX).  NULL with err set when the model is
@@ -69,25 +60,10 @@ sv_scorer *sv_scorer_new_threads(const sv_model *m, int max_batch, int threads, 
 
 /* sv_scorer_new_threads(m, max_batch, 1, err). */
 sv_scorer *sv_scorer_new(const sv_model *m, int max_batch, sv_error *err);
-void sv_scorer_free(sv_scorer *s);
 
-/* Values per triplet in the output: 1 for realbogus, n_classes otherwise. */
-int sv_scorer_n_outputs(const sv_scorer *s);
-
-/* The scorer's max_batch and threads, and the instruction set its plan
- * runs ("avx512", "avx2", "generic", or "reference": nn_plan_isa). */
+/* The scorer's max_batch and threads. */
 int sv_scorer_max_batch(const sv_scorer *s);
 int sv_scorer_threads(const sv_scorer *s);
-const char *sv_scorer_isa(const sv_scorer *s);
-
-/* Score n triplets.  features: n * m->n_features floats (row per triplet,
- * in the model's feature order), or NULL for a model without features.
- * out: n * sv_scorer_n_outputs() floats (the score P(real), or class
- * probabilities in the model's class order).  n_bad, if non-NULL, gets n
- * counts of NaN/inf pixels filled per triplet.  Returns 0, or a status with
- * err naming the triplet (0-based) that failed. */
-int sv_scorer_run(sv_scorer *s, int n, const sv_triplet *t, const float *features, float *out,
-                  int *n_bad, sv_error *err);
 
 /* The two halves of sv_scorer_run, for callers that preprocess in parallel
  * (the stage, stage.h).

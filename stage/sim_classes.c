@@ -98,7 +98,8 @@ void sv_sim_config_default(sv_sim_config *cfg)
     cfg->mag_min = cfg->mag_max = NAN;
     for (int i = 0; i < SV_SIM_NCLASS; i++)
         cfg->class_weight[i] = 1.0;
-    static const double bw[SV_SIM_NBOGUS] = {20, 20, 15, 10, 5, 10, 20};
+    /* noise_peak 2: the rate of pure-noise 5-sigma peaks (doc/simulation.md) */
+    static const double bw[SV_SIM_NBOGUS] = {20, 20, 15, 10, 5, 10, 2};
     memcpy(cfg->bogus_weight, bw, sizeof bw);
 }
 

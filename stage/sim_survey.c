@@ -15,7 +15,7 @@ static const sv_sim_survey profiles[] = {
         .description = "Zwicky Transient Facility, P48 Schmidt, 16 e2v 6k CCDs",
         .pixscale = 1.01,
         .exptime = 30.0,
-        .gain = 6.2,
+        .gain = 3.3,        /* effective: the noise of ZTF's cutouts (doc/simulation.md) */
         .read_noise = 8.0,
         .saturation = 35000.0,
         .seeing_median = 2.0,
@@ -45,7 +45,7 @@ static const sv_sim_survey profiles[] = {
         .dec0 = 45.0,
         .nband = 2,
         .default_band = 1,
-        .band = {{"g", 25.45, 21.0, 0.45}, {"r", 25.75, 20.0, 0.40}},
+        .band = {{"g", 25.857, 21.407, 0.45}, {"r", 26.115, 20.365, 0.40}},
     },
     {
         .name = "ilmt",

@@ -21,6 +21,7 @@
 #include "model_fits.h"
 #include "parallel.h"
 #include "score.h"
+#include "sha256.h"
 #include "stamps.h"
 
 #ifndef SV_PKGDATADIR
@@ -734,6 +735,71 @@ static void log_summary(const sv_stage *s, const char *output)
 
 /* ---- provenance ------------------------------------------------------------- */
 
+/* The science image's observation cards, carried over. */
+static void prov_observation(sv_provenance *p, const char *hdr, int nc)
+{
+    char v[72];
+    double d;
+    if (!sv_header_string(hdr, nc, "DATE-OBS", v, sizeof v))
+        sv_prov_str(p, "DATE-OBS", v, "from the science image");
+    if (!sv_header_double(hdr, nc, "MJD-OBS", &d))
+        sv_prov_dbl(p, "MJD-OBS", d, "from the science image");
+    if (!sv_header_double(hdr, nc, "EXPTIME", &d))
+        sv_prov_dbl(p, "EXPTIME", d, "[s] from the science image");
+    if (!sv_header_string(hdr, nc, "FILTER", v, sizeof v))
+        sv_prov_str(p, "FILTER", v, "from the science image");
+}
+
+/* An absolute, normalised path for provenance (the text given when it
+ * cannot be resolved, e.g. cfitsio extended syntax). */
+static void abs_path(const char *path, char *out, size_t len)
+{
+    char *r = path && *path ? realpath(path, NULL) : NULL;
+    snprintf(out, len, "%s", r ? r : path ? path : "");
+    free(r);
+}
+
+typedef struct hash_job {
+    const char *path[5];
+    char hex[5][SV_SHA256_HEX];
+    int status[5];
+} hash_job;
+
+static void hash_task(int i, void *ctx)
+{
+    hash_job *H = ctx;
+    sv_error e;
+    sv_error_clear(&e);
+    H->status[i] = H->path[i] && *H->path[i] ? sv_sha256_file(H->path[i], H->hex[i], &e) : -1;
+}
+
+/* Each input file: its absolute path (KEYFILE) and SHA-256 (KEYSHA), the
+ * files hashed on up to `threads` threads. */
+static void prov_inputs(const sv_stage *s, const dia_file_job *job, sv_provenance *p)
+{
+    static const char *const file_key[5] = {"SCIFILE", "REFFILE", "DIFFFILE", "DETFILE",
+                                            "MASKFILE"};
+    static const char *const sha_key[5] = {"SCISHA", "REFSHA", "DIFFSHA", "DETSHA", "MASKSHA"};
+    static const char *const what[5] = {"science image", "reference image", "difference image",
+                                        "detection table", "mask image"};
+    hash_job H;
+    memset(&H, 0, sizeof H);
+    const char *paths[5] = {job->science, job->reference, job->difference, job->detections,
+                            job->mask};
+    memcpy(H.path, paths, sizeof paths);
+    sv_parallel_for(s->nworkers < 5 ? s->nworkers : 5, 5, hash_task, &H);
+    for (int i = 0; i < 5; i++) {
+        if (!paths[i] || !*paths[i])
+            continue;
+        char full[SV_PROV_VALUE_MAX], comment[48];
+        abs_path(paths[i], full, sizeof full);
+        sv_prov_str(p, file_key[i], full, what[i]);
+        snprintf(comment, sizeof comment, "SHA-256 of the %s file", what[i]);
+        if (!H.status[i])
+            sv_prov_str(p, sha_key[i], H.hex[i], comment);
+    }
+}
+
 static void prov_common(const sv_stage *s, const sv_det_plan *plan, const exposure_view *v,
                         sv_provenance *p)
 {
@@ -754,9 +820,13 @@ static void prov_common(const sv_stage *s, const sv_det_plan *plan, const exposu
         snprintf(k, sizeof k, "%sMCKSUM", pre[i]);
         sv_prov_str(p, k, ms[i]->checksum, "model file primary CHECKSUM");
         snprintf(k, sizeof k, "%sMFILE", pre[i]);
-        sv_prov_str(p, k, ms[i]->path, "model file");
+        char full[SV_PROV_VALUE_MAX];
+        abs_path(ms[i]->path, full, sizeof full);
+        sv_prov_str(p, k, full, "model file (absolute path)");
     }
     sv_prov_str(p, "SVCFGHSH", s->cfg.config_hash, "SHA-256 of the configuration (params_hash.h)");
+    sv_prov_str(p, "SVCONFIG", s->cfg.config_text[0] ? s->cfg.config_text : "(all defaults)",
+                "the key=value configuration given");
     sv_prov_dbl(p, "RBTHRESH", s->cfg.rb_threshold, "REAL = score >= RBTHRESH");
     sv_prov_dbl(p, "NANFMAX", s->cfg.nan_frac_max, "BADFRAC flag above this fraction");
     sv_prov_int(p, "MASKBITS", (long long)s->cfg.mask_bits, "mask bits that make a pixel bad");
@@ -1220,8 +1290,9 @@ int sv_stage_process(sv_stage *s, const dia_exposure *x, const dia_table *det,
         sv_prov_str(&p, "SURVEY", x->survey, NULL);
     if (x->band)
         sv_prov_str(&p, "BAND", x->band, NULL);
+    prov_observation(&p, hdr[0], nc[0]);
     if (isfinite(x->mjd))
-        sv_prov_dbl(&p, "MJD-OBS", x->mjd, NULL);
+        sv_prov_dbl(&p, "MJD-OBS", x->mjd, "from the host");
     prov_counts(s, &p);
     char date[32];
     iso_date(date, sizeof date);
@@ -1424,12 +1495,8 @@ int sv_stage_process_files(sv_stage *s, const dia_file_job *job, sv_error *err)
     sv_provenance p;
     memset(&p, 0, sizeof p);
     prov_common(s, &plan, &v, &p);
-    sv_prov_str(&p, "SCIFILE", job->science, "science image");
-    sv_prov_str(&p, "REFFILE", job->reference, "reference image");
-    sv_prov_str(&p, "DIFFFILE", job->difference, "difference image");
-    sv_prov_str(&p, "DETFILE", job->detections, "detection table");
-    if (job->mask && *job->mask)
-        sv_prov_str(&p, "MASKFILE", job->mask, "mask image");
+    prov_inputs(s, job, &p);
+    prov_observation(&p, fi.im[0].header, fi.im[0].ncards);
     if (job->exposure_id)
         sv_prov_str(&p, "EXPID", job->exposure_id, "exposure identifier");
     sv_out_schema schema = s->schema;

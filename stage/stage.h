@@ -78,6 +78,7 @@
 #include "dia_stage.h"
 #include "model.h"
 #include "stage_params.h"
+#include "stampvet.h"
 #include "sv_error.h"
 
 #ifdef __cplusplus
@@ -89,8 +90,6 @@ extern "C" {
 
 /* Rows read, cut and scored per chunk (in-memory and file paths). */
 #define SV_STAGE_CHUNK 16384
-
-typedef struct sv_stage sv_stage;
 
 /* Figures of the last process call. */
 typedef struct sv_stage_stats {
@@ -128,41 +127,13 @@ typedef struct sv_stage_stats {
 int sv_stage_create(const sv_stage_config *cfg, const dia_host_services *host,
                     sv_stage **out, sv_error *err);
 
-/* Free the stage and its last result table.  NULL is allowed. */
-void sv_stage_free(sv_stage *s);
-
-/* Process one exposure held in memory (dia_stage.h's process()).  On
- * success *results points to a table owned by the stage, valid until the
- * next process call or sv_stage_free: the input columns (copied), then the
- * stage's columns as catalog.h describes (rb, REAL, P_<CLASS>..., CLASS,
- * FLAGS, BADFRAC, XPIX, YPIX; with save_stamps = columns or extension the
- * stamps as SCI, REF, DIFF array columns of S*S floats, dims (S, S)), and
- * the provenance in meta.  Returns 0, or a status with err set and
- * *results NULL:
- *   SV_ERR_ARG     a NULL or malformed exposure or table (struct_size, NULL
- *                  data, negative sizes, unnamed or duplicate columns);
- *   SV_ERR_SHAPE   images of different sizes or WCS disagreeing beyond
- *                  grid_tolerance; position or feature columns missing or
- *                  not numeric; sky positions without a WCS; resampling
- *                  without a WCS; an input column named like an output one;
- *   SV_ERR_CANCELLED, SV_ERR_NOMEM, SV_ERR_INTERNAL. */
-int sv_stage_process(sv_stage *s, const dia_exposure *x, const dia_table *det,
-                     const dia_table **results, sv_error *err);
-
-/* Process one exposure from files (dia_stage.h's process_files()): read
- * the three images (and mask) with fits_image.h, stream the detection
- * table in chunks, write job->output atomically (catalog.h).  Errors as
- * sv_stage_process plus SV_ERR_IO / SV_ERR_FORMAT for unreadable files,
- * each naming the file.  On failure no output is left and an existing one
- * is untouched. */
-int sv_stage_process_files(sv_stage *s, const dia_file_job *job, sv_error *err);
+/* Public (stampvet.h): sv_stage, sv_stage_new (parse + sv_stage_create),
+ * sv_stage_free, sv_stage_process (in memory, dia_stage.h's process()),
+ * sv_stage_process_files (from files, process_files()), sv_stage_rb_model,
+ * sv_stage_class_model. */
 
 /* The figures of the last process call (zeroed before each). */
 const sv_stage_stats *sv_stage_last_stats(const sv_stage *s);
-
-/* The loaded models (class: NULL when none). */
-const sv_model *sv_stage_rb_model(const sv_stage *s);
-const sv_model *sv_stage_class_model(const sv_stage *s);
 
 /* The environment variable naming the folder of the default models
  * (default: the installed $(pkgdatadir)/models). */

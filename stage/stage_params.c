@@ -115,5 +115,11 @@ int sv_stage_config_parse(const dia_kv *kv, size_t n, sv_stage_config *cfg,
     copy(cfg->lc_model, sizeof cfg->lc_model, value(kv, n, "lc_model"));
     copy(cfg->lc_history, sizeof cfg->lc_history, value(kv, n, "lc_history"));
     copy(cfg->lc_key, sizeof cfg->lc_key, value(kv, n, "lc_key"));
+    size_t used = 0;
+    for (size_t i = 0; i < n && used + 1 < sizeof cfg->config_text; i++) {
+        int w = snprintf(cfg->config_text + used, sizeof cfg->config_text - used, "%s%s=%s",
+                         i ? "; " : "", kv[i].key, kv[i].value ? kv[i].value : "");
+        used += w > 0 ? (size_t)w : 0;
+    }
     return SV_OK;
 }

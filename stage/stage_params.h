@@ -49,6 +49,8 @@ typedef struct sv_stage_config {
                                   host gives no history ("" = none)         */
     char lc_key[72];           /* detection column naming a history ("" =
                                   objectId, candid or id)                   */
+    char config_text[512];     /* the key=value pairs given, "; "-separated
+                                  (written as SVCONFIG; cut at 511 bytes)   */
 } sv_stage_config;
 
 /* Validate and parse n key=value pairs (unknown keys, bad values: errors

@@ -5,6 +5,7 @@
 # a good run writes the table.
 set -u
 sv="$SV_BUILDDIR/stampvet"
+py=${SV_PYTHON:-python3}
 tmp=$(mktemp -d /tmp/sv_stage_cli.XXXXXX) || exit 1
 trap 'rm -rf "$tmp"' EXIT
 run() { "$@" || { echo "FAILED: $*"; exit 1; }; }
@@ -62,4 +63,53 @@ fails 1 "e_sci.fits" "$sv" run ${model:+--set "$model"} --sci "$tmp/e_sci.fits" 
 ls -a "$tmp" | grep -q tmp && { echo "a temporary file was left behind"; exit 1; }
 # a model whose stamp size does not match the configuration
 fails 1 "stamp_size" "$sv" run ${model:+--set "$model"} --set stamp_size=31 $inputs -o "$tmp/x.fits"
+
+# --dump-config prints the effective configuration: the file, then --set and
+# --history over the defaults (issue 11), and it is itself a configuration
+printf 'threads = 2\nrb_threshold = 0.6\n' >"$tmp/eff.conf"
+run "$sv" run --config "$tmp/eff.conf" --set rb_threshold=0.7 --history "$tmp/h.fits" \
+    --dump-config >"$tmp/eff.txt"
+for want in "threads = 2" "rb_threshold = 0.7" "lc_history = $tmp/h.fits" "batch = 64" \
+    "# (default 0.5)"; do
+    grep -qxF "$want" "$tmp/eff.txt" || { echo "--dump-config lacks '$want'"; cat "$tmp/eff.txt"; exit 1; }
+done
+fails 2 "unknown parameter 'nope'" "$sv" run --set nope=1 --dump-config
+
+# provenance: absolute paths and SHA-256 of every input, the science image's
+# observation cards, the configuration given, absolute model paths; inspect
+# shows them, and names a labelled-stamps table as such (issue 11)
+"$py" - "$tmp/e_sci.fits" <<'PY' || { echo "cannot add DATE-OBS"; exit 1; }
+import sys
+from astropy.io import fits
+with fits.open(sys.argv[1], mode="update") as h:
+    h[0].header["DATE-OBS"] = "2026-06-01T04:05:06"
+    h[0].header["MJD-OBS"] = 61192.170208
+PY
+(cd "$tmp" && "$sv" run ${model:+--set "$model"} --set rb_threshold=0.7 --sci e_sci.fits \
+    --ref e_ref.fits --diff e_diff.fits --detections e_det.fits -q -o prov.fits) ||
+    { echo "provenance run failed"; exit 1; }
+"$py" - "$tmp" <<'PY' || { echo "provenance cards"; exit 1; }
+import hashlib, os, sys
+from astropy.io import fits
+d = sys.argv[1]
+h = fits.getheader(d + "/prov.fits", "DETECTIONS")
+for key, name in (("SCI", "e_sci"), ("REF", "e_ref"), ("DIFF", "e_diff"), ("DET", "e_det")):
+    path = h[key + "FILE"]
+    assert os.path.isabs(path) and os.path.samefile(path, d + "/" + name + ".fits"), path
+    want = hashlib.sha256(open(path, "rb").read()).hexdigest()
+    assert h[key + "SHA"] == want, (key, h[key + "SHA"], want)
+assert h["DATE-OBS"] == "2026-06-01T04:05:06" and abs(h["MJD-OBS"] - 61192.170208) < 1e-4
+assert h["EXPTIME"] > 0 and h["FILTER"] == "r", (h["EXPTIME"], h["FILTER"])
+assert "rb_threshold=0.7" in h["SVCONFIG"], h["SVCONFIG"]
+assert os.path.isabs(h["RBMFILE"]) and ".." not in h["RBMFILE"], h["RBMFILE"]
+PY
+run "$sv" inspect "$tmp/prov.fits" >"$tmp/inspect.txt"
+for key in SVCFGHSH SVCONFIG SCISHA DETSHA RBMFILE VETOFLAG; do
+    grep -q "^ *$key *=" "$tmp/inspect.txt" || { echo "inspect does not show $key"; exit 1; }
+done
+run "$sv" simulate --stamps 8 --seed 2 -q -o "$tmp/stamps.fits"
+"$sv" inspect "$tmp/stamps.fits" >"$tmp/inspect2.txt" 2>&1 ||
+    { cat "$tmp/inspect2.txt"; echo "inspect fails on a labelled-stamps table"; exit 1; }
+grep -q "labelled-stamps table" "$tmp/inspect2.txt" || { echo "stamps table not named"; exit 1; }
+! grep -q "damaged model" "$tmp/inspect2.txt" || { echo "a stamps table called a damaged model"; exit 1; }
 exit 0

@@ -155,6 +155,56 @@ static uint64_t net_hash(const nn_net *net)
 
 /* ---- tests ---------------------------------------------------------------- */
 
+/* sv_source_resample: step 1 is a centre cut (the stamp's centre pixel
+ * stays the centre), a shrinking step keeps a smooth field and the flux
+ * per stamp pixel of a constant one, pixels beyond the parent are NaN, and
+ * the view owns its parent. */
+static void test_source_resample(void **state)
+{
+    (void)state;
+    enum { H = 31, R = 13 };
+    static float st[2 * 3 * H * H];
+    int labels[2] = {0, 1};
+    for (int k = 0; k < 2; k++)
+        for (int c = 0; c < 3; c++)
+            for (int y = 0; y < H; y++)
+                for (int x = 0; x < H; x++)
+                    st[((k * 3 + c) * H + y) * H + x] = (float)(100 * k + 10 * c + 0.5 * x + y);
+    sv_stamp_source par, v;
+    sv_error err;
+    sv_error_clear(&err);
+    assert_int_equal(sv_source_memory(&par, st, labels, 2, H, H, 1, 2, NULL, &err), 0);
+    par.pixscale = 0.33;
+    assert_int_equal(sv_source_resample(&v, &par, R, 1.0, &err), 0);
+    assert_null(par.fetch); /* moved */
+    assert_int_equal(v.h, R);
+    float out[2 * 3 * R * R];
+    long idx[2] = {1, 0};
+    assert_int_equal(sv_source_fetch(&v, idx, 2, out, &err), 0);
+    /* sample 1, channel 2, stamp pixel (x, y) = parent (x + 9, y + 9) */
+    for (int y = 0; y < R; y++)
+        for (int x = 0; x < R; x++)
+            assert_float_equal(out[(2 * R + y) * R + x], 120 + 0.5 * (x + 9) + (y + 9), 1e-4);
+    sv_source_close(&v);
+    /* step 3 (0.33 -> 0.99 arcsec/pixel): a linear field stays linear about
+     * the same centre; beyond the parent's edge, NaN */
+    assert_int_equal(sv_source_memory(&par, st, labels, 2, H, H, 1, 2, NULL, &err), 0);
+    par.pixscale = 0.33;
+    assert_int_equal(sv_source_resample(&v, &par, R, 3.0, &err), 0);
+    assert_float_equal(v.pixscale, 0.99, 1e-9);
+    assert_int_equal(sv_source_fetch(&v, idx, 1, out, &err), 0);
+    int c0 = R / 2;
+    assert_float_equal(out[c0 * R + c0], 100 + 0.5 * 15 + 15, 0.05);
+    assert_float_equal(out[c0 * R + c0 + 1] - out[c0 * R + c0], 1.5, 0.05);
+    assert_float_equal(out[(c0 + 1) * R + c0] - out[c0 * R + c0], 3.0, 0.05);
+    assert_true(isnan(out[0])); /* 18 parent pixels left of and above the centre: outside */
+    sv_source_close(&v);
+    assert_int_equal(sv_source_memory(&par, st, labels, 2, H, H, 1, 2, NULL, &err), 0);
+    assert_int_not_equal(sv_source_resample(&v, &par, R, 100.0, &err), 0);
+    assert_non_null(par.fetch); /* refused: untouched */
+    sv_source_close(&par);
+}
+
 static void test_dihedral_group(void **state)
 {
     (void)state;
@@ -600,6 +650,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_dihedral_group),
+        cmocka_unit_test(test_source_resample),
         cmocka_unit_test(test_split_stratified),
         cmocka_unit_test(test_learns_realbogus),
         cmocka_unit_test(test_learns_classes_and_weights),

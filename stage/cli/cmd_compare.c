@@ -35,6 +35,8 @@ static void help(void)
            "                       subsamples, drawn once from --seed); default: all\n"
            "  --freeze POLICY      transfer arm: conv (default), all-but-head, none\n"
            "  --body-lr-scale X    transfer arm: body learning-rate multiplier\n"
+           "  --resample           both arms and the test: stamps resampled to the base's\n"
+           "                       pixel scale and stamp size (see finetune --help)\n"
            "  --scratch-lr X       scratch arm learning rate (default: --lr)\n"
            "  --threshold X        real/bogus decision threshold for the figures (0.5)\n"
            "  --out FILE           summary table: .fits (SUMMARY and RUNS tables) or .csv\n"
@@ -86,6 +88,10 @@ int cmd_compare(int argc, char **argv)
     sv_model *base = train_cli_read_model(&t, t.base);
     if (!base)
         return 1;
+    if (train_cli_resample_to(&t, base)) {
+        sv_model_free(base);
+        return 1;
+    }
     sv_error err;
     sv_error_clear(&err);
     sv_source_options so;

@@ -15,9 +15,41 @@
 #include "model.h"
 #include "model_fits.h"
 #include "parallel.h"
+#include "report.h"
 #include "train_opts.h"
 
-enum { OPT_MODEL = 1, OPT_DATA, OPT_OUT, OPT_THRESHOLD, OPT_THREADS, OPT_MAX_ROWS, OPT_LC };
+enum { OPT_MODEL = 1, OPT_DATA, OPT_OUT, OPT_THRESHOLD, OPT_THREADS, OPT_MAX_ROWS, OPT_LC,
+       OPT_SCORES };
+
+/* --scores: one CSV line per scored sample (row, label, the model's outputs) */
+typedef struct scores_job {
+    const sv_stamp_source *src;
+    const sv_model *m;
+    const float *scores;
+} scores_job;
+
+static int write_scores(const char *tmp, void *user, sv_error *err)
+{
+    const scores_job *j = user;
+    FILE *f = sv_report_csv_create(tmp, err);
+    if (!f)
+        return SV_ERR_IO;
+    int k = j->m->n_classes;
+    fprintf(f, "row,label");
+    if (k == 1)
+        fprintf(f, ",score");
+    for (int c = 0; k > 1 && c < k; c++)
+        fprintf(f, ",p_%s", j->m->classes[c]);
+    fputc('\n', f);
+    for (long i = 0; i < j->src->n; i++) {
+        fprintf(f, "%ld,%s", j->src->rows ? j->src->rows[i] : i,
+                j->src->classes[j->src->labels[i]]);
+        for (int c = 0; c < k; c++)
+            fprintf(f, ",%.9g", j->scores[i * k + c]);
+        fputc('\n', f);
+    }
+    return sv_report_csv_close(f, tmp, err);
+}
 
 static void help(void)
 {
@@ -34,7 +66,9 @@ static void help(void)
            "                     .csv, by extension\n"
            "  --threshold X      real/bogus decision threshold (0.5)\n"
            "  --threads N        scoring threads (all CPUs)\n"
-           "  --max-rows N       read at most N rows of the table\n");
+           "  --max-rows N       read at most N rows of the table\n"
+           "  --scores FILE.csv  also write every sample's scores: row (0-based table\n"
+           "                     row), label, then score (real/bogus) or p_<class>...\n");
 }
 
 static void help_lightcurves(void)
@@ -57,9 +91,10 @@ int cmd_evaluate(int argc, char **argv)
                                          {"threads", required_argument, NULL, OPT_THREADS},
                                          {"max-rows", required_argument, NULL, OPT_MAX_ROWS},
                                          {"lightcurves", no_argument, NULL, OPT_LC},
+                                         {"scores", required_argument, NULL, OPT_SCORES},
                                          {"help", no_argument, NULL, 'h'},
                                          {0}};
-    const char *model = NULL, *data = NULL, *out = NULL;
+    const char *model = NULL, *data = NULL, *out = NULL, *scores_path = NULL;
     sv_eval_config ec = sv_eval_defaults();
     ec.threads = sv_cpu_count();
     long max_rows = 0;
@@ -85,6 +120,9 @@ int cmd_evaluate(int argc, char **argv)
             break;
         case OPT_OUT:
             out = optarg;
+            break;
+        case OPT_SCORES:
+            scores_path = optarg;
             break;
         case OPT_THRESHOLD:
             ec.threshold = strtod(optarg, &end);
@@ -120,6 +158,8 @@ int cmd_evaluate(int argc, char **argv)
         return cli_fail("evaluate", "a model and a data table are required (see --help)") + 1;
     if (out && !sv_report_kind(out))
         return cli_fail("evaluate", "--out %s: use a .fits, .fit, .fts or .csv name", out) + 1;
+    if (scores_path && sv_report_kind(scores_path) != 2)
+        return cli_fail("evaluate", "--scores %s: use a .csv name", scores_path) + 1;
 
     sv_error err;
     sv_error_clear(&err);
@@ -130,6 +170,7 @@ int cmd_evaluate(int argc, char **argv)
     memset(&src, 0, sizeof src);
     sv_lc_set set;
     memset(&set, 0, sizeof set);
+    float *scores = NULL;
     int rc = 1;
     lc = lc || m->task == SV_TASK_LIGHTCURVE;
     if (lc) {
@@ -152,7 +193,7 @@ int cmd_evaluate(int argc, char **argv)
     train_cli_blas_single_thread();
     sv_metrics met;
     double t0 = cli_seconds();
-    if (sv_evaluate(m, &src, &ec, &met, NULL, &err)) {
+    if (sv_evaluate(m, &src, &ec, &met, scores_path ? &scores : NULL, &err)) {
         cli_fail("evaluate", "%s", err.text);
         goto done;
     }
@@ -165,8 +206,17 @@ int cmd_evaluate(int argc, char **argv)
         }
         printf("\nwrote      : %s\n", out);
     }
+    if (scores_path) {
+        scores_job job = {&src, m, scores};
+        if (sv_report_write_atomic(scores_path, write_scores, &job, &err)) {
+            cli_fail("evaluate", "%s", err.text);
+            goto done;
+        }
+        printf("wrote      : %s\n", scores_path);
+    }
     rc = 0;
 done:
+    free(scores);
     sv_source_close(&src);
     sv_lc_set_free(&set);
     sv_model_free(m);

@@ -30,6 +30,10 @@ static void help(void)
            "                       all-but-head, none\n"
            "  --body-lr-scale X    learning-rate multiplier of the trainable layers other\n"
            "                       than the head (default 0.1 with --freeze none, else 1)\n"
+           "  --resample           resample the stamps to the base model's pixel scale\n"
+           "                       (from the table's PIXSCALE; Lanczos-3) and stamp size,\n"
+           "                       as the stage's resample = true: give wide stamps\n"
+           "                       (simulate --stamp-size 193 for ILMT at ZTF's scale)\n"
            "  --name NAME          model name (default: the output file's base name)\n");
     train_cli_help(stdout);
 }
@@ -50,6 +54,10 @@ int cmd_finetune(int argc, char **argv)
     sv_model *base = train_cli_read_model(&t, t.from), *m = NULL;
     if (!base)
         return 1;
+    if (train_cli_resample_to(&t, base)) {
+        sv_model_free(base);
+        return 1;
+    }
     sv_source_options so;
     sv_stamp_source src, vsrc;
     memset(&vsrc, 0, sizeof vsrc);

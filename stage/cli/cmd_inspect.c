@@ -9,10 +9,21 @@
 #include "model_describe.h"
 #include "model_fits.h"
 
+/* observation and WCS cards, then the cards stampvet writes: a model file's
+ * (model_fits.h), a labelled-stamps table's (stamp_table.h) and the stage
+ * output's provenance (stage.c, catalog.c) */
 static const char *const key_cards[] = {
     "OBJECT", "TELESCOP", "INSTRUME", "FILTER", "DATE-OBS", "MJD-OBS", "EXPTIME",
     "CTYPE1", "CTYPE2", "CRVAL1", "CRVAL2", "CRPIX1", "CRPIX2", "CD1_1", "CD2_2",
-    "CDELT1", "CDELT2", "SVFORMAT", "TASK", "MODNAME", "STAMPVET", "DIA_ABI", NULL,
+    "CDELT1", "CDELT2",
+    /* model files and labelled-stamps tables */
+    "SVFORMAT", "SVFMTVER", "TASK", "MODNAME", "MODVERS", "STAMPSZ", "NCLASS", "SURVEY",
+    /* stage output */
+    "SVVERS", "DIAABI", "RBMODEL", "RBMVERS", "RBMCKSUM", "RBMFILE", "CLMODEL", "CLMVERS",
+    "CLMCKSUM", "CLMFILE", "SVCFGHSH", "SVCONFIG", "PRESET", "POSITION", "RBTHRESH",
+    "VETOFLAG", "RESAMPLE", "IMGSCALE", "PSCALWRN", "PSCALRAT", "EXPID", "SCIFILE", "SCISHA",
+    "REFFILE", "REFSHA", "DIFFFILE", "DIFFSHA", "DETFILE", "DETSHA", "MASKFILE", "MASKSHA",
+    "NSCORED", "NFLAGGED", NULL,
 };
 
 static void print_key_cards(fitsfile *f)
@@ -118,6 +129,20 @@ static int inspect_file(const char *path)
     return 0;
 }
 
+/* 1 for a stampvet labelled-stamps table (SVFORMAT = 'stampvet-stamps') */
+static int is_stamp_table(const char *path)
+{
+    fitsfile *f = NULL;
+    int st = 0;
+    char value[FLEN_VALUE] = "";
+    if (fits_open_diskfile(&f, path, READONLY, &st))
+        return 0;
+    fits_read_key(f, TSTRING, "SVFORMAT", value, NULL, &st);
+    int s2 = 0;
+    fits_close_file(f, &s2);
+    return st == 0 && !strcmp(value, "stampvet-stamps");
+}
+
 /* A stampvet model file: the network and its provenance, read through the
  * same checks the stage applies (checksums, shapes). */
 static int inspect_model(const char *path)
@@ -157,6 +182,8 @@ int cmd_inspect(int argc, char **argv)
     int rc = 0;
     for (int i = optind; i < argc; i++) {
         int file_rc = inspect_file(argv[i]);
+        if (file_rc == 0 && is_stamp_table(argv[i]))
+            printf("\nstampvet labelled-stamps table (training data: stamp_table.h)\n");
         if (file_rc == 0 && sv_model_fits_is_model(argv[i]) == 1)
             file_rc = inspect_model(argv[i]);
         rc |= file_rc;

@@ -17,7 +17,7 @@ static const char run_usage[] =
     "usage: stampvet run [--config FILE] --sci SCI.fits --ref REF.fits --diff DIFF.fits\n"
     "                    --detections DET.fits [--mask MASK.fits] [--set key=value ...]\n"
     "                    [--exposure-id ID] [--overwrite] [-q] -o OUT.fits\n"
-    "       stampvet run --dump-config\n"
+    "       stampvet run [--config FILE] [--set key=value ...] --dump-config\n"
     "\n"
     "Cut a science/reference/difference stamp triplet around every detection of\n"
     "one exposure, score it with the real/bogus model (and the class model, if\n"
@@ -39,8 +39,10 @@ static const char run_usage[] =
     "                        (same path or same file through links: refused)\n"
     "      --overwrite       replace OUT.fits if it exists (without: refused)\n"
     "  -q, --quiet           no summary line\n"
-    "      --dump-config     print every parameter with its default and help, as a\n"
-    "                        configuration file, and exit\n";
+    "      --dump-config     print the effective configuration (--config FILE, then\n"
+    "                        --set and --history, over the defaults) as a\n"
+    "                        configuration file, every parameter with its help, and\n"
+    "                        exit\n";
 
 static volatile int run_cancel = 0;
 
@@ -116,12 +118,7 @@ int cmd_run(int argc, char **argv)
         return 2;
     }
     const dia_stage_descriptor *d = sv_stage_descriptor();
-    if (dump) {
-        dia_host_print_params(stdout, d, 1);
-        free(sets);
-        return 0;
-    }
-    if (!sci || !ref || !diff || !det || !output) {
+    if (!dump && (!sci || !ref || !diff || !det || !output)) {
         fprintf(stderr, "stampvet run: --sci, --ref, --diff, --detections and -o are required\n%s",
                 run_usage);
         free(sets);
@@ -151,6 +148,17 @@ int cmd_run(int argc, char **argv)
     if (rc) {
         sv_kvlist_free(&kv);
         return 2;
+    }
+    if (dump) { /* the configuration this run would use: file, --set, options */
+        char why[1024];
+        if (dia_params_check(d->params, d->n_params, kv.kv, kv.n, why, sizeof why) != DIA_OK) {
+            sv_kvlist_free(&kv);
+            cli_fail("run", "%s", why);
+            return 2;
+        }
+        dia_host_print_config(stdout, d, kv.kv, kv.n, config);
+        sv_kvlist_free(&kv);
+        return 0;
     }
 
     dia_host_services services = {sizeof services, &log, run_log_cb, &run_cancel};

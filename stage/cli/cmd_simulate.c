@@ -33,7 +33,7 @@ static void usage(FILE *out)
             "  --mag-min M --mag-max M\n"
             "                       reals uniform in difference magnitude instead of S/N\n"
             "  --bogus-mix W,...    7 weights: dipole,psf_resid,cosmic_ray,hot_pixel,\n"
-            "                       bad_column,saturated,noise_peak (20,20,15,10,5,10,20)\n"
+            "                       bad_column,saturated,noise_peak (20,20,15,10,5,10,2)\n"
             "  --threads N          worker threads (1)\n"
             "  -o, --output PATH    output file (stamps) or prefix (exposure)\n"
             "  -q, --quiet          no progress on stderr\n\n"

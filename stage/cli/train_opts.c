@@ -205,6 +205,9 @@ int train_cli_option(train_cli *t, int c, const char *arg)
         return 1;
     case TOPT_LIGHTCURVES:
         return 1;
+    case TOPT_RESAMPLE:
+        t->resample = 1;
+        return 1;
     case TOPT_FREEZE:
         if (sv_freeze_from_name(arg, &t->freeze)) {
             cli_fail(t->cmd, "--freeze: '%s' (%s)", arg, t->freeze_choices);
@@ -384,6 +387,8 @@ int train_cli_source_options(train_cli *t, const char *path, sv_source_options *
 {
     memset(opt, 0, sizeof *opt);
     opt->max_rows = t->max_rows;
+    opt->resample_to = t->resample_to;
+    opt->resample_size = t->resample_size;
     sv_error err;
     sv_error_clear(&err);
     if (t->classes_text[0]) {
@@ -550,6 +555,18 @@ int train_cli_progress(const sv_epoch_stats *e, void *user)
 }
 
 void train_cli_blas_single_thread(void) { openblas_set_num_threads(1); }
+
+int train_cli_resample_to(train_cli *t, const sv_model *base)
+{
+    if (!t->resample)
+        return 0;
+    if (!(base->pre.pixel_scale > 0))
+        return cli_fail(t->cmd, "--resample: the base model '%s' records no pixel scale "
+                        "(PIXSCALE)", base->name);
+    t->resample_to = base->pre.pixel_scale;
+    t->resample_size = base->pre.stamp_size;
+    return 0;
+}
 
 sv_model *train_cli_read_model(const train_cli *t, const char *path)
 {

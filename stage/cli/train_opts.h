@@ -53,7 +53,8 @@ enum {
     TOPT_RUNS,
     TOPT_SIZES,
     TOPT_SCRATCH_LR,
-    TOPT_LIGHTCURVES
+    TOPT_LIGHTCURVES,
+    TOPT_RESAMPLE
 };
 
 /* The training recipe and label options, to be copied into a command's
@@ -88,7 +89,8 @@ enum {
 #define FINETUNE_OPTIONS                                                                      \
     TRAIN_FILE_OPTIONS, {"from", required_argument, NULL, TOPT_FROM},                         \
         {"freeze", required_argument, NULL, TOPT_FREEZE},                                     \
-        {"body-lr-scale", required_argument, NULL, TOPT_BODY_LR}
+        {"body-lr-scale", required_argument, NULL, TOPT_BODY_LR},                             \
+        {"resample", no_argument, NULL, TOPT_RESAMPLE}
 
 /* The transfer experiment: `compare`. */
 #define COMPARE_OPTIONS                                                                       \
@@ -100,6 +102,7 @@ enum {
         {"freeze", required_argument, NULL, TOPT_FREEZE},                                     \
         {"body-lr-scale", required_argument, NULL, TOPT_BODY_LR},                             \
         {"scratch-lr", required_argument, NULL, TOPT_SCRATCH_LR},                             \
+        {"resample", no_argument, NULL, TOPT_RESAMPLE},                                       \
         {"out", required_argument, NULL, TOPT_OUT},                                           \
         {"runs-out", required_argument, NULL, TOPT_RUNS_OUT}
 
@@ -122,12 +125,22 @@ typedef struct train_cli {
     sv_freeze freeze;       /* --freeze (sv_finetune_defaults)                */
     float body_lr_scale;    /* --body-lr-scale (sv_finetune_defaults)         */
     const char *freeze_choices; /* named in the --freeze message              */
+    int resample;           /* --resample: stamps to the base's scale         */
+    double resample_to;     /* set by train_cli_resample_to                   */
+    int resample_size;
     /* the compare experiment */
     int runs;               /* --runs (sv_compare_defaults)                   */
     int n_sizes;            /* --sizes (0: none given)                        */
     long sizes[SV_COMPARE_MAX_SIZES];
     double scratch_lr;      /* --scratch-lr, or -1: --lr                      */
 } train_cli;
+
+/* With --resample: every table opened from now on is resampled to the
+ * base model's pixel scale and stamp size (sv_source_resample; a table's
+ * stamps should then be wide enough, e.g. `simulate --stamp-size 193` for
+ * ILMT stamps at ZTF's scale).  Returns 0, or 1 after a message when the
+ * base records no pixel scale.  Without --resample: 0, nothing done. */
+int train_cli_resample_to(train_cli *t, const sv_model *base);
 
 /* Defaults (sv_train_defaults, threads = min(CPUs, slices),
  * sv_finetune_defaults, sv_compare_defaults). */
