@@ -59,42 +59,17 @@
 #define SV_KERAS_IMPORT_H
 
 #include "model.h"
+#include "model_import.h"
 #include "sv_error.h"
 
 #ifdef __cplusplus
 extern "C" {
 #endif
 
-typedef struct sv_keras_options {
-    const char *arch_path;   /* architecture JSON for a weights-only file,
-                                NULL to read `model_config` from the HDF5   */
-    sv_task task;            /* SV_TASK_REALBOGUS, SV_TASK_CLASS, or
-                                SV_TASK_LIGHTCURVE (one (T, F) input)       */
-    const char *classes;     /* "a,b,c" in output order; NULL: "real" for
-                                realbogus, "class0,class1,..." for class     */
-    int multilabel;          /* class task with independent sigmoid heads;
-                                -1: decide from the output activation        */
-    sv_norm norm;            /* stamp normalisation                         */
-    const char *channels;    /* "SCI,REF,DIFF" (NULL = that)                */
-    float nan_fill;          /* 0                                          */
-    float pad_value;         /* end-padding value, 1e-9 as braai            */
-    double pixel_scale;      /* arcsec/pixel the model was trained at,
-                                0 = unknown (ZTF: 1.01)                     */
-    const char *features;    /* "f1,f2,..." names of the feature input, in
-                                order; required when the model has one      */
-    const char *name;        /* model name; NULL: the file's base name
-                                without extension                           */
-    const char *creator;     /* CREATOR provenance, NULL = "stampvet"       */
-    const char *lc_prep;     /* lightcurve task: the history preprocessing
-                                (sv_lcprep_parse text, e.g. "rapid"), NULL:
-                                none declared (tensors only)                */
-    int steps;               /* time steps of a sequence input whose length
-                                the file leaves free (None); 0: lc_prep's
-                                n_steps, else an error                      */
-} sv_keras_options;
+/* The options of an import (model_import.h). */
+typedef sv_import_options sv_keras_options;
 
-/* Defaults: realbogus, l2-rows (braai d6_m7), SCI,REF,DIFF, nan_fill 0,
- * pad 1e-9, pixel_scale 0, multilabel -1, everything else NULL. */
+/* sv_import_options_defaults() */
 sv_keras_options sv_keras_options_defaults(void);
 
 /* Import the Keras model in h5_path (and opt->arch_path if set) into a new

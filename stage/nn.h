@@ -220,6 +220,10 @@ nn_net *nn_net_clone(const nn_net *net);
  * whose shape no longer fits.  Thread-safe (reads net only). */
 int nn_net_with_steps(const nn_net *net, int steps, nn_net **out, sv_error *err);
 
+/* Output size and leading padding of one spatial axis of a Conv2D or pool
+ * (TF rules: "same" puts the extra padding at the end).  Thread-safe. */
+void nn_conv_geometry(int in, int k, int s, nn_padding pad, int *out, int *pad_before);
+
 /* Output length and leading padding of a Conv1D over `in` steps: kernel k,
  * stride s, dilation d (Keras rules; causal puts all (k-1)*d in front, same
  * puts the extra step at the end).  Thread-safe. */

@@ -108,10 +108,6 @@ const float *nn_workspace_grad_const(const struct nn_workspace *ws, int layer,
 
 /* ---- helpers shared by the layer files -------------------------------- */
 
-/* Output size and leading padding of one spatial axis (TF rules: "same"
- * puts the extra padding at the end). */
-void nn_conv_geometry(int in, int k, int s, nn_padding pad, int *out,
-                      int *pad_before);
 
 /* The sliding-window geometry of a Conv2D / DepthwiseConv2D /
  * SeparableConv2D / pooling layer L over its input layer In (NHWC, per

@@ -36,6 +36,7 @@ int cmd_demo(int argc, char **argv);
 int cmd_run(int argc, char **argv);
 int cmd_clean(int argc, char **argv);
 int cmd_import_keras(int argc, char **argv);
+int cmd_import_onnx(int argc, char **argv);
 int cmd_score(int argc, char **argv);
 /* score --alerts: alert packets (cmd_score_alerts.c), called by cmd_score */
 int cmd_score_alerts(int argc, char **argv);

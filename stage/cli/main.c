@@ -12,6 +12,7 @@ const sv_command sv_commands[] = {
     {"demo", cmd_demo, "run the stage on a simulated exposure with the shipped models"},
     {"run", cmd_run, "one exposure from FITS files to an annotated detection table"},
     {"import-keras", cmd_import_keras, "import a Keras HDF5 model (braai, ACAI, ...) into a model file"},
+    {"import-onnx", cmd_import_onnx, "import an ONNX model (a PyTorch export) into a model file"},
     {"score", cmd_score, "score pre-cut stamp triplets (FITS cutouts) with a model"},
     {"batch", cmd_batch, "run a night of exposures (manifest) on threads or MPI ranks, resumable"},
     {"train", cmd_train, "train a real/bogus or class CNN from scratch on a labelled stamp table"},
