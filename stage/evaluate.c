@@ -420,3 +420,33 @@ int sv_evaluate_write(const char *path, const sv_metrics *m, const sv_eval_info 
     free(r);
     return st;
 }
+
+int sv_evaluate_scores_table(const sv_model *m, const char *model_path,
+                             const sv_stamp_source *src, const char *data_path,
+                             int ids_from_table, const float *scores, double threshold,
+                             sv_scores *out, sv_error *err)
+{
+    memset(out, 0, sizeof *out);
+    out->binary = m->task == SV_TASK_REALBOGUS;
+    out->k = out->binary ? 2 : src->n_classes;
+    int n_out = out->binary ? 1 : out->k;
+    out->threshold = threshold;
+    for (int c = 0; c < out->k; c++)
+        snprintf(out->classes[c], SV_LABEL_MAX, "%s", src->classes[c]);
+    snprintf(out->model, sizeof out->model, "%s", m->name);
+    snprintf(out->model_file, sizeof out->model_file, "%s", model_path ? model_path : "");
+    snprintf(out->data, sizeof out->data, "%s", data_path ? data_path : src->origin);
+    int st = sv_scores_alloc(out, src->n, n_out, err);
+    if (st)
+        return st;
+    memcpy(out->score, scores, (size_t)src->n * n_out * sizeof *scores);
+    for (long i = 0; i < src->n; i++) {
+        out->label[i] = src->labels[i];
+        out->row[i] = src->rows ? src->rows[i] : i;
+        out->id[i] = out->row[i];
+    }
+    if (ids_from_table && data_path &&
+        (st = sv_scores_ids_from_table(data_path, out->row, out->n, out->id, err)))
+        sv_scores_free(out);
+    return st;
+}

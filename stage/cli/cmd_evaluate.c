@@ -17,7 +17,8 @@
 #include "parallel.h"
 #include "train_opts.h"
 
-enum { OPT_MODEL = 1, OPT_DATA, OPT_OUT, OPT_THRESHOLD, OPT_THREADS, OPT_MAX_ROWS, OPT_LC };
+enum { OPT_MODEL = 1, OPT_DATA, OPT_OUT, OPT_THRESHOLD, OPT_THREADS, OPT_MAX_ROWS, OPT_LC,
+       OPT_SCORES_OUT };
 
 static void help(void)
 {
@@ -32,6 +33,8 @@ static void help(void)
            "  --data FILE        labelled-stamps table\n"
            "  --out FILE         also write the report: .fits/.fit/.fts (FITS table) or\n"
            "                     .csv, by extension\n"
+           "  --scores-out FILE  per-stamp id, table row, label, scores and predicted\n"
+           "                     class: .fits or .csv (input of stampvet report --eval)\n"
            "  --threshold X      real/bogus decision threshold (0.5)\n"
            "  --threads N        scoring threads (all CPUs)\n"
            "  --max-rows N       read at most N rows of the table\n");
@@ -44,6 +47,7 @@ static void help_lightcurves(void)
            "with a light-curve model and report accuracy, macro-F1, per-class\n"
            "precision / recall / F1, one-vs-rest ROC AUC and the confusion matrix.\n\n"
            "  --out FILE     also write the report (.fits or .csv)\n"
+           "  --scores-out FILE  per-curve scores (.fits or .csv; stampvet report --eval)\n"
            "  --threads N    scoring threads\n");
 }
 
@@ -57,9 +61,10 @@ int cmd_evaluate(int argc, char **argv)
                                          {"threads", required_argument, NULL, OPT_THREADS},
                                          {"max-rows", required_argument, NULL, OPT_MAX_ROWS},
                                          {"lightcurves", no_argument, NULL, OPT_LC},
+                                         {"scores-out", required_argument, NULL, OPT_SCORES_OUT},
                                          {"help", no_argument, NULL, 'h'},
                                          {0}};
-    const char *model = NULL, *data = NULL, *out = NULL;
+    const char *model = NULL, *data = NULL, *out = NULL, *scores_out = NULL;
     sv_eval_config ec = sv_eval_defaults();
     ec.threads = sv_cpu_count();
     long max_rows = 0;
@@ -85,6 +90,9 @@ int cmd_evaluate(int argc, char **argv)
             break;
         case OPT_OUT:
             out = optarg;
+            break;
+        case OPT_SCORES_OUT:
+            scores_out = optarg;
             break;
         case OPT_THRESHOLD:
             ec.threshold = strtod(optarg, &end);
@@ -120,6 +128,9 @@ int cmd_evaluate(int argc, char **argv)
         return cli_fail("evaluate", "a model and a data table are required (see --help)") + 1;
     if (out && !sv_report_kind(out))
         return cli_fail("evaluate", "--out %s: use a .fits, .fit, .fts or .csv name", out) + 1;
+    if (scores_out && !sv_report_kind(scores_out))
+        return cli_fail("evaluate", "--scores-out %s: use a .fits, .fit, .fts or .csv name",
+                        scores_out) + 1;
 
     sv_error err;
     sv_error_clear(&err);
@@ -131,6 +142,7 @@ int cmd_evaluate(int argc, char **argv)
     sv_lc_set set;
     memset(&set, 0, sizeof set);
     int rc = 1;
+    float *scores = NULL;
     lc = lc || m->task == SV_TASK_LIGHTCURVE;
     if (lc) {
         if (threshold_set || max_rows) {
@@ -152,7 +164,7 @@ int cmd_evaluate(int argc, char **argv)
     train_cli_blas_single_thread();
     sv_metrics met;
     double t0 = cli_seconds();
-    if (sv_evaluate(m, &src, &ec, &met, NULL, &err)) {
+    if (sv_evaluate(m, &src, &ec, &met, scores_out ? &scores : NULL, &err)) {
         cli_fail("evaluate", "%s", err.text);
         goto done;
     }
@@ -165,8 +177,22 @@ int cmd_evaluate(int argc, char **argv)
         }
         printf("\nwrote      : %s\n", out);
     }
+    if (scores_out) {
+        sv_scores tab;
+        int st = sv_evaluate_scores_table(m, model, &src, data, !lc, scores, ec.threshold, &tab,
+                                          &err);
+        if (!st)
+            st = sv_scores_write(scores_out, &tab, &err);
+        sv_scores_free(&tab);
+        if (st) {
+            cli_fail("evaluate", "%s", err.text);
+            goto done;
+        }
+        printf("%swrote      : %s (per-stamp scores)\n", out ? "" : "\n", scores_out);
+    }
     rc = 0;
 done:
+    free(scores);
     sv_source_close(&src);
     sv_lc_set_free(&set);
     sv_model_free(m);
