@@ -124,5 +124,12 @@ for task in $TASKS; do
     sed -e "s|$WORK/||g" -e "s|$(dirname "$BASE")/||g" "$WORK/compare_$task.txt"
     echo '```'
 done
+echo
+echo "Figures (\`stampvet report --compare\`, doc/report.md): [report_experiment$TAG/index.html](report_experiment$TAG/index.html)"
 } > "$OUT/experiment$TAG.md"
 log "wrote $OUT/experiment$TAG.md"
+# the figures beside the table: OUT/report_experiment$TAG/
+set --
+for task in $TASKS; do set -- "$@" --compare "$OUT/experiment${TAG}_$task.csv"; done
+"$SV" report "$@" --title "The transfer-learning experiment$TAG" -o "$OUT/report_experiment$TAG" ||
+    echo "experiment.sh: no report (stampvet without cairo?)"

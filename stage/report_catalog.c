@@ -274,9 +274,7 @@ int sv_report_catalog(int n, const char *const *paths, const sv_report_opts *o, 
         free(it);
     }
     if (!st) {
-        char path[4096];
-        snprintf(path, sizeof path, "%s/index.html", o->outdir);
-        st = sv_html_write(h, path, err);
+        st = sv_report_write_page(h, o, err);
     }
 done:
     for (int f = 0; f < n; f++)

@@ -236,9 +236,7 @@ int sv_report_compare(int n, const char *const *paths, const sv_report_opts *o, 
         free(r);
     }
     if (!st) {
-        char path[4096];
-        snprintf(path, sizeof path, "%s/index.html", o->outdir);
-        st = sv_html_write(h, path, err);
+        st = sv_report_write_page(h, o, err);
     }
     sv_html_free(h);
     return st;

@@ -358,37 +358,23 @@ static int galleries(eval_ctx *x, const char *stamps, sv_error *err)
     return st;
 }
 
-int sv_report_eval(const sv_scores *s, const char *stamps, const sv_report_opts *o,
-                   sv_error *err)
+int sv_report_eval_sections(sv_html *h, const sv_scores *s, const char *stamps, int gallery,
+                            const sv_report_opts *o, sv_error *err)
 {
-    if (!s || s->n < 1 || !o || !o->outdir)
+    if (!h || !s || s->n < 1 || !o || !o->outdir)
         return sv_error_set(err, SV_ERR_ARG, "report: no scores");
-    int st = sv_report_make_dir(o->outdir, err);
+    eval_ctx x = {s, o, h, {0}, NULL, NULL};
+    int st = sv_metrics_compute(s->score, (int)s->n, s->n_out, s->label,
+                                (const char(*)[SV_LABEL_MAX])s->classes, s->threshold, &x.m, err);
     if (st)
         return st;
-    eval_ctx x = {s, o, NULL, {0}, NULL, NULL};
-    if ((st = sv_metrics_compute(s->score, (int)s->n, s->n_out, s->label,
-                                 (const char(*)[SV_LABEL_MAX])s->classes, s->threshold, &x.m,
-                                 err)))
-        return st;
-    char title[1600];
-    if (o->title)
-        snprintf(title, sizeof title, "%s", o->title);
-    else
-        snprintf(title, sizeof title, "Evaluation of %s on %s", s->model[0] ? s->model : "a model",
-                 s->data[0] ? s->data : "labelled stamps");
-    x.h = sv_html_new(title);
     x.sc = malloc((size_t)s->n * sizeof *x.sc);
     x.pos = malloc((size_t)s->n * sizeof *x.pos);
-    if (!x.h || !x.sc || !x.pos) {
+    if (!x.sc || !x.pos) {
         st = sv_error_set(err, SV_ERR_NOMEM, "report: out of memory");
         goto done;
     }
-    sv_html_para(x.h, "Model %s (%s); data %s; %ld samples; %s.", s->model, s->model_file,
-                 s->data, s->n,
-                 s->binary ? "real/bogus, one score P(real) per stamp" : "class probabilities");
-    sv_html_section(x.h, "Figures of merit");
-    sv_html *page = x.h;
+    sv_html_section(h, "Figures of merit");
     sv_calibration cal;
     calib_inputs(&x);
     if ((st = sv_fig_calibration(x.sc, x.pos, (int)s->n, o->calib_bins, &cal, err)))
@@ -414,7 +400,7 @@ int sv_report_eval(const sv_scores *s, const char *stamps, const sv_report_opts 
         ROW("FNR (real called bogus)", "%.4f", x.m.fnr);
         ROW("FPR = FNR", "%.4f at threshold %.4f", x.m.eer, x.m.eer_threshold);
     }
-    for (int c = 0; c < s->k; c++) {
+    for (int c = 0; c < s->k && nr < 31; c++) {
         char nm[64];
         snprintf(nm, sizeof nm, "%s: precision / recall / F1", s->classes[c]);
         ROW(nm, "%.3f / %.3f / %.3f (%ld)", x.m.precision[c], x.m.recall[c], x.m.f1[c],
@@ -426,24 +412,46 @@ int sv_report_eval(const sv_scores *s, const char *stamps, const sv_report_opts 
         cp[2 * r] = cells[r][0];
         cp[2 * r + 1] = cells[r][1];
     }
-    sv_html_table(page, nr, 2, cp);
-    sv_html_section(page, "Curves and histograms");
+    sv_html_table(h, nr, 2, cp);
+    sv_html_section(h, "Curves and histograms");
     if ((st = fig_roc(&x, err)) || (st = fig_pr(&x, err)) || (st = fig_hist(&x, err)) ||
         (st = fig_confusion(&x, err)) || (st = fig_calibration(&x, err)))
         goto done;
-    sv_html_section(page, "Stamp gallery");
-    if (stamps) {
-        if ((st = galleries(&x, stamps, err)))
-            goto done;
-    } else {
-        sv_html_para(page, "No stamps table was given (--data), so no gallery.");
+    if (gallery) {
+        sv_html_section(h, "Stamp gallery");
+        if (stamps)
+            st = galleries(&x, stamps, err);
+        else
+            sv_html_para(h, "No labelled-stamps table was given (--data), so no gallery.");
     }
-    char path[4096];
-    snprintf(path, sizeof path, "%s/index.html", o->outdir);
-    st = sv_html_write(page, path, err);
 done:
-    sv_html_free(x.h);
     free(x.sc);
     free(x.pos);
+    return st;
+}
+
+int sv_report_eval(const sv_scores *s, const char *stamps, const sv_report_opts *o,
+                   sv_error *err)
+{
+    if (!s || s->n < 1 || !o || !o->outdir)
+        return sv_error_set(err, SV_ERR_ARG, "report: no scores");
+    int st = sv_report_make_dir(o->outdir, err);
+    if (st)
+        return st;
+    char title[1600];
+    if (o->title)
+        snprintf(title, sizeof title, "%s", o->title);
+    else
+        snprintf(title, sizeof title, "Evaluation of %s on %s", s->model[0] ? s->model : "a model",
+                 s->data[0] ? s->data : "labelled stamps");
+    sv_html *h = sv_html_new(title);
+    if (!h)
+        return sv_error_set(err, SV_ERR_NOMEM, "report: out of memory");
+    sv_html_para(h, "Model %s (%s); data %s; %ld samples; %s.", s->model, s->model_file, s->data,
+                 s->n, s->binary ? "real/bogus, one score P(real) per stamp" : "class probabilities");
+    st = sv_report_eval_sections(h, s, stamps, 1, o, err);
+    if (!st)
+        st = sv_report_write_page(h, o, err);
+    sv_html_free(h);
     return st;
 }

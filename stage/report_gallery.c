@@ -34,6 +34,13 @@ int sv_report_make_dir(const char *dir, sv_error *err)
     return 0;
 }
 
+int sv_report_write_page(sv_html *h, const sv_report_opts *o, sv_error *err)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s/index.html", o->outdir);
+    return sv_html_write(h, path, err);
+}
+
 /* One plane to display values in [0, 1]. */
 static void stretch_plane(const float *img, int S, int mode, double *out)
 {

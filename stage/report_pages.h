@@ -11,6 +11,8 @@
 
 #include <stdint.h>
 
+#include "lightcurve.h"
+#include "model.h"
 #include "report_html.h"
 #include "scores_table.h"
 #include "sv_error.h"
@@ -55,7 +57,23 @@ int sv_report_compare(int n, const char *const *paths, const sv_report_opts *o, 
  * coloured by score, and a gallery when the stamps were saved. */
 int sv_report_catalog(int n, const char *const *paths, const sv_report_opts *o, sv_error *err);
 
-/* ---- shared by the pages (report_gallery.c) --------------------------- */
+/* The light-curve page: a light-curve model (lc_source.h) on a labelled
+ * light-curve table: the evaluation's figures at each candidate's alert
+ * time (as above, without a gallery) and, for a few candidates (the one with
+ * the most detections of each class), the light curve and every class's
+ * probability against time, classified at each detection (RAPID's plot). */
+int sv_report_lightcurves(const sv_model *m, const char *model_path, const sv_lc_set *set,
+                          const sv_report_opts *o, sv_error *err);
+
+/* ---- shared by the pages (report_eval.c, report_gallery.c) ------------ */
+
+/* The evaluation's sections (table, curves, histograms, confusion,
+ * reliability and, with gallery set, the gallery section) onto page h. */
+int sv_report_eval_sections(sv_html *h, const sv_scores *s, const char *stamps, int gallery,
+                            const sv_report_opts *o, sv_error *err);
+
+/* Write h as o->outdir/index.html.  Returns 0 or a status. */
+int sv_report_write_page(sv_html *h, const sv_report_opts *o, sv_error *err);
 
 typedef struct sv_gallery_item {
     long row;              /* row of the stamps table (0-based)             */

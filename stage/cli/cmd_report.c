@@ -15,7 +15,8 @@ static void help(void)
     printf("usage: stampvet report --eval SCORES [--data TABLE] -o DIR [options]\n"
            "       stampvet report --model MODEL.fits --data TABLE -o DIR [options]\n"
            "       stampvet report --compare SUMMARY.csv [--compare ...] -o DIR\n"
-           "       stampvet report --catalog OUT.fits [--catalog ...] -o DIR\n\n"
+           "       stampvet report --catalog OUT.fits [--catalog ...] -o DIR\n"
+           "       stampvet report --model LC-MODEL.fits --data LIGHTCURVES.fits -o DIR\n\n"
            "Write DIR/index.html, a self-contained page (figures embedded, no script, opens\n"
            "offline), and every figure beside it as PNG, SVG and PDF.\n"
            "  evaluation  (per-stamp scores from `evaluate --scores-out`, or a model scored\n"
@@ -30,7 +31,11 @@ static void help(void)
            "              the runs) and the t-test p-values, per summary file;\n"
            "  catalog     stage output (`run` / `batch` tables): score histogram, flags,\n"
            "              detections on the exposure coloured by score, gallery of the\n"
-           "              saved stamps.\n\n"
+           "              saved stamps;\n"
+           "  light curves (a light-curve model on a labelled light-curve table): the\n"
+           "              evaluation's figures at the alert times, and for one candidate\n"
+           "              per class the light curve and the class probabilities against\n"
+           "              time (classified at each detection).\n\n"
            "  -o, --out DIR        report folder (created)\n"
            "  --title TEXT         page title\n"
            "  --threshold X        real/bogus threshold when scoring with --model (0.5)\n"
@@ -62,6 +67,7 @@ int cmd_report(int argc, char **argv)
 #include <sys/stat.h>
 
 #include "dataset.h"
+#include "lightcurve.h"
 #include "evaluate.h"
 #include "model_fits.h"
 #include "parallel.h"
@@ -94,14 +100,11 @@ static int file_exists(const char *path)
 }
 
 /* score the labelled table with the model: the scores table of the page */
-static int score_here(const char *model, const char *data, double threshold, int threads,
-                      sv_scores *s)
+static int score_here(const sv_model *m, const char *model, const char *data, double threshold,
+                      int threads, sv_scores *s)
 {
     sv_error err;
     sv_error_clear(&err);
-    sv_model *m = NULL;
-    if (sv_model_read_fits(model, &m, &err))
-        return cli_fail("report", "%s", err.text);
     sv_stamp_source src;
     memset(&src, 0, sizeof src);
     sv_source_options so;
@@ -120,7 +123,23 @@ static int score_here(const char *model, const char *data, double threshold, int
         rc = 0;
     free(sc);
     sv_source_close(&src);
-    sv_model_free(m);
+    return rc;
+}
+
+/* a light-curve model on a light-curve table: its own page */
+static int lightcurves(const sv_model *m, const char *model, const char *data,
+                       const sv_report_opts *o)
+{
+    sv_error err;
+    sv_error_clear(&err);
+    sv_lc_set set;
+    memset(&set, 0, sizeof set);
+    int rc = 0;
+    train_cli_blas_single_thread();
+    if (sv_lc_read_fits(data, NULL, &set, &err) ||
+        sv_report_lightcurves(m, model, &set, o, &err))
+        rc = cli_fail("report", "%s", err.text);
+    sv_lc_set_free(&set);
     return rc;
 }
 
@@ -244,8 +263,21 @@ int cmd_report(int argc, char **argv)
         memset(&s, 0, sizeof s);
         if (eval && sv_scores_read(eval, &s, &err))
             return cli_fail("report", "%s", err.text);
-        if (model && score_here(model, data, threshold, threads, &s))
-            return 1;
+        if (model) {
+            sv_model *m = NULL;
+            if (sv_model_read_fits(model, &m, &err))
+                return cli_fail("report", "%s", err.text);
+            int lc = m->task == SV_TASK_LIGHTCURVE;
+            int rc = lc ? lightcurves(m, model, data, &o)
+                        : score_here(m, model, data, threshold, threads, &s);
+            sv_model_free(m);
+            if (rc)
+                return 1;
+            if (lc) {
+                printf("wrote %s/index.html\n", o.outdir);
+                return 0;
+            }
+        }
         const char *stamps = data ? data : file_exists(s.data) ? s.data : NULL;
         if (o.gallery == 0)
             stamps = NULL;
