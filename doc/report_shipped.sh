@@ -22,7 +22,7 @@ one() {
     "$SV" evaluate --model "$M/$1.fits" --data "$work/$1_test.fits" --threads "$THREADS" \
         --scores-out "$work/scores_$1.fits" | sed -n '/^accuracy/p;/^ROC AUC/p'
     "$SV" report --eval "$work/scores_$1.fits" --data "$work/$1_test.fits" --gallery 4 \
-        -o "$M/report_$1"
+        --title "$1 on its held-out set: $4 simulated $2 $3 stamps, seed $5" -o "$M/report_$1"
 }
 one rb-ztf    ztf  rb     2000 1002
 one rb-ilmt   ilmt rb     1000 2002

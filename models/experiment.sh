@@ -125,7 +125,9 @@ for task in $TASKS; do
     echo '```'
 done
 echo
-echo "Figures (\`stampvet report --compare\`, doc/report.md): [report_experiment$TAG/index.html](report_experiment$TAG/index.html)"
+echo "Figures (\`stampvet report --compare\`, doc/report.md; the whole page: [report_experiment$TAG/index.html](report_experiment$TAG/index.html) after \`make experiment\`):"
+echo
+i=0; for task in $TASKS; do i=$((i + 1)); printf '![%s](report_experiment%s/compare_%d.png) ' "$(name_of "$task")" "$TAG" "$i"; done; echo
 } > "$OUT/experiment$TAG.md"
 log "wrote $OUT/experiment$TAG.md"
 # the figures beside the table: OUT/report_experiment$TAG/

@@ -240,14 +240,6 @@ static int report_rows(const sv_metrics *m, row **out)
     return n;
 }
 
-static void utc_now(char *buf, size_t cap)
-{
-    time_t now = time(NULL);
-    struct tm tmv;
-    gmtime_r(&now, &tmv);
-    strftime(buf, cap, "%Y-%m-%dT%H:%M:%S", &tmv);
-}
-
 int sv_evaluate_print(FILE *out, const sv_metrics *m, const sv_eval_info *info)
 {
     if (!out || !m)
@@ -307,7 +299,7 @@ static int write_csv(const char *tmp, const row *r, int n, const sv_metrics *m,
     if (!f)
         return SV_ERR_IO;
     char date[32];
-    utc_now(date, sizeof date);
+    sv_report_utc_now(date, sizeof date);
     fprintf(f, "# creator: stampvet %s evaluate\n# date: %s\n", PACKAGE_VERSION, date);
     if (info) {
         if (info->model_name)
@@ -335,7 +327,7 @@ static int write_fits(const char *tmp, const row *r, int n, const sv_metrics *m,
     if (!f)
         return SV_ERR_IO;
     char date[32], creator[64];
-    utc_now(date, sizeof date);
+    sv_report_utc_now(date, sizeof date);
     snprintf(creator, sizeof creator, "stampvet %s evaluate", PACKAGE_VERSION);
     fits_write_key_longwarn(f, &s);
     fits_update_key_str(f, "CREATOR", creator, "software that wrote this file", &s);

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 #include <unistd.h>
 
 static const char *fits_ext[] = {".fits", ".fit", ".fts", ".fits.gz", ".fit.gz", ".fts.gz"};
@@ -57,6 +58,14 @@ int sv_report_write_atomic(const char *path,
     if (st)
         unlink(tmp);
     return st;
+}
+
+void sv_report_utc_now(char *buf, size_t cap)
+{
+    time_t now = time(NULL);
+    struct tm tmv;
+    gmtime_r(&now, &tmv);
+    strftime(buf, cap, "%Y-%m-%dT%H:%M:%S", &tmv);
 }
 
 FILE *sv_report_csv_create(const char *tmp, sv_error *err)

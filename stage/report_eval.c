@@ -442,8 +442,11 @@ int sv_report_eval(const sv_scores *s, const char *stamps, const sv_report_opts 
     if (o->title)
         snprintf(title, sizeof title, "%s", o->title);
     else
+    {
+        const char *d = strrchr(s->data, '/');
         snprintf(title, sizeof title, "Evaluation of %s on %s", s->model[0] ? s->model : "a model",
-                 s->data[0] ? s->data : "labelled stamps");
+                 s->data[0] ? (d ? d + 1 : s->data) : "labelled stamps");
+    }
     sv_html *h = sv_html_new(title);
     if (!h)
         return sv_error_set(err, SV_ERR_NOMEM, "report: out of memory");

@@ -105,21 +105,13 @@ static void upper_name(const char *cls, char *out, size_t cap)
     out[j] = 0;
 }
 
-static void utc_now(char *buf, size_t cap)
-{
-    time_t now = time(NULL);
-    struct tm tmv;
-    gmtime_r(&now, &tmv);
-    strftime(buf, cap, "%Y-%m-%dT%H:%M:%S", &tmv);
-}
-
 static int write_csv(const char *tmp, const sv_scores *s, sv_error *err)
 {
     FILE *f = sv_report_csv_create(tmp, err);
     if (!f)
         return SV_ERR_IO;
     char date[32];
-    utc_now(date, sizeof date);
+    sv_report_utc_now(date, sizeof date);
     fprintf(f, "# creator: stampvet %s evaluate --scores-out\n# date: %s\n", PACKAGE_VERSION,
             date);
     fprintf(f, "# task: %s\n# classes: ", s->binary ? "realbogus" : "class");
@@ -173,7 +165,7 @@ static int write_fits(const char *tmp, const sv_scores *s, sv_error *err)
     }
     fits_create_tbl(f, BINARY_TBL, 0, nc, ttype, tform, NULL, "SCORES", &st);
     char date[32], creator[64];
-    utc_now(date, sizeof date);
+    sv_report_utc_now(date, sizeof date);
     snprintf(creator, sizeof creator, "stampvet %s evaluate --scores-out", PACKAGE_VERSION);
     fits_write_key_longwarn(f, &st);
     fits_update_key_str(f, "TASK", s->binary ? "realbogus" : "class", "model task", &st);
