@@ -13,8 +13,9 @@
  * flagging and preprocessing the stamps), infer (the networks), write (the
  * output table), all wall-clock seconds of phases that run in turn, the
  * share of everything but inference, the peak resident memory of this
- * process (getrusage), and, with --repeat, the median of each column.  Without --model it uses the shipped
- * models/rb-ztf.fits when installed, else a network with braai's
+ * process (getrusage), and, with --repeat, the median of each column.
+ * Without --model it uses the stage's default model (braai-d6_m7.fits,
+ * sv_stage_default_model) when installed, else a network with braai's
  * architecture (VGG6, 312,081 parameters, 63x63x3, random weights): the
  * same cost per stamp as the production ZTF model.
  */

@@ -13,13 +13,16 @@ tmp=$(mktemp -d "/tmp/sv_${example}_example.XXXXXX") || exit 1
 trap 'rm -rf "$tmp"' EXIT
 run() { "$@" || { echo "FAILED: $*"; exit 1; }; }
 
-# The configurations leave rb_model empty: the shipped ZTF model
-# models/rb-ztf.fits.  Until it is there, a small real/bogus model is
-# trained on simulated ZTF stamps.  Sets model to "rb_model=PATH" for
-# --set, or to "" when the shipped model is there.
+# The configurations leave rb_model empty: the stage's default, ZTF's braai
+# d6_m7 (braai-d6_m7.fits), from the installed $(pkgdatadir)/models or from
+# STAMPVET_MODELS; run from a source tree, the examples use its models/.
+# Sets model to "" when the default is there, else to "rb_model=PATH" of a
+# small real/bogus model trained here on simulated ZTF stamps.
+STAMPVET_MODELS=${STAMPVET_MODELS:-$src/models}
+export STAMPVET_MODELS
 fallback_model() {
     model=""
-    [ -f "$src/models/rb-ztf.fits" ] && return 0
+    [ -f "$STAMPVET_MODELS/braai-d6_m7.fits" ] && return 0
     run "$sv" simulate --stamps 300 --scheme rb --survey ztf --seed 4 -q -o "$tmp/train.fits"
     run "$sv" train --data "$tmp/train.fits" --arch mini --epochs 2 --quiet \
         --out "$tmp/rb-small.fits" >/dev/null

@@ -13,8 +13,8 @@ example=ilmt
 run "$sv" simulate --exposure --survey ilmt --size 1024 --detections 60 --seed 12 -q \
     -o "$tmp/ilmt"
 
-# ilmt.conf leaves rb_model empty: the shipped ZTF model models/rb-ztf.fits
-# (or, until it is there, a small ZTF-scale model trained here)
+# ilmt.conf leaves rb_model empty: the stage's default, ZTF's braai d6_m7 at
+# 1.01"/pixel (models/braai-d6_m7.fits; example_env.sh)
 fallback_model
 
 out=$("$sv" run --config "$src/pipeline_examples/ilmt.conf" ${model:+--set "$model"} \

@@ -13,8 +13,8 @@ example=ztf
 run "$sv" simulate --exposure --survey ztf --size 768 --detections 150 --seed 11 --mask -q \
     -o "$tmp/ztf"
 
-# ztf.conf leaves rb_model empty: the shipped models/rb-ztf.fits (or, until
-# it is there, a small model trained here)
+# ztf.conf leaves rb_model empty: the stage's default, ZTF's braai d6_m7
+# (models/braai-d6_m7.fits; example_env.sh)
 fallback_model
 
 run "$sv" run --config "$src/pipeline_examples/ztf.conf" ${model:+--set "$model"} \

@@ -16,7 +16,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include <hdf5.h>
 #include <jansson.h>
@@ -37,9 +36,16 @@ typedef struct kimp {
     const char *src;   /* where the JSON came from, for messages        */
     sv_error *err;
     nn_net *net;
+    int keras_major;   /* 2 or 3 (hard_sigmoid changed in Keras 3)          */
+    int steps;         /* time steps for a sequence input of free length    */
+    hid_t wroot;       /* the weights group, or -1 (JSON only)              */
     int krank[KIMP_MAX_LAYERS]; /* per-sample rank of each net layer's output */
-    int has_mask;      /* a Keras Masking layer on the sequence input        */
-    double mask_value;
+    /* Keras masks: the net layer whose steps define the mask a layer's
+     * output carries (-1: none), and the mask value */
+    int mask_src[KIMP_MAX_LAYERS];
+    float mask_val[KIMP_MAX_LAYERS];
+    int n_masked;      /* recurrent layers that read a mask                 */
+    double first_mask; /* the first Masking layer's mask value, NaN: none   */
 } kimp;
 
 static const char *kimp_basename(const char *path)
@@ -47,6 +53,18 @@ static const char *kimp_basename(const char *path)
     const char *s = strrchr(path, '/');
     return s ? s + 1 : path;
 }
+
+/* HDF5 helpers (the weights half, below) that the architecture reader uses
+ * to take a Sequential model's input shape from its first weights. */
+typedef struct h5strs {
+    int n;
+    char **s;
+} h5strs;
+static void h5strs_free(h5strs *l);
+static int h5_read_strings(hid_t obj, const char *attr, const char *where, h5strs *out,
+                           sv_error *err);
+static int h5_path_exists(hid_t loc, const char *path);
+static void keras_weight_param_name(const char *wname, char *out, size_t len);
 
 /* ---- small JSON accessors -------------------------------------------- */
 
@@ -147,8 +165,8 @@ static int kimp_act(kimp *k, const char *layer, const char *cls, json_t *cfg, co
         *act = NN_ACT_TANH;
     else if (!strcmp(name, "softmax"))
         *act = NN_ACT_SOFTMAX;
-    else if (!strcmp(name, "hard_sigmoid"))
-        *act = NN_ACT_HARD_SIGMOID;
+    else if (!strcmp(name, "hard_sigmoid")) /* as the Keras that wrote the file */
+        *act = k->keras_major >= 3 ? NN_ACT_HARD_SIGMOID_K3 : NN_ACT_HARD_SIGMOID;
     else
         return kimp_unsupported(k, layer, cls, "%s '%s' is not supported (linear, relu, "
                                 "sigmoid, tanh, softmax, hard_sigmoid are)", key, name);
@@ -227,6 +245,182 @@ static int kimp_input_rank(kimp *k, int n_in, const int *in)
     return n_in > 0 ? k->krank[in[0]] : 0;
 }
 
+/* Append L (inputs in[0..n_in), per-sample output rank rank_out) to the
+ * net; *idx is its index.  The output carries the mask of in[0] when
+ * keeps_mask. */
+static int kimp_push(kimp *k, const char *cls, nn_layer *L, int n_in, const int *in,
+                     int rank_out, int keeps_mask, int *idx)
+{
+    L->n_in = n_in;
+    for (int i = 0; i < n_in; i++)
+        L->in[i] = in[i];
+    int r = nn_net_add(k->net, L, k->err);
+    if (r < 0)
+        return sv_error_prefix(k->err, "%s: layer '%s' (%s): ", k->src, L->name, cls);
+    if (r >= KIMP_MAX_LAYERS)
+        return kimp_unsupported(k, L->name, cls, "more than %d layers", KIMP_MAX_LAYERS);
+    k->krank[r] = rank_out;
+    k->mask_src[r] = keeps_mask && n_in > 0 ? k->mask_src[in[0]] : -1;
+    k->mask_val[r] = keeps_mask && n_in > 0 ? k->mask_val[in[0]] : 0.0f;
+    *idx = r;
+    return 0;
+}
+
+/* The per-sample shape of net layer idx as it stands (a finalised copy of
+ * the layers so far). */
+static int kimp_shape_of(kimp *k, const char *name, int idx, int shape[NN_MAX_RANK])
+{
+    nn_net *c = nn_net_clone(k->net);
+    if (!c)
+        return sv_error_set(k->err, SV_ERR_NOMEM, "%s: out of memory", k->src);
+    c->n_layers = idx + 1;
+    c->output = idx;
+    int st = nn_net_finalize(c, k->err);
+    if (st)
+        sv_error_prefix(k->err, "%s: layer '%s': ", k->src, name);
+    else
+        memcpy(shape, c->layers[idx].shape, sizeof c->layers[idx].shape);
+    nn_net_free(c);
+    return st;
+}
+
+/* A Conv1D layer (Keras names: filters, kernel, dilation, padding). */
+static nn_layer kimp_conv1d_spec(const char *name, int filters, int kernel, int dilation,
+                                 nn_padding pad, nn_act act)
+{
+    nn_layer L = nn_layer_defaults(NN_CONV1D, name);
+    L.filters = filters;
+    L.kh = kernel;
+    L.dilation = dilation;
+    L.padding = pad;
+    L.act = act;
+    return L;
+}
+
+/* keras-tcn's TCN layer (philipperemy/keras-tcn), computed as versions
+ * 3.1.2 to 3.4.4 do: the ones whose config has use_weight_norm but not
+ * go_backwards (3.5.0 added it); astrorapid's ZTF model pins 3.4.0.  Each
+ * residual block (ResidualBlock.build/call there):
+ *     x1 = act(conv1D_1(act(conv1D_0(x))))  (SpatialDropout1D: identity)
+ *     x1 = act(x1)                           (the "Act_Conv_Blocks" layer:
+ *                                             the activation twice, as
+ *                                             those versions build it)
+ *     out = act(matching_conv1D(x) + x1)     (1x1 conv only when the
+ *                                             channels differ, else x)
+ * skip = x1; the TCN returns the sum of every block's skip with
+ * use_skip_connections, else the last block's out.  Weights live in the
+ * TCN's group as <name>/residual_block_<i>/<conv>/kernel:0; the net layers
+ * are named the same way (the loader splits the name at the first '/'). */
+static int kimp_tcn(kimp *k, const char *name, json_t *cfg, int in0, int *idx)
+{
+    const char *cls = "TCN";
+    char lname[NN_NAME_MAX + 64];
+    int st, shape[NN_MAX_RANK];
+    nn_act act;
+    nn_padding pad;
+
+    if (k->krank[in0] != 2)
+        return kimp_unsupported(k, name, cls, "input of rank %d (needs time, features)",
+                                k->krank[in0]);
+    static const char *const off[] = {"use_batch_norm", "use_layer_norm", "use_weight_norm",
+                                      "go_backwards", "return_state"};
+    for (size_t i = 0; i < sizeof off / sizeof *off; i++)
+        if (kj_bool(cfg, off[i], 0))
+            return kimp_unsupported(k, name, cls, "option %s true is not supported", off[i]);
+    if (!kj_bool(cfg, "return_sequences", 0))
+        return kimp_unsupported(k, name, cls, "option return_sequences false is not supported "
+                                "(a per-step model returns the sequence)");
+    const char *padding = kj_str(cfg, "padding", "causal");
+    if (!strcmp(padding, "causal"))
+        pad = NN_PAD_CAUSAL;
+    else if (!strcmp(padding, "same"))
+        pad = NN_PAD_SAME;
+    else
+        return kimp_unsupported(k, name, cls, "padding '%s' (causal or same)", padding);
+    if ((st = kimp_act(k, name, cls, cfg, "activation", "relu", &act)))
+        return st;
+    if (act == NN_ACT_SOFTMAX)
+        return kimp_unsupported(k, name, cls, "activation softmax");
+    int ks = (int)kj_num(cfg, "kernel_size", 3), stacks = (int)kj_num(cfg, "nb_stacks", 1);
+    json_t *dil = json_object_get(cfg, "dilations"), *nbf = json_object_get(cfg, "nb_filters");
+    size_t nd = json_array_size(dil);
+    if (!json_is_array(dil) || nd == 0 || ks < 1 || stacks < 1 || stacks > 64)
+        return kimp_bad(k, name, "TCN: missing or invalid dilations, kernel_size or nb_stacks");
+    if (!(json_is_integer(nbf) || (json_is_array(nbf) && json_array_size(nbf) == nd)))
+        return kimp_bad(k, name, "TCN: nb_filters is neither a number nor a list of one per "
+                        "dilation");
+    int trainable = kj_bool(cfg, "trainable", 1);
+
+    int x = in0, skips[64 * 32], nb = 0;
+    if ((st = kimp_shape_of(k, name, in0, shape)))
+        return st;
+    int cin = shape[1];
+    for (int s = 0; s < stacks; s++)
+        for (size_t i = 0; i < nd; i++, nb++) {
+            json_t *dj = json_array_get(dil, i);
+            int d = json_is_integer(dj) ? (int)json_integer_value(dj) : 0;
+            int nf = (int)json_integer_value(json_is_array(nbf) ? json_array_get(nbf, i) : nbf);
+            if (d < 1 || nf < 1 || nb >= (int)(sizeof skips / sizeof *skips))
+                return kimp_bad(k, name, "TCN: invalid dilation, filter count or too many "
+                                "blocks");
+            int a, b, m, r;
+            nn_layer L;
+#define TCN_NAME(what) snprintf(lname, sizeof lname, "%s/residual_block_%d/%s", name, nb, what)
+            TCN_NAME("conv1D_0");
+            L = kimp_conv1d_spec(lname, nf, ks, d, pad, act);
+            L.trainable = trainable;
+            if ((st = kimp_push(k, cls, &L, 1, &x, 2, 0, &a)))
+                return st;
+            TCN_NAME("conv1D_1");
+            L = kimp_conv1d_spec(lname, nf, ks, d, pad, act);
+            L.trainable = trainable;
+            if ((st = kimp_push(k, cls, &L, 1, &a, 2, 0, &b)))
+                return st;
+            TCN_NAME("Act_Conv_Blocks");
+            L = nn_layer_defaults(NN_ACTIVATION, lname);
+            L.act = act;
+            if ((st = kimp_push(k, cls, &L, 1, &b, 2, 0, &skips[nb])))
+                return st;
+            m = x;
+            if (nf != cin) {
+                TCN_NAME("matching_conv1D");
+                L = kimp_conv1d_spec(lname, nf, 1, 1, NN_PAD_SAME, NN_ACT_LINEAR);
+                L.trainable = trainable;
+                if ((st = kimp_push(k, cls, &L, 1, &x, 2, 0, &m)))
+                    return st;
+            }
+            TCN_NAME("Add_Res");
+            L = nn_layer_defaults(NN_ADD, lname);
+            L.act = act; /* the block's final activation */
+            int pair[2] = {m, skips[nb]};
+            if ((st = kimp_push(k, cls, &L, 2, pair, 2, 0, &r)))
+                return st;
+#undef TCN_NAME
+            x = r;
+            cin = nf;
+        }
+    if (kj_bool(cfg, "use_skip_connections", 1) && nb > 1) {
+        /* the sum of the skips, at most NN_MAX_INPUTS at a time */
+        int acc = skips[0];
+        for (int i = 1, part = 0; i < nb; part++) {
+            int grp[NN_MAX_INPUTS], n = 0;
+            grp[n++] = acc;
+            while (n < NN_MAX_INPUTS && i < nb)
+                grp[n++] = skips[i++];
+            snprintf(lname, sizeof lname, part ? "%s/Add_Skip_Connections_%d"
+                                               : "%s/Add_Skip_Connections%.0d", name, part);
+            nn_layer L = nn_layer_defaults(NN_ADD, lname);
+            if ((st = kimp_push(k, cls, &L, n, grp, 2, 0, &acc)))
+                return st;
+        }
+        x = acc;
+    } else if (kj_bool(cfg, "use_skip_connections", 1)) {
+        x = skips[0]; /* one block: its skip (keras-tcn 3.5.0's reading) */
+    }
+    *idx = x;
+    return 0;
+}
+
 /* Add the Keras layer (class cls, config cfg, Keras name `name`) reading
  * the net layers in[0..n_in).  On success *idx is the new layer's index. */
 static int kimp_add_layer(kimp *k, const char *cls, json_t *cfg, const char *name, int n_in,
@@ -235,32 +429,23 @@ static int kimp_add_layer(kimp *k, const char *cls, json_t *cfg, const char *nam
     nn_layer L;
     int rin = kimp_input_rank(k, n_in, in);
     int rank_out = rin;
+    int keeps_mask = 0; /* Keras layers that pass their input's mask on */
     int st;
 
     if (strlen(name) >= NN_NAME_MAX)
         return kimp_unsupported(k, name, cls, "layer name longer than %d characters",
                                 NN_NAME_MAX - 1);
+    if (strchr(name, '/'))
+        return kimp_unsupported(k, name, cls, "a '/' in the layer name");
     if (!json_is_object(cfg))
         return kimp_bad(k, name, "no config object");
     if (n_in > NN_MAX_INPUTS)
         return kimp_unsupported(k, name, cls, "more than %d inputs", NN_MAX_INPUTS);
 
-    /* Masking (RAPID-style light-curve models): the engine has no masks.
-     * Accepted only directly on a (time, features) network input, as an
-     * identity (the layer maps to its input): exact at every step up to the
-     * last unmasked one when the padding is trailing, which is how
-     * stampvet reads per-step outputs (lc_source.h, lc_prep.h align=start).
-     * The mask value is recorded in the model's provenance (LCMASK). */
-    if (!strcmp(cls, "Masking")) {
-        if (n_in != 1 || k->net->layers[in[0]].kind != NN_INPUT || rin != 2)
-            return kimp_unsupported(k, name, cls, "Masking is supported only directly on a "
-                                    "(time, features) model input");
-        if (k->has_mask)
-            return kimp_unsupported(k, name, cls, "more than one Masking layer");
-        k->has_mask = 1;
-        k->mask_value = kj_num(cfg, "mask_value", 0.0);
-        *idx = in[0];
-        return 0;
+    if (!strcmp(cls, "TCN")) {
+        if (n_in != 1)
+            return kimp_unsupported(k, name, cls, "%d inputs (one expected)", n_in);
+        return kimp_tcn(k, name, cfg, in[0], idx);
     }
 
     /* wrappers first */
@@ -278,6 +463,17 @@ static int kimp_add_layer(kimp *k, const char *cls, json_t *cfg, const char *nam
         return kimp_add_layer(k, "Dense", json_object_get(inner, "config"), name, n_in, in, idx);
     }
 
+    if (!strcmp(cls, "Masking")) {
+        /* Keras: mask = any(x != mask_value) per step; the output is x with
+         * masked steps zeroed, and the mask travels to the GRU/LSTM layers
+         * downstream (through the per-step layers that pass masks on). */
+        L = nn_layer_defaults(NN_MASKING, name);
+        L.mask_value = (float)kj_num(cfg, "mask_value", 0.0);
+        if (rin != 2)
+            return kimp_unsupported(k, name, cls, "input of rank %d (needs time, features)", rin);
+        if (!isfinite(L.mask_value))
+            return kimp_unsupported(k, name, cls, "mask_value %g", (double)L.mask_value);
+    } else
     if (!strcmp(cls, "Conv2D") || !strcmp(cls, "Convolution2D")) {
         L = nn_layer_defaults(NN_CONV2D, name);
         if ((st = kimp_check_format(k, name, cls, cfg)) || (st = kimp_check_dilation(k, name, cls, cfg)) ||
@@ -334,8 +530,41 @@ static int kimp_add_layer(kimp *k, const char *cls, json_t *cfg, const char *nam
         if (rin != 3)
             return kimp_unsupported(k, name, cls, "input of rank %d (needs H, W, C)", rin);
         rank_out = 1;
+    } else if (!strcmp(cls, "Conv1D") || !strcmp(cls, "Convolution1D")) {
+        int ks[2] = {0, 0}, sd[2] = {1, 1}, dl[2] = {1, 1};
+        const char *p = kj_str(cfg, "padding", "valid");
+        nn_padding pad;
+        if (!strcmp(p, "valid"))
+            pad = NN_PAD_VALID;
+        else if (!strcmp(p, "same"))
+            pad = NN_PAD_SAME;
+        else if (!strcmp(p, "causal"))
+            pad = NN_PAD_CAUSAL;
+        else
+            return kimp_unsupported(k, name, cls, "padding '%s' (valid, same or causal)", p);
+        if (kj_pair(cfg, "kernel_size", ks) != 0 || ks[0] < 1 ||
+            kj_pair(cfg, "strides", sd) < 0 || sd[0] < 1 ||
+            kj_pair(cfg, "dilation_rate", dl) < 0 || dl[0] < 1)
+            return kimp_bad(k, name, "missing or invalid kernel_size, strides or dilation_rate");
+        if (sd[0] != 1 && dl[0] != 1)
+            return kimp_unsupported(k, name, cls, "strides and dilation_rate both above 1");
+        if (kj_num(cfg, "groups", 1) != 1)
+            return kimp_unsupported(k, name, cls, "groups other than 1");
+        if ((st = kimp_check_format(k, name, cls, cfg)))
+            return st;
+        nn_act act;
+        if ((st = kimp_act(k, name, cls, cfg, "activation", "linear", &act)))
+            return st;
+        if (act == NN_ACT_SOFTMAX)
+            return kimp_unsupported(k, name, cls, "activation softmax");
+        L = kimp_conv1d_spec(name, (int)kj_num(cfg, "filters", 0), ks[0], dl[0], pad, act);
+        L.sh = sd[0];
+        L.use_bias = kj_bool(cfg, "use_bias", 1);
+        if (rin != 2)
+            return kimp_unsupported(k, name, cls, "input of rank %d (needs time, channels)", rin);
     } else if (!strcmp(cls, "Dense")) {
         L = nn_layer_defaults(NN_DENSE, name);
+        keeps_mask = 1;
         if ((st = kimp_act(k, name, cls, cfg, "activation", "linear", &L.act)))
             return st;
         L.units = (int)kj_num(cfg, "units", 0);
@@ -354,11 +583,13 @@ static int kimp_add_layer(kimp *k, const char *cls, json_t *cfg, const char *nam
         /* all of these are the identity at inference; only plain Dropout is
          * reproduced in training */
         L = nn_layer_defaults(NN_DROPOUT, name);
+        keeps_mask = 1;
         L.rate = (float)kj_num(cfg, "rate", 0.0);
         if (strcmp(cls, "Dropout"))
             L.rate = 0.0f;
     } else if (!strcmp(cls, "BatchNormalization")) {
         L = nn_layer_defaults(NN_BATCHNORM, name);
+        keeps_mask = 1;
         json_t *axis = json_object_get(cfg, "axis");
         if (axis && !kimp_is_last_axis(axis, rin))
             return kimp_unsupported(k, name, cls, "axis other than the last (channels) axis");
@@ -378,8 +609,9 @@ static int kimp_add_layer(kimp *k, const char *cls, json_t *cfg, const char *nam
             if (k->krank[in[i]] != rin)
                 return kimp_unsupported(k, name, cls, "inputs of different ranks");
         L.concat_axis = -1;
-    } else if (!strcmp(cls, "GRU")) {
-        L = nn_layer_defaults(NN_GRU, name);
+    } else if (!strcmp(cls, "GRU") || !strcmp(cls, "LSTM")) {
+        int lstm = cls[0] == 'L';
+        L = nn_layer_defaults(lstm ? NN_LSTM : NN_GRU, name);
         if ((st = kimp_act(k, name, cls, cfg, "activation", "tanh", &L.act)))
             return st;
         if (L.act == NN_ACT_SOFTMAX)
@@ -387,7 +619,8 @@ static int kimp_add_layer(kimp *k, const char *cls, json_t *cfg, const char *nam
         if ((st = kimp_act(k, name, cls, cfg, "recurrent_activation", "hard_sigmoid",
                            &L.recurrent_act)))
             return st;
-        if (L.recurrent_act != NN_ACT_SIGMOID && L.recurrent_act != NN_ACT_HARD_SIGMOID)
+        if (L.recurrent_act != NN_ACT_SIGMOID && L.recurrent_act != NN_ACT_HARD_SIGMOID &&
+            L.recurrent_act != NN_ACT_HARD_SIGMOID_K3)
             return kimp_unsupported(k, name, cls, "recurrent_activation other than sigmoid "
                                     "or hard_sigmoid");
         if (kj_bool(cfg, "go_backwards", 0))
@@ -398,24 +631,42 @@ static int kimp_add_layer(kimp *k, const char *cls, json_t *cfg, const char *nam
             return kimp_unsupported(k, name, cls, "return_state true");
         if (kj_bool(cfg, "time_major", 0))
             return kimp_unsupported(k, name, cls, "time_major true");
-        if (!kj_bool(cfg, "use_bias", 1))
+        if (!lstm && !kj_bool(cfg, "use_bias", 1))
             return kimp_unsupported(k, name, cls, "use_bias false");
+        L.use_bias = kj_bool(cfg, "use_bias", 1);
         L.units = (int)kj_num(cfg, "units", 0);
         L.return_sequences = kj_bool(cfg, "return_sequences", 0);
-        L.reset_after = kj_bool(cfg, "reset_after", 0);
+        /* Keras 2.2.4 GRU: reset_after false; tf.keras 2.x: true */
+        L.reset_after = lstm ? 0 : kj_bool(cfg, "reset_after", k->keras_major >= 3);
         if (rin != 2)
             return kimp_unsupported(k, name, cls, "input of rank %d (needs time, features)", rin);
         rank_out = L.return_sequences ? 2 : 1;
+        keeps_mask = L.return_sequences;
+        if (n_in == 1 && k->mask_src[in[0]] >= 0) { /* masked: the mask is in[1] */
+            int in2[2] = {in[0], k->mask_src[in[0]]};
+            L.mask_value = k->mask_val[in[0]];
+            L.trainable = kj_bool(cfg, "trainable", 1);
+            k->n_masked++;
+            st = kimp_push(k, cls, &L, 2, in2, rank_out, keeps_mask, idx);
+            if (!st && keeps_mask) { /* the mask travels on */
+                k->mask_src[*idx] = in2[1];
+                k->mask_val[*idx] = L.mask_value;
+            }
+            return st;
+        }
     } else if (!strcmp(cls, "Activation")) {
         L = nn_layer_defaults(NN_ACTIVATION, name);
+        keeps_mask = 1;
         if ((st = kimp_act(k, name, cls, cfg, "activation", "linear", &L.act)))
             return st;
     } else if (!strcmp(cls, "LeakyReLU")) {
         L = nn_layer_defaults(NN_ACTIVATION, name);
+        keeps_mask = 1;
         L.act = NN_ACT_LEAKY_RELU;
         L.alpha = (float)kj_num(cfg, "alpha", kj_num(cfg, "negative_slope", 0.3));
     } else if (!strcmp(cls, "ReLU")) {
         L = nn_layer_defaults(NN_ACTIVATION, name);
+        keeps_mask = 1;
         json_t *mv = json_object_get(cfg, "max_value");
         if (mv && !json_is_null(mv))
             return kimp_unsupported(k, name, cls, "max_value");
@@ -426,6 +677,7 @@ static int kimp_add_layer(kimp *k, const char *cls, json_t *cfg, const char *nam
         L.alpha = (float)slope;
     } else if (!strcmp(cls, "Softmax")) {
         L = nn_layer_defaults(NN_ACTIVATION, name);
+        keeps_mask = 1;
         json_t *axis = json_object_get(cfg, "axis");
         if (axis && !kimp_is_last_axis(axis, rin))
             return kimp_unsupported(k, name, cls, "axis other than the last");
@@ -441,18 +693,23 @@ static int kimp_add_layer(kimp *k, const char *cls, json_t *cfg, const char *nam
                                 kj_str(cfg, "dtype", "policy object"));
     if (L.kind != NN_INPUT && L.kind != NN_CONCAT && n_in != 1)
         return kimp_unsupported(k, name, cls, "%d inputs (one expected)", n_in);
+    /* Keras merges the masks of a Concatenate's inputs; the engine carries
+     * masks only along single-input chains */
+    if (L.kind == NN_CONCAT)
+        for (int i = 0; i < n_in; i++)
+            if (k->mask_src[in[i]] >= 0)
+                return kimp_unsupported(k, name, cls, "an input that carries a Keras mask "
+                                        "(from Masking)");
 
     L.trainable = kj_bool(cfg, "trainable", 1);
-    L.n_in = n_in;
-    for (int i = 0; i < n_in; i++)
-        L.in[i] = in[i];
-    int r = nn_net_add(k->net, &L, k->err);
-    if (r < 0)
-        return sv_error_prefix(k->err, "%s: layer '%s' (%s): ", k->src, name, cls);
-    if (r >= KIMP_MAX_LAYERS)
-        return kimp_unsupported(k, name, cls, "more than %d layers", KIMP_MAX_LAYERS);
-    k->krank[r] = rank_out;
-    *idx = r;
+    if ((st = kimp_push(k, cls, &L, n_in, in, rank_out, keeps_mask, idx)))
+        return st;
+    if (L.kind == NN_MASKING) { /* a new mask, from this layer's input */
+        k->mask_src[*idx] = in[0];
+        k->mask_val[*idx] = L.mask_value;
+        if (isnan(k->first_mask))
+            k->first_mask = L.mask_value;
+    }
     return 0;
 }
 
@@ -473,6 +730,13 @@ static int kimp_add_input(kimp *k, const char *name, json_t *batch_shape, int *i
     L.rank = (int)(n - 1);
     for (size_t i = 1; i < n; i++) {
         json_t *d = json_array_get(batch_shape, i);
+        if (json_is_null(d) && n == 3 && i == 1) { /* a sequence of free length */
+            if (k->steps < 1)
+                return kimp_unsupported(k, name, "InputLayer", "the number of time steps is "
+                                        "free (None): give it (--steps)");
+            L.shape[0] = k->steps;
+            continue;
+        }
         if (json_is_null(d))
             return kimp_unsupported(k, name, "InputLayer", "input dimension %zu is variable "
                                     "(None); the engine needs fixed shapes", i);
@@ -484,6 +748,7 @@ static int kimp_add_input(kimp *k, const char *name, json_t *batch_shape, int *i
     if (r < 0)
         return sv_error_prefix(k->err, "%s: input '%s': ", k->src, name);
     k->krank[r] = L.rank;
+    k->mask_src[r] = -1;
     *idx = r;
     return 0;
 }
@@ -508,8 +773,76 @@ static int kimp_check_input_cfg(kimp *k, const char *name, json_t *cfg)
     return 0;
 }
 
-/* Sequential: a chain.  `layers` is the JSON array of {class_name, config}. */
-static int kimp_sequential(kimp *k, json_t *layers)
+/* The shape of the `kernel` weight of Keras layer `layer` in the weights
+ * group, into dims[0..*rank); 0, or -1 when there is none. */
+static int kimp_peek_kernel(kimp *k, const char *layer, hsize_t dims[4], int *rank)
+{
+    h5strs wn = {0, NULL};
+    int found = -1;
+    if (k->wroot < 0 || !h5_path_exists(k->wroot, layer))
+        return -1;
+    hid_t g = H5Gopen2(k->wroot, layer, H5P_DEFAULT);
+    if (g < 0)
+        return -1;
+    if (h5_read_strings(g, "weight_names", k->src, &wn, NULL) == 0)
+        for (int i = 0; i < wn.n && found < 0; i++) {
+            char pname[64];
+            keras_weight_param_name(wn.s[i], pname, sizeof pname);
+            if (strcmp(pname, "kernel") || !h5_path_exists(g, wn.s[i]))
+                continue;
+            hid_t ds = H5Dopen2(g, wn.s[i], H5P_DEFAULT);
+            hid_t sp = ds >= 0 ? H5Dget_space(ds) : -1;
+            int r = sp >= 0 ? H5Sget_simple_extent_ndims(sp) : -1;
+            if (r >= 1 && r <= 4 && H5Sget_simple_extent_dims(sp, dims, NULL) == r) {
+                *rank = r;
+                found = 0;
+            }
+            if (sp >= 0)
+                H5Sclose(sp);
+            if (ds >= 0)
+                H5Dclose(ds);
+        }
+    h5strs_free(&wn);
+    H5Gclose(g);
+    return found;
+}
+
+/* The input of a Sequential model saved without batch_input_shape (Keras
+ * builds it at the first call): from the config's build_input_shape, else
+ * from the first weighted layer's kernel (the feature count; a sequence's
+ * time axis is then free).  A new JSON batch shape, or NULL with err set. */
+static json_t *kimp_sequential_input(kimp *k, json_t *layers, json_t *build_shape)
+{
+    if (json_is_array(build_shape))
+        return json_incref(build_shape);
+    for (size_t i = 0; i < json_array_size(layers); i++) {
+        json_t *lj = json_array_get(layers, i);
+        const char *cls = kj_str(lj, "class_name", "");
+        const char *name = kj_str(json_object_get(lj, "config"), "name", "");
+        hsize_t d[4];
+        int r = 0;
+        if (kimp_peek_kernel(k, name, d, &r))
+            continue;
+        int seq = !strcmp(cls, "GRU") || !strcmp(cls, "LSTM") || !strcmp(cls, "TimeDistributed");
+        if (seq && r == 2)
+            return json_pack("[n,n,I]", (json_int_t)d[0]);
+        if (!strcmp(cls, "Conv1D") && r == 3)
+            return json_pack("[n,n,I]", (json_int_t)d[1]);
+        if (!strcmp(cls, "Dense") && r == 2)
+            return json_pack("[n,I]", (json_int_t)d[0]);
+        kimp_unsupported(k, name, cls, "the model has no batch_input_shape and its first "
+                         "weighted layer does not give the input shape");
+        return NULL;
+    }
+    kimp_bad(k, kj_str(json_object_get(json_array_get(layers, 0), "config"), "name", NULL),
+             "the Sequential model has no batch_input_shape, no build_input_shape and no "
+             "weights to take the input shape from");
+    return NULL;
+}
+
+/* Sequential: a chain.  `layers` is the JSON array of {class_name, config};
+ * build_shape the config's build_input_shape (or NULL). */
+static int kimp_sequential(kimp *k, json_t *layers, json_t *build_shape)
 {
     size_t n = json_array_size(layers);
     int prev = -1;
@@ -535,11 +868,13 @@ static int kimp_sequential(kimp *k, json_t *layers)
         if (prev < 0) {
             json_t *bs = kimp_batch_shape(cfg);
             char iname[NN_NAME_MAX + 8];
+            bs = bs ? json_incref(bs) : kimp_sequential_input(k, layers, build_shape);
             if (!bs)
-                return kimp_bad(k, name, "the first layer of the Sequential model has no "
-                                "batch_input_shape");
+                return k->err ? k->err->status : SV_ERR_FORMAT;
             snprintf(iname, sizeof iname, "%.56s_input", name);
-            if ((st = kimp_add_input(k, iname, bs, &prev)))
+            st = kimp_add_input(k, iname, bs, &prev);
+            json_decref(bs);
+            if (st)
                 return st;
         }
         if ((st = kimp_add_layer(k, cls, cfg, name, 1, &prev, &idx)))
@@ -771,18 +1106,26 @@ done:
     return st;
 }
 
-static int kimp_net_from_json(const char *json_text, const char *src, nn_net **out,
-                              double *mask, sv_error *err);
+/* What the architecture reader may know besides the JSON. */
+typedef struct kimp_ctx {
+    int keras_major; /* of the Keras that wrote the file (2 unless told)    */
+    int steps;       /* time steps for a free time axis, 0 = not given      */
+    hid_t wroot;     /* the weights group (input shapes), or -1            */
+} kimp_ctx;
+
+static int kimp_net_from_json(const char *json_text, const char *src, const kimp_ctx *ctx,
+                              nn_net **out, double *mask, sv_error *err);
 
 int sv_keras_net_from_json(const char *json_text, const char *src, nn_net **out, sv_error *err)
 {
-    return kimp_net_from_json(json_text, src, out, NULL, err);
+    kimp_ctx ctx = {2, 0, -1};
+    return kimp_net_from_json(json_text, src, &ctx, out, NULL, err);
 }
 
-/* The same, and *mask (if non-NULL) = the Masking layer's mask_value, NaN
- * without one. */
-static int kimp_net_from_json(const char *json_text, const char *src, nn_net **out,
-                              double *mask, sv_error *err)
+/* The same, with ctx, and *mask (if non-NULL) = the first Masking layer's
+ * mask_value, NaN without one. */
+static int kimp_net_from_json(const char *json_text, const char *src, const kimp_ctx *ctx,
+                              nn_net **out, double *mask, sv_error *err)
 {
     json_error_t jerr;
     int st;
@@ -799,6 +1142,10 @@ static int kimp_net_from_json(const char *json_text, const char *src, nn_net **o
     }
     k->src = src;
     k->err = err;
+    k->keras_major = ctx->keras_major;
+    k->steps = ctx->steps;
+    k->wroot = ctx->wroot;
+    k->first_mask = NAN;
     k->net = nn_net_new();
     if (!k->net) {
         st = sv_error_set(err, SV_ERR_NOMEM, "%s: out of memory", src);
@@ -811,7 +1158,10 @@ static int kimp_net_from_json(const char *json_text, const char *src, nn_net **o
         goto fail;
     }
     if (!strcmp(cls, "Sequential")) {
-        st = kimp_sequential(k, json_is_array(config) ? config : json_object_get(config, "layers"));
+        st = json_is_array(config)
+                 ? kimp_sequential(k, config, NULL)
+                 : kimp_sequential(k, json_object_get(config, "layers"),
+                                   json_object_get(config, "build_input_shape"));
     } else if (!strcmp(cls, "Model") || !strcmp(cls, "Functional")) {
         st = kimp_functional(k, config);
     } else {
@@ -838,7 +1188,7 @@ static int kimp_net_from_json(const char *json_text, const char *src, nn_net **o
     }
     *out = k->net;
     if (mask)
-        *mask = k->has_mask ? k->mask_value : NAN;
+        *mask = k->first_mask;
     free(k);
     json_decref(root);
     return 0;
@@ -852,11 +1202,6 @@ fail:
 /* ======================================================================
  * weights: HDF5 -> nn_param
  * ==================================================================== */
-
-typedef struct h5strs {
-    int n;
-    char **s;
-} h5strs;
 
 static void h5strs_free(h5strs *l)
 {
@@ -1074,6 +1419,26 @@ done:
     return st;
 }
 
+/* A net layer made from part of a composite Keras layer (keras-tcn's TCN)
+ * is named "<keras layer>/<part path>": its weights are in the Keras
+ * layer's group, those whose path ends in the part path.  The length of the
+ * group name, or 0 for a plain layer. */
+static size_t kimp_group_len(const char *lname)
+{
+    const char *sl = strchr(lname, '/');
+    return sl ? (size_t)(sl - lname) : 0;
+}
+
+/* Is weight "a/b/part/kernel:0" one of part's (its folder ends in part)? */
+static int kimp_weight_of(const char *wname, const char *part)
+{
+    const char *last = strrchr(wname, '/');
+    size_t dl = last ? (size_t)(last - wname) : 0, pl = strlen(part);
+    if (dl < pl || strncmp(wname + dl - pl, part, pl))
+        return 0;
+    return dl == pl || wname[dl - pl - 1] == '/';
+}
+
 /* Fill every parameter of one net layer from its HDF5 group. */
 static int kimp_load_layer(hid_t root, const char *file, nn_layer *L, sv_error *err)
 {
@@ -1081,11 +1446,15 @@ static int kimp_load_layer(hid_t root, const char *file, nn_layer *L, sv_error *
     hid_t g = -1;
     h5strs wn = {0, NULL};
     int filled[NN_MAX_PARAMS] = {0};
+    char group[NN_NAME_MAX];
+    size_t gl = kimp_group_len(L->name);
+    const char *part = gl ? L->name + gl + 1 : NULL;
+    snprintf(group, sizeof group, "%.*s", gl ? (int)gl : NN_NAME_MAX - 1, L->name);
 
-    if (!h5_path_exists(root, L->name))
+    if (!h5_path_exists(root, group))
         return sv_error_set(err, SV_ERR_FORMAT, "%s: missing weights for layer '%s' (no group "
-                            "'%s' in the file)", file, L->name, L->name);
-    if ((g = H5Gopen2(root, L->name, H5P_DEFAULT)) < 0)
+                            "'%s' in the file)", file, L->name, group);
+    if ((g = H5Gopen2(root, group, H5P_DEFAULT)) < 0)
         return sv_error_set(err, SV_ERR_FORMAT, "%s: cannot open the weight group of layer '%s'",
                             file, L->name);
     st = h5_read_strings(g, "weight_names", file, &wn, err);
@@ -1110,6 +1479,8 @@ static int kimp_load_layer(hid_t root, const char *file, nn_layer *L, sv_error *
     for (int i = 0; i < wn.n; i++) {
         char pname[64];
         int j;
+        if (part && !kimp_weight_of(wn.s[i], part))
+            continue; /* another part's */
         keras_weight_param_name(wn.s[i], pname, sizeof pname);
         for (j = 0; j < L->n_params; j++)
             if (!strcmp(L->p[j].name, pname))
@@ -1170,6 +1541,15 @@ static int kimp_load_weights(hid_t root, const char *file, nn_net *net, sv_error
         for (int i = 0; i < names.n; i++) {
             if (nn_net_find(net, names.s[i]) >= 0)
                 continue;
+            /* the parts of a composite layer must use all of its weights */
+            size_t used = 0, nl = strlen(names.s[i]);
+            int parts = 0;
+            for (int j = 0; j < net->n_layers; j++)
+                if (kimp_group_len(net->layers[j].name) == nl &&
+                    !strncmp(net->layers[j].name, names.s[i], nl)) {
+                    parts = 1;
+                    used += (size_t)net->layers[j].n_params;
+                }
             /* a layer the architecture lacks: an error only if it has weights */
             h5strs wn = {0, NULL};
             int has = 0;
@@ -1177,10 +1557,17 @@ static int kimp_load_weights(hid_t root, const char *file, nn_net *net, sv_error
                 hid_t g = H5Gopen2(root, names.s[i], H5P_DEFAULT);
                 if (g >= 0) {
                     if (h5_read_strings(g, "weight_names", file, &wn, NULL) == 0)
-                        has = wn.n > 0;
+                        has = wn.n > 0 && (size_t)wn.n != used;
                     h5strs_free(&wn);
                     H5Gclose(g);
                 }
+            }
+            if (has && parts) {
+                st = sv_error_set(err, SV_ERR_FORMAT, "%s: layer '%s' has weights that its "
+                                  "imported parts do not use (an option not imported?)", file,
+                                  names.s[i]);
+                h5strs_free(&names);
+                return st;
             }
             if (has) {
                 st = sv_error_set(err, SV_ERR_FORMAT, "%s: the file has weights for layer '%s', "
@@ -1456,18 +1843,10 @@ static int kimp_describe(sv_model *m, const sv_keras_options *opt, const char *f
     return 0;
 }
 
-static void kimp_now_iso(char *buf, size_t len)
-{
-    time_t t = time(NULL);
-    struct tm tmv;
-    gmtime_r(&t, &tmv);
-    strftime(buf, len, "%Y-%m-%dT%H:%M:%S", &tmv);
-}
-
 /* The network and its weights; *kver (if non-NULL) gets the keras_version
  * attribute or "" (at most 71 characters). */
-static int kimp_load_net(const char *h5_path, const char *arch_path, nn_net **out, double *mask,
-                         char *kver_out, size_t kver_len, sv_error *err)
+static int kimp_load_net(const char *h5_path, const char *arch_path, int steps, nn_net **out,
+                         double *mask, char *kver_out, size_t kver_len, sv_error *err)
 {
     char *arch_text = NULL;
     h5strs cfg = {0, NULL}, kver = {0, NULL};
@@ -1508,9 +1887,27 @@ static int kimp_load_net(const char *h5_path, const char *arch_path, nn_net **ou
         goto done;
     }
 
+    /* the weights group and the Keras version first: the architecture
+     * reader needs them (input shapes, hard_sigmoid of Keras 3) */
+    if (H5Lexists(file, "model_weights", H5P_DEFAULT) > 0)
+        root = H5Gopen2(file, "model_weights", H5P_DEFAULT);
+    else
+        root = H5Gopen2(file, "/", H5P_DEFAULT);
+    if (root < 0) {
+        st = sv_error_set(err, SV_ERR_FORMAT, "%s: cannot open the weights group", h5_path);
+        goto done;
+    }
+    if (h5_read_strings(root, "keras_version", h5_path, &kver, NULL) != 0 || kver.n != 1) {
+        h5strs_free(&kver);
+        h5_read_strings(file, "keras_version", h5_path, &kver, NULL);
+    }
+    kimp_ctx ctx = {2, steps, root};
+    if (kver.n == 1 && atoi(kver.s[0]) >= 3)
+        ctx.keras_major = atoi(kver.s[0]);
+
     /* architecture */
     if (arch_text) {
-        st = kimp_net_from_json(arch_text, arch_path, &net, mask, err);
+        st = kimp_net_from_json(arch_text, arch_path, &ctx, &net, mask, err);
     } else {
         st = h5_read_strings(file, "model_config", h5_path, &cfg, err);
         if (st == 1 || (st == 0 && cfg.n != 1)) {
@@ -1520,26 +1917,14 @@ static int kimp_load_net(const char *h5_path, const char *arch_path, nn_net **ou
         }
         if (st)
             goto done;
-        st = kimp_net_from_json(cfg.s[0], h5_path, &net, mask, err);
+        st = kimp_net_from_json(cfg.s[0], h5_path, &ctx, &net, mask, err);
     }
     if (st)
         goto done;
 
     /* weights */
-    if (H5Lexists(file, "model_weights", H5P_DEFAULT) > 0)
-        root = H5Gopen2(file, "model_weights", H5P_DEFAULT);
-    else
-        root = H5Gopen2(file, "/", H5P_DEFAULT);
-    if (root < 0) {
-        st = sv_error_set(err, SV_ERR_FORMAT, "%s: cannot open the weights group", h5_path);
-        goto done;
-    }
     if ((st = kimp_load_weights(root, h5_path, net, err)))
         goto done;
-    if (h5_read_strings(root, "keras_version", h5_path, &kver, NULL) != 0 || kver.n != 1) {
-        h5strs_free(&kver);
-        h5_read_strings(file, "keras_version", h5_path, &kver, NULL);
-    }
     if (kver_out && kver_len && kver.n == 1)
         snprintf(kver_out, kver_len, "%s", kver.s[0]);
     *out = net;
@@ -1560,7 +1945,7 @@ done:
 
 int sv_keras_import_net(const char *h5_path, const char *arch_path, nn_net **out, sv_error *err)
 {
-    return kimp_load_net(h5_path, arch_path, out, NULL, NULL, 0, err);
+    return kimp_load_net(h5_path, arch_path, 0, out, NULL, NULL, 0, err);
 }
 
 int sv_keras_import(const char *h5_path, const sv_keras_options *opt_in, sv_model **out,
@@ -1580,7 +1965,14 @@ int sv_keras_import(const char *h5_path, const sv_keras_options *opt_in, sv_mode
     if (opt.arch_path && (st = sv_sha256_file(opt.arch_path, archck, err)))
         return st;
     double mask = NAN;
-    if ((st = kimp_load_net(h5_path, opt.arch_path, &net, &mask, kver, sizeof kver, err)))
+    int steps = opt.steps;
+    if (!steps && opt.task == SV_TASK_LIGHTCURVE && opt.lc_prep) { /* the prep's length */
+        sv_lcprep p;
+        if (sv_lcprep_parse(opt.lc_prep, &p, NULL) == 0 && p.mode != SV_LCMODE_NONE)
+            steps = p.n_steps;
+    }
+    if ((st = kimp_load_net(h5_path, opt.arch_path, steps, &net, &mask, kver, sizeof kver,
+                            err)))
         return st;
 
     m = sv_model_new(net);
@@ -1591,12 +1983,12 @@ int sv_keras_import(const char *h5_path, const sv_keras_options *opt_in, sv_mode
     if ((st = kimp_describe(m, &opt, h5_path, err)))
         goto done;
 
-    char date[32], creator[72];
-    kimp_now_iso(date, sizeof date);
+    /* no DATE nor path: the import is a function of the file's bytes and the
+     * options, and gives the same model file byte for byte */
+    char creator[72];
     snprintf(creator, sizeof creator, "%s",
              opt.creator ? opt.creator : "stampvet " PACKAGE_VERSION " import-keras");
     if ((st = sv_model_set_prov(m, "CREATOR", creator)) ||
-        (st = sv_model_set_prov(m, "DATE", date)) ||
         (st = sv_model_set_prov(m, "SRCFILE", kimp_basename(h5_path))) ||
         (st = sv_model_set_prov(m, "SRCCK", srcck)) ||
         (st = sv_model_set_prov(m, "SRCCKALG", "sha256")) ||
@@ -1606,12 +1998,12 @@ int sv_keras_import(const char *h5_path, const sv_keras_options *opt_in, sv_mode
         st = sv_error_set(err, SV_ERR_INTERNAL, "%s: cannot record provenance", h5_path);
         goto done;
     }
-    if (!isnan(mask)) { /* Keras Masking, imported as the identity (see above) */
+    if (!isnan(mask)) { /* Keras Masking: the GRU/LSTM layers downstream skip masked steps */
         char mv[32];
         snprintf(mv, sizeof mv, "%.9g", mask);
         if ((st = sv_model_set_prov(m, "LCMASK", mv)) ||
-            (st = sv_model_add_history(m, "Keras Masking imported as identity (exact up to "
-                                          "the last unmasked step)"))) {
+            (st = sv_model_add_history(m, "Keras Masking: recurrent layers keep their state "
+                                          "at masked steps, as Keras"))) {
             st = sv_error_set(err, SV_ERR_INTERNAL, "%s: cannot record provenance", h5_path);
             goto done;
         }

@@ -13,21 +13,31 @@
  * scalars or arrays.
  *
  * Architectures: Sequential (the Keras 2.2 list form and the
- * {"name", "layers"} form) and functional models ("Model" / "Functional",
- * with inbound_nodes; several inputs, one output; no shared layers, no
- * nested models).  Layers: InputLayer, Conv2D, DepthwiseConv2D,
- * SeparableConv2D, MaxPooling2D, AveragePooling2D, GlobalAveragePooling2D,
- * Dense, Flatten, Dropout (and SpatialDropout*, GaussianNoise,
- * GaussianDropout, AlphaDropout: identity at inference), BatchNormalization,
- * Concatenate, GRU, Activation, LeakyReLU, ReLU (plain), Softmax (last axis),
- * TimeDistributed(Dense) (imported as Dense, which applies per time step),
- * Masking directly on a (time, features) input (RAPID-style light-curve
- * models; imported as the identity, exact up to the last unmasked step of
- * trailing-padded sequences, and recorded as provenance LCMASK).
- * Options must be those the engine computes: channels_last, dilation 1,
- * padding valid/same, no stateful/backwards/unrolled-state GRU, and so on.
- * Anything else is an error (SV_ERR_UNSUPPORTED) naming the layer and the
- * class or option.
+ * {"name", "layers"} form; without batch_input_shape the input shape comes
+ * from the config's build_input_shape, else from the first weighted layer's
+ * kernel, and a free (None) time axis from opt->steps) and functional
+ * models ("Model" / "Functional", with inbound_nodes; several inputs, one
+ * output; no shared layers, no nested models).  Layers: InputLayer,
+ * Conv2D, DepthwiseConv2D, SeparableConv2D, MaxPooling2D,
+ * AveragePooling2D, GlobalAveragePooling2D, Dense, Flatten, Dropout (and
+ * SpatialDropout*, GaussianNoise, GaussianDropout, AlphaDropout: identity
+ * at inference), BatchNormalization, Concatenate, GRU, LSTM, Conv1D
+ * (valid / same / causal, dilation or stride), Activation, LeakyReLU, ReLU
+ * (plain), Softmax (last axis), TimeDistributed(Dense) (imported as Dense,
+ * which applies per time step), Masking, and keras-tcn's TCN layer
+ * (expanded into Conv1D / Activation / Add layers named
+ * "<tcn>/residual_block_<i>/<part>", computed as keras-tcn 3.1.2 .. 3.4.x
+ * do; see kimp_tcn).  Masks follow Keras: a Masking layer's mask travels
+ * through Dropout, BatchNormalization, activations, Dense and
+ * return_sequences recurrent layers, and every GRU / LSTM it reaches keeps
+ * its state at masked steps (nn.h); layers that do not support masks (Conv1D,
+ * TCN) drop it, as TF 2 does; a masked input to Concatenate is refused.
+ * hard_sigmoid is the one of the Keras that wrote the file (keras_version):
+ * 0.2 x + 0.5 before Keras 3, x / 6 + 0.5 from Keras 3.
+ * Options must be those the engine computes: channels_last, padding
+ * valid/same (Conv1D also causal), no stateful/backwards/unrolled-state
+ * recurrent layers, and so on.  Anything else is an error
+ * (SV_ERR_UNSUPPORTED) naming the layer and the class or option.
  *
  * The network's inputs are reordered so that a stamp input (rank 3,
  * H x W x C) is network input 0 and a feature vector (rank 1) input 1.
@@ -36,7 +46,9 @@
  * SRCCK (the SHA-256 of the file, 64 hex digits; SRCCKALG = "sha256"),
  * ARCHFILE/ARCHCK for a separate architecture JSON, KERASVER
  * (keras_version attribute), CREATOR ("stampvet <version> import-keras"),
- * DATE (UTC, ISO 8601).
+ * LCMASK (the first Masking layer's mask value).  No date and no folder:
+ * importing the same file with the same options gives the same model
+ * file, byte for byte (sv_model_write_fits).
  *
  * Thread safety: not thread-safe.  libhdf5 (serial build) is not, and the
  * import silences HDF5's automatic error printing for the duration of the
@@ -76,6 +88,9 @@ typedef struct sv_keras_options {
     const char *lc_prep;     /* lightcurve task: the history preprocessing
                                 (sv_lcprep_parse text, e.g. "rapid"), NULL:
                                 none declared (tensors only)                */
+    int steps;               /* time steps of a sequence input whose length
+                                the file leaves free (None); 0: lc_prep's
+                                n_steps, else an error                      */
 } sv_keras_options;
 
 /* Defaults: realbogus, l2-rows (braai d6_m7), SCI,REF,DIFF, nan_fill 0,

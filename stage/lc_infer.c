@@ -409,6 +409,11 @@ sv_lc_infer *sv_lc_infer_new(const nn_net *net, int max_batch, sv_error *err)
             break;
         case NN_GRU: {
             const nn_layer *In = &net->layers[L->in[0]];
+            if (L->n_in != 1) {
+                sv_error_set(err, SV_ERR_UNSUPPORTED, "light-curve fast path: masked GRU '%s'",
+                             L->name);
+                return NULL;
+            }
             if (L->act != NN_ACT_TANH ||
                 (L->recurrent_act != NN_ACT_SIGMOID &&
                  L->recurrent_act != NN_ACT_HARD_SIGMOID)) {

@@ -75,8 +75,20 @@ static void layer_notes(const nn_layer *L, char *buf, size_t cap)
         ADD("eps %g mom %g", (double)L->epsilon, (double)L->momentum);
         break;
     case NN_GRU:
+    case NN_LSTM:
         ADD("rec %s%s%s", nn_act_name(L->recurrent_act), L->reset_after ? " reset_after" : "",
             L->return_sequences ? " seq" : "");
+        if (L->n_in == 2)
+            ADD(" masked(%g)", (double)L->mask_value);
+        break;
+    case NN_CONV1D:
+        ADD("k%d s%d d%d %s", L->kh, L->sh, L->dilation,
+            L->padding == NN_PAD_CAUSAL ? "causal" : pad);
+        if (!L->use_bias)
+            ADD(" no-bias");
+        break;
+    case NN_MASKING:
+        ADD("mask %g", (double)L->mask_value);
         break;
     default:
         break;

@@ -172,6 +172,26 @@ static void put_str(wctx *w, const char *key, const char *v, const char *comm)
     w_note(w, key);
 }
 
+/* DATASUM and CHECKSUM of the current HDU, as fits_write_chksum computes
+ * them but with fixed comments: cfitsio stamps the time into theirs, and a
+ * model file must be the same bytes for the same model (an imported model
+ * is reproducible bit for bit).  The HDU's data must be complete. */
+static void put_checksum(wctx *w, const char *what)
+{
+    unsigned long datasum = 0, hdusum = 0;
+    char ds[24], ck[FLEN_VALUE];
+    fits_update_key_str(w->f, "CHECKSUM", "0000000000000000", "HDU checksum", &w->st);
+    fits_update_key_str(w->f, "DATASUM", "0", "data unit checksum", &w->st);
+    fits_flush_file(w->f, &w->st); /* pads the data unit: the sums are of the final bytes */
+    fits_get_chksum(w->f, &datasum, &hdusum, &w->st);
+    snprintf(ds, sizeof ds, "%lu", datasum);
+    fits_modify_key_str(w->f, "DATASUM", ds, "&", &w->st);
+    fits_get_chksum(w->f, &datasum, &hdusum, &w->st);
+    fits_encode_chksum(hdusum, 1, ck);
+    fits_modify_key_str(w->f, "CHECKSUM", ck, "&", &w->st);
+    w_note(w, what);
+}
+
 static int check_name(const char *what, const char *s, int allow_comma, sv_error *err,
                       const char *path)
 {
@@ -324,14 +344,13 @@ static void write_primary(wctx *w, const sv_model *m)
     for (int i = 0; i < m->n_history; i++)
         fits_write_history(w->f, m->history[i], &w->st);
     w_note(w, "HISTORY");
-    fits_write_chksum(w->f, &w->st);
-    w_note(w, "primary CHECKSUM");
+    put_checksum(w, "primary CHECKSUM");
 }
 
 enum {
     C_NAME = 0, C_KIND, C_INPUTS, C_ACT, C_ALPHA, C_FILTERS, C_UNITS, C_KH, C_KW, C_SH, C_SW,
     C_PADDING, C_DEPTHMUL, C_USEBIAS, C_RATE, C_EPSILON, C_MOMENTUM, C_RETSEQ, C_RESETAFT,
-    C_RECACT, C_AXIS, C_TRAINABL, C_RANK, C_SHAPE, C_NCOLS
+    C_RECACT, C_AXIS, C_TRAINABL, C_RANK, C_SHAPE, C_DILATION, C_MASKVAL, C_NCOLS
 };
 
 static const struct {
@@ -340,6 +359,7 @@ static const struct {
     char type;         /* 's' string, 'i' int, 'f' float, 'l' logical */
     int repeat;
     int width;         /* strings: capacity in the reader (with the NUL) */
+    int optional;      /* added later: a file without it has the default   */
 } layer_cols[C_NCOLS] = {
     [C_NAME] = {"NAME", "64A", 's', 1, NN_NAME_MAX},
     [C_KIND] = {"KIND", "24A", 's', 1, 64},
@@ -365,6 +385,8 @@ static const struct {
     [C_TRAINABL] = {"TRAINABL", "1L", 'l', 1, 0},
     [C_RANK] = {"RANK", "1J", 'i', 1, 0},
     [C_SHAPE] = {"SHAPE", "3J", 'i', 3, 0},
+    [C_DILATION] = {"DILATION", "1J", 'i', 1, 0, 1},
+    [C_MASKVAL] = {"MASKVAL", "1E", 'f', 1, 0, 1},
 };
 
 static void write_layers(wctx *w, const nn_net *net)
@@ -416,7 +438,10 @@ static void write_layers(wctx *w, const nn_net *net)
             case C_SH: iv[i] = L->sh; break;
             case C_SW: iv[i] = L->sw; break;
             case C_PADDING:
-                snprintf(s[i], 640, "%s", L->padding == NN_PAD_SAME ? "same" : "valid");
+                snprintf(s[i], 640, "%s",
+                         L->padding == NN_PAD_SAME     ? "same"
+                         : L->padding == NN_PAD_CAUSAL ? "causal"
+                                                       : "valid");
                 break;
             case C_DEPTHMUL: iv[i] = L->depth_multiplier; break;
             case C_USEBIAS: lv[i] = L->use_bias ? 1 : 0; break;
@@ -433,6 +458,8 @@ static void write_layers(wctx *w, const nn_net *net)
                 for (int d = 0; d < 3; d++)
                     iv[3 * i + d] = d < L->rank ? L->shape[d] : 0;
                 break;
+            case C_DILATION: iv[i] = L->dilation; break;
+            case C_MASKVAL: fv[i] = L->mask_value; break;
             }
         }
         int col = c + 1;
@@ -448,8 +475,7 @@ static void write_layers(wctx *w, const nn_net *net)
     }
     fits_write_comment(w->f, "One row per layer in topological order; see stage/model_fits.h.",
                        &w->st);
-    fits_write_chksum(w->f, &w->st);
-    w_note(w, "LAYERS CHECKSUM");
+    put_checksum(w, "LAYERS CHECKSUM");
 done:
     free(s);
     free(sbuf);
@@ -477,9 +503,7 @@ static void write_params(wctx *w, const nn_net *net)
             put_log(w, "TRAINABL", p->trainable && L->trainable, "updated by training");
             if (p->size)
                 fits_write_img(w->f, TFLOAT, 1, (LONGLONG)p->size, p->w, &w->st);
-            fits_write_chksum(w->f, &w->st);
-            if (w->st && !w->what)
-                w->what = "a weight image";
+            put_checksum(w, "a weight image");
         }
     }
 }
@@ -1040,6 +1064,10 @@ static int read_layers(rctx *r, const rhead *h, nn_net *net, rlayer_extra *extra
     for (int c = 0; c < C_NCOLS; c++) {
         st = 0;
         fits_get_colnum(r->f, CASESEN, (char *)layer_cols[c].name, &col[c], &st);
+        if (st && layer_cols[c].optional) {
+            col[c] = 0; /* the default of every layer */
+            continue;
+        }
         if (st)
             return r_fail(r, SV_ERR_FORMAT, "no column %s", layer_cols[c].name);
         int t = 0;
@@ -1072,6 +1100,11 @@ static int read_layers(rctx *r, const rhead *h, nn_net *net, rlayer_extra *extra
         for (int c = 0; c < C_NCOLS && !rc; c++) {
             int anynul = 0;
             st = 0;
+            if (!col[c]) { /* an optional column the file lacks */
+                iv[c][0] = c == C_DILATION ? 1 : 0;
+                fv[c] = 0.0;
+                continue;
+            }
             switch (layer_cols[c].type) {
             case 's': {
                 char *arr[1] = {sval};
@@ -1158,12 +1191,15 @@ static int read_layers(rctx *r, const rhead *h, nn_net *net, rlayer_extra *extra
             L.padding = NN_PAD_VALID;
         else if (!strcmp(sv[C_PADDING], "same"))
             L.padding = NN_PAD_SAME;
+        else if (!strcmp(sv[C_PADDING], "causal"))
+            L.padding = NN_PAD_CAUSAL;
         else {
             rc = r_fail(r, SV_ERR_FORMAT, "row %lld (layer '%s'): unknown padding '%s'",
                         (long long)row, lname, sv[C_PADDING]);
             break;
         }
-        static const int int_cols[] = {C_FILTERS, C_UNITS, C_KH, C_KW, C_SH, C_SW, C_DEPTHMUL};
+        static const int int_cols[] = {C_FILTERS, C_UNITS,    C_KH,      C_KW,
+                                       C_SH,      C_SW,       C_DEPTHMUL, C_DILATION};
         for (size_t k = 0; k < sizeof int_cols / sizeof int_cols[0]; k++) {
             long long x = iv[int_cols[k]][0];
             if (x < 0 || x > DIM_MAX) {
@@ -1202,6 +1238,8 @@ static int read_layers(rctx *r, const rhead *h, nn_net *net, rlayer_extra *extra
         L.rate = (float)fv[C_RATE];
         L.epsilon = (float)fv[C_EPSILON];
         L.momentum = (float)fv[C_MOMENTUM];
+        L.dilation = (int)iv[C_DILATION][0];
+        L.mask_value = (float)fv[C_MASKVAL];
         L.use_bias = lv[C_USEBIAS];
         L.return_sequences = lv[C_RETSEQ];
         L.reset_after = lv[C_RESETAFT];
@@ -1379,6 +1417,37 @@ static int bound_params(rctx *r, const nn_net *net, double *total)
             np = F * 3 * u + u * 3 * u + (L->use_bias ? (L->reset_after ? 6 : 3) * u : 0);
             break;
         }
+        case NN_LSTM: {
+            if (ir != 2) {
+                ok = 0;
+                break;
+            }
+            double u = L->units, F = is[1];
+            r2 = L->return_sequences ? 2 : 1;
+            s[0] = L->return_sequences ? is[0] : L->units;
+            s[1] = L->return_sequences ? L->units : 0;
+            np = F * 4 * u + u * 4 * u + (L->use_bias ? 4 * u : 0);
+            break;
+        }
+        case NN_CONV1D: {
+            if (ir != 2 || L->sh < 1 || L->dilation < 1) {
+                ok = 0;
+                break;
+            }
+            int to = 0, pb = 0;
+            nn_conv1d_geometry(is[0], L->kh, L->sh, L->dilation, L->padding, &to, &pb);
+            r2 = 2;
+            s[0] = to;
+            s[1] = L->filters;
+            np = (double)L->kh * is[1] * L->filters + (L->use_bias ? L->filters : 0);
+            break;
+        }
+        case NN_ADD:
+        case NN_MASKING:
+            r2 = ir;
+            for (int d = 0; d < ir; d++)
+                s[d] = is[d];
+            break;
         default:
             ok = 0;
             break;

@@ -30,6 +30,10 @@ static const char *const kind_names[NN_KIND_COUNT] = {
     [NN_CONCAT] = "concatenate",
     [NN_GRU] = "gru",
     [NN_ACTIVATION] = "activation",
+    [NN_LSTM] = "lstm",
+    [NN_CONV1D] = "conv1d",
+    [NN_ADD] = "add",
+    [NN_MASKING] = "masking",
 };
 
 static const char *const act_names[NN_ACT_COUNT] = {
@@ -40,6 +44,7 @@ static const char *const act_names[NN_ACT_COUNT] = {
     [NN_ACT_TANH] = "tanh",
     [NN_ACT_SOFTMAX] = "softmax",
     [NN_ACT_HARD_SIGMOID] = "hard_sigmoid",
+    [NN_ACT_HARD_SIGMOID_K3] = "hard_sigmoid_k3",
 };
 
 /* Keras class names and common spellings accepted by nn_kind_from_name. */
@@ -63,6 +68,7 @@ static const struct {
     {"globalaveragepool", NN_GLOBAL_AVGPOOL2D},
     {"batchnormalization", NN_BATCHNORM},
     {"batchnorm", NN_BATCHNORM},
+    {"convolution1d", NN_CONV1D},
 };
 
 const char *nn_kind_name(nn_kind kind)
@@ -174,6 +180,8 @@ nn_layer nn_layer_defaults(nn_kind kind, const char *name)
     L.reset_after = 0;
     L.recurrent_act = NN_ACT_HARD_SIGMOID;
     L.concat_axis = -1;
+    L.dilation = 1;
+    L.mask_value = 0.0f;
     L.trainable = 1;
     switch (kind) {
     case NN_MAXPOOL2D:
@@ -182,6 +190,7 @@ nn_layer nn_layer_defaults(nn_kind kind, const char *name)
         L.sh = L.sw = 0; /* 0: equal to the pool size (Keras strides=None) */
         break;
     case NN_GRU:
+    case NN_LSTM:
         L.act = NN_ACT_TANH;
         break;
     default:
@@ -232,11 +241,12 @@ static int check_spec(const nn_net *net, nn_layer *L, sv_error *err)
         if (net->n_inputs >= NN_MAX_NET_INPUTS)
             return sv_error_set(err, SV_ERR_ARG, "layer '%s' (input): more than %d network inputs",
                                 nm, NN_MAX_NET_INPUTS);
-    } else if (L->kind == NN_CONCAT) {
+    } else if (L->kind == NN_CONCAT || L->kind == NN_ADD) {
         if (L->n_in < 2 || L->n_in > NN_MAX_INPUTS)
-            return sv_error_set(err, SV_ERR_ARG,
-                                "layer '%s' (concatenate): %d inputs, needs 2..%d", nm,
-                                L->n_in, NN_MAX_INPUTS);
+            return sv_error_set(err, SV_ERR_ARG, "layer '%s' (%s): %d inputs, needs 2..%d", nm,
+                                kn, L->n_in, NN_MAX_INPUTS);
+    } else if ((L->kind == NN_GRU || L->kind == NN_LSTM) && L->n_in == 2) {
+        /* a masked recurrent layer: in[1] gives the mask (nn.h) */
     } else if (L->n_in != 1) {
         return sv_error_set(err, SV_ERR_ARG, "layer '%s' (%s): %d inputs, needs exactly 1", nm,
                             kn, L->n_in);
@@ -282,16 +292,42 @@ static int check_spec(const nn_net *net, nn_layer *L, sv_error *err)
             return sv_error_set(err, SV_ERR_ARG, "layer '%s' (dense): units %d", nm, L->units);
         break;
     case NN_GRU:
+    case NN_LSTM:
         if (bad_dim(L->units))
-            return sv_error_set(err, SV_ERR_ARG, "layer '%s' (gru): units %d", nm, L->units);
-        if (L->recurrent_act != NN_ACT_SIGMOID && L->recurrent_act != NN_ACT_HARD_SIGMOID)
+            return sv_error_set(err, SV_ERR_ARG, "layer '%s' (%s): units %d", nm, kn, L->units);
+        if (L->recurrent_act != NN_ACT_SIGMOID && L->recurrent_act != NN_ACT_HARD_SIGMOID &&
+            L->recurrent_act != NN_ACT_HARD_SIGMOID_K3)
             return sv_error_set(err, SV_ERR_UNSUPPORTED,
-                                "layer '%s' (gru): recurrent activation '%s' not supported "
+                                "layer '%s' (%s): recurrent activation '%s' not supported "
                                 "(sigmoid or hard_sigmoid)",
-                                nm, nn_act_name(L->recurrent_act));
+                                nm, kn, nn_act_name(L->recurrent_act));
         if (L->act == NN_ACT_SOFTMAX)
             return sv_error_set(err, SV_ERR_UNSUPPORTED,
-                                "layer '%s' (gru): softmax as GRU activation not supported", nm);
+                                "layer '%s' (%s): softmax as the cell activation not supported",
+                                nm, kn);
+        if (!isfinite(L->mask_value))
+            return sv_error_set(err, SV_ERR_ARG, "layer '%s' (%s): mask value %g", nm, kn,
+                                (double)L->mask_value);
+        break;
+    case NN_CONV1D:
+        if (bad_dim(L->filters) || bad_dim(L->kh) || bad_dim(L->sh) || bad_dim(L->dilation))
+            return sv_error_set(err, SV_ERR_ARG,
+                                "layer '%s' (conv1d): filters %d, kernel %d, stride %d, "
+                                "dilation %d (all must be >= 1)",
+                                nm, L->filters, L->kh, L->sh, L->dilation);
+        if (L->padding != NN_PAD_VALID && L->padding != NN_PAD_SAME &&
+            L->padding != NN_PAD_CAUSAL)
+            return sv_error_set(err, SV_ERR_ARG, "layer '%s' (conv1d): unknown padding %d", nm,
+                                (int)L->padding);
+        if (L->act == NN_ACT_SOFTMAX)
+            return sv_error_set(err, SV_ERR_UNSUPPORTED,
+                                "layer '%s' (conv1d): softmax as fused activation not supported",
+                                nm);
+        break;
+    case NN_MASKING:
+        if (!isfinite(L->mask_value))
+            return sv_error_set(err, SV_ERR_ARG, "layer '%s' (masking): mask value %g", nm,
+                                (double)L->mask_value);
         break;
     case NN_DROPOUT:
         if (!(L->rate >= 0.0f && L->rate < 1.0f))
@@ -368,6 +404,23 @@ void nn_conv_geometry(int in, int k, int s, nn_padding pad, int *out, int *pad_b
         *pad_before = (int)(total / 2);
     } else {
         *out = in >= k ? (in - k) / s + 1 : 0;
+        *pad_before = 0;
+    }
+}
+
+void nn_conv1d_geometry(int in, int k, int s, int d, nn_padding pad, int *out, int *pad_before)
+{
+    long eff = (long)(k - 1) * d + 1; /* the dilated kernel's extent */
+    if (pad == NN_PAD_CAUSAL) {
+        *pad_before = (int)(eff - 1);
+        *out = (in - 1) / s + 1;
+    } else if (pad == NN_PAD_SAME) {
+        int o = (in + s - 1) / s;
+        long total = (long)(o - 1) * s + eff - in;
+        *out = o;
+        *pad_before = total > 0 ? (int)(total / 2) : 0;
+    } else {
+        *out = in >= eff ? (int)((in - eff) / s + 1) : 0;
         *pad_before = 0;
     }
 }
@@ -631,10 +684,95 @@ static int finalize_layer(nn_net *net, int li, sv_error *err)
         return st;
     }
 
+    case NN_LSTM: {
+        if (I->rank != 2)
+            return sv_error_set(err, SV_ERR_SHAPE,
+                                "layer '%s' (lstm): needs a sequence input (T,F), got shape %s "
+                                "from layer '%s'",
+                                nm, shape_str(I, sbuf, sizeof sbuf), I->name);
+        int T = I->shape[0], F = I->shape[1], u = L->units;
+        if ((long)4 * u > NN_DIM_LIMIT)
+            return sv_error_set(err, SV_ERR_SHAPE, "layer '%s' (lstm): too many units", nm);
+        dims[0] = L->return_sequences ? T : u;
+        dims[1] = u;
+        if ((st = set_shape(L, L->return_sequences ? 2 : 1, dims, err)))
+            return st;
+        if ((st = add_param(L, "kernel", 2, F, 4 * u, 0, 0, 1, err)) ||
+            (st = add_param(L, "recurrent_kernel", 2, u, 4 * u, 0, 0, 1, err)) ||
+            (L->use_bias && (st = add_param(L, "bias", 1, 4 * u, 0, 0, 0, 1, err))))
+            return st;
+        return 0;
+    }
+
+    case NN_CONV1D: {
+        if (I->rank != 2)
+            return sv_error_set(err, SV_ERR_SHAPE,
+                                "layer '%s' (conv1d): needs a sequence input (T,C), got shape %s "
+                                "from layer '%s'",
+                                nm, shape_str(I, sbuf, sizeof sbuf), I->name);
+        int to, pb;
+        if ((long)(L->kh - 1) * L->dilation + 1 > NN_DIM_LIMIT)
+            return sv_error_set(err, SV_ERR_ARG, "layer '%s' (conv1d): kernel %d x dilation %d "
+                                "too wide", nm, L->kh, L->dilation);
+        nn_conv1d_geometry(I->shape[0], L->kh, L->sh, L->dilation, L->padding, &to, &pb);
+        if (to <= 0)
+            return sv_error_set(err, SV_ERR_SHAPE,
+                                "layer '%s' (conv1d): kernel %d (dilation %d) longer than its "
+                                "input %s from layer '%s' (valid padding)",
+                                nm, L->kh, L->dilation, shape_str(I, sbuf, sizeof sbuf), I->name);
+        dims[0] = to;
+        dims[1] = L->filters;
+        if ((st = set_shape(L, 2, dims, err)) ||
+            (st = add_param(L, "kernel", 3, L->kh, I->shape[1], L->filters, 0, 1, err)) ||
+            (L->use_bias && (st = add_param(L, "bias", 1, L->filters, 0, 0, 0, 1, err))))
+            return st;
+        return 0;
+    }
+
+    case NN_ADD:
+        for (int i = 1; i < L->n_in; i++) {
+            const nn_layer *J = &net->layers[L->in[i]];
+            int same = J->rank == I->rank;
+            for (int d = 0; same && d < I->rank; d++)
+                same = J->shape[d] == I->shape[d];
+            if (!same) {
+                char b2[64];
+                return sv_error_set(err, SV_ERR_SHAPE,
+                                    "layer '%s' (add): input '%s' has shape %s, input '%s' has "
+                                    "shape %s (they must be equal)",
+                                    nm, I->name, shape_str(I, sbuf, sizeof sbuf), J->name,
+                                    shape_str(J, b2, sizeof b2));
+            }
+        }
+        return set_shape(L, I->rank, I->shape, err);
+
+    case NN_MASKING:
+        if (I->rank != 2)
+            return sv_error_set(err, SV_ERR_SHAPE,
+                                "layer '%s' (masking): needs a sequence input (T,F), got shape "
+                                "%s from layer '%s'",
+                                nm, shape_str(I, sbuf, sizeof sbuf), I->name);
+        return set_shape(L, 2, I->shape, err);
+
     default:
         return sv_error_set(err, SV_ERR_ARG, "layer '%s': unknown layer kind %d", nm,
                             (int)L->kind);
     }
+}
+
+/* The mask producer of a masked recurrent layer must be a sequence as long
+ * as the data (nn.h). */
+static int check_mask_input(const nn_net *net, const nn_layer *L, sv_error *err)
+{
+    if (!((L->kind == NN_GRU || L->kind == NN_LSTM) && L->n_in == 2))
+        return 0;
+    const nn_layer *I = &net->layers[L->in[0]], *M = &net->layers[L->in[1]];
+    if (M->rank != 2 || I->rank != 2 || M->shape[0] != I->shape[0])
+        return sv_error_set(err, SV_ERR_SHAPE,
+                            "layer '%s' (%s): its mask input '%s' is not a sequence of the "
+                            "data's %d steps",
+                            L->name, nn_kind_name(L->kind), M->name, I->shape[0]);
+    return 0;
 }
 
 int nn_net_finalize(nn_net *net, sv_error *err)
@@ -663,6 +801,8 @@ int nn_net_finalize(nn_net *net, sv_error *err)
         free_params(L);
         L->n_params = 0;
         int st = finalize_layer(net, i, err);
+        if (!st)
+            st = check_mask_input(net, L, err);
         if (st) {
             for (int j = 0; j <= i; j++) {
                 free_params(&net->layers[j]);
@@ -750,6 +890,9 @@ void nn_net_init_weights(nn_net *net, uint64_t seed)
                     double rf = (double)p->dims[0] * p->dims[1];
                     fin = rf * p->dims[2];
                     fout = rf * p->dims[3];
+                } else if (p->rank == 3) { /* Conv1D (k, cin, filters) */
+                    fin = (double)p->dims[0] * p->dims[1];
+                    fout = (double)p->dims[0] * p->dims[2];
                 } else {
                     fin = p->dims[0];
                     fout = p->dims[1];
@@ -764,7 +907,56 @@ void nn_net_init_weights(nn_net *net, uint64_t seed)
                 memset(p->w, 0, p->size * sizeof(float));
             }
         }
+        /* Keras LSTM unit_forget_bias: the forget gate's bias starts at 1 */
+        if (L->kind == NN_LSTM && L->use_bias && L->n_params == 3)
+            for (int k = 0; k < L->units; k++)
+                L->p[2].w[L->units + k] = 1.0f;
     }
+}
+
+int nn_net_with_steps(const nn_net *net, int steps, nn_net **out, sv_error *err)
+{
+    *out = NULL;
+    if (!net || !net->finalized)
+        return sv_error_set(err, SV_ERR_ARG, "nn_net_with_steps: network missing or not "
+                            "finalised");
+    nn_net *c = nn_net_new();
+    if (!c)
+        return sv_error_set(err, SV_ERR_NOMEM, "out of memory");
+    int st = 0;
+    for (int i = 0; i < net->n_layers && !st; i++) {
+        nn_layer L = net->layers[i];
+        L.n_params = 0;
+        memset(L.p, 0, sizeof L.p);
+        if (L.kind == NN_INPUT && L.rank == 2)
+            L.shape[0] = steps;
+        if (nn_net_add(c, &L, err) < 0)
+            st = err ? err->status : SV_ERR_ARG;
+    }
+    if (!st) {
+        c->output = net->output;
+        st = nn_net_finalize(c, err);
+    }
+    for (int i = 0; i < net->n_layers && !st; i++) {
+        const nn_layer *A = &net->layers[i];
+        nn_layer *B = &c->layers[i];
+        for (int j = 0; j < A->n_params && !st; j++) {
+            if (B->n_params != A->n_params || B->p[j].size != A->p[j].size)
+                st = sv_error_set(err, SV_ERR_SHAPE,
+                                  "layer '%s' (%s): its weights depend on the number of time "
+                                  "steps, so the network runs only on %d",
+                                  A->name, nn_kind_name(A->kind),
+                                  net->layers[net->inputs[0]].shape[0]);
+            else
+                memcpy(B->p[j].w, A->p[j].w, A->p[j].size * sizeof(float));
+        }
+    }
+    if (st) {
+        nn_net_free(c);
+        return st;
+    }
+    *out = c;
+    return 0;
 }
 
 size_t nn_net_count_params(const nn_net *net, int trainable_only)

@@ -24,6 +24,15 @@
  *       GRU              kernel (in, 3u), recurrent_kernel (u, 3u), bias (3u),
  *                        or bias (2, 3u) when reset_after; gate order z, r, h
  *                        as in Keras.
+ *       LSTM             kernel (in, 4u), recurrent_kernel (u, 4u), bias (4u);
+ *                        gate order i, f, c, o as in Keras.
+ *       Conv1D           kernel (k, cin, filters), bias (filters), on (T, C).
+ *
+ * Masks (Keras Masking): a GRU or LSTM with two producers reads its data
+ * from in[0] and its mask from in[1]: step t of a sample is masked when
+ * every value of in[1] at t equals the layer's mask_value.  At a masked step
+ * the layer keeps its state and repeats its previous output (zeros before
+ * the first unmasked step), as Keras' RNN does.
  *
  * The nn_net holds structure and weights only; everything that changes while
  * running lives in an nn_workspace (nn_engine.h).  A finalised nn_net is
@@ -66,6 +75,11 @@ typedef enum nn_kind {
     NN_CONCAT,
     NN_GRU,
     NN_ACTIVATION,
+    NN_LSTM,
+    NN_CONV1D,
+    NN_ADD,              /* element-wise sum of 2..NN_MAX_INPUTS equal shapes */
+    NN_MASKING,          /* Keras Masking: zero the steps whose every value
+                            equals mask_value, keep the others              */
     NN_KIND_COUNT
 } nn_kind;
 
@@ -77,10 +91,12 @@ typedef enum nn_act {
     NN_ACT_TANH,
     NN_ACT_SOFTMAX,      /* over the last axis                             */
     NN_ACT_HARD_SIGMOID, /* Keras 2: clip(0.2 x + 0.5, 0, 1)               */
+    NN_ACT_HARD_SIGMOID_K3, /* Keras 3: clip(x / 6 + 0.5, 0, 1)            */
     NN_ACT_COUNT
 } nn_act;
 
-typedef enum nn_padding { NN_PAD_VALID = 0, NN_PAD_SAME = 1 } nn_padding;
+/* causal: Conv1D only, all padding before the first step (Keras) */
+typedef enum nn_padding { NN_PAD_VALID = 0, NN_PAD_SAME = 1, NN_PAD_CAUSAL = 2 } nn_padding;
 
 typedef struct nn_param {
     char name[24];        /* Keras name: "kernel", "bias", "gamma", ...      */
@@ -102,20 +118,22 @@ typedef struct nn_layer {
                                      GRU: the candidate activation (Keras
                                      `activation`, default tanh)             */
     float alpha;                  /* leaky relu slope                        */
-    int filters;                  /* Conv2D / SeparableConv2D                */
-    int units;                    /* Dense / GRU                             */
-    int kh, kw;                   /* kernel or pool size                     */
+    int filters;                  /* Conv2D / SeparableConv2D / Conv1D       */
+    int units;                    /* Dense / GRU / LSTM                      */
+    int kh, kw;                   /* kernel or pool size (Conv1D: kh)        */
     int sh, sw;                   /* strides; pools: 0 = the pool size (Keras
                                      strides=None), resolved by nn_net_add   */
+    int dilation;                 /* Conv1D dilation_rate (1 = none)         */
+    float mask_value;             /* Masking, and masked GRU / LSTM          */
     nn_padding padding;
     int depth_multiplier;         /* Depthwise / Separable                   */
     int use_bias;
     float rate;                   /* Dropout                                 */
     float epsilon, momentum;      /* BatchNormalization (Keras semantics:
                                      moving = moving*momentum + batch*(1-m)) */
-    int return_sequences;         /* GRU                                     */
+    int return_sequences;         /* GRU / LSTM                              */
     int reset_after;              /* GRU: Keras reset_after                  */
-    nn_act recurrent_act;         /* GRU: sigmoid or hard_sigmoid            */
+    nn_act recurrent_act;         /* GRU / LSTM: sigmoid or a hard_sigmoid   */
     int concat_axis;              /* Concatenate: the last axis only: -1, or
                                      the per-sample rank (Keras' index that
                                      counts the batch axis)                  */
@@ -155,8 +173,8 @@ void nn_net_free(nn_net *net);
 /* A layer description with Keras defaults for `kind` (stride 1, valid
  * padding, use_bias 1, trainable 1, epsilon 1e-3, momentum 0.99,
  * recurrent_act hard_sigmoid, reset_after 0, depth_multiplier 1, act linear
- * (GRU: tanh), leaky relu alpha 0.3, pools 2x2 with strides 0 = pool size,
- * concat_axis -1).  The caller sets n_in/in, sizes and the rest. */
+ * (GRU, LSTM: tanh), leaky relu alpha 0.3, pools 2x2 with strides 0 = pool
+ * size, concat_axis -1, dilation 1, mask_value 0).  The caller sets n_in/in, sizes and the rest. */
 nn_layer nn_layer_defaults(nn_kind kind, const char *name);
 
 /* Append a copy of `spec` (its `in` indices must name earlier layers; an
@@ -193,6 +211,20 @@ nn_param *nn_net_param(nn_net *net, const char *lname, const char *pname);
 
 /* Deep copy (structure and weights); NULL when out of memory. */
 nn_net *nn_net_clone(const nn_net *net);
+
+/* A finalised copy of `net` (finalised) whose sequence inputs, rank 2
+ * (T, F), have `steps` time steps instead: recurrent, Conv1D and per-step
+ * layers do not depend on T, as in Keras with a free time axis.  Returns 0
+ * with *out set (free with nn_net_free), or a status with err naming the
+ * layer whose weights would change (a Flatten of the sequence, ...) or
+ * whose shape no longer fits.  Thread-safe (reads net only). */
+int nn_net_with_steps(const nn_net *net, int steps, nn_net **out, sv_error *err);
+
+/* Output length and leading padding of a Conv1D over `in` steps: kernel k,
+ * stride s, dilation d (Keras rules; causal puts all (k-1)*d in front, same
+ * puts the extra step at the end).  Thread-safe. */
+void nn_conv1d_geometry(int in, int k, int s, int d, nn_padding pad, int *out,
+                        int *pad_before);
 
 /* Names used in model files and printouts ("conv2d", "relu", ...), and the
  * reverse look-ups (return -1 when unknown). */

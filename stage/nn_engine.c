@@ -76,6 +76,13 @@ void nn_layer_mem(const nn_net *net, int li, int max_batch, int training, nn_mem
     }
     case NN_GRU:
         m->cache = nn_gru_cache_size(L, I, max_batch, training);
+        if (L->n_in == 2) /* the step mask */
+            m->icache = N * (size_t)I->shape[0];
+        break;
+    case NN_LSTM:
+        m->cache = nn_lstm_cache_size(L, I, max_batch, training);
+        if (L->n_in == 2)
+            m->icache = N * (size_t)I->shape[0];
         break;
     default:
         break;
@@ -271,6 +278,10 @@ static const kernel_fn fwd_fn[NN_KIND_COUNT] = {
     [NN_CONCAT] = nn_concat_forward,
     [NN_GRU] = nn_gru_forward,
     [NN_ACTIVATION] = nn_activation_forward,
+    [NN_LSTM] = nn_lstm_forward,
+    [NN_CONV1D] = nn_conv1d_forward,
+    [NN_ADD] = nn_add_forward,
+    [NN_MASKING] = nn_masking_forward,
 };
 
 static const kernel_fn bwd_fn[NN_KIND_COUNT] = {
@@ -287,6 +298,10 @@ static const kernel_fn bwd_fn[NN_KIND_COUNT] = {
     [NN_CONCAT] = nn_concat_backward,
     [NN_GRU] = nn_gru_backward,
     [NN_ACTIVATION] = nn_activation_backward,
+    [NN_LSTM] = nn_lstm_backward,
+    [NN_CONV1D] = nn_conv1d_backward,
+    [NN_ADD] = nn_add_backward,
+    [NN_MASKING] = nn_masking_backward,
 };
 
 static int check_net(const nn_workspace *ws, const nn_net *net, sv_error *err)

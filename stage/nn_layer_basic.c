@@ -39,11 +39,14 @@ void nn_act_forward(nn_act act, float alpha, float *y, size_t rows, int last)
             y[i] = tanhf(y[i]);
         break;
     case NN_ACT_HARD_SIGMOID:
+    case NN_ACT_HARD_SIGMOID_K3: {
+        const float slope = act == NN_ACT_HARD_SIGMOID ? 0.2f : 1.0f / 6.0f;
         for (size_t i = 0; i < n; i++) {
-            float v = 0.2f * y[i] + 0.5f;
+            float v = slope * y[i] + 0.5f;
             y[i] = v < 0.0f ? 0.0f : (v > 1.0f ? 1.0f : v);
         }
         break;
+    }
     case NN_ACT_SOFTMAX:
         for (size_t r = 0; r < rows; r++) {
             float *v = y + r * (size_t)last;
@@ -91,9 +94,12 @@ void nn_act_backward(nn_act act, float alpha, const float *y, float *dy, size_t 
             dy[i] *= 1.0f - y[i] * y[i];
         break;
     case NN_ACT_HARD_SIGMOID:
+    case NN_ACT_HARD_SIGMOID_K3: {
+        const float slope = act == NN_ACT_HARD_SIGMOID ? 0.2f : 1.0f / 6.0f;
         for (size_t i = 0; i < n; i++)
-            dy[i] = (y[i] > 0.0f && y[i] < 1.0f) ? 0.2f * dy[i] : 0.0f;
+            dy[i] = (y[i] > 0.0f && y[i] < 1.0f) ? slope * dy[i] : 0.0f;
         break;
+    }
     case NN_ACT_SOFTMAX:
         for (size_t r = 0; r < rows; r++) {
             const float *v = y + r * (size_t)last;

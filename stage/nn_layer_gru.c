@@ -11,11 +11,14 @@
  *     in = h U + b_rec
  *     z = ra(xp_z + in_z), r = ra(xp_r + in_r), hh = act(xp_h + r * in_h)
  *   h' = z * h + (1 - z) * hh
+ * Masked (two producers, nn.h): at a masked step h' = h, as Keras' K.rnn.
  *
  * cache layout (floats), N = max batch, T steps, u units, with every
  * [N][T][k] block sample-major like the layer's own tensors:
  *   xp  N*T*3u | hs N*T*u | h0 N*u (zeros) | step N*3u | tmp N*u
  *   training: z, r, hh, inn (N*T*u each) | dxp N*T*3u | dh, dhp N*u | dg N*3u
+ *             | carry N*u (the gradient a masked step passes on)
+ * icache (masked layers): keep N*T (1 = step used, 0 = masked).
  */
 #include <cblas.h>
 #include <string.h>
@@ -24,7 +27,7 @@
 
 typedef struct gru_buf {
     float *xp, *hs, *h0, *step, *tmp;
-    float *z, *r, *hh, *inn, *dxp, *dh, *dhp, *dg;
+    float *z, *r, *hh, *inn, *dxp, *dh, *dhp, *dg, *carry;
 } gru_buf;
 
 static void gru_bufs(const nn_layer *L, const nn_layer *In, int max_batch, int training,
@@ -52,6 +55,7 @@ static void gru_bufs(const nn_layer *L, const nn_layer *In, int max_batch, int t
         TAKE(dh, N * u);
         TAKE(dhp, N * u);
         TAKE(dg, N * 3 * u);
+        TAKE(carry, N * u);
     }
 #undef TAKE
     *total = off;
@@ -70,19 +74,16 @@ size_t nn_gru_cache_size(const nn_layer *L, const nn_layer *In, int max_batch, i
 
 static float ract(nn_act a, float x)
 {
-    if (a == NN_ACT_HARD_SIGMOID) {
-        float v = 0.2f * x + 0.5f;
-        return v < 0.0f ? 0.0f : (v > 1.0f ? 1.0f : v);
-    }
-    nn_act_forward(NN_ACT_SIGMOID, 0.0f, &x, 1, 1);
+    nn_act_forward(a, 0.0f, &x, 1, 1);
     return x;
 }
 
+/* The derivative, from the activation's output y. */
 static float ract_grad(nn_act a, float y)
 {
-    if (a == NN_ACT_HARD_SIGMOID)
-        return (y > 0.0f && y < 1.0f) ? 0.2f : 0.0f;
-    return y * (1.0f - y);
+    float d = 1.0f;
+    nn_act_backward(a, 0.0f, &y, &d, 1, 1);
+    return d;
 }
 
 void nn_gru_forward(nn_lctx *c)
@@ -97,6 +98,9 @@ void nn_gru_forward(nn_lctx *c)
     const float *b_in = L->use_bias ? L->p[2].w : NULL;
     const float *b_rec = (L->use_bias && L->reset_after) ? L->p[2].w + u3 : NULL;
     int ra = L->reset_after;
+    int *keep = L->n_in == 2 ? c->icache : NULL;
+    if (keep)
+        nn_seq_mask(c->x[1], N, T, c->in_layer[1]->shape[1], L->mask_value, keep);
 
     /* input projections for every step at once */
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N * T, u3, F, 1.0f, c->x[0], F, W, u3,
@@ -160,6 +164,8 @@ void nn_gru_forward(nn_lctx *c)
                     b.hh[((size_t)n * T + t) * u + j] = hh[j];
                 hs[j] = z * h[j] + (1.0f - z) * hh[j];
             }
+            if (keep && !keep[(size_t)n * T + t]) /* masked: keep the state */
+                memcpy(hs, h, (size_t)u * sizeof(float));
         }
     }
     /* output */
@@ -183,6 +189,7 @@ void nn_gru_backward(nn_lctx *c)
     const float *W = L->p[0].w, *U = L->p[1].w;
     int ra = L->reset_after;
     float *gW = c->g[0], *gU = c->g[1], *gb = L->use_bias ? c->g[2] : NULL;
+    const int *keep = L->n_in == 2 ? c->icache : NULL;
 
     memset(b.dh, 0, (size_t)N * u * sizeof(float));
     for (int t = T - 1; t >= 0; t--) {
@@ -199,6 +206,12 @@ void nn_gru_backward(nn_lctx *c)
             if (dy)
                 for (int j = 0; j < u; j++)
                     dh[j] += dy[j];
+            /* a masked step passes its whole gradient to step t-1: set it
+             * aside, and the gates see none */
+            if (keep && !keep[(size_t)n * T + t]) {
+                memcpy(b.carry + (size_t)n * u, dh, (size_t)u * sizeof(float));
+                memset(dh, 0, (size_t)u * sizeof(float));
+            }
         }
         /* through h' = z h + (1-z) hh and the candidate activation */
         for (int n = 0; n < N; n++) {
@@ -278,6 +291,11 @@ void nn_gru_backward(nn_lctx *c)
                         u3, 1.0f, b.dhp, u);
         /* dh for step t-1 */
         memcpy(b.dh, b.dhp, (size_t)N * u * sizeof(float));
+        if (keep)
+            for (int n = 0; n < N; n++)
+                if (!keep[(size_t)n * T + t])
+                    for (int j = 0; j < u; j++)
+                        b.dh[(size_t)n * u + j] += b.carry[(size_t)n * u + j];
     }
     /* input kernel, input bias and input gradients from dxp (N*T x 3u) */
     if (gW)

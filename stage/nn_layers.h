@@ -128,6 +128,11 @@ typedef struct nn_window {
 
 void nn_window_of(const nn_layer *L, const nn_layer *In, nn_window *g);
 
+/* keep[n*T + t] = 1 when step t of sample n (F values of x, sample-major
+ * (N, T, F)) holds a value other than mask_value, else 0 (Keras Masking).
+ * nn_layer_mask.c. */
+void nn_seq_mask(const float *x, int N, int T, int F, float mask_value, int *keep);
+
 /* Apply activation in place over rows x last values (softmax over last). */
 void nn_act_forward(nn_act act, float alpha, float *y, size_t rows,
                     int last);
@@ -173,5 +178,24 @@ size_t nn_gru_cache_size(const nn_layer *L, const nn_layer *in, int max_batch,
                          int training);
 void nn_gru_forward(nn_lctx *c);
 void nn_gru_backward(nn_lctx *c);
+
+/* nn_layer_lstm.c: LSTM (cache floats for max_batch: see the file; masked
+ * layers also use max_batch * T ints of icache) */
+size_t nn_lstm_cache_size(const nn_layer *L, const nn_layer *in, int max_batch,
+                          int training);
+void nn_lstm_forward(nn_lctx *c);
+void nn_lstm_backward(nn_lctx *c);
+
+/* nn_layer_conv1d.c: Conv1D (no cache) */
+void nn_conv1d_forward(nn_lctx *c);
+void nn_conv1d_backward(nn_lctx *c);
+
+/* nn_layer_add.c: Add */
+void nn_add_forward(nn_lctx *c);
+void nn_add_backward(nn_lctx *c);
+
+/* nn_layer_mask.c: Masking */
+void nn_masking_forward(nn_lctx *c);
+void nn_masking_backward(nn_lctx *c);
 
 #endif

@@ -25,11 +25,7 @@
 #ifndef SV_PKGDATADIR
 #define SV_PKGDATADIR ""
 #endif
-#ifndef SV_ABS_SRCDIR
-#define SV_ABS_SRCDIR ""
-#endif
-
-#define DEFAULT_MODEL "rb-ztf.fits"
+#define DEFAULT_MODEL "braai-d6_m7.fits"
 /* working-buffer budget for saved stamps per chunk */
 #define STAMP_CHUNK_BYTES (64u << 20)
 
@@ -146,18 +142,11 @@ static int worker_init(sv_stage *s, worker *w, sv_error *err)
 
 int sv_stage_default_model(char *buf, size_t len)
 {
-    const char *dirs[3] = {SV_PKGDATADIR "/models", SV_PKGDATADIR, SV_ABS_SRCDIR "/models"};
-    const int usable[3] = {SV_PKGDATADIR[0] != '\0', SV_PKGDATADIR[0] != '\0',
-                           SV_ABS_SRCDIR[0] != '\0'};
-    for (int i = 0; i < 3; i++) {
-        if (!usable[i])
-            continue;
-        snprintf(buf, len, "%s/%s", dirs[i], DEFAULT_MODEL);
-        if (access(buf, R_OK) == 0)
-            return SV_OK;
-    }
-    snprintf(buf, len, "%s/%s, %s/%s", dirs[0], DEFAULT_MODEL, dirs[2], DEFAULT_MODEL);
-    return SV_ERR_IO;
+    const char *dir = getenv(SV_MODELS_ENV);
+    if (!dir || !dir[0])
+        dir = SV_PKGDATADIR "/models";
+    snprintf(buf, len, "%s/%s", dir, DEFAULT_MODEL);
+    return access(buf, R_OK) == 0 ? SV_OK : SV_ERR_IO;
 }
 
 static int check_model(const sv_stage_config *cfg, const sv_model *m, const char *key,

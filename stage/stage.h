@@ -53,11 +53,15 @@
  * larger (an exposure is read into memory that is already mapped) and
  * sv_stage_free releases.
  *
- * The default real/bogus model, used when rb_model is empty, is the shipped
- * models/rb-ztf.fits, looked up in the installed data folder
- * (SV_PKGDATADIR/models, then SV_PKGDATADIR) and then in the source tree
- * (for an uninstalled build).  When none exists, sv_stage_create fails
- * with an error saying that rb_model must be given.
+ * The default real/bogus model, used when rb_model is empty, is ZTF's
+ * production braai d6_m7 (models/braai-d6_m7.fits, imported from its public
+ * Keras weights), looked up in the installed data folder only:
+ * $(pkgdatadir)/models, where `make install` puts it, or the folder named by
+ * the environment variable STAMPVET_MODELS when set (the test suite points
+ * it at the source tree's models/).  The path used is in the output's
+ * provenance (RBMFILE).  When the file is not there, sv_stage_create
+ * fails with an error naming the path and saying that rb_model must be
+ * given.
  *
  * Thread safety: one sv_stage is used by one thread at a time; distinct
  * stages run concurrently (they share only read-only data).  Nothing here
@@ -158,9 +162,15 @@ const sv_stage_stats *sv_stage_last_stats(const sv_stage *s);
 const sv_model *sv_stage_rb_model(const sv_stage *s);
 const sv_model *sv_stage_class_model(const sv_stage *s);
 
-/* Find the shipped default real/bogus model: writes its path to buf and
- * returns 0, or returns SV_ERR_IO and writes the places looked at.
- * Reentrant. */
+/* The environment variable naming the folder of the default models
+ * (default: the installed $(pkgdatadir)/models). */
+#define SV_MODELS_ENV "STAMPVET_MODELS"
+
+/* Find the shipped default real/bogus model: writes its path
+ * ($STAMPVET_MODELS or $(pkgdatadir)/models, then /braai-d6_m7.fits) to buf
+ * and returns 0 when it is readable, else SV_ERR_IO (buf = the path looked
+ * at).  Reads the environment: thread-safe unless another thread changes
+ * it. */
 int sv_stage_default_model(char *buf, size_t len);
 
 #ifdef __cplusplus

@@ -25,10 +25,10 @@ check_run() { # args: key=value...; the exposure's one detection must get a scor
 }
 check_run threads=1 rb_model="$tmp/m.fits"
 check_run threads=2 batch=1 rb_model="$tmp/m.fits"
-if [ -f "$SV_SRCDIR/models/rb-ztf.fits" ]; then
+if [ -f "$STAMPVET_MODELS/braai-d6_m7.fits" ]; then
     check_run
 else
-    echo "note: no shipped models/rb-ztf.fits yet: default configuration not run"
+    echo "note: no shipped braai-d6_m7.fits in STAMPVET_MODELS: default configuration not run"
 fi
 
 if "$host" "$SV_MODULE" no_such_key=1 2>"$tmp/err"; then fail "unknown key accepted"; fi

@@ -31,7 +31,7 @@ PY
 
 # the real/bogus model: the shipped default, else a small one trained here
 model=""
-if [ ! -f "$SV_SRCDIR/models/rb-ztf.fits" ]; then
+if [ ! -f "$STAMPVET_MODELS/braai-d6_m7.fits" ]; then
     run "$sv" simulate --stamps 200 --scheme rb --seed 3 -q -o "$tmp/train.fits"
     run "$sv" train --data "$tmp/train.fits" --arch mini --epochs 1 --quiet \
         --out "$tmp/rb.fits" >/dev/null

@@ -29,7 +29,7 @@ n=$(grep -c '^[a-z_]* = ' "$tmp/all.conf")
 
 run "$sv" simulate --exposure --survey ztf --size 256 --detections 20 --seed 8 -q -o "$tmp/e"
 model=""
-if [ ! -f "$SV_SRCDIR/models/rb-ztf.fits" ]; then
+if [ ! -f "$STAMPVET_MODELS/braai-d6_m7.fits" ]; then
     run "$sv" simulate --stamps 100 --scheme rb --seed 3 -q -o "$tmp/train.fits"
     run "$sv" train --data "$tmp/train.fits" --arch mini --epochs 1 --quiet \
         --out "$tmp/rb.fits" >/dev/null

@@ -193,9 +193,11 @@ static void test_parameters(void **state)
     dia_host_close(st);
 }
 
-/* Without rb_model the shipped default is used; when it is not installed
- * the error says that rb_model must be given.  A model that does not fit
- * the configuration is refused by name. */
+/* Without rb_model the shipped default, braai d6_m7, is used, from
+ * $STAMPVET_MODELS (make check: the source tree's models/) or the installed
+ * data folder, and from nowhere else; when it is not there the error names
+ * the path and says that rb_model must be given.  A model that does not
+ * fit the configuration is refused by name. */
 static void test_default_model(void **state)
 {
     char err[1024] = "", where[1024];
@@ -204,13 +206,31 @@ static void test_default_model(void **state)
     dia_status st = d->create(NULL, 0, NULL, &inst, err, sizeof err);
     if (sv_stage_default_model(where, sizeof where) == 0) {
         assert_int_equal(st, DIA_OK);
+        assert_non_null(strstr(where, "/braai-d6_m7.fits"));
         d->destroy(inst);
     } else {
         assert_int_equal(st, DIA_ERR_CONFIG);
         assert_null(inst);
         assert_non_null(strstr(err, "rb_model"));
-        assert_non_null(strstr(err, "rb-ztf.fits"));
+        assert_non_null(strstr(err, "braai-d6_m7.fits"));
     }
+    /* a folder without it: refused, naming the path looked at (no fallback) */
+    const char *env = getenv(SV_MODELS_ENV);
+    char saved[1024] = "";
+    if (env)
+        snprintf(saved, sizeof saved, "%s", env);
+    assert_int_equal(setenv(SV_MODELS_ENV, "/nonexistent-models", 1), 0);
+    assert_int_equal(sv_stage_default_model(where, sizeof where), SV_ERR_IO);
+    assert_string_equal(where, "/nonexistent-models/braai-d6_m7.fits");
+    assert_int_equal(d->create(NULL, 0, NULL, &inst, err, sizeof err), DIA_ERR_CONFIG);
+    assert_null(inst);
+    assert_non_null(strstr(err, "/nonexistent-models/braai-d6_m7.fits"));
+    /* unset: the installed data folder only */
+    assert_int_equal(unsetenv(SV_MODELS_ENV), 0);
+    sv_stage_default_model(where, sizeof where);
+    assert_string_equal(where, SV_PKGDATADIR "/models/braai-d6_m7.fits");
+    if (env)
+        assert_int_equal(setenv(SV_MODELS_ENV, saved, 1), 0);
     dia_kv kv[2] = {{"rb_model", model_file}, {"stamp_size", "63"}};
     assert_int_equal(d->create(kv, 2, NULL, &inst, err, sizeof err), DIA_ERR_CONFIG);
     assert_non_null(strstr(err, "stamp_size"));

@@ -113,7 +113,9 @@ static void test_names(void **state)
     assert_int_equal(nn_kind_from_name("GRU"), NN_GRU);
     assert_int_equal(nn_kind_from_name("InputLayer"), NN_INPUT);
     assert_int_equal(nn_kind_from_name("Dense"), NN_DENSE);
-    assert_int_equal(nn_kind_from_name("LSTM"), -1);
+    assert_int_equal(nn_kind_from_name("LSTM"), NN_LSTM);
+    assert_int_equal(nn_kind_from_name("Conv1D"), NN_CONV1D);
+    assert_int_equal(nn_kind_from_name("SimpleRNN"), -1);
     assert_int_equal(nn_kind_from_name(NULL), -1);
     assert_int_equal(nn_act_from_name("LeakyReLU"), NN_ACT_LEAKY_RELU);
     assert_int_equal(nn_act_from_name("swish"), -1);

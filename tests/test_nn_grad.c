@@ -81,8 +81,19 @@ static size_t gc_pick(size_t size, int k)
     return (size_t)(tu_uniform() * size) % size;
 }
 
-/* Full check of a finalised net; inputs uniform in [lo, hi]. */
+/* Full check of a finalised net; inputs uniform in [lo, hi], except that
+ * when `mask` is non-NULL network input 1 is a copy of it and is not
+ * checked (a step mask: nudging a masked step unmasks it). */
+static void gradcheck_masked(nn_net *net, int batch, double lo, double hi, const float *mask,
+                             const char *label);
+
 static void gradcheck(nn_net *net, int batch, double lo, double hi, const char *label)
+{
+    gradcheck_masked(net, batch, lo, hi, NULL, label);
+}
+
+static void gradcheck_masked(nn_net *net, int batch, double lo, double hi, const float *mask,
+                             const char *label)
 {
     gc g;
     memset(&g, 0, sizeof g);
@@ -97,6 +108,8 @@ static void gradcheck(nn_net *net, int batch, double lo, double hi, const char *
         g.in[k] = malloc(n * sizeof(float));
         g.din[k] = malloc(n * sizeof(float));
         tu_fill(g.in[k], n, lo, hi);
+        if (mask && k == 1)
+            memcpy(g.in[k], mask, n * sizeof(float));
     }
     g.nout = (size_t)batch * net->layers[net->output].out_size;
     g.c = malloc(g.nout * sizeof(float));
@@ -129,6 +142,8 @@ static void gradcheck(nn_net *net, int batch, double lo, double hi, const char *
     for (int k = 0; k < net->n_inputs; k++) {
         size_t n = (size_t)batch * tu_input_size(net, k);
         int nchk = n < GC_MAX_CHECK ? (int)n : GC_MAX_CHECK;
+        if (mask && k == 1)
+            continue;
         char what[96];
         snprintf(what, sizeof what, "input %s", net->layers[net->inputs[k]].name);
         for (int q = 0; q < nchk; q++) {
@@ -473,6 +488,136 @@ static void test_grad_gru(void **state)
     run_single(net, 2, 0.6, "stacked gru + time-distributed softmax");
 }
 
+/* ---- LSTM, masked recurrent layers, Conv1D, Add, Masking --------------------- */
+
+static nn_layer seq_spec(nn_kind kind, const char *name, int in, int units, nn_act ract,
+                         int return_sequences)
+{
+    nn_layer L = nn_layer_defaults(kind, name);
+    L.n_in = 1;
+    L.in[0] = in;
+    L.units = units;
+    L.recurrent_act = ract;
+    L.return_sequences = return_sequences;
+    return L;
+}
+
+static void test_grad_lstm(void **state)
+{
+    (void)state;
+    static const nn_act racts[] = {NN_ACT_SIGMOID, NN_ACT_HARD_SIGMOID, NN_ACT_HARD_SIGMOID_K3};
+    for (int a = 0; a < 3; a++)
+        for (int rs = 0; rs < 2; rs++) {
+            nn_net *net = nn_net_new();
+            int in = tu_input(net, "seq", 2, 4, 3, 0);
+            nn_layer L = seq_spec(NN_LSTM, "lstm", in, 3, racts[a], rs);
+            L.use_bias = a != 2; /* one case without bias */
+            tu_add(net, &L);
+            char label[96];
+            snprintf(label, sizeof label, "lstm %s return_sequences=%d", nn_act_name(racts[a]),
+                     rs);
+            run_single(net, 3, 0.6, label);
+        }
+}
+
+/* GRU (both variants) and LSTM reading a step mask from a second input:
+ * samples with masked steps at the end, at the start and in the middle. */
+static void test_grad_masked_recurrent(void **state)
+{
+    (void)state;
+    const int T = 5, F = 2, B = 3;
+    float mask[3 * 5 * 2];
+    static const int keep[3][5] = {{1, 1, 1, 0, 0}, {0, 1, 1, 1, 1}, {1, 0, 1, 1, 0}};
+    for (int n = 0; n < B; n++)
+        for (int t = 0; t < T; t++)
+            for (int f = 0; f < F; f++)
+                mask[(n * T + t) * F + f] = keep[n][t] ? (float)(0.5 + f) : 0.0f;
+    for (int kind = 0; kind < 3; kind++)
+        for (int rs = 0; rs < 2; rs++) {
+            nn_net *net = nn_net_new();
+            int in = tu_input(net, "seq", 2, T, 3, 0);
+            int m = tu_input(net, "mask", 2, T, F, 0);
+            nn_layer L = seq_spec(kind == 2 ? NN_LSTM : NN_GRU, "rnn", in, 3, NN_ACT_SIGMOID, rs);
+            L.reset_after = kind == 1;
+            L.n_in = 2;
+            L.in[1] = m;
+            int r = tu_add(net, &L);
+            if (rs) { /* a second masked layer after the first */
+                nn_layer L2 = seq_spec(NN_LSTM, "rnn2", r, 2, NN_ACT_HARD_SIGMOID, 1);
+                L2.n_in = 2;
+                L2.in[1] = m;
+                tu_add(net, &L2);
+            }
+            tu_finalize(net);
+            tu_random_weights(net, 0.6);
+            char label[96];
+            snprintf(label, sizeof label, "masked %s return_sequences=%d",
+                     kind == 2 ? "lstm" : kind ? "gru reset_after" : "gru", rs);
+            gradcheck_masked(net, B, -1.0, 1.0, mask, label);
+            nn_net_free(net);
+        }
+}
+
+static void test_grad_conv1d_add_masking(void **state)
+{
+    (void)state;
+    static const nn_padding pads[] = {NN_PAD_VALID, NN_PAD_SAME, NN_PAD_CAUSAL};
+    for (int p = 0; p < 3; p++)
+        for (int v = 0; v < 3; v++) { /* plain, dilated, strided */
+            nn_net *net = nn_net_new();
+            int in = tu_input(net, "seq", 2, 9, 3, 0);
+            nn_layer L = nn_layer_defaults(NN_CONV1D, "conv1d");
+            L.n_in = 1;
+            L.in[0] = in;
+            L.filters = 4;
+            L.kh = 3;
+            L.dilation = v == 1 ? 2 : 1;
+            L.sh = v == 2 ? 2 : 1;
+            L.padding = pads[p];
+            L.act = v == 2 ? NN_ACT_LINEAR : NN_ACT_TANH;
+            L.use_bias = v != 1;
+            tu_add(net, &L);
+            char label[96];
+            snprintf(label, sizeof label, "conv1d padding %d %s", p,
+                     v == 0 ? "plain" : v == 1 ? "dilation 2" : "stride 2");
+            run_single(net, 2, 0.6, label);
+        }
+    /* a TCN-style residual block: causal dilated convs, 1x1 match, Add with
+     * a fused activation, after a Masking layer */
+    nn_net *net = nn_net_new();
+    int in = tu_input(net, "seq", 2, 6, 2, 0);
+    nn_layer M = nn_layer_defaults(NN_MASKING, "mask");
+    M.n_in = 1;
+    M.in[0] = in;
+    M.mask_value = 0.25f; /* inputs are uniform: never exactly this */
+    int m = tu_add(net, &M);
+    nn_layer C = nn_layer_defaults(NN_CONV1D, "c0");
+    C.n_in = 1;
+    C.in[0] = m;
+    C.filters = 3;
+    C.kh = 2;
+    C.dilation = 2;
+    C.padding = NN_PAD_CAUSAL;
+    C.act = NN_ACT_SIGMOID;
+    int c0 = tu_add(net, &C);
+    nn_layer C1 = C;
+    snprintf(C1.name, sizeof C1.name, "match");
+    C1.in[0] = m;
+    C1.kh = 1;
+    C1.dilation = 1;
+    C1.padding = NN_PAD_SAME;
+    C1.act = NN_ACT_LINEAR;
+    int c1 = tu_add(net, &C1);
+    nn_layer A = nn_layer_defaults(NN_ADD, "add");
+    A.n_in = 3;
+    A.in[0] = c0;
+    A.in[1] = c1;
+    A.in[2] = c0;
+    A.act = NN_ACT_RELU;
+    tu_add(net, &A);
+    run_single(net, 2, 0.6, "masking + causal conv1d + add(relu)");
+}
+
 /* ---- losses ------------------------------------------------------------------ */
 
 typedef float (*loss3)(const float *, const float *, int, int, const float *, float *);
@@ -567,6 +712,9 @@ int main(void)
         cmocka_unit_test(test_grad_concat),
         cmocka_unit_test(test_grad_batchnorm),
         cmocka_unit_test(test_grad_gru),
+        cmocka_unit_test(test_grad_lstm),
+        cmocka_unit_test(test_grad_masked_recurrent),
+        cmocka_unit_test(test_grad_conv1d_add_masking),
         cmocka_unit_test(test_grad_losses),
     };
     tu_seed(20240601);

@@ -30,7 +30,8 @@ static const char demo_usage[] =
     "to the stampvet stage in memory through the DIA stage ABI, and summarise the\n"
     "annotated detections it returns.\n"
     "\n"
-    "  --model FILE        real/bogus model (default: the shipped models/rb-ztf.fits)\n"
+    "  --model FILE        real/bogus model (default: ZTF's braai d6_m7, the installed\n"
+    "                      models/braai-d6_m7.fits, or $STAMPVET_MODELS/braai-d6_m7.fits)\n"
     "  --class-model FILE  also classify with this class model\n"
     "  --survey NAME       ztf (default) or ilmt; an ILMT exposure (0.33\"/pixel) is\n"
     "                      resampled to the model's pixel scale\n"
@@ -91,7 +92,8 @@ int cmd_demo(int argc, char **argv)
 
     char where[1200];
     if (!model && sv_stage_default_model(where, sizeof where)) {
-        printf("\nThe shipped default real/bogus model is not built yet (looked for %s).\n"
+        printf("\nThe default real/bogus model, ZTF's braai d6_m7, is not installed (looked for\n"
+               "%s; `make install` installs it, STAMPVET_MODELS names another folder).\n"
                "Give one with --model: `stampvet import-keras` imports ZTF's braai, and\n"
                "`stampvet simulate --stamps` + `stampvet train` make one from simulated "
                "stamps.\n",

@@ -21,7 +21,8 @@ static const char import_keras_usage[] =
     "                             [--classes a,b,c] [--norm l2-rows|l2|minmax|zscore|none]\n"
     "                             [--channels SCI,REF,DIFF] [--pad 1e-9] [--nan-fill 0]\n"
     "                             [--pixel-scale ARCSEC] [--features f1,f2,...]\n"
-    "                             [--multilabel|--softmax] [--name NAME] -o MODEL.fits\n"
+    "                             [--multilabel|--softmax] [--steps N] [--name NAME]\n"
+    "                             -o MODEL.fits\n"
     "\n"
     "Import a Keras 2.x HDF5 model into a stampvet model file.\n"
     "\n"
@@ -48,14 +49,27 @@ static const char import_keras_usage[] =
     "  --multilabel        class outputs are independent sigmoid heads\n"
     "  --softmax           class outputs are one softmax (default: from the\n"
     "                      output layer's activation)\n"
+    "  --steps N           time steps of a sequence input whose length the file\n"
+    "                      leaves free (None); default: --lc-prep's\n"
     "  --name NAME         model name (default: the file name without extension)\n"
     "  -o, --output FILE   the stampvet model file to write\n"
     "\n"
     "The model records the source file's name and SHA-256 (SRCFILE, SRCCK).\n"
+    "Files: Keras 2.2.4, tf.keras 2.x (2.2.4-tf .. 2.15) and Keras 3 HDF5; Sequential\n"
+    "models saved without batch_input_shape take it from build_input_shape or the\n"
+    "first layer's weights.  hard_sigmoid is the writer's: 0.2x+0.5 (Keras 2),\n"
+    "x/6+0.5 (Keras 3).\n"
     "Supported layers: InputLayer, Conv2D, DepthwiseConv2D, SeparableConv2D,\n"
     "MaxPooling2D, AveragePooling2D, GlobalAveragePooling2D, Dense, Flatten,\n"
-    "Dropout, BatchNormalization, Concatenate, GRU, Activation, LeakyReLU, ReLU,\n"
-    "Softmax, TimeDistributed(Dense); anything else is refused by name.\n";
+    "Dropout (and SpatialDropout, Gaussian*, AlphaDropout: identity), Batch-\n"
+    "Normalization, Concatenate, Activation, LeakyReLU, ReLU, Softmax,\n"
+    "TimeDistributed(Dense), Conv1D (valid/same/causal, dilation or stride),\n"
+    "GRU (reset_after false/true) and LSTM (sigmoid or hard_sigmoid gates),\n"
+    "Masking (the GRU/LSTM layers after it keep their state at masked steps, as\n"
+    "Keras), and keras-tcn's TCN as versions 3.1.2-3.4.x compute it (causal or\n"
+    "same padding, dilations, stacks, skip connections, any supported activation;\n"
+    "not batch/layer/weight norm, return_sequences false).  Anything else is\n"
+    "refused with the layer and the option named.\n";
 
 #ifndef HAVE_HDF5
 
@@ -91,6 +105,7 @@ int cmd_import_keras(int argc, char **argv)
         {"multilabel", no_argument, NULL, 'M'},
         {"softmax", no_argument, NULL, 'S'},
         {"name", required_argument, NULL, 'm'},
+        {"steps", required_argument, NULL, 'T'},
         {"output", required_argument, NULL, 'o'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
@@ -148,6 +163,15 @@ int cmd_import_keras(int argc, char **argv)
         case 'M': o.multilabel = 1; break;
         case 'S': o.multilabel = 0; break;
         case 'm': o.name = optarg; break;
+        case 'T': {
+            long v = strtol(optarg, &end, 10);
+            if (end == optarg || *end || v < 1 || v > 1000000) {
+                cli_fail(cmd, "--steps '%s': a number of time steps, 1..1000000", optarg);
+                return 2;
+            }
+            o.steps = (int)v;
+            break;
+        }
         case 'o': out_path = optarg; break;
         case 'h': fputs(import_keras_usage, stdout); return 0;
         default:

@@ -15,11 +15,13 @@
 #include "feature_table.h"
 #include "model_fits.h"
 #include "score.h"
+#include "tensor_score.h"
 
 static const char score_usage[] =
     "usage: stampvet score --model M.fits --sci S.fits --ref R.fits --diff D.fits\n"
     "                      [--id ID] [--features name=value,...]\n"
     "       stampvet score --model M.fits --list LIST [--features-table F.csv|F.fits]\n"
+    "       stampvet score --model LC.fits --tensors X.fits [--all-steps] [-o T.fits|T.csv]\n"
     "\n"
     "Score pre-cut stamp triplets (as brokers receive ZTF cutouts) with a model.\n"
     "Stamps are read as stored (no flip; gzipped FITS as cfitsio reads it) and\n"
@@ -41,7 +43,22 @@ static const char score_usage[] =
     "  --threads N           threads of each network call (1)\n"
     "\n"
     "A missing feature is an error that names it.  A triplet that cannot be read\n"
-    "prints 'ID nan' and a message on stderr; the exit status is then 1.\n";
+    "prints 'ID nan' and a message on stderr; the exit status is then 1.\n"
+    "\n"
+    "Prepared tensors (light-curve models):\n"
+    "  --tensors FILE        a float32 FITS cube, NAXIS1 = features, NAXIS2 = time\n"
+    "                        steps, NAXIS3 = samples (numpy [N, T, F]); any T when\n"
+    "                        the network does not depend on it.  Prints, per sample\n"
+    "                        I (0-based), its last unpadded step (a step is padding\n"
+    "                        when every feature equals the model's mask value, 0\n"
+    "                        without a Masking layer):\n"
+    "  I CLASS1=P1 CLASS2=P2 ...\n"
+    "  --all-steps           every step T (0-based) instead: 'I T CLASS1=P1 ...'\n"
+    "  -o, --output FILE     write the same as a table (.fits: BINTABLE SCORES;\n"
+    "                        .csv) with columns sample, step and one per class,\n"
+    "                        instead of printing\n"
+    "A sample with NaN/inf values or no unpadded step gives nan and a message on\n"
+    "stderr; the exit status is then 1.\n";
 
 typedef struct score_item {
     char id[256];
@@ -162,6 +179,54 @@ done:
     return failed;
 }
 
+/* --tensors: score prepared sequences, print or write them. */
+static int score_tensors(const char *cmd, const sv_model *m, const char *path, int all_steps,
+                         const char *out_path, int batch)
+{
+    sv_error err;
+    sv_error_clear(&err);
+    sv_tensor_scores s;
+    if (sv_tensor_score_file(m, path, batch, &s, &err))
+        return cli_fail(cmd, "%s", err.text);
+    int failed = 0;
+    for (int i = 0; i < s.n; i++) {
+        if (s.bad[i])
+            cli_fail(cmd, "%s: sample %d holds NaN or infinite values", path, i);
+        else if (s.last[i] < 0 && !all_steps)
+            cli_fail(cmd, "%s: sample %d has no unpadded step", path, i);
+        failed += s.bad[i] || (s.last[i] < 0 && !all_steps);
+    }
+    if (all_steps && !s.per_step) {
+        cli_fail(cmd, "model '%s' gives one output per sample, not one per step", m->name);
+        sv_tensor_scores_free(&s);
+        return 2;
+    }
+    if (out_path) {
+        if (sv_tensor_scores_write(m, &s, all_steps, out_path, &err)) {
+            cli_fail(cmd, "%s", err.text);
+            sv_tensor_scores_free(&s);
+            return 1;
+        }
+    } else {
+        int per = s.per_step ? s.t : 1;
+        for (int i = 0; i < s.n; i++)
+            for (int t = all_steps ? 0 : s.last[i], n = 0; all_steps ? t < s.t : n < 1; t++, n++) {
+                const float *p = t < 0 ? NULL
+                                       : s.probs + ((size_t)i * per + (s.per_step ? t : 0)) * s.k;
+                if (all_steps)
+                    printf("%d %d", i, t);
+                else
+                    printf("%d", i);
+                for (int k = 0; k < s.k; k++)
+                    printf(" %s=%.9g", k < m->n_classes ? m->classes[k] : "?",
+                           p ? (double)p[k] : NAN);
+                printf("\n");
+            }
+    }
+    sv_tensor_scores_free(&s);
+    return failed ? 1 : 0;
+}
+
 /* Split a list line into at most 4 whitespace-separated tokens. */
 static int score_tokens(char *line, char **tok, int max)
 {
@@ -203,20 +268,27 @@ int cmd_score(int argc, char **argv)
         {"features-table", required_argument, NULL, 'F'},
         {"batch", required_argument, NULL, 'b'},
         {"threads", required_argument, NULL, 't'},
+        {"tensors", required_argument, NULL, 'X'},
+        {"all-steps", no_argument, NULL, 'A'},
+        {"output", required_argument, NULL, 'o'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     const char *cmd = "score";
     const char *model_path = NULL, *list_path = NULL, *feat_text = NULL, *table_path = NULL;
     const char *path[3] = {NULL, NULL, NULL}, *id = NULL;
-    int batch = 64, threads = 1, c;
+    const char *tensors = NULL, *out_path = NULL;
+    int batch = 64, threads = 1, all_steps = 0, c;
     char *end;
 
     optind = 1;
     opterr = 0;
-    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "ho:", opts, NULL)) != -1) {
         switch (c) {
         case 'm': model_path = optarg; break;
+        case 'X': tensors = optarg; break;
+        case 'A': all_steps = 1; break;
+        case 'o': out_path = optarg; break;
         case 's': path[SV_CH_SCI] = optarg; break;
         case 'r': path[SV_CH_REF] = optarg; break;
         case 'd': path[SV_CH_DIFF] = optarg; break;
@@ -253,6 +325,25 @@ int cmd_score(int argc, char **argv)
         return 2;
     }
     int single = path[0] || path[1] || path[2];
+    if (tensors && (single || list_path || feat_text || table_path)) {
+        cli_fail(cmd, "--tensors scores prepared sequences: not with stamps, --list or "
+                 "features (see --help)");
+        return 2;
+    }
+    if (!tensors && (all_steps || out_path)) {
+        cli_fail(cmd, "--all-steps and --output go with --tensors (see --help)");
+        return 2;
+    }
+    if (tensors) {
+        sv_error err;
+        sv_error_clear(&err);
+        sv_model *m = NULL;
+        if (sv_model_read_fits(model_path, &m, &err))
+            return cli_fail(cmd, "%s", err.text);
+        int rc = score_tensors(cmd, m, tensors, all_steps, out_path, batch);
+        sv_model_free(m);
+        return rc;
+    }
     if (single == !!list_path) {
         cli_fail(cmd, "give either --sci/--ref/--diff or --list (see --help)");
         return 2;

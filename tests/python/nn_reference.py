@@ -55,6 +55,8 @@ def act(name, x, alpha):
         return torch.softmax(x, dim=-1)
     if name == "hard_sigmoid":
         return torch.clamp(0.2 * x + 0.5, 0.0, 1.0)
+    if name == "hard_sigmoid_k3":  # Keras 3: relu6(x + 3) / 6
+        return torch.clamp(x / 6.0 + 0.5, 0.0, 1.0)
     raise ValueError("unknown activation " + name)
 
 
