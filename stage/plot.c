@@ -2,8 +2,8 @@
 #include "plot.h"
 
 #include <cairo-pdf.h>
-#include <cairo-svg.h>
 #include <cairo.h>
+#include <fontconfig/fontconfig.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -530,7 +530,7 @@ static cairo_status_t replay(sv_plot *p, cairo_surface_t *target)
 
 typedef struct out_job {
     sv_plot *p;
-    int kind; /* 0 png, 1 svg, 2 pdf */
+    int kind; /* 0 png, 1 pdf */
 } out_job;
 
 static int write_one(const char *tmp, void *user, sv_error *err)
@@ -545,8 +545,7 @@ static int write_one(const char *tmp, void *user, sv_error *err)
         if (!st)
             st = cairo_surface_write_to_png(s, tmp);
     } else {
-        s = j->kind == 1 ? cairo_svg_surface_create(tmp, j->p->W, j->p->H)
-                         : cairo_pdf_surface_create(tmp, j->p->W, j->p->H);
+        s = cairo_pdf_surface_create(tmp, j->p->W, j->p->H);
         st = replay(j->p, s);
         cairo_surface_finish(s);
         if (!st)
@@ -561,8 +560,8 @@ static int write_one(const char *tmp, void *user, sv_error *err)
 
 int sv_plot_write(sv_plot *p, const char *stem, sv_error *err)
 {
-    static const char *ext[] = {".png", ".svg", ".pdf"};
-    for (int k = 0; k < 3; k++) {
+    static const char *ext[] = {".png", ".pdf"};
+    for (int k = 0; k < 2; k++) {
         char path[4096];
         snprintf(path, sizeof path, "%s%s", stem, ext[k]);
         out_job j = {p, k};
@@ -571,6 +570,12 @@ int sv_plot_write(sv_plot *p, const char *stem, sv_error *err)
             return st;
     }
     return 0;
+}
+
+void sv_plot_cleanup(void)
+{
+    cairo_debug_reset_static_data();
+    FcFini();
 }
 
 typedef struct membuf {

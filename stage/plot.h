@@ -6,7 +6,9 @@
  * fontconfig (Debian fonts-dejavu-core), cairo's fallback otherwise.
  *
  * A figure is drawn once into a cairo recording surface, in points, and
- * replayed into each file: PNG (1 px per point), SVG and PDF (vector).
+ * replayed into each file: PNG (1 px per point) and PDF (vector).  (No
+ * SVG: cairo 1.16's SVG surface keeps a reference to a recording-surface
+ * source, so every figure would leak.)
  * Positions:
  *   - figure fractions (fx, fy, fw, fh): a rectangle of the figure, origin
  *     top left, for panels, labels and images;
@@ -117,13 +119,19 @@ void sv_plot_image(sv_plot *p, double fx, double fy, double fw, double fh, const
 void sv_plot_colorbar(sv_plot *p, double fx, double fy, double fw, double fh, double lo,
                       double hi, const char *label);
 
-/* Write stem.png, stem.svg and stem.pdf, each atomically (report.h).
+/* Write stem.png and stem.pdf, each atomically (report.h).
  * Returns 0 or SV_ERR_IO with err naming the file. */
 int sv_plot_write(sv_plot *p, const char *stem, sv_error *err);
 
 /* The figure as PNG in memory (*buf malloc'ed, caller frees).  Returns 0,
  * SV_ERR_NOMEM or SV_ERR_IO. */
 int sv_plot_png(sv_plot *p, unsigned char **buf, size_t *len, sv_error *err);
+
+/* Free cairo's and fontconfig's process-wide caches (font maps, the
+ * fontconfig configuration), so that leak checkers see a clean exit.  Call
+ * once, at the end of the program, when no figure is alive and no other
+ * thread uses cairo or fontconfig.  Not thread-safe. */
+void sv_plot_cleanup(void);
 
 #ifdef __cplusplus
 }

@@ -164,8 +164,8 @@ int sv_html_figure(sv_html *h, sv_plot *p, const char *dir, const char *name,
     free(png);
     puts_raw(h, "\"><figcaption>");
     puts_esc(h, caption);
-    static const char *ext[] = {"png", "svg", "pdf"};
-    for (int k = 0; k < 3; k++) {
+    static const char *ext[] = {"png", "pdf"};
+    for (int k = 0; k < 2; k++) {
         puts_raw(h, k ? " " : " [");
         puts_raw(h, "<a href=\"");
         puts_esc(h, name);

@@ -3,7 +3,7 @@
  * The page is built in memory and written atomically (report.h) as one
  * file: inline CSS, no script, no external resource; every figure is
  * embedded as a PNG data: URI and also written beside the page as
- * NAME.png, NAME.svg and NAME.pdf (plot.h), linked from its caption.  The
+ * NAME.png and NAME.pdf (plot.h), linked from its caption.  The
  * page opens offline in any browser.
  *
  * Text given to these functions is plain text (escaped here).
@@ -39,7 +39,7 @@ void sv_html_para(sv_html *h, const char *fmt, ...) __attribute__((format(printf
 /* A table of nrows x ncols cells (row-major; row 0 is the header). */
 void sv_html_table(sv_html *h, int nrows, int ncols, const char *const *cells);
 
-/* Write the figure as dir/name.{png,svg,pdf} and embed its PNG in the page
+/* Write the figure as dir/name.{png,pdf} and embed its PNG in the page
  * with a caption (plain text) and links to the three files.  Returns 0 or
  * a status with err naming the file. */
 int sv_html_figure(sv_html *h, sv_plot *p, const char *dir, const char *name,

@@ -1,7 +1,7 @@
 /* report_pages.h — the pages of `stampvet report`: from an evaluation, a
  * compare run, stage output tables and a light-curve model.  Each writes
  * DIR/index.html (report_html.h: self-contained, figures embedded) and each
- * figure beside it as NAME.png, NAME.svg and NAME.pdf; the numbers come
+ * figure beside it as NAME.png and NAME.pdf; the numbers come
  * from report_figures.h and metrics.h, the drawing from plot.h.
  *
  * Thread safety: reentrant (cairo and cfitsio objects are per call).

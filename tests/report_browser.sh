@@ -8,7 +8,7 @@
 # simulated exposure with save_stamps = extension).  Each page must:
 #   - be self-contained: no <script>, nothing fetched over the network
 #     (no src/href to http:, https: or //), every figure a data: URI, and
-#     the PNG/SVG/PDF files it links present beside it;
+#     the PNG/PDF files it links present beside it;
 #   - load in headless Chromium (Debian `chromium`) with every image
 #     decoded: the three pages' bodies in one document (one browser start)
 #     with a small inline check (written by this test, not part of the

@@ -1,5 +1,5 @@
-/* cmd_report.c — `stampvet report`: an HTML page with figures (PNG, SVG,
- * PDF) from an evaluation, compare runs or stage output tables
+/* cmd_report.c — `stampvet report`: an HTML page with figures (PNG, PDF)
+ * from an evaluation, compare runs, stage output tables or light curves
  * (report_pages.h).  Needs cairo (configure --with-cairo). */
 #include <errno.h>
 #include <getopt.h>
@@ -18,7 +18,7 @@ static void help(void)
            "       stampvet report --catalog OUT.fits [--catalog ...] -o DIR\n"
            "       stampvet report --model LC-MODEL.fits --data LIGHTCURVES.fits -o DIR\n\n"
            "Write DIR/index.html, a self-contained page (figures embedded, no script, opens\n"
-           "offline), and every figure beside it as PNG, SVG and PDF.\n"
+           "offline), and every figure beside it as PNG and PDF.\n"
            "  evaluation  (per-stamp scores from `evaluate --scores-out`, or a model scored\n"
            "              here on a labelled-stamps table): ROC with AUC and the FPR = FNR\n"
            "              point, precision-recall, score histograms per true class,\n"
@@ -71,6 +71,7 @@ int cmd_report(int argc, char **argv)
 #include "evaluate.h"
 #include "model_fits.h"
 #include "parallel.h"
+#include "plot.h"
 #include "report_pages.h"
 #include "scores_table.h"
 #include "train_opts.h"
@@ -143,7 +144,7 @@ static int lightcurves(const sv_model *m, const char *model, const char *data,
     return rc;
 }
 
-int cmd_report(int argc, char **argv)
+static int run_report(int argc, char **argv)
 {
     static const struct option opts[] = {{"eval", required_argument, NULL, OPT_EVAL},
                                          {"data", required_argument, NULL, OPT_DATA},
@@ -292,6 +293,13 @@ int cmd_report(int argc, char **argv)
         return cli_fail("report", "%s", err.text);
     printf("wrote %s/index.html\n", o.outdir);
     return 0;
+}
+
+int cmd_report(int argc, char **argv)
+{
+    int rc = run_report(argc, argv);
+    sv_plot_cleanup();
+    return rc;
 }
 
 #endif
