@@ -214,7 +214,8 @@ int main(int argc, char **argv)
         fprintf(stderr, "stage_bench: %s\n", err.text);
         return 1;
     }
-    dia_file_job job = {sizeof job, paths[0], paths[1], paths[2], paths[3], NULL, paths[4], "bench"};
+    dia_file_job job = {sizeof job, paths[0], paths[1], paths[2], paths[3], NULL, paths[4], "bench",
+                        1};
     printf("model %s (%s), threads %d, batch %d, save_stamps %s\n\n", model,
            sv_stage_rb_model(stage)->name, threads, batch, save);
     printf("%-4s %8s %8s %8s %8s %8s %10s %9s %8s\n", "run", "read s", "cut s", "infer s",

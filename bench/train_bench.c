@@ -10,7 +10,16 @@
  *           no validation (val_fraction 0);
  *   engine  the network alone, as a framework benchmark measures it:
  *           the same minibatch split over the threads, forward + loss +
- *           backward, gradient sum and Adam step, no data handling.
+ *           backward, gradient sum and Adam step, no data handling; on the
+ *           training fast path (nn_train.h, what `stampvet train` uses for
+ *           braai) and on the reference engine (nn_engine.h, what it used
+ *           before), in the same run.
+ * The loop runs on the fast path (unless STAMPVET_ISA says otherwise), then
+ * one epoch again on the reference engine (reference_loop_*).  The share of
+ * the machine's peak: training FLOPs per stamp (forward, weight gradients,
+ * and data gradients of every layer but the first: 3 F - F(first conv),
+ * F = nn_net_flops) x stamps/s over threads x the measured one-core FMA
+ * peak of the ISA the fast path runs (nn_isa_peak_gflops).
  *
  * usage: train_bench [--threads N] [--batch B] [--stamps N] [--epochs E]
  *                    [--steps S] [--slices K]
@@ -31,6 +40,7 @@
 #include "dataset.h"
 #include "model.h"
 #include "nn_engine.h"
+#include "nn_train.h"
 #include "parallel.h"
 #include "train.h"
 
@@ -52,6 +62,9 @@ static double cpu_s(void)
 
 typedef struct eng {
     nn_net *net;
+    nn_tplan *tp;          /* the fast path, or NULL: the reference engine */
+    nn_tws *fw[64];
+    float *gref[4 * 64];   /* fast path: gradients in Keras layout          */
     nn_workspace *ws[64];
     float *x[64], *y[64], *g[64];
     int parts, batch;
@@ -62,22 +75,67 @@ static void eng_task(int p, void *ctx)
 {
     eng *E = ctx;
     int a = p * E->batch / E->parts, b = (p + 1) * E->batch / E->parts, n = b - a;
-    nn_workspace_zero_grads(E->ws[p]);
+    if (E->tp)
+        nn_tws_zero_grads(E->fw[p]);
+    else
+        nn_workspace_zero_grads(E->ws[p]);
     if (n <= 0)
         return;
     const float *in[1] = {E->x[p]};
     sv_error err;
-    if (nn_forward(E->ws[p], E->net, n, in, 1, &err)) {
+    if (E->tp ? nn_tws_forward(E->fw[p], n, E->x[p], 1, &err)
+              : nn_forward(E->ws[p], E->net, n, in, 1, &err)) {
         E->status[p] = 1;
         return;
     }
-    const float *out = nn_workspace_output(E->ws[p]);
+    const float *out = E->tp ? nn_tws_output(E->fw[p]) : nn_workspace_output(E->ws[p]);
     nn_loss_bce(out, E->y[p], n, 1, NULL, E->g[p]);
     float s = (float)n / (float)E->batch;
     for (int i = 0; i < n; i++)
         E->g[p][i] *= s;
-    if (nn_backward(E->ws[p], E->net, E->g[p], NULL, &err))
+    if (E->tp ? nn_tws_backward(E->fw[p], E->g[p], &err)
+              : nn_backward(E->ws[p], E->net, E->g[p], NULL, &err))
         E->status[p] = 1;
+}
+
+/* `steps` timed engine steps (after 3 warm-up ones): stamps/s of wall clock
+ * and per CPU-second */
+static void eng_run(eng *E, nn_optimizer *opt, int steps, double *rate, double *cpu_rate)
+{
+    double t0 = 0, tc0 = 0;
+    for (int s = 0; s < steps + 3; s++) {
+        if (s == 3) {
+            t0 = now_s();
+            tc0 = cpu_s();
+        }
+        sv_parallel_for(E->parts, E->parts, eng_task, E);
+        if (E->tp) {
+            for (int p = 1; p < E->parts; p++)
+                nn_tws_add_grads(E->fw[0], E->fw[p]);
+            nn_tws_grads(E->fw[0], E->gref);
+            nn_optimizer_step_grads(opt, E->net, (const float *const *)E->gref, 1.0f);
+            nn_tplan_sync(E->tp, E->net);
+        } else {
+            for (int p = 1; p < E->parts; p++)
+                nn_workspace_add_grads(E->ws[0], E->ws[p]);
+            nn_optimizer_step(opt, E->net, E->ws[0], 1.0f);
+        }
+    }
+    *rate = (double)steps * E->batch / (now_s() - t0);
+    *cpu_rate = (double)steps * E->batch / (cpu_s() - tc0);
+}
+
+/* training FLOPs of one stamp (see the header comment) */
+static double train_flops(const nn_net *net)
+{
+    double f = nn_net_flops(net), first = 0;
+    for (int i = 0; i < net->n_layers && first == 0; i++)
+        if (net->layers[i].n_params > 0) {
+            nn_net tmp = *net; /* the flops of layer i alone */
+            tmp.n_layers = i + 1;
+            first = nn_net_flops(&tmp);
+        }
+    return 3 * f - first;
 }
 
 int main(int argc, char **argv)
@@ -177,19 +235,42 @@ int main(int argc, char **argv)
     printf("  training loss     %.4f -> %.4f\n", first_loss,
            res->history[res->n_history - 1].loss);
 
-    /* ---- the engine alone ---- */
+    /* ---- the same loop on the reference engine (what it was before) ---- */
+    setenv("STAMPVET_ISA", "reference", 1);
+    cfg.epochs = 1;
+    w0 = now_s();
+    c0 = cpu_s();
+    if (sv_train(m, &src, &cfg, res, &err)) {
+        fprintf(stderr, "train_bench: %s\n", err.text);
+        return 1;
+    }
+    unsetenv("STAMPVET_ISA");
+    printf("reference_loop_stamps_per_s %.1f\n", nstamps / (now_s() - w0));
+    printf("reference_loop_stamps_per_cpu_s %.1f\n", nstamps / (cpu_s() - c0));
+
+    /* ---- the engine alone: fast path and reference ---- */
     eng E;
     memset(&E, 0, sizeof E);
     E.net = net;
     E.parts = threads;
     E.batch = batch;
     int cap = (batch + threads - 1) / threads;
+    E.tp = nn_tplan_new(net, NN_ISA_AUTO, 0, &err);
+    if (!E.tp) {
+        fprintf(stderr, "train_bench: %s\n", err.text);
+        return 1;
+    }
+    for (int i = 0; i < net->n_layers; i++)
+        for (int j = 0; j < net->layers[i].n_params && j < 4; j++)
+            if (nn_tplan_has_grad(E.tp, i, j))
+                E.gref[i * NN_MAX_PARAMS + j] = malloc(net->layers[i].p[j].size * sizeof(float));
     for (int p = 0; p < threads; p++) {
         E.ws[p] = nn_workspace_new(net, cap, 1, &err);
+        E.fw[p] = nn_tws_new(E.tp, cap, &err);
         E.x[p] = malloc((size_t)cap * per * sizeof(float));
         E.y[p] = malloc((size_t)cap * sizeof(float));
         E.g[p] = malloc((size_t)cap * sizeof(float));
-        if (!E.ws[p] || !E.x[p] || !E.y[p] || !E.g[p]) {
+        if (!E.ws[p] || !E.fw[p] || !E.x[p] || !E.y[p] || !E.g[p]) {
             fprintf(stderr, "train_bench: out of memory\n");
             return 1;
         }
@@ -201,28 +282,36 @@ int main(int argc, char **argv)
     }
     nn_opt_config oc = nn_opt_defaults(NN_OPT_ADAM);
     nn_optimizer *opt = nn_optimizer_new(net, &oc, &err);
-    double t0 = 0, tc0 = 0;
-    for (int s = 0; s < steps + 3; s++) {
-        if (s == 3) { /* 3 warm-up steps */
-            t0 = now_s();
-            tc0 = cpu_s();
-        }
-        sv_parallel_for(threads, threads, eng_task, &E);
-        for (int p = 1; p < threads; p++)
-            nn_workspace_add_grads(E.ws[0], E.ws[p]);
-        nn_optimizer_step(opt, net, E.ws[0], 1.0f);
-    }
-    double engine_rate = (double)steps * batch / (now_s() - t0);
-    double engine_cpu_rate = (double)steps * batch / (cpu_s() - tc0);
+    double fast_rate, fast_cpu, ref_rate, ref_cpu;
+    eng_run(&E, opt, steps, &fast_rate, &fast_cpu);
+    nn_tplan *tp = E.tp;
+    E.tp = NULL;
+    eng_run(&E, opt, steps > 6 ? steps / 3 : 2, &ref_rate, &ref_cpu);
+    E.tp = tp;
     for (int p = 0; p < threads; p++)
         if (E.status[p])
             fprintf(stderr, "train_bench: engine error\n");
-    printf("engine_stamps_per_s %.1f\n", engine_rate);
-    printf("engine_stamps_per_cpu_s %.1f\n", engine_cpu_rate);
-    printf("loop overhead       %.1f %%\n", 100.0 * (engine_rate / loop_rate - 1.0));
+    double peak = nn_isa_peak_gflops(nn_isa_from_name(nn_tplan_isa(tp)), 0.2);
+    double tf = train_flops(net);
+    printf("engine_stamps_per_s %.1f\n", fast_rate);
+    printf("engine_stamps_per_cpu_s %.1f\n", fast_cpu);
+    printf("reference_stamps_per_s %.1f\n", ref_rate);
+    printf("reference_stamps_per_cpu_s %.1f\n", ref_cpu);
+    printf("fast path           %s kernels, %.1f MFLOP per training stamp, peak %.1f GFLOP/s "
+           "per core\n",
+           nn_tplan_isa(tp), tf * 1e-6, peak);
+    printf("peak_share          %.1f %%\n", 100.0 * tf * fast_rate / (peak * 1e9 * threads));
+    /* per CPU-second: the share of one core's peak while it runs (robust to
+     * other load on the machine) */
+    printf("peak_share_cpu      %.1f %%\n", 100.0 * tf * fast_cpu / (peak * 1e9));
+    printf("loop overhead       %.1f %%\n", 100.0 * (fast_rate / loop_rate - 1.0));
 
     nn_optimizer_free(opt);
+    for (int i = 0; i < 4 * 64; i++)
+        free(E.gref[i]);
+    nn_tplan_free(tp);
     for (int p = 0; p < threads; p++) {
+        nn_tws_free(E.fw[p]);
         nn_workspace_free(E.ws[p]);
         free(E.x[p]);
         free(E.y[p]);

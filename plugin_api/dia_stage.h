@@ -92,6 +92,33 @@
  *   destroy() on that instance.  The host copies what it wants to keep.
  * - The descriptor and parameter table are static and live as long as the
  *   shared object is loaded.
+ *
+ * ---------------------------------------------------------------------------
+ * 7. Masked and non-finite pixels
+ *
+ * What the surveys do.  ZTF's alert cutouts carry masked and bad pixels as
+ * NaN, and its real/bogus network (braai) sees them as 0 after
+ * numpy.nan_to_num: a masked pixel is a missing value, not a measurement.
+ * LSST's pipelines keep the pixel values and flag: a mask plane per
+ * condition, and on every source the pixelFlags of its footprint and of its
+ * centre (base_PixelFlags_flag_badCenter, _saturatedCenter, ...), which
+ * downstream filters use to drop or distrust it.
+ *
+ * The contract a stage follows:
+ * - Into the network: a pixel that is masked (the host's mask has a bit of
+ *   the stage's mask selection set) or NaN/infinite in any of the three
+ *   images is a missing value, filled as the model's preprocessing fills
+ *   NaN (ZTF: 0); it is never fed as the number underneath.
+ * - Out of the network: a detection whose OWN pixel (the pixel containing
+ *   its position) is masked, or is NaN/infinite in the science, reference
+ *   or difference image, is flagged on its result row (as LSST's
+ *   *Center pixel flags) and is NEVER labelled real by default, whatever
+ *   its score: the score of a stamp with a hole at its centre is kept for
+ *   inspection but does not count.  The host may opt out per flag through
+ *   the stage's parameters.
+ * stampvet: FLAGS bits MASKED (4) and BADCENTRE (64), the parameter
+ * veto_flags (default 68: both) and the output card VETOFLAG; REAL is 0 on
+ * a vetoed row and the summary log line counts them.
  */
 #ifndef DIA_STAGE_H
 #define DIA_STAGE_H
@@ -104,7 +131,7 @@ extern "C" {
 #endif
 
 #define DIA_ABI_MAJOR 1
-#define DIA_ABI_MINOR 0
+#define DIA_ABI_MINOR 1
 #define DIA_STAGE_ENTRY_SYMBOL "dia_stage_entry"
 
 #if defined(__GNUC__)
@@ -196,7 +223,8 @@ typedef struct dia_image {
 /* The exposure: science, reference and difference images on one pixel grid
  * (same width, height and WCS), an optional mask, and metadata.
  * mask (may be NULL): same size as the images, row pitch mask_stride (0 =
- * width), non-zero = bad pixel (bit meanings are the host's). */
+ * width), non-zero = bad pixel (bit meanings are the host's).  How masked
+ * pixels enter the network and their detections' labels: section 7. */
 typedef struct dia_exposure {
     uint32_t struct_size;        /* sizeof(dia_exposure)                    */
     const char *exposure_id;     /* host's identifier, may be NULL          */
@@ -258,7 +286,15 @@ typedef struct dia_table {
  * images (FITS, compressed FITS, .gz as cfitsio reads them) and the
  * detections (FITS BINTABLE), processes, and writes `output` atomically (a
  * temporary file in the same folder, then rename): on failure no output
- * file is left and an existing one is untouched.  mask may be NULL. */
+ * file is left and an existing one is untouched.  mask may be NULL.
+ *
+ * Outputs never replace inputs.  A stage MUST refuse (DIA_ERR_ARGUMENT,
+ * before reading anything) an output that is one of the job's input files
+ * or any other file it reads (a model, a history table): the same path, or
+ * the same file through a symbolic or hard link (device and inode).  An
+ * output that already exists is replaced only when `overwrite` is non-zero
+ * (ABI 1.1; a host of ABI 1.0 passes a smaller struct_size and gets the
+ * safe answer: an existing output is refused). */
 typedef struct dia_file_job {
     uint32_t struct_size;        /* sizeof(dia_file_job)                    */
     const char *science;
@@ -268,7 +304,12 @@ typedef struct dia_file_job {
     const char *mask;
     const char *output;
     const char *exposure_id;     /* may be NULL                             */
+    /* ABI 1.1 */
+    int32_t overwrite;           /* non-zero: replace an existing output    */
 } dia_file_job;
+
+/* The size of an ABI 1.0 dia_file_job (without `overwrite`). */
+#define DIA_FILE_JOB_SIZE_1_0 (offsetof(dia_file_job, overwrite))
 
 /* ---- the descriptor ---------------------------------------------------- */
 

@@ -13,6 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "atomic_file.h"
 #include "batch_summary.h"
 #include "sha256.h"
 
@@ -677,6 +678,7 @@ static void process_one(batch_worker *w, size_t idx, sv_batch_report *r)
         .mask = e->mask,
         .output = e->output,
         .exposure_id = e->id,
+        .overwrite = 1, /* the resume rules above decided to (re)do it */
     };
     dia_status st = b->desc->process_files(inst, &job);
     if (st == DIA_ERR_CANCELLED) {
@@ -816,6 +818,45 @@ static void *worker_main(void *arg)
     return NULL;
 }
 
+/* ---- stale temporary files ------------------------------------------------- */
+
+static int str_cmp(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static void log_removed(void *user, const char *path)
+{
+    batch_log(user, DIA_LOG_INFO, "removed the stale temporary file %s", path);
+}
+
+/* Remove the temporary files that killed writers left in the output
+ * folders (atomic_file.h: same host, dead pid), once per folder. */
+static void clean_output_dirs(sv_batch *b)
+{
+    size_t n = b->m->n;
+    char **dirs = calloc(n ? n : 1, sizeof *dirs);
+    if (!dirs)
+        return;
+    size_t nd = 0;
+    for (size_t i = 0; i < n; i++) {
+        const char *o = b->m->entries[i].output, *slash = strrchr(o, '/');
+        if ((dirs[nd] = slash ? strndup(o, (size_t)(slash - o + (slash == o))) : strdup(".")))
+            nd++;
+    }
+    qsort(dirs, nd, sizeof *dirs, str_cmp);
+    for (size_t k = 0; k < nd; k++) {
+        if (k == 0 || strcmp(dirs[k], dirs[k - 1])) {
+            sv_error e;
+            sv_error_clear(&e);
+            sv_atomic_clean(dirs[k], 0, 0, log_removed, b, &e); /* a missing folder: none */
+        }
+    }
+    for (size_t k = 0; k < nd; k++)
+        free(dirs[k]);
+    free(dirs);
+}
+
 int sv_batch_run_pool(sv_batch *b, sv_batch_fetch_fn fetch, void *fetch_user,
                       void (*on_start)(void *user, sv_batch *b), void *start_user,
                       sv_error *err)
@@ -825,6 +866,7 @@ int sv_batch_run_pool(sv_batch *b, sv_batch_fetch_fn fetch, void *fetch_user,
     memset(&b->tally, 0, sizeof b->tally);
     b->tally.total = b->n_order;
     b->next_pos = 0;
+    clean_output_dirs(b);
     clock_gettime(CLOCK_MONOTONIC, &b->t0);
     for (int i = 0; i < n; i++) {
         w[i].fetch = fetch;

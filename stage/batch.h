@@ -45,6 +45,12 @@
  * accepted but cannot be recognised on a rerun: the engine logs a warning
  * once.
  *
+ * Stale temporary files.  Before the first exposure, every output folder
+ * of the manifest is cleaned of the temporary files that killed writers
+ * left there (atomic_file.h: the pattern DIR/.svtmp-HOST-PID-N.NAME, from
+ * this host, whose process is gone); each removal is logged.  Files of
+ * other hosts are left to `stampvet clean --older-than`.
+ *
  * Stopping.  When *options.cancel becomes non-zero (the CLI sets it from
  * SIGINT/SIGTERM; the library installs no signal handler), no new exposure
  * is started; the same flag is the stage's host cancel flag, so a running

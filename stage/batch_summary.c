@@ -10,6 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "atomic_file.h"
 #include "csv.h"
 
 static char *dup_clean(const char *s)
@@ -103,18 +104,6 @@ static int is_fits_name(const char *path)
             return 1;
     }
     return 0;
-}
-
-/* A temporary name beside `path` that does not exist yet. */
-static void temp_name(const char *path, char *buf, size_t len)
-{
-    static atomic_uint counter;
-    for (;;) {
-        snprintf(buf, len, "%s.tmp.%ld.%u", path, (long)getpid(),
-                 atomic_fetch_add(&counter, 1));
-        if (access(buf, F_OK) != 0)
-            return;
-    }
 }
 
 static void csv_field(FILE *fp, const char *s)
@@ -233,20 +222,17 @@ static int write_fits(const sv_summary *s, const char *tmp, const char *path, sv
 
 int sv_summary_write(const sv_summary *s, const char *path, sv_error *err)
 {
-    char tmp[4096 + 64];
-    if (strlen(path) > 4096)
-        return sv_error_set(err, SV_ERR_ARG, "summary path too long");
-    temp_name(path, tmp, sizeof tmp);
-    int rc = is_fits_name(path) ? write_fits(s, tmp, path, err) : write_csv(s, tmp, path, err);
+    sv_atomic_file af; /* atomic_file.h */
+    int rc = sv_atomic_begin_name(&af, path, err);
     if (rc)
         return rc;
-    if (rename(tmp, path) != 0) {
-        int e = errno;
-        unlink(tmp);
-        return sv_error_set(err, SV_ERR_IO, "%s: cannot write the summary: %s", path,
-                            strerror(e));
+    rc = is_fits_name(path) ? write_fits(s, af.tmp, path, err)
+                            : write_csv(s, af.tmp, path, err);
+    if (rc) {
+        sv_atomic_abort(&af);
+        return rc;
     }
-    return SV_OK;
+    return sv_atomic_commit(&af, err);
 }
 
 /* ---- reading --------------------------------------------------------- */

@@ -12,6 +12,7 @@
 
 #include <fitsio.h>
 
+#include "atomic_file.h"
 #include "config.h"
 #include "stamps.h"
 
@@ -225,7 +226,7 @@ int sv_out_schema_check_clash(const sv_out_schema *s, const sv_col_source *in, s
 struct sv_catalog {
     fitsfile *fp;
     char path[4096];
-    char tmp[4096];
+    sv_atomic_file out_file;   /* the temporary file (atomic_file.h)   */
     sv_out_schema out;
     int in_ncols;
     size_t rowbytes;
@@ -319,22 +320,12 @@ int sv_catalog_open(const char *path, const sv_det_schema *in, const sv_out_sche
     cat->nrows = nrows;
 
     /* a temporary name in the destination's folder */
-    const char *slash = strrchr(path, '/');
-    int dirlen = slash ? (int)(slash - path + 1) : 0;
-    snprintf(cat->tmp, sizeof cat->tmp, "%.*s.%s.tmpXXXXXX", dirlen, path,
-             slash ? slash + 1 : path);
-    int fd = mkstemp(cat->tmp);
-    if (fd < 0) {
-        int e = errno;
-        sv_error_set(err, SV_ERR_IO, "%s: cannot create a temporary file in its folder (%s)",
-                     path, strerror(e));
+    if (sv_atomic_begin_name(&cat->out_file, path, err)) {
         free(cat);
-        return SV_ERR_IO;
+        return err && err->status ? err->status : SV_ERR_IO;
     }
-    close(fd);
-    unlink(cat->tmp);
     int status = 0;
-    if (fits_create_diskfile(&cat->fp, cat->tmp, &status)) {
+    if (fits_create_diskfile(&cat->fp, cat->out_file.tmp, &status)) {
         cat->fp = NULL;
         cat_fail(cat, err, "cannot create the output", status);
         sv_catalog_abort(cat);
@@ -624,11 +615,8 @@ int sv_catalog_commit(sv_catalog *cat, sv_error *err)
         sv_catalog_abort(cat);
         return SV_ERR_IO;
     }
-    if (rename(cat->tmp, cat->path)) {
-        int e = errno;
-        sv_error_set(err, SV_ERR_IO, "%s: cannot rename the finished temporary file %s over it "
-                     "(%s)", cat->path, cat->tmp, strerror(e));
-        sv_catalog_abort(cat);
+    if (sv_atomic_commit(&cat->out_file, err)) {
+        free(cat);
         return SV_ERR_IO;
     }
     free(cat);
@@ -642,6 +630,6 @@ void sv_catalog_abort(sv_catalog *cat)
     int status = 0;
     if (cat->fp)
         fits_close_file(cat->fp, &status);
-    unlink(cat->tmp);
+    sv_atomic_abort(&cat->out_file);
     free(cat);
 }

@@ -200,8 +200,8 @@ int sv_compare(const sv_model *base, const sv_stamp_source *train, const char *t
 
 static void fmt_p(char *buf, size_t cap, double p)
 {
-    if (isnan(p))
-        snprintf(buf, cap, "-");
+    if (isnan(p)) /* no spread in either arm (metrics.h) */
+        snprintf(buf, cap, "NaN");
     else if (p < 1e-4)
         snprintf(buf, cap, "%.1e", p);
     else

@@ -3,6 +3,8 @@
  * lightcurve.h. */
 #include "lightcurve.h"
 
+#include "atomic_file.h"
+
 #include <ctype.h>
 #include <fitsio.h>
 #include <math.h>
@@ -999,12 +1001,6 @@ int sv_lc_read_fits(const char *path, const sv_lc_read_options *opt_in, sv_lc_se
 
 /* ---- writer ------------------------------------------------------------------------ */
 
-static void tmp_name(const char *path, char *tmp, size_t cap)
-{
-    static int counter;
-    snprintf(tmp, cap, "%s.tmp%ld_%d", path, (long)getpid(), __atomic_add_fetch(&counter, 1,
-                                                                                 __ATOMIC_RELAXED));
-}
 
 int sv_lc_write_fits(const sv_lc_set *s, const char *path, const char *const *extra_cards,
                      int n_truth, const char (*truth_names)[SV_LABEL_MAX], const float *truth,
@@ -1012,8 +1008,11 @@ int sv_lc_write_fits(const sv_lc_set *s, const char *path, const char *const *ex
 {
     if (!s || !path)
         return sv_error_set(err, SV_ERR_ARG, "light curves: NULL argument");
-    char tmp[1100], spec[1200];
-    tmp_name(path, tmp, sizeof tmp);
+    sv_atomic_file af; /* the temporary name (atomic_file.h) */
+    if (sv_atomic_begin_name(&af, path, err))
+        return err && err->status ? err->status : SV_ERR_IO;
+    const char *tmp = af.tmp;
+    char spec[sizeof af.tmp + 8];
     snprintf(spec, sizeof spec, "file://%s", tmp);
     fitsfile *f = NULL;
     int st = 0;

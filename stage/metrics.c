@@ -385,9 +385,9 @@ static int ttest_common(const double *a, int na, const double *b, int nb, sv_tte
 static void ttest_finish(sv_ttest *r, double se)
 {
     double diff = r->mean1 - r->mean2;
-    if (se == 0) {
-        r->t = diff == 0 ? 0.0 : (diff > 0 ? INFINITY : -INFINITY);
-        r->p = diff == 0 ? 1.0 : 0.0;
+    if (se == 0) { /* no spread in either arm: no test (p undefined) */
+        r->t = diff == 0 ? NAN : (diff > 0 ? INFINITY : -INFINITY);
+        r->p = NAN;
         return;
     }
     r->t = diff / se;

@@ -123,8 +123,8 @@ typedef struct sv_ttest {
  * Welch's: t = (m1 - m2) / sqrt(s1^2/n1 + s2^2/n2), dof by
  * Welch-Satterthwaite (v1 + v2)^2 / (v1^2/(n1-1) + v2^2/(n2-1)), vi = si^2/ni.
  * Both need n1, n2 >= 2.  When both variances are zero the test is
- * degenerate: t = 0 and p = 1 if the means are equal, else t = +-inf and
- * p = 0 (dof as for equal variances).  Returns 0, or SV_ERR_ARG (too few
+ * undefined: p = NaN, and t = NaN if the means are equal, else +-inf (dof
+ * as for equal variances).  Returns 0, or SV_ERR_ARG (too few
  * samples, a non-finite value) with r->p = NaN.  Reentrant. */
 int sv_ttest_student(const double *a, int na, const double *b, int nb, sv_ttest *r);
 int sv_ttest_welch(const double *a, int na, const double *b, int nb, sv_ttest *r);

@@ -7,6 +7,8 @@
  * one failure cannot silently disable the calls after it. */
 #include "model_fits.h"
 
+#include "atomic_file.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <fitsio.h>
@@ -516,21 +518,10 @@ int sv_model_write_fits(const sv_model *m, const char *path, sv_error *err)
     if (st)
         return st;
 
-    /* a unique temporary name beside the destination */
-    size_t plen = strlen(path);
-    char *tmp = malloc(plen + 16);
+    /* a temporary name beside the destination (atomic_file.h) */
+    char *tmp = sv_atomic_tmp_new(path, err);
     if (!tmp)
-        return sv_error_set(err, SV_ERR_NOMEM, "%s: out of memory", path);
-    snprintf(tmp, plen + 16, "%s.tmpXXXXXX", path);
-    int fd = mkstemp(tmp);
-    if (fd < 0) {
-        int e = errno;
-        free(tmp);
-        return sv_error_set(err, SV_ERR_IO, "%s: cannot create a temporary file beside it: %s",
-                            path, strerror(e));
-    }
-    close(fd);
-    unlink(tmp); /* cfitsio creates it anew; the name stays ours in practice */
+        return err && err->status ? err->status : SV_ERR_IO;
 
     wctx w = {NULL, 0, NULL};
     fits_create_diskfile(&w.f, tmp, &w.st);
@@ -566,7 +557,7 @@ int sv_model_write_fits(const sv_model *m, const char *path, sv_error *err)
                             path, fits_text(s0, t));
     }
     /* durable before it becomes visible */
-    fd = open(tmp, O_RDONLY);
+    int fd = open(tmp, O_RDONLY);
     if (fd < 0 || fsync(fd) != 0) {
         int e = errno;
         if (fd >= 0)

@@ -137,6 +137,11 @@ void nn_optimizer_set_layer_lr_scale(nn_optimizer *opt, int layer, float scale);
  * workspaces summed).  Not thread-safe with anything that reads net. */
 void nn_optimizer_step(nn_optimizer *opt, nn_net *net, const nn_workspace *ws,
                        float grad_scale);
+/* The same from gradients held elsewhere (the training fast path,
+ * nn_train.h): grads[layer * NN_MAX_PARAMS + j] is the gradient of
+ * parameter j of that layer in its Keras layout, or NULL for none. */
+void nn_optimizer_step_grads(nn_optimizer *opt, nn_net *net, const float *const *grads,
+                             float grad_scale);
 
 #ifdef __cplusplus
 }

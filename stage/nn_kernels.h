@@ -22,10 +22,12 @@
 #define NN_KCHAN 16 /* output channel pitch granularity (one AVX-512 vector) */
 
 /* A convolution-like product, the shared shape of Conv2D (valid, on an
- * already padded input) and Dense (rows of a matrix):
- *   y[oy][ox][0:coutp] = act(b + sum_{ky<kh} sum_{q<kk}
+ * already padded input), Dense (rows of a matrix) and, in training
+ * (nn_train.c), of their data and weight gradients:
+ *   y[oy][ox][0:coutp] = act(s + sum_{ky<kh} sum_{q<kk}
  *       x[oy*x_orow + ox*x_col + ky*x_row + q*x_kk] * w[(ky*kk + q)*coutp + :])
- * written at y + oy*y_row + ox*y_col. */
+ * written at y + oy*y_row + ox*y_col, where s is the bias b, or (acc = 1)
+ * what y held before (b must still point to coutp readable floats). */
 typedef struct nn_kconv {
     int ho, wo;          /* output rows and columns                          */
     int kh;              /* kernel rows                                      */
@@ -39,6 +41,7 @@ typedef struct nn_kconv {
     const float *w;      /* (kh * kk) x coutp                                */
     const float *b;      /* coutp                                            */
     int relu;            /* fuse max(0, .)                                   */
+    int acc;             /* add to y instead of starting from the bias       */
 } nn_kconv;
 
 /* MaxPool2D / AveragePool2D on a channels-last image of pitch cp (TF "same":
@@ -83,6 +86,12 @@ typedef struct nn_kernels {
     /* Sustained FP32 FMA throughput of one core in GFLOP/s, measured by a
      * register-resident FMA loop of about `seconds`. */
     double (*peak_gflops)(double seconds);
+    /* training (nn_train.c), the element-wise parts of backward: see
+     * nn_kernels_tmpl.h */
+    void (*bias_bwd)(const float *y, float *d, size_t npix, int cp, float *gb, int relu);
+    void (*pool_bwd)(const nn_kpool *p, const float *x, const float *y, const float *d,
+                     float *dx);
+    void (*mul)(const float *a, const float *b, float *y, size_t n);
 } nn_kernels;
 
 /* The kernel sets compiled into this build (NULL when the file was compiled

@@ -18,6 +18,13 @@
 #define VADD(a, b) _mm256_add_ps((a), (b))
 #define VSUB(a, b) _mm256_sub_ps((a), (b))
 #define VMUL(a, b) _mm256_mul_ps((a), (b))
+#define VM __m256
+#define VCMPGT(a, b) _mm256_cmp_ps((a), (b), _CMP_GT_OQ)
+#define VCMPEQ(a, b) _mm256_cmp_ps((a), (b), _CMP_EQ_OQ)
+#define VMAND(a, b) _mm256_and_ps((a), (b))
+#define VMANDNOT(a, b) _mm256_andnot_ps((b), (a))
+#define VMSEL(m, a) _mm256_and_ps((m), (a))
+#define VMALL() _mm256_castsi256_ps(_mm256_set1_epi32(-1))
 #define KFN(name) nnk_##name##_avx2
 #define KFN_ISA_NAME "avx2"
 #define NB1_TMAX 12

@@ -18,6 +18,13 @@
 #define VADD(a, b) _mm512_add_ps((a), (b))
 #define VSUB(a, b) _mm512_sub_ps((a), (b))
 #define VMUL(a, b) _mm512_mul_ps((a), (b))
+#define VM __mmask16
+#define VCMPGT(a, b) _mm512_cmp_ps_mask((a), (b), _CMP_GT_OQ)
+#define VCMPEQ(a, b) _mm512_cmp_ps_mask((a), (b), _CMP_EQ_OQ)
+#define VMAND(a, b) ((__mmask16)((a) & (b)))
+#define VMANDNOT(a, b) ((__mmask16)((a) & ~(b)))
+#define VMSEL(m, a) _mm512_maskz_mov_ps((m), (a))
+#define VMALL() ((__mmask16)0xFFFF)
 #define KFN(name) nnk_##name##_avx512
 #define KFN_ISA_NAME "avx512"
 #define NB1_TMAX 28

@@ -35,6 +35,13 @@ static inline nnk_v4 nnk_max4(nnk_v4 a, nnk_v4 b)
 #define VADD(a, b) ((a) + (b))
 #define VSUB(a, b) ((a) - (b))
 #define VMUL(a, b) ((a) * (b))
+#define VM nnk_i4
+#define VCMPGT(a, b) ((nnk_i4)((a) > (b)))
+#define VCMPEQ(a, b) ((nnk_i4)((a) == (b)))
+#define VMAND(a, b) ((a) & (b))
+#define VMANDNOT(a, b) ((a) & ~(b))
+#define VMSEL(m, a) ((nnk_v4)((nnk_i4)(a) & (m)))
+#define VMALL() ((nnk_i4){-1, -1, -1, -1})
 #define KFN(name) nnk_##name##_generic
 #define KFN_ISA_NAME "generic"
 #define NB1_TMAX 12

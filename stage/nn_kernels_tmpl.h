@@ -6,6 +6,8 @@
  *   VSET1(x) VZERO()           broadcast, zero
  *   VFMA(a,b,c)                a*b + c
  *   VMAX(a,b) VADD(a,b) VSUB(a,b) VMUL(a,b)   lane-wise
+ *   VM, VCMPGT(a,b), VCMPEQ(a,b)  lane mask type and comparisons
+ *   VMAND(m,n) VMANDNOT(m,n) (m & ~n) VMSEL(m,a) (a where m, else 0) VMALL()
  *   KFN(name)                  name with the ISA suffix
  *   NB1_TMAX, NB2_TMAX         register tile widths (output pixels) for one
  *                              and two output vectors per pixel
@@ -26,6 +28,7 @@
 
 #include <float.h>
 #include <stdint.h>
+#include <string.h>
 #include <time.h>
 
 #define REP28(M) M(0) M(1) M(2) M(3) M(4) M(5) M(6) M(7) M(8) M(9) M(10) M(11) M(12) \
@@ -49,11 +52,12 @@
 /* ---- one tile, one output vector per pixel ------------------------------ */
 KINLINE void KFN(tile1)(const float *x, ptrdiff_t xc_rt, ptrdiff_t x_row, ptrdiff_t x_kk,
                         int kh, int kk, const float *w, ptrdiff_t ws, const float *b,
-                        float *y, ptrdiff_t y_col, int relu, const int T, const ptrdiff_t XC)
+                        float *y, ptrdiff_t y_col, int relu, int acc, const int T,
+                        const ptrdiff_t XC)
 {
     const ptrdiff_t xc = XC ? XC : xc_rt;
-    const V bias = VLOAD(b);
-#define T1_DECL(i) V a##i = bias;
+    const V bias = acc ? VZERO() : VLOAD(b);
+#define T1_DECL(i) V a##i = (i < T && acc) ? VLOAD(y + i * y_col) : bias;
     REP28(T1_DECL)
     for (int ky = 0; ky < kh; ky++) {
         const float *xp = x + ky * x_row;
@@ -82,11 +86,14 @@ KINLINE void KFN(tile1)(const float *x, ptrdiff_t xc_rt, ptrdiff_t x_row, ptrdif
 /* ---- one tile, two output vectors per pixel ----------------------------- */
 KINLINE void KFN(tile2)(const float *x, ptrdiff_t xc_rt, ptrdiff_t x_row, ptrdiff_t x_kk,
                         int kh, int kk, const float *w, ptrdiff_t ws, const float *b,
-                        float *y, ptrdiff_t y_col, int relu, const int T, const ptrdiff_t XC)
+                        float *y, ptrdiff_t y_col, int relu, int acc, const int T,
+                        const ptrdiff_t XC)
 {
     const ptrdiff_t xc = XC ? XC : xc_rt;
-    const V bias0 = VLOAD(b), bias1 = VLOAD(b + VW);
-#define T2_DECL(i) V a##i = bias0, c##i = bias1;
+    const V bias0 = acc ? VZERO() : VLOAD(b), bias1 = acc ? VZERO() : VLOAD(b + VW);
+#define T2_DECL(i)                                                     \
+    V a##i = (i < T && acc) ? VLOAD(y + i * y_col) : bias0;            \
+    V c##i = (i < T && acc) ? VLOAD(y + i * y_col + VW) : bias1;
     REP14(T2_DECL)
     for (int ky = 0; ky < kh; ky++) {
         const float *xp = x + ky * x_row;
@@ -119,7 +126,7 @@ KINLINE void KFN(tile2)(const float *x, ptrdiff_t xc_rt, ptrdiff_t x_row, ptrdif
 }
 
 /* ---- dispatch on the compile-time tile width and input step ------------- */
-#define TILE_ARGS x, xc, x_row, x_kk, kh, kk, w, ws, b, y, y_col, relu
+#define TILE_ARGS x, xc, x_row, x_kk, kh, kk, w, ws, b, y, y_col, relu, acc
 #define CASE1(t, XCV)                           \
     case t:                                     \
         if (t <= NB1_TMAX)                      \
@@ -158,20 +165,24 @@ KINLINE void KFN(tile2)(const float *x, ptrdiff_t xc_rt, ptrdiff_t x_row, ptrdif
     static KATTR KNOUBSAN __attribute__((noinline)) void KFN(name)(                         \
         const float *x, ptrdiff_t xc, ptrdiff_t x_row, ptrdiff_t x_kk, int kh, int kk,      \
         const float *w, ptrdiff_t ws, const float *b, float *y, ptrdiff_t y_col, int relu,  \
-        int T)                                                                              \
+        int acc, int T)                                                                     \
     {                                                                                       \
         SW(XCV)                                                                             \
     }
+RUN_FN(run1_x1, SWITCH1, 1)
 RUN_FN(run1_x3, SWITCH1, 3)
 RUN_FN(run1_x16, SWITCH1, 16)
 RUN_FN(run1_rt, SWITCH1, 0)
+RUN_FN(run2_x1, SWITCH2, 1)
 RUN_FN(run2_rt, SWITCH2, 0)
 
 static KATTR void KFN(run1)(const float *x, ptrdiff_t xc, ptrdiff_t x_row, ptrdiff_t x_kk,
                             int kh, int kk, const float *w, ptrdiff_t ws, const float *b,
-                            float *y, ptrdiff_t y_col, int relu, int T)
+                            float *y, ptrdiff_t y_col, int relu, int acc, int T)
 {
-    if (xc == 3)
+    if (xc == 1)
+        KFN(run1_x1)(TILE_ARGS, T);
+    else if (xc == 3)
         KFN(run1_x3)(TILE_ARGS, T);
     else if (xc == 16)
         KFN(run1_x16)(TILE_ARGS, T);
@@ -181,9 +192,12 @@ static KATTR void KFN(run1)(const float *x, ptrdiff_t xc, ptrdiff_t x_row, ptrdi
 
 static KATTR void KFN(run2)(const float *x, ptrdiff_t xc, ptrdiff_t x_row, ptrdiff_t x_kk,
                             int kh, int kk, const float *w, ptrdiff_t ws, const float *b,
-                            float *y, ptrdiff_t y_col, int relu, int T)
+                            float *y, ptrdiff_t y_col, int relu, int acc, int T)
 {
-    KFN(run2_rt)(TILE_ARGS, T);
+    if (xc == 1)
+        KFN(run2_x1)(TILE_ARGS, T);
+    else
+        KFN(run2_rt)(TILE_ARGS, T);
 }
 
 static KATTR void KFN(conv)(const nn_kconv *k, const float *x, float *y)
@@ -202,10 +216,10 @@ static KATTR void KFN(conv)(const nn_kconv *k, const float *x, float *y)
                 float *ys = yr + o0 * k->y_col + g * VW;
                 if (nb == 2)
                     KFN(run2)(xs, k->x_col, k->x_row, k->x_kk, k->kh, k->kk, k->w + g * VW,
-                              k->coutp, k->b + g * VW, ys, k->y_col, k->relu, o1 - o0);
+                              k->coutp, k->b + g * VW, ys, k->y_col, k->relu, k->acc, o1 - o0);
                 else
                     KFN(run1)(xs, k->x_col, k->x_row, k->x_kk, k->kh, k->kk, k->w + g * VW,
-                              k->coutp, k->b + g * VW, ys, k->y_col, k->relu, o1 - o0);
+                              k->coutp, k->b + g * VW, ys, k->y_col, k->relu, k->acc, o1 - o0);
             }
             g += nb;
         }
@@ -333,6 +347,90 @@ static KATTR void KFN(pool)(const nn_kpool *p, const float *x, float *y)
     }
 }
 
+/* ---- training: the element-wise parts of backward ---------------------- */
+
+/* d[p][:] = y[p][:] > 0 ? d[p][:] : 0 when relu (the ReLU derivative from
+ * its output); gb[:] += sum over the npix pixels of d (gb may be NULL);
+ * cp a multiple of VW. */
+static KATTR void KFN(bias_bwd)(const float *y, float *d, size_t npix, int cp, float *gb,
+                                int relu)
+{
+    const V z = VZERO();
+    for (int c = 0; c < cp; c += VW) {
+        V acc = z;
+        for (size_t q = 0; q < npix; q++) {
+            V v = VLOAD(d + q * cp + c);
+            if (relu) {
+                v = VMSEL(VCMPGT(VLOAD(y + q * cp + c), z), v);
+                VSTORE(d + q * cp + c, v);
+            }
+            acc = VADD(acc, v);
+        }
+        if (gb)
+            VSTORE(gb + c, VADD(VLOAD(gb + c), acc));
+    }
+}
+
+/* Pooling backward: dx (the input's gradient, h x w x cp) = the gradient
+ * of d (ho x wo x cp) through the pool whose input was x and output y.
+ * Max: each output's gradient goes to the first window position holding
+ * the maximum (as the reference engine's argmax); average: spread evenly
+ * over the valid cells. */
+static KATTR void KFN(pool_bwd)(const nn_kpool *p, const float *x, const float *y,
+                                const float *d, float *dx)
+{
+    const int cv = (p->cp / VW) * VW;
+    memset(dx, 0, (size_t)p->h * p->w * p->cp * sizeof(float));
+    for (int oy = 0; oy < p->ho; oy++) {
+        int a = oy * p->sh - p->pt;
+        int y0 = a < 0 ? 0 : a, y1 = a + p->kh > p->h ? p->h : a + p->kh;
+        for (int ox = 0; ox < p->wo; ox++) {
+            int bx = ox * p->sw - p->pl;
+            int x0 = bx < 0 ? 0 : bx, x1 = bx + p->kw > p->w ? p->w : bx + p->kw;
+            const size_t o = ((size_t)oy * p->wo + ox) * p->cp;
+            const float inv = 1.0f / (float)((y1 - y0) * (x1 - x0));
+            for (int c = 0; c < cv; c += VW) {
+                const V dv = VLOAD(d + o + c), yv = VLOAD(y + o + c), di = VMUL(dv, VSET1(inv));
+                VM todo = VMALL();
+                for (int iy = y0; iy < y1; iy++)
+                    for (int ix = x0; ix < x1; ix++) {
+                        size_t q = ((size_t)iy * p->w + ix) * p->cp + c;
+                        V add = di;
+                        if (p->is_max) {
+                            VM hit = VMAND(VCMPEQ(VLOAD(x + q), yv), todo);
+                            todo = VMANDNOT(todo, hit);
+                            add = VMSEL(hit, dv);
+                        }
+                        VSTORE(dx + q, VADD(VLOAD(dx + q), add));
+                    }
+            }
+            for (int c = cv; c < p->cp; c++) {
+                int todo = 1;
+                for (int iy = y0; iy < y1; iy++)
+                    for (int ix = x0; ix < x1; ix++) {
+                        size_t q = ((size_t)iy * p->w + ix) * p->cp + c;
+                        if (!p->is_max)
+                            dx[q] += d[o + c] * inv;
+                        else if (todo && x[q] == y[o + c]) {
+                            dx[q] += d[o + c];
+                            todo = 0;
+                        }
+                    }
+            }
+        }
+    }
+}
+
+/* y[i] = a[i] * b[i], i < n (Dropout masks) */
+static KATTR void KFN(mul)(const float *a, const float *b, float *y, size_t n)
+{
+    size_t i = 0;
+    for (; i + VW <= n; i += VW)
+        VSTORE(y + i, VMUL(VLOAD(a + i), VLOAD(b + i)));
+    for (; i < n; i++)
+        y[i] = a[i] * b[i];
+}
+
 /* ---- measured peak ------------------------------------------------------ */
 static double KFN(now)(void)
 {
@@ -389,5 +487,6 @@ static KATTR double KFN(peak)(double seconds)
     return best;
 }
 
-static const nn_kernels KFN(table) = {KFN_ISA_NAME, KFN(conv),    KFN(pool),
-                                      KFN(wino),    WINO_MIN_CC, KFN(peak)};
+static const nn_kernels KFN(table) = {KFN_ISA_NAME, KFN(conv),     KFN(pool),
+                                      KFN(wino),    WINO_MIN_CC,   KFN(peak),
+                                      KFN(bias_bwd), KFN(pool_bwd), KFN(mul)};

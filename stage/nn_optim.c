@@ -126,9 +126,11 @@ void nn_optimizer_set_layer_lr_scale(nn_optimizer *opt, int layer, float scale)
         opt->lr_scale[layer] = scale;
 }
 
-void nn_optimizer_step(nn_optimizer *opt, nn_net *net, const nn_workspace *ws, float grad_scale)
+/* one update from the gradients of ws, or (ws NULL) of grads[] */
+static void step_from(nn_optimizer *opt, nn_net *net, const nn_workspace *ws,
+                      const float *const *grads, float grad_scale)
 {
-    if (!opt || !net || !ws || net->n_layers != opt->n_layers)
+    if (!opt || !net || (!ws && !grads) || net->n_layers != opt->n_layers)
         return;
     const nn_opt_config *c = &opt->cfg;
     opt->step++;
@@ -144,7 +146,7 @@ void nn_optimizer_step(nn_optimizer *opt, nn_net *net, const nn_workspace *ws, f
         for (int j = 0; j < L->n_params; j++) {
             nn_param *p = &L->p[j];
             size_t k = (size_t)i * NN_MAX_PARAMS + j;
-            const float *g = nn_workspace_grad_const(ws, i, j);
+            const float *g = ws ? nn_workspace_grad_const(ws, i, j) : grads[k];
             if (!p->trainable || !g || opt->size[k] != p->size)
                 continue;
             float *w = p->w;
@@ -172,4 +174,15 @@ void nn_optimizer_step(nn_optimizer *opt, nn_net *net, const nn_workspace *ws, f
             }
         }
     }
+}
+
+void nn_optimizer_step(nn_optimizer *opt, nn_net *net, const nn_workspace *ws, float grad_scale)
+{
+    step_from(opt, net, ws, NULL, grad_scale);
+}
+
+void nn_optimizer_step_grads(nn_optimizer *opt, nn_net *net, const float *const *grads,
+                             float grad_scale)
+{
+    step_from(opt, net, NULL, grads, grad_scale);
 }

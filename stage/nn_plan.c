@@ -2,6 +2,8 @@
  * worker threads.  See nn_plan.h; the kernels are in nn_kernels_*.c. */
 #include "nn_plan.h"
 
+#include <float.h>
+#include <math.h>
 #include <pthread.h>
 #include <sched.h>
 #include <stdatomic.h>
@@ -25,7 +27,8 @@ typedef enum step_kind {
     ST_PAD,   /* image -> zero-bordered image                            */
     ST_CONV,  /* image -> image (valid convolution, fused bias/ReLU)     */
     ST_POOL,  /* image -> image                                          */
-    ST_ACT,   /* in place, logical values only                           */
+    ST_ACT,   /* in place, logical values only (an activation, or with w
+                 set the per-value affine map of a BatchNormalization)    */
     ST_DENSE, /* vector rows -> vector rows (fused bias/ReLU)            */
     ST_WINO   /* image -> image (Winograd F(2x2,3x3), fused bias/ReLU)   */
 } step_kind;
@@ -52,7 +55,9 @@ typedef struct step {
                           2 the padded copy (ACT: dst = where it works)  */
     nn_act act;        /* ACT                                           */
     float alpha;
-    float *w, *b;      /* owned, repacked                               */
+    float *w, *b;      /* owned, repacked (ACT: BN scale and shift of
+                          alen values, cycled over the tensor)          */
+    size_t alen;
 } step;
 
 typedef struct worker {
@@ -267,8 +272,8 @@ static int plan_covers(const nn_net *net, const char **why)
             vec = 1;
             break;
         case NN_DROPOUT:
-            break;
         case NN_ACTIVATION:
+        case NN_BATCHNORM:
             break;
         case NN_DENSE:
             if (!vec) {
@@ -295,6 +300,62 @@ static int add_act(nn_plan *p, int *cap, nn_act act, float alpha, const ptensor 
     s->in = s->out = *t;
     s->act = act;
     s->alpha = alpha;
+    return 0;
+}
+
+/* BatchNormalization (inference: y = (x - mean) s + beta, s = gamma /
+ * sqrt(var + eps), per value of the last axis) on tensor t after layer li-1.
+ * Folded into the step before when that is the Conv2D or Dense of layer
+ * li-1 with a linear activation and every folded value stays finite and
+ * clear of the float range's low end (so that it is exact to float
+ * rounding, ~6e-8 relative per weight); otherwise applied as an affine ACT
+ * step.  Returns 0 or -1 (memory). */
+static int add_bn(nn_plan *p, int *cap, const nn_net *net, int li, const ptensor *t, int vec)
+{
+    const nn_layer *L = &net->layers[li], *P = &net->layers[li - 1];
+    const float *gamma = L->p[0].w, *beta = L->p[1].w, *mean = L->p[2].w, *var = L->p[3].w;
+    int C = L->shape[L->rank - 1];
+    step *last = p->n_steps > 0 ? &p->steps[p->n_steps - 1] : NULL;
+    if (last && (P->kind == NN_CONV2D || P->kind == NN_DENSE) && P->act == NN_ACT_LINEAR &&
+        (last->kind == ST_CONV || last->kind == ST_WINO || last->kind == ST_DENSE) &&
+        last->out.c == C) {
+        int cop = last->out.cp;
+        size_t rows = last->kind == ST_WINO    ? (size_t)16 * last->in.cp
+                      : last->kind == ST_CONV ? (size_t)last->kc.kh * last->kc.kk
+                                              : pt_phys(&last->in);
+        int ok = 1;
+        for (size_t r = 0; r < rows && ok; r++)
+            for (int c = 0; c < C && ok; c++) {
+                double sc = gamma[c] / sqrt((double)var[c] + (double)L->epsilon);
+                double v = last->w[r * cop + c] * sc;
+                ok = isfinite(v) && (v == 0 || fabs(v) >= 1e6 * FLT_MIN) && fabs(v) < FLT_MAX;
+            }
+        if (ok) {
+            for (int c = 0; c < C; c++) {
+                double sc = gamma[c] / sqrt((double)var[c] + (double)L->epsilon);
+                for (size_t r = 0; r < rows; r++)
+                    last->w[r * cop + c] = (float)(last->w[r * cop + c] * sc);
+                last->b[c] = (float)(((double)last->b[c] - mean[c]) * sc + beta[c]);
+            }
+            return 0;
+        }
+    }
+    step *s = add_step(p, ST_ACT, cap);
+    if (!s)
+        return -1;
+    s->in = s->out = *t;
+    s->act = NN_ACT_LINEAR;
+    s->alen = vec ? pt_phys(t) : (size_t)t->cp;
+    s->w = amalloc(s->alen);
+    s->b = amalloc(s->alen);
+    if (!s->w || !s->b)
+        return -1;
+    for (size_t e = 0; e < (vec ? pt_logical(t) : (size_t)t->c); e++) {
+        size_t c = e % (size_t)C, ph = vec ? (e / t->c) * t->cp + e % t->c : e;
+        float sc = (float)(gamma[c] / sqrt((double)var[c] + (double)L->epsilon));
+        s->w[ph] = sc;
+        s->b[ph] = beta[c] - mean[c] * sc;
+    }
     return 0;
 }
 
@@ -458,6 +519,10 @@ static int compile_fast(nn_plan *p, const nn_net *net, sv_error *err)
             }
             break;
         case NN_DROPOUT:
+            break;
+        case NN_BATCHNORM:
+            if (add_bn(p, &cap, net, li, &t, vec))
+                goto nomem;
             break;
         case NN_ACTIVATION:
             /* softmax over a vector whose logical values are not contiguous
@@ -691,6 +756,13 @@ static void run_act(const step *s, float *x, int rows)
 {
     const ptensor *t = &s->out;
     size_t groups = (size_t)rows * t->h * t->w;
+    if (s->w) { /* BatchNormalization: x * scale + shift, padded values stay 0 */
+        size_t n = groups * t->cp;
+        for (size_t i = 0; i < n; i += s->alen)
+            for (size_t j = 0; j < s->alen; j++)
+                x[i + j] = x[i + j] * s->w[j] + s->b[j];
+        return;
+    }
     if (t->c == t->cp) {
         nn_act_forward(s->act, s->alpha, x, groups, t->c);
         return;

@@ -25,8 +25,10 @@
  *
  * Covered networks: one input (a H x W x C stamp, or a feature vector) and a
  * chain of Conv2D (valid/same, any stride, any activation), MaxPool2D,
- * AveragePool2D, Flatten, Dropout, Activation, and Dense on vectors.  Any
- * other network (several inputs, SeparableConv2D, BatchNormalization, GRU,
+ * AveragePool2D, Flatten, Dropout, Activation, BatchNormalization (folded
+ * into the Conv2D or Dense before it when that one is linear and the folded
+ * weights stay exact to float rounding, else applied per value), and Dense
+ * on vectors.  Any other network (several inputs, SeparableConv2D, GRU,
  * ...) is still accepted: the plan then runs the reference engine
  * (nn_forward), one nn_workspace per worker, and nn_plan_isa() says
  * "reference".

@@ -1,6 +1,8 @@
 /* report.c — report files.  See report.h. */
 #include "report.h"
 
+#include "atomic_file.h"
+
 #include <fitsio.h>
 #include <math.h>
 #include <stdatomic.h>
@@ -30,34 +32,11 @@ int sv_report_kind(const char *path)
     return 0;
 }
 
-void sv_report_tmp_path(const char *path, char *tmp, size_t cap)
-{
-    static atomic_uint counter;
-    unsigned n = atomic_fetch_add(&counter, 1u);
-    size_t suf = 0;
-    for (size_t i = 0; i < sizeof fits_ext / sizeof fits_ext[0]; i++) {
-        size_t s = ends_with(path, fits_ext[i]);
-        if (s > suf)
-            suf = s;
-    }
-    if (!suf)
-        suf = ends_with(path, ".csv");
-    size_t stem = strlen(path) - suf;
-    snprintf(tmp, cap, "%.*s.tmp%ld_%u%s", (int)stem, path, (long)getpid(), n, path + stem);
-}
-
 int sv_report_write_atomic(const char *path,
                            int (*write)(const char *tmp, void *user, sv_error *err), void *user,
                            sv_error *err)
 {
-    char tmp[4200];
-    sv_report_tmp_path(path, tmp, sizeof tmp);
-    int st = write(tmp, user, err);
-    if (!st && rename(tmp, path))
-        st = sv_error_set(err, SV_ERR_IO, "%s: cannot rename the report into place", path);
-    if (st)
-        unlink(tmp);
-    return st;
+    return sv_atomic_write(path, write, user, err);
 }
 
 void sv_report_utc_now(char *buf, size_t cap)

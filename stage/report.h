@@ -7,8 +7,8 @@
  * fptr arguments are cfitsio fitsfile pointers (void * keeps cfitsio out
  * of this header).
  *
- * Thread safety: all functions are reentrant (sv_report_tmp_path gives
- * different names to concurrent callers). */
+ * Thread safety: all functions are reentrant (the temporary names of
+ * atomic_file.h differ between concurrent callers). */
 #ifndef SV_REPORT_H
 #define SV_REPORT_H
 
@@ -24,12 +24,10 @@ extern "C" {
 /* 1 if path ends in .fits/.fit/.fts (optionally .gz), 2 if .csv, else 0. */
 int sv_report_kind(const char *path);
 
-/* A temporary path next to `path` for atomic writing (path + ".tmpXXXXXX"
- * made unique with the process id and a counter). */
-void sv_report_tmp_path(const char *path, char *tmp, size_t cap);
-
-/* Write `path` atomically: write(tmp, user, err) writes the temporary
- * file, which is then renamed to path, or removed when anything failed.
+/* Write `path` atomically (sv_atomic_write, atomic_file.h): write(tmp,
+ * user, err) writes the temporary file, which keeps the extension of path
+ * (.fits.gz, .csv), and which is then renamed to path, or removed when
+ * anything failed.
  * Returns write's status, or SV_ERR_IO when the rename fails. */
 int sv_report_write_atomic(const char *path,
                            int (*write)(const char *tmp, void *user, sv_error *err), void *user,

@@ -40,6 +40,14 @@ extern "C" {
  * file. */
 int sv_stamp_read(const char *path, float **pix, int *h, int *w, sv_error *err);
 
+/* The same from len bytes of a FITS file in memory (not compressed with
+ * gzip: inflate it first); name names it in messages.  header, if
+ * non-NULL, gets the image HDU's header as *n_cards 80-character cards,
+ * NUL-terminated (free it with free(); NULL on failure).  The buffer is
+ * read, never written or kept. */
+int sv_stamp_read_memory(const void *buf, size_t len, const char *name, float **pix, int *h,
+                         int *w, char **header, int *n_cards, sv_error *err);
+
 /* One triplet of raw stamps, indexed by sv_channel (SV_CH_SCI, SV_CH_REF,
  * SV_CH_DIFF); all of size h x w.  Channels the model does not use may be
  * NULL. */

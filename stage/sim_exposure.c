@@ -14,6 +14,7 @@
 #include <wcslib/wcs.h>
 #include <wcslib/wcshdr.h>
 
+#include "atomic_file.h"
 #include "byte_order.h"
 #include "sim_noise.h"
 
@@ -392,24 +393,13 @@ static int out_open(outfile *o, const char *prefix, const char *suffix, sv_error
     memset(o, 0, sizeof *o);
     size_t n = strlen(prefix) + strlen(suffix) + 1;
     o->path = malloc(n);
-    o->tmp = malloc(n + 12);
-    if (!o->path || !o->tmp) {
-        free(o->path);
-        free(o->tmp);
+    if (!o->path)
         return sv_error_set(err, SV_ERR_NOMEM, "%s%s: no memory", prefix, suffix);
-    }
     snprintf(o->path, n, "%s%s", prefix, suffix);
-    snprintf(o->tmp, n + 12, "%s.tmpXXXXXX", o->path);
-    int fd = mkstemp(o->tmp);
-    if (fd < 0) {
-        sv_error_set(err, SV_ERR_IO, "%s: cannot create a temporary file beside it: %s",
-                     o->path, strerror(errno));
+    if (!(o->tmp = sv_atomic_tmp_new(o->path, err))) { /* atomic_file.h */
         free(o->path);
-        free(o->tmp);
-        return SV_ERR_IO;
+        return err && err->status ? err->status : SV_ERR_IO;
     }
-    close(fd);
-    unlink(o->tmp);
     int st = 0;
     fits_create_diskfile(&o->f, o->tmp, &st);
     if (st) {

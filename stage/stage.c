@@ -12,6 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "atomic_file.h"
 #include "catalog.h"
 #include "config.h"
 #include "detections.h"
@@ -336,6 +337,9 @@ typedef struct exposure_view {
     double step_rb, step_cls; /* resampling steps at the image centre    */
     double model_scale_rb, model_scale_cls;
     double img_scale;      /* arcsec/pixel at the centre, 0 unknown      */
+    double scale_ratio;    /* img_scale / a model's PIXSCALE beyond
+                              pixscale_tolerance with resample off, or 0 */
+    const sv_model *scale_model; /* that model                           */
 } exposure_view;
 
 static void view_free(exposure_view *v)
@@ -379,6 +383,23 @@ static int view_prepare(sv_stage *s, exposure_view *v, const char *const hdr[3],
                                        (v->fr.height - 1) / 2.0);
         if (isfinite(sc))
             v->img_scale = sc;
+    }
+    /* the model sees this exposure's pixels at their own scale: warn once
+     * per exposure when that is not the scale it was trained at */
+    const sv_model *ms[2] = {s->rb, s->cls};
+    for (int i = 0; i < 2 && !s->cfg.resample && v->img_scale > 0 && !v->scale_model; i++) {
+        double ps = ms[i] ? ms[i]->pre.pixel_scale : 0;
+        if (ps > 0 && fabs(v->img_scale / ps - 1.0) > s->cfg.pixscale_tolerance) {
+            v->scale_ratio = v->img_scale / ps;
+            v->scale_model = ms[i];
+            stage_log(s, DIA_LOG_WARNING,
+                      "%s: the images are at %.4g\"/pixel but model '%s' was trained at "
+                      "%.4g\"/pixel (PIXSCALE), a factor %.3g beyond pixscale_tolerance = %g: "
+                      "its scores are not calibrated here; set resample = true (run --set "
+                      "resample=true) to cut the stamps at the model's scale",
+                      names[SV_CH_DIFF], v->img_scale, ms[i]->name, ps, v->scale_ratio,
+                      s->cfg.pixscale_tolerance);
+        }
     }
     if (s->cfg.resample) {
         if (!v->pos)
@@ -655,8 +676,12 @@ static int score_chunk(sv_stage *s, const exposure_view *v, int n, const double 
             int r = J.rows[k];
             float val = s->o1[k];
             if (isfinite(val)) {
+                /* a detection on a masked or non-finite pixel of its own is
+                 * never REAL by default (veto_flags; dia_stage.h) */
+                int vetoed = ((uint32_t)res->flags[r] & s->cfg.veto_flags) != 0;
                 res->rb[r] = val;
-                res->real[r] = val >= s->cfg.rb_threshold;
+                res->real[r] = val >= s->cfg.rb_threshold && !vetoed;
+                s->stats.vetoed += vetoed && val >= s->cfg.rb_threshold;
             } else {
                 res->flags[r] |= (int32_t)SV_FLAG_FAILED;
             }
@@ -687,8 +712,24 @@ static int score_chunk(sv_stage *s, const exposure_view *v, int n, const double 
         s->stats.off_image += (f & SV_FLAG_OFF_IMAGE) != 0;
         s->stats.bad_coord += (f & SV_FLAG_BADCOORD) != 0;
         s->stats.failed += (f & SV_FLAG_FAILED) != 0;
+        s->stats.badcentre += (f & SV_FLAG_BADCENTRE) != 0;
     }
     return SV_OK;
+}
+
+/* the summary line of an exposure (output: its file, or NULL) */
+static void log_summary(const sv_stage *s, const char *output)
+{
+    const sv_stage_stats *t = &s->stats;
+    stage_log(s, DIA_LOG_INFO,
+              "%s%s%lld detections: %lld scored, %lld flagged (edge %lld, bad pixels %lld, "
+              "masked %lld, bad centre %lld, off image %lld, bad position %lld, failed %lld), "
+              "%lld kept from REAL by veto_flags, in %.3f s",
+              output ? output : "", output ? ": " : "", (long long)t->rows,
+              (long long)t->scored, (long long)t->flagged, (long long)t->edge,
+              (long long)t->badfrac, (long long)t->masked, (long long)t->badcentre,
+              (long long)t->off_image, (long long)t->bad_coord, (long long)t->failed,
+              (long long)t->vetoed, t->t_total);
 }
 
 /* ---- provenance ------------------------------------------------------------- */
@@ -719,9 +760,17 @@ static void prov_common(const sv_stage *s, const sv_det_plan *plan, const exposu
     sv_prov_dbl(p, "RBTHRESH", s->cfg.rb_threshold, "REAL = score >= RBTHRESH");
     sv_prov_dbl(p, "NANFMAX", s->cfg.nan_frac_max, "BADFRAC flag above this fraction");
     sv_prov_int(p, "MASKBITS", (long long)s->cfg.mask_bits, "mask bits that make a pixel bad");
+    sv_prov_int(p, "VETOFLAG", (long long)s->cfg.veto_flags, "FLAGS bits that keep a row from REAL");
     sv_prov_dbl(p, "GRIDTOL", s->cfg.grid_tolerance, "same-grid tolerance, pixels");
     sv_prov_int(p, "STAMPSZ", s->S, "stamp side, pixels");
     sv_prov_bool(p, "RESAMPLE", s->cfg.resample, "stamps resampled to the model scale");
+    if (v->img_scale > 0)
+        sv_prov_dbl(p, "IMGSCALE", v->img_scale, "images' arcsec/pixel (WCS, centre)");
+    sv_prov_dbl(p, "PSCALTOL", s->cfg.pixscale_tolerance, "pixel-scale mismatch tolerance");
+    if (v->scale_model) {
+        sv_prov_bool(p, "PSCALWRN", 1, "image/model pixel scales differ; resample off");
+        sv_prov_dbl(p, "PSCALRAT", v->scale_ratio, "image scale / model PIXSCALE");
+    }
     if (s->cfg.resample) {
         sv_prov_str(p, "RSKERNEL", sv_kernel_name(s->kernel), "resampling kernel");
         sv_prov_dbl(p, "RSSTEP", v->step_rb, "image pixels per stamp pixel (centre)");
@@ -1202,13 +1251,7 @@ int sv_stage_process(sv_stage *s, const dia_exposure *x, const dia_table *det,
     R->table.nmeta = R->nmeta;
     R->table.meta = R->meta;
     s->stats.t_total = now_s() - t_start;
-    stage_log(s, DIA_LOG_INFO,
-              "%lld detections: %lld scored, %lld flagged (edge %lld, bad pixels %lld, masked "
-              "%lld, off image %lld, bad position %lld, failed %lld) in %.3f s",
-              (long long)N, (long long)s->stats.scored, (long long)s->stats.flagged,
-              (long long)s->stats.edge, (long long)s->stats.badfrac, (long long)s->stats.masked,
-              (long long)s->stats.off_image, (long long)s->stats.bad_coord,
-              (long long)s->stats.failed, s->stats.t_total);
+    log_summary(s, NULL);
     *results = &R->table;
     return SV_OK;
 }
@@ -1262,10 +1305,10 @@ int sv_stage_process_files(sv_stage *s, const dia_file_job *job, sv_error *err)
     result_store_free(&s->res);
     memset(&s->stats, 0, sizeof s->stats);
     double t_start = now_s();
-    if (!job || job->struct_size < sizeof(dia_file_job))
+    if (!job || job->struct_size < DIA_FILE_JOB_SIZE_1_0)
         return sv_error_set(err, SV_ERR_ARG, "file job: %s (struct_size %u, expected >= %zu)",
                             job ? "too small a dia_file_job" : "none given",
-                            job ? job->struct_size : 0, sizeof(dia_file_job));
+                            job ? job->struct_size : 0, (size_t)DIA_FILE_JOB_SIZE_1_0);
     const char *paths[3] = {job->science, job->reference, job->difference};
     static const char *const role[3] = {"science", "reference", "difference"};
     for (int c = 0; c < 3; c++)
@@ -1275,6 +1318,21 @@ int sv_stage_process_files(sv_stage *s, const dia_file_job *job, sv_error *err)
         return sv_error_set(err, SV_ERR_ARG, "file job: no detection table file");
     if (!job->output || !*job->output)
         return sv_error_set(err, SV_ERR_ARG, "file job: no output file");
+    {
+        /* the output is none of the files read (atomic_file.h, dia_stage.h) */
+        const char *in[] = {job->science, job->reference, job->difference, job->detections,
+                            job->mask, s->rb->path, s->cls ? s->cls->path : NULL,
+                            s->cfg.lc_model, s->cfg.lc_history};
+        static const char *const in_role[] = {"science image", "reference image",
+                                              "difference image", "detection table",
+                                              "mask image", "real/bogus model", "class model",
+                                              "light-curve model", "light-curve history table"};
+        int overwrite = job->struct_size >= sizeof(dia_file_job) && job->overwrite;
+        int st = sv_output_check(job->output, in, in_role, (int)(sizeof in / sizeof in[0]),
+                                 overwrite, err);
+        if (st)
+            return sv_error_prefix(err, "file job: ");
+    }
 
     file_inputs fi;
     memset(&fi, 0, sizeof fi);
@@ -1477,13 +1535,6 @@ done:
     file_inputs_free(&fi);
     s->stats.t_total = now_s() - t_start;
     if (!st)
-        stage_log(s, DIA_LOG_INFO,
-                  "%s: %lld detections: %lld scored, %lld flagged (edge %lld, bad pixels %lld, "
-                  "masked %lld, off image %lld, bad position %lld, failed %lld) in %.3f s",
-                  job->output, (long long)s->stats.rows, (long long)s->stats.scored,
-                  (long long)s->stats.flagged, (long long)s->stats.edge,
-                  (long long)s->stats.badfrac, (long long)s->stats.masked,
-                  (long long)s->stats.off_image, (long long)s->stats.bad_coord,
-                  (long long)s->stats.failed, s->stats.t_total);
+        log_summary(s, job->output);
     return st;
 }

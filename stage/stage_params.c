@@ -37,6 +37,12 @@ const dia_param_desc sv_stage_params[SV_STAGE_N_PARAMS] = {
      "flag a stamp whose fraction of NaN or masked pixels exceeds this"},
     {"mask_bits", DIA_PARAM_INT, "4294967295", 0, 4294967295.0, NULL,
      "mask bits that make a pixel bad (decimal; default: any bit)"},
+    {"veto_flags", DIA_PARAM_INT, "68", 0, 4294967295.0, NULL,
+     "FLAGS bits that keep a detection from REAL whatever its score (decimal; "
+     "default 68 = MASKED 4 + BADCENTRE 64: its own pixel masked or NaN)"},
+    {"pixscale_tolerance", DIA_PARAM_REAL, "0.1", 0, 100, NULL,
+     "warn when the images' and the model's pixel scales differ by more than this "
+     "fraction and resample is false"},
     {"stamp_size", DIA_PARAM_INT, "0", 0, 1024, NULL,
      "stamp side in pixels; 0: the model's; else it must equal the model's"},
     {"channels", DIA_PARAM_STRING, "", 0, 0, NULL,
@@ -95,6 +101,8 @@ int sv_stage_config_parse(const dia_kv *kv, size_t n, sv_stage_config *cfg,
     cfg->rb_threshold = strtod(value(kv, n, "rb_threshold"), NULL);
     cfg->nan_frac_max = strtod(value(kv, n, "nan_frac_max"), NULL);
     cfg->mask_bits = (uint32_t)strtoull(value(kv, n, "mask_bits"), NULL, 10);
+    cfg->veto_flags = (uint32_t)strtoull(value(kv, n, "veto_flags"), NULL, 10);
+    cfg->pixscale_tolerance = strtod(value(kv, n, "pixscale_tolerance"), NULL);
     cfg->stamp_size = atoi(value(kv, n, "stamp_size"));
     copy(cfg->channels, sizeof cfg->channels, value(kv, n, "channels"));
     copy(cfg->save_stamps, sizeof cfg->save_stamps, value(kv, n, "save_stamps"));

@@ -16,7 +16,7 @@
 extern "C" {
 #endif
 
-#define SV_STAGE_N_PARAMS 25
+#define SV_STAGE_N_PARAMS 27
 extern const dia_param_desc sv_stage_params[SV_STAGE_N_PARAMS];
 extern const int sv_stage_n_params;
 
@@ -31,6 +31,9 @@ typedef struct sv_stage_config {
     double rb_threshold;       /* recorded in provenance; sets a label      */
     double nan_frac_max;       /* flag above this fraction of bad pixels   */
     uint32_t mask_bits;        /* mask bits that make a pixel bad          */
+    uint32_t veto_flags;       /* FLAGS bits that force REAL = 0            */
+    double pixscale_tolerance; /* relative image/model scale mismatch that
+                                  warns when resample is off                */
     int stamp_size;            /* 0 = the model's                          */
     char channels[64];         /* "" = the model's                         */
     char save_stamps[16];      /* none | columns | extension               */

@@ -18,6 +18,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "atomic_file.h"
 #include "byte_order.h"
 
 /* ---- columns ------------------------------------------------------------ */
@@ -319,8 +320,7 @@ sv_stamp_writer *sv_stamp_writer_create(const char *path, const sv_stamp_meta *m
     if (meta_check(meta, path, err))
         return NULL;
     sv_stamp_writer *w = calloc(1, sizeof *w);
-    size_t n = strlen(path);
-    if (!w || !(w->path = strdup(path)) || !(w->tmp = malloc(n + 16))) {
+    if (!w || !(w->path = strdup(path))) {
         if (w) {
             free(w->path);
             free(w);
@@ -331,20 +331,13 @@ sv_stamp_writer *sv_stamp_writer_create(const char *path, const sv_stamp_meta *m
     w->meta = *meta;
     layout_for_writing(meta, &w->L);
 
-    /* A unique temporary name beside the destination (same file system, so
-     * that the final rename is atomic). */
-    snprintf(w->tmp, n + 16, "%s.tmpXXXXXX", path);
-    int fd = mkstemp(w->tmp);
-    if (fd < 0) {
-        sv_error_set(err, SV_ERR_IO, "%s: cannot create a temporary file beside it: %s", path,
-                     strerror(errno));
-        free(w->tmp);
+    /* A temporary name beside the destination (same file system, so that
+     * the final rename is atomic; atomic_file.h). */
+    if (!(w->tmp = sv_atomic_tmp_new(path, err))) {
         free(w->path);
         free(w);
         return NULL;
     }
-    close(fd);
-    unlink(w->tmp); /* cfitsio creates it afresh, with the usual permissions */
 
     int st = 0;
     fits_create_diskfile(&w->f, w->tmp, &st);

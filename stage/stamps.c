@@ -12,6 +12,7 @@ const sv_flag_doc sv_flag_docs[SV_N_FLAGS] = {
     {SV_FLAG_OFF_IMAGE, "OFFIMAGE", "detection outside the image; not scored"},
     {SV_FLAG_BADCOORD, "BADCOORD", "NaN/inf or unplaceable position; not scored"},
     {SV_FLAG_FAILED, "FAILED", "non-finite network output; not scored"},
+    {SV_FLAG_BADCENTRE, "BADCENTRE", "detection's own pixel NaN/inf in an image"},
 };
 
 const char *sv_kernel_name(sv_kernel k)
@@ -59,6 +60,16 @@ static void fill_off(int S, float *const out[3], uint8_t *bad, sv_cut_info *info
     info->n_in = 0;
     info->n_bad = 0;
     info->bad_frac = NAN;
+}
+
+/* MASKED and BADCENTRE of the detection's own pixel (cx, cy), in the image */
+static uint32_t centre_flags(const sv_frames *f, long cx, long cy)
+{
+    uint32_t fl = masked(f, cx, cy) ? SV_FLAG_MASKED : 0;
+    for (int c = 0; c < 3; c++)
+        if (!isfinite(f->img[c][cy * f->stride[c] + cx]))
+            fl |= SV_FLAG_BADCENTRE;
+    return fl;
 }
 
 static void finish_info(const sv_frames *f, int S, double nan_frac_max, sv_cut_info *info)
@@ -196,8 +207,7 @@ static int cut_plain(const sv_frames *f, int S, double x, double y, double nan_f
         nb += cnt;
     }
     info->n_bad = (int)nb;
-    if (masked(f, cx, cy))
-        info->flags |= SV_FLAG_MASKED;
+    info->flags |= centre_flags(f, cx, cy);
     finish_info(f, S, nan_frac_max, info);
     return SV_OK;
 }
@@ -368,8 +378,7 @@ static int cut_resampled(const sv_frames *f, int S, double x, double y, double s
         }
     }
     info->n_bad = nb;
-    if (masked(f, (long)fx, (long)fy))
-        info->flags |= SV_FLAG_MASKED;
+    info->flags |= centre_flags(f, (long)fx, (long)fy);
     finish_info(f, S, nan_frac_max, info);
     return SV_OK;
 }

@@ -91,7 +91,14 @@ extern "C" {
 #define SV_FLAG_BADCOORD  0x10u /* NaN/infinite coordinates, or sky coordinates
                                    the WCS cannot place: no stamp, no score     */
 #define SV_FLAG_FAILED    0x20u /* the network gave a non-finite output: no score */
-#define SV_N_FLAGS 6
+#define SV_FLAG_BADCENTRE 0x40u /* the detection's own pixel is NaN or infinite in
+                                   the science, reference or difference image  */
+#define SV_N_FLAGS 7
+
+/* The flags that keep a detection from being labelled REAL whatever its
+ * score, by default (the stage's veto_flags): its own pixel masked or not
+ * finite.  See dia_stage.h / stage.h on masked pixels. */
+#define SV_FLAG_VETO_DEFAULT (SV_FLAG_MASKED | SV_FLAG_BADCENTRE)
 
 typedef struct sv_flag_doc {
     uint32_t bit;
@@ -128,7 +135,7 @@ int sv_kernel_from_name(const char *name, sv_kernel *k);
 #define SV_RESAMPLE_STEP_MAX 16.0
 
 typedef struct sv_cut_info {
-    uint32_t flags;          /* EDGE, BADFRAC, MASKED, OFF_IMAGE             */
+    uint32_t flags;          /* EDGE, BADFRAC, MASKED, BADCENTRE, OFF_IMAGE  */
     int i0, i1, j0, j1;      /* in-image part: columns [i0,i1), rows [j0,j1)*/
     int n_in;                /* in-image pixels of one stamp                */
     int n_bad;               /* bad values over the three stamps            */

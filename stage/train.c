@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "config.h"
+#include "nn_train.h"
 #include "parallel.h"
 #include "preprocess.h"
 
@@ -58,7 +59,8 @@ static double now_s(void)
 /* ---- the trainer ------------------------------------------------------------ */
 
 typedef struct slice_ctx {
-    nn_workspace *ws;
+    nn_workspace *ws;     /* the reference engine, or NULL                  */
+    nn_tws *fast;         /* the fast path (nn_train.h), or NULL            */
     nn_net *net;          /* the master net, or a private clone (BN)        */
     float *x;             /* slice_cap * in_size network input              */
     float *y;             /* slice_cap * n_out targets                      */
@@ -85,6 +87,10 @@ typedef struct trainer {
     slice_ctx *sl;
     float cw[SV_MAX_CLASSES];
     int bn;               /* training BatchNormalization present            */
+    nn_tplan *tp;         /* the fast path, when it covers the network      */
+    float **gref;         /* fast path: gradients in Keras layout, per
+                             layer * NN_MAX_PARAMS + j (NULL: none)        */
+    float *gbuf;          /* their storage                                  */
     /* the current job */
     int training;
     const float *raw;
@@ -106,8 +112,12 @@ static void slice_task(int s, void *ctx)
     slice_ctx *c = &T->sl[s];
     int start, n;
     slice_range(T, s, &start, &n);
-    if (T->training)
-        nn_workspace_zero_grads(c->ws);
+    if (T->training) {
+        if (c->fast)
+            nn_tws_zero_grads(c->fast);
+        else
+            nn_workspace_zero_grads(c->ws);
+    }
     if (n <= 0 || c->status)
         return;
     size_t hw = (size_t)T->h * T->w;
@@ -150,12 +160,13 @@ static void slice_task(int s, void *ctx)
     const float *in[4] = {c->x, NULL, NULL, NULL};
     for (int j = 1; T->direct && j < T->n_in; j++)
         in[j] = in[j - 1] + (size_t)T->slice_cap * T->in_sizes[j - 1];
-    int st = nn_forward(c->ws, c->net, n, in, T->training, &c->err);
+    int st = c->fast ? nn_tws_forward(c->fast, n, c->x, T->training, &c->err)
+                     : nn_forward(c->ws, c->net, n, in, T->training, &c->err);
     if (st) {
         c->status = st;
         return;
     }
-    const float *p = nn_workspace_output(c->ws);
+    const float *p = c->fast ? nn_tws_output(c->fast) : nn_workspace_output(c->ws);
     float loss;
     float *g = T->training ? c->g : NULL;
     if (T->n_out == 1)
@@ -182,7 +193,8 @@ static void slice_task(int s, void *ctx)
         float scale = (float)n / (float)T->batch;
         for (size_t i = 0; i < (size_t)n * T->n_out; i++)
             g[i] *= scale;
-        st = nn_backward(c->ws, c->net, g, NULL, &c->err);
+        st = c->fast ? nn_tws_backward(c->fast, g, &c->err)
+                     : nn_backward(c->ws, c->net, g, NULL, &c->err);
         if (st)
             c->status = st;
     }
@@ -195,6 +207,7 @@ static void trainer_free(trainer *T)
     for (int s = 0; s < T->S; s++) {
         slice_ctx *c = &T->sl[s];
         nn_workspace_free(c->ws);
+        nn_tws_free(c->fast);
         if (c->net && c->net != T->net)
             nn_net_free(c->net);
         free(c->x);
@@ -205,6 +218,10 @@ static void trainer_free(trainer *T)
     }
     free(T->sl);
     T->sl = NULL;
+    nn_tplan_free(T->tp);
+    T->tp = NULL;
+    free(T->gref);
+    free(T->gbuf);
 }
 
 static int has_training_bn(const nn_net *net)
@@ -212,6 +229,29 @@ static int has_training_bn(const nn_net *net)
     for (int i = 0; i < net->n_layers; i++)
         if (net->layers[i].kind == NN_BATCHNORM && net->layers[i].trainable)
             return 1;
+    return 0;
+}
+
+/* the Keras-layout gradient buffers the fast path fills for the optimiser */
+static int gref_alloc(trainer *T)
+{
+    const nn_net *net = T->net;
+    size_t total = 0, np = (size_t)net->n_layers * NN_MAX_PARAMS;
+    for (int i = 0; i < net->n_layers; i++)
+        for (int j = 0; j < net->layers[i].n_params; j++)
+            if (nn_tplan_has_grad(T->tp, i, j))
+                total += net->layers[i].p[j].size;
+    T->gref = calloc(np, sizeof *T->gref);
+    T->gbuf = malloc((total ? total : 1) * sizeof(float));
+    if (!T->gref || !T->gbuf)
+        return SV_ERR_NOMEM;
+    size_t o = 0;
+    for (int i = 0; i < net->n_layers; i++)
+        for (int j = 0; j < net->layers[i].n_params; j++)
+            if (nn_tplan_has_grad(T->tp, i, j)) {
+                T->gref[(size_t)i * NN_MAX_PARAMS + j] = T->gbuf + o;
+                o += net->layers[i].p[j].size;
+            }
     return 0;
 }
 
@@ -245,6 +285,20 @@ static int trainer_init(trainer *T, sv_model *m, const sv_stamp_source *src, int
     T->sl = calloc((size_t)S, sizeof *T->sl);
     if (!T->sl)
         return sv_error_set(err, SV_ERR_NOMEM, "training: out of memory");
+    if (!T->bn) { /* the fast path, unless it does not cover the network */
+        sv_error e;
+        sv_error_clear(&e);
+        T->tp = nn_tplan_new(m->net, NN_ISA_AUTO, 0, &e);
+        if (!T->tp && e.status != SV_ERR_UNSUPPORTED) {
+            trainer_free(T);
+            return sv_error_set(err, e.status ? e.status : SV_ERR_NOMEM, "training: %s",
+                                e.text);
+        }
+        if (T->tp && gref_alloc(T)) {
+            trainer_free(T);
+            return sv_error_set(err, SV_ERR_NOMEM, "training: out of memory");
+        }
+    }
     size_t hw = (size_t)h * w;
     for (int s = 0; s < S; s++) {
         slice_ctx *c = &T->sl[s];
@@ -257,14 +311,17 @@ static int trainer_init(trainer *T, sv_model *m, const sv_stamp_source *src, int
                 return sv_error_set(err, SV_ERR_NOMEM, "training: out of memory (net copy)");
             }
         }
-        c->ws = nn_workspace_new(T->net, T->slice_cap, 1, err);
+        if (T->tp)
+            c->fast = nn_tws_new(T->tp, T->slice_cap, err);
+        else
+            c->ws = nn_workspace_new(T->net, T->slice_cap, 1, err);
         c->x = malloc((size_t)T->slice_cap * T->in_size * sizeof(float));
         c->y = malloc((size_t)T->slice_cap * T->n_out * sizeof(float));
         c->g = malloc((size_t)T->slice_cap * T->n_out * sizeof(float));
         c->tmp = malloc(3 * hw * sizeof(float));
         c->scratch = malloc(hw * sizeof(float));
-        if (!c->ws || !c->x || !c->y || !c->g || !c->tmp || !c->scratch) {
-            int st = c->ws ? sv_error_set(err, SV_ERR_NOMEM, "training: out of memory")
+        if ((!c->ws && !c->fast) || !c->x || !c->y || !c->g || !c->tmp || !c->scratch) {
+            int st = (c->ws || c->fast) ? sv_error_set(err, SV_ERR_NOMEM, "training: out of memory")
                            : (err ? err->status : SV_ERR_NOMEM);
             trainer_free(T);
             return st ? st : SV_ERR_NOMEM;
@@ -597,10 +654,11 @@ int sv_train(sv_model *m, const sv_stamp_source *src, const sv_train_config *cfg
                              : 0;
             }
             for (int s = 0; s < T.S; s++) {
-                nn_workspace_seed(T.sl[s].ws, sv_seed_mix(cfg.seed, 3,
-                                                          (uint64_t)epoch * 1000003ULL +
-                                                              (uint64_t)step,
-                                                          (uint64_t)s));
+                uint64_t seed = sv_seed_mix(cfg.seed, 3, (uint64_t)epoch * 1000003ULL +
+                                                             (uint64_t)step,
+                                            (uint64_t)s);
+                nn_workspace_seed(T.sl[s].ws, seed);
+                nn_tws_seed(T.sl[s].fast, seed);
                 if (T.sl[s].net != T.net)
                     copy_params(T.sl[s].net, T.net);
             }
@@ -611,9 +669,17 @@ int sv_train(sv_model *m, const sv_stamp_source *src, const sv_train_config *cfg
             T.batch = b;
             if ((st = run_job(&T, cfg.threads, err)))
                 goto done;
-            for (int s = 1; s < T.S; s++)
-                nn_workspace_add_grads(T.sl[0].ws, T.sl[s].ws);
-            nn_optimizer_step(opt, m->net, T.sl[0].ws, 1.0f);
+            if (T.tp) { /* slices summed in slice order, then one step */
+                for (int s = 1; s < T.S; s++)
+                    nn_tws_add_grads(T.sl[0].fast, T.sl[s].fast);
+                nn_tws_grads(T.sl[0].fast, T.gref);
+                nn_optimizer_step_grads(opt, m->net, (const float *const *)T.gref, 1.0f);
+                nn_tplan_sync(T.tp, m->net);
+            } else {
+                for (int s = 1; s < T.S; s++)
+                    nn_workspace_add_grads(T.sl[0].ws, T.sl[s].ws);
+                nn_optimizer_step(opt, m->net, T.sl[0].ws, 1.0f);
+            }
             if (T.sl[0].net != T.net)
                 bn_average_moving(&T);
         }

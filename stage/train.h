@@ -34,6 +34,13 @@
  * the last bits of the result (it is part of the recipe, not a speed knob:
  * threads is the speed knob, up to slices threads are used).
  *
+ * Engine.  Networks the training fast path covers (nn_train.h: chains of
+ * Conv2D, pools, Dropout, Activation, Flatten and Dense, e.g. braai) run on
+ * it; every other network (BatchNormalization, several inputs, GRU ...) on
+ * the reference engine (nn_engine.h); STAMPVET_ISA=reference forces the
+ * latter.  Both give the same training to float rounding
+ * (tests/test_nn_train.c).  The optimiser updates m->net in both cases.
+ *
  * BatchNormalization layers that train use per-slice statistics ("ghost
  * batches"); each slice runs on its own copy of the network and the moving
  * statistics are averaged over the slices in slice order after each step.

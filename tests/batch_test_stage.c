@@ -18,13 +18,13 @@
 #include <fitsio.h>
 #include <math.h>
 #include <stdarg.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "atomic_file.h"
 #include "batch.h"
 #include "params_hash.h"
 #include "dia_host.h"
@@ -212,9 +212,15 @@ static dia_status t_process_files(dia_instance *in, const dia_file_job *job)
         rc = DIA_ERR_DATA;
         goto done;
     }
-    static atomic_uint counter;
-    snprintf(tmp, sizeof tmp, "%s.tmp.%ld.%u", job->output, (long)getpid(),
-             atomic_fetch_add(&counter, 1));
+    sv_atomic_file af; /* the project's temporary-file pattern (atomic_file.h) */
+    sv_error aerr;
+    sv_error_clear(&aerr);
+    if (sv_atomic_begin_name(&af, job->output, &aerr)) {
+        set_err(in, "%s", aerr.text);
+        rc = DIA_ERR_IO;
+        goto done;
+    }
+    snprintf(tmp, sizeof tmp, "%s", af.tmp);
     if (fits_create_diskfile(&out, tmp, &status)) {
         fits_get_errstatus(status, msg);
         set_err(in, "output %s: cannot create %s: %s", job->output, tmp, msg);

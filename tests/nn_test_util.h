@@ -84,4 +84,76 @@ static inline size_t tu_input_size(const nn_net *net, int k)
     return net->layers[net->inputs[k]].out_size;
 }
 
+/* layers appended to a chain (named after their index), as the fast-path
+ * tests build them */
+static inline int tu_last(const nn_net *n) { return n->n_layers - 1; }
+
+static inline void tu_conv(nn_net *n, int filters, int kh, int kw, int sh, int sw, nn_padding pad,
+                 nn_act act)
+{
+    char name[32];
+    snprintf(name, sizeof name, "conv%d", n->n_layers);
+    nn_layer L = nn_layer_defaults(NN_CONV2D, name);
+    L.n_in = 1;
+    L.in[0] = tu_last(n);
+    L.filters = filters;
+    L.kh = kh;
+    L.kw = kw;
+    L.sh = sh;
+    L.sw = sw;
+    L.padding = pad;
+    L.act = act;
+    L.alpha = 0.1f;
+    tu_add(n, &L);
+}
+
+static inline void tu_pool(nn_net *n, nn_kind kind, int k, int s, nn_padding pad)
+{
+    char name[32];
+    snprintf(name, sizeof name, "pool%d", n->n_layers);
+    nn_layer L = nn_layer_defaults(kind, name);
+    L.n_in = 1;
+    L.in[0] = tu_last(n);
+    L.kh = L.kw = k;
+    L.sh = L.sw = s;
+    L.padding = pad;
+    tu_add(n, &L);
+}
+
+static inline void tu_simple(nn_net *n, nn_kind kind)
+{
+    char name[32];
+    snprintf(name, sizeof name, "l%d", n->n_layers);
+    nn_layer L = nn_layer_defaults(kind, name);
+    L.n_in = 1;
+    L.in[0] = tu_last(n);
+    L.rate = 0.5f;
+    tu_add(n, &L);
+}
+
+static inline void tu_act(nn_net *n, nn_act a)
+{
+    char name[32];
+    snprintf(name, sizeof name, "act%d", n->n_layers);
+    nn_layer L = nn_layer_defaults(NN_ACTIVATION, name);
+    L.n_in = 1;
+    L.in[0] = tu_last(n);
+    L.act = a;
+    L.alpha = 0.2f;
+    tu_add(n, &L);
+}
+
+static inline void tu_dense(nn_net *n, int units, nn_act a)
+{
+    char name[32];
+    snprintf(name, sizeof name, "dense%d", n->n_layers);
+    nn_layer L = nn_layer_defaults(NN_DENSE, name);
+    L.n_in = 1;
+    L.in[0] = tu_last(n);
+    L.units = units;
+    L.act = a;
+    L.alpha = 0.1f;
+    tu_add(n, &L);
+}
+
 #endif

@@ -16,6 +16,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "atomic_file.h"
 #include "catalog.h"
 #include "detections.h"
 #include "stamp_table.h"
@@ -183,7 +184,7 @@ static int count_leftovers(void)
     int n = 0;
     struct dirent *e;
     while ((e = readdir(d)))
-        n += strstr(e->d_name, ".tmp") != NULL;
+        n += sv_atomic_is_tmp_name(e->d_name, NULL, 0, NULL); /* atomic_file.h */
     closedir(d);
     return n;
 }

@@ -17,94 +17,24 @@
 
 /* ---- building nets ------------------------------------------------------ */
 
-static int last(const nn_net *n) { return n->n_layers - 1; }
-
-static void conv(nn_net *n, int filters, int kh, int kw, int sh, int sw, nn_padding pad,
-                 nn_act act)
-{
-    char name[32];
-    snprintf(name, sizeof name, "conv%d", n->n_layers);
-    nn_layer L = nn_layer_defaults(NN_CONV2D, name);
-    L.n_in = 1;
-    L.in[0] = last(n);
-    L.filters = filters;
-    L.kh = kh;
-    L.kw = kw;
-    L.sh = sh;
-    L.sw = sw;
-    L.padding = pad;
-    L.act = act;
-    L.alpha = 0.1f;
-    tu_add(n, &L);
-}
-
-static void pool(nn_net *n, nn_kind kind, int k, int s, nn_padding pad)
-{
-    char name[32];
-    snprintf(name, sizeof name, "pool%d", n->n_layers);
-    nn_layer L = nn_layer_defaults(kind, name);
-    L.n_in = 1;
-    L.in[0] = last(n);
-    L.kh = L.kw = k;
-    L.sh = L.sw = s;
-    L.padding = pad;
-    tu_add(n, &L);
-}
-
-static void simple(nn_net *n, nn_kind kind)
-{
-    char name[32];
-    snprintf(name, sizeof name, "l%d", n->n_layers);
-    nn_layer L = nn_layer_defaults(kind, name);
-    L.n_in = 1;
-    L.in[0] = last(n);
-    L.rate = 0.5f;
-    tu_add(n, &L);
-}
-
-static void act(nn_net *n, nn_act a)
-{
-    char name[32];
-    snprintf(name, sizeof name, "act%d", n->n_layers);
-    nn_layer L = nn_layer_defaults(NN_ACTIVATION, name);
-    L.n_in = 1;
-    L.in[0] = last(n);
-    L.act = a;
-    L.alpha = 0.2f;
-    tu_add(n, &L);
-}
-
-static void dense(nn_net *n, int units, nn_act a)
-{
-    char name[32];
-    snprintf(name, sizeof name, "dense%d", n->n_layers);
-    nn_layer L = nn_layer_defaults(NN_DENSE, name);
-    L.n_in = 1;
-    L.in[0] = last(n);
-    L.units = units;
-    L.act = a;
-    L.alpha = 0.1f;
-    tu_add(n, &L);
-}
-
 /* ZTF's braai (VGG6) with random weights */
 static nn_net *braai(void)
 {
     nn_net *n = nn_net_new();
     assert_non_null(n);
     tu_input(n, "stamp", 3, 63, 63, 3);
-    conv(n, 16, 3, 3, 1, 1, NN_PAD_VALID, NN_ACT_RELU);
-    conv(n, 16, 3, 3, 1, 1, NN_PAD_VALID, NN_ACT_RELU);
-    pool(n, NN_MAXPOOL2D, 2, 2, NN_PAD_VALID);
-    simple(n, NN_DROPOUT);
-    conv(n, 32, 3, 3, 1, 1, NN_PAD_VALID, NN_ACT_RELU);
-    conv(n, 32, 3, 3, 1, 1, NN_PAD_VALID, NN_ACT_RELU);
-    pool(n, NN_MAXPOOL2D, 4, 4, NN_PAD_VALID);
-    simple(n, NN_DROPOUT);
-    simple(n, NN_FLATTEN);
-    dense(n, 256, NN_ACT_RELU);
-    simple(n, NN_DROPOUT);
-    dense(n, 1, NN_ACT_SIGMOID);
+    tu_conv(n, 16, 3, 3, 1, 1, NN_PAD_VALID, NN_ACT_RELU);
+    tu_conv(n, 16, 3, 3, 1, 1, NN_PAD_VALID, NN_ACT_RELU);
+    tu_pool(n, NN_MAXPOOL2D, 2, 2, NN_PAD_VALID);
+    tu_simple(n, NN_DROPOUT);
+    tu_conv(n, 32, 3, 3, 1, 1, NN_PAD_VALID, NN_ACT_RELU);
+    tu_conv(n, 32, 3, 3, 1, 1, NN_PAD_VALID, NN_ACT_RELU);
+    tu_pool(n, NN_MAXPOOL2D, 4, 4, NN_PAD_VALID);
+    tu_simple(n, NN_DROPOUT);
+    tu_simple(n, NN_FLATTEN);
+    tu_dense(n, 256, NN_ACT_RELU);
+    tu_simple(n, NN_DROPOUT);
+    tu_dense(n, 1, NN_ACT_SIGMOID);
     tu_finalize(n);
     assert_int_equal(nn_net_count_params(n, 0), 312081);
     return n;
@@ -210,9 +140,17 @@ static void check_built(const char *label, int h, int w, int c, build_fn f, int 
      * biases and BatchNormalization statistics on top */
     tu_random_weights(n, 0.3);
     nn_net_init_weights(n, 99);
-    for (int i = 0; i < n->n_layers; i++)
-        if (n->layers[i].kind != NN_BATCHNORM && n->layers[i].n_params > 1)
-            tu_fill(n->layers[i].p[1].w, n->layers[i].p[1].size, -0.2, 0.2);
+    for (int i = 0; i < n->n_layers; i++) {
+        nn_layer *L = &n->layers[i];
+        if (L->kind != NN_BATCHNORM && L->n_params > 1)
+            tu_fill(L->p[1].w, L->p[1].size, -0.2, 0.2);
+        if (L->kind == NN_BATCHNORM) { /* gamma, beta, mean, variance */
+            tu_fill(L->p[0].w, L->p[0].size, 0.5, 1.5);
+            tu_fill(L->p[1].w, L->p[1].size, -0.2, 0.2);
+            tu_fill(L->p[2].w, L->p[2].size, -0.2, 0.2);
+            tu_fill(L->p[3].w, L->p[3].size, 0.5, 1.5);
+        }
+    }
     compare_net(n, label, expect_ref);
     nn_net_free(n);
 }
@@ -221,86 +159,97 @@ static void check_built(const char *label, int h, int w, int c, build_fn f, int 
 
 static void b_conv_valid(nn_net *n)
 {
-    conv(n, 16, 3, 3, 1, 1, NN_PAD_VALID, NN_ACT_RELU);
-    conv(n, 32, 3, 3, 1, 1, NN_PAD_VALID, NN_ACT_RELU);
+    tu_conv(n, 16, 3, 3, 1, 1, NN_PAD_VALID, NN_ACT_RELU);
+    tu_conv(n, 32, 3, 3, 1, 1, NN_PAD_VALID, NN_ACT_RELU);
 }
 static void b_conv_same(nn_net *n)
 {
-    conv(n, 16, 3, 3, 1, 1, NN_PAD_SAME, NN_ACT_RELU);
-    conv(n, 24, 5, 5, 1, 1, NN_PAD_SAME, NN_ACT_LINEAR);
-    conv(n, 20, 3, 3, 1, 1, NN_PAD_SAME, NN_ACT_RELU);  /* Winograd, padded channels */
-    conv(n, 33, 3, 3, 1, 1, NN_PAD_VALID, NN_ACT_TANH); /* Winograd, 3 output vectors */
+    tu_conv(n, 16, 3, 3, 1, 1, NN_PAD_SAME, NN_ACT_RELU);
+    tu_conv(n, 24, 5, 5, 1, 1, NN_PAD_SAME, NN_ACT_LINEAR);
+    tu_conv(n, 20, 3, 3, 1, 1, NN_PAD_SAME, NN_ACT_RELU);  /* Winograd, padded channels */
+    tu_conv(n, 33, 3, 3, 1, 1, NN_PAD_VALID, NN_ACT_TANH); /* Winograd, 3 output vectors */
 }
 static void b_conv_stride2(nn_net *n)
 {
-    conv(n, 16, 3, 3, 2, 2, NN_PAD_VALID, NN_ACT_RELU);
-    conv(n, 40, 3, 3, 2, 2, NN_PAD_SAME, NN_ACT_RELU);
-    conv(n, 8, 2, 2, 2, 1, NN_PAD_SAME, NN_ACT_TANH);
+    tu_conv(n, 16, 3, 3, 2, 2, NN_PAD_VALID, NN_ACT_RELU);
+    tu_conv(n, 40, 3, 3, 2, 2, NN_PAD_SAME, NN_ACT_RELU);
+    tu_conv(n, 8, 2, 2, 2, 1, NN_PAD_SAME, NN_ACT_TANH);
 }
 static void b_conv_odd(nn_net *n)
 {
     /* odd channel counts (padding of channels), 1x1 and rectangular kernels,
      * non-ReLU activations after the kernel */
-    conv(n, 5, 1, 1, 1, 1, NN_PAD_VALID, NN_ACT_LEAKY_RELU);
-    conv(n, 48, 3, 5, 1, 1, NN_PAD_VALID, NN_ACT_SIGMOID);
-    conv(n, 7, 3, 3, 1, 1, NN_PAD_SAME, NN_ACT_HARD_SIGMOID);
-    conv(n, 3, 1, 1, 1, 1, NN_PAD_VALID, NN_ACT_SOFTMAX);
+    tu_conv(n, 5, 1, 1, 1, 1, NN_PAD_VALID, NN_ACT_LEAKY_RELU);
+    tu_conv(n, 48, 3, 5, 1, 1, NN_PAD_VALID, NN_ACT_SIGMOID);
+    tu_conv(n, 7, 3, 3, 1, 1, NN_PAD_SAME, NN_ACT_HARD_SIGMOID);
+    tu_conv(n, 3, 1, 1, 1, 1, NN_PAD_VALID, NN_ACT_SOFTMAX);
 }
 static void b_pools(nn_net *n)
 {
-    pool(n, NN_MAXPOOL2D, 3, 2, NN_PAD_SAME); /* on the raw 3-channel input */
-    conv(n, 20, 3, 3, 1, 1, NN_PAD_VALID, NN_ACT_RELU);
-    pool(n, NN_AVGPOOL2D, 2, 2, NN_PAD_SAME);
-    conv(n, 16, 3, 3, 1, 1, NN_PAD_SAME, NN_ACT_LINEAR);
-    pool(n, NN_MAXPOOL2D, 2, 1, NN_PAD_VALID);
-    pool(n, NN_AVGPOOL2D, 3, 2, NN_PAD_VALID);
+    tu_pool(n, NN_MAXPOOL2D, 3, 2, NN_PAD_SAME); /* on the raw 3-channel input */
+    tu_conv(n, 20, 3, 3, 1, 1, NN_PAD_VALID, NN_ACT_RELU);
+    tu_pool(n, NN_AVGPOOL2D, 2, 2, NN_PAD_SAME);
+    tu_conv(n, 16, 3, 3, 1, 1, NN_PAD_SAME, NN_ACT_LINEAR);
+    tu_pool(n, NN_MAXPOOL2D, 2, 1, NN_PAD_VALID);
+    tu_pool(n, NN_AVGPOOL2D, 3, 2, NN_PAD_VALID);
 }
 static void b_head(nn_net *n)
 {
-    conv(n, 12, 3, 3, 1, 1, NN_PAD_VALID, NN_ACT_RELU);
-    pool(n, NN_MAXPOOL2D, 2, 2, NN_PAD_VALID);
-    simple(n, NN_DROPOUT);
-    simple(n, NN_FLATTEN);
-    act(n, NN_ACT_TANH); /* on a flattened padded image */
-    dense(n, 33, NN_ACT_RELU);
-    simple(n, NN_DROPOUT);
-    dense(n, 17, NN_ACT_LINEAR);
-    act(n, NN_ACT_LEAKY_RELU);
-    dense(n, 4, NN_ACT_SOFTMAX);
+    tu_conv(n, 12, 3, 3, 1, 1, NN_PAD_VALID, NN_ACT_RELU);
+    tu_pool(n, NN_MAXPOOL2D, 2, 2, NN_PAD_VALID);
+    tu_simple(n, NN_DROPOUT);
+    tu_simple(n, NN_FLATTEN);
+    tu_act(n, NN_ACT_TANH); /* on a flattened padded image */
+    tu_dense(n, 33, NN_ACT_RELU);
+    tu_simple(n, NN_DROPOUT);
+    tu_dense(n, 17, NN_ACT_LINEAR);
+    tu_act(n, NN_ACT_LEAKY_RELU);
+    tu_dense(n, 4, NN_ACT_SOFTMAX);
 }
 static void b_flat_input(nn_net *n)
 {
     /* Flatten straight from the (unpadded) input, then dense with sigmoid */
-    simple(n, NN_FLATTEN);
-    act(n, NN_ACT_SOFTMAX); /* contiguous: stays on the fast path */
-    dense(n, 20, NN_ACT_SIGMOID);
-    dense(n, 3, NN_ACT_SIGMOID);
+    tu_simple(n, NN_FLATTEN);
+    tu_act(n, NN_ACT_SOFTMAX); /* contiguous: stays on the fast path */
+    tu_dense(n, 20, NN_ACT_SIGMOID);
+    tu_dense(n, 3, NN_ACT_SIGMOID);
 }
 static void b_vector(nn_net *n)
 {
-    dense(n, 64, NN_ACT_RELU);
-    dense(n, 30, NN_ACT_TANH);
-    dense(n, 2, NN_ACT_SOFTMAX);
+    tu_dense(n, 64, NN_ACT_RELU);
+    tu_dense(n, 30, NN_ACT_TANH);
+    tu_dense(n, 2, NN_ACT_SOFTMAX);
 }
 static void b_image_out(nn_net *n)
 {
-    conv(n, 16, 3, 3, 1, 1, NN_PAD_SAME, NN_ACT_RELU);
-    conv(n, 2, 3, 3, 1, 1, NN_PAD_VALID, NN_ACT_SOFTMAX);
+    tu_conv(n, 16, 3, 3, 1, 1, NN_PAD_SAME, NN_ACT_RELU);
+    tu_conv(n, 2, 3, 3, 1, 1, NN_PAD_VALID, NN_ACT_SOFTMAX);
 }
 static void b_softmax_flat(nn_net *n)
 {
     /* softmax over a flattened padded image: reference fallback */
-    conv(n, 6, 3, 3, 1, 1, NN_PAD_VALID, NN_ACT_RELU);
-    simple(n, NN_FLATTEN);
-    act(n, NN_ACT_SOFTMAX);
+    tu_conv(n, 6, 3, 3, 1, 1, NN_PAD_VALID, NN_ACT_RELU);
+    tu_simple(n, NN_FLATTEN);
+    tu_act(n, NN_ACT_SOFTMAX);
 }
 static void b_bn(nn_net *n)
 {
-    /* BatchNormalization is not covered: reference fallback */
-    conv(n, 8, 3, 3, 1, 1, NN_PAD_VALID, NN_ACT_RELU);
-    simple(n, NN_BATCHNORM);
-    simple(n, NN_FLATTEN);
-    dense(n, 1, NN_ACT_SIGMOID);
+    /* BatchNormalization folded into a linear conv (direct, and Winograd on
+     * 16 -> 32 channels) and a linear Dense; applied after a ReLU conv and
+     * on a Flatten of padded channels */
+    tu_conv(n, 8, 3, 3, 1, 1, NN_PAD_VALID, NN_ACT_LINEAR);
+    tu_simple(n, NN_BATCHNORM);
+    tu_conv(n, 16, 3, 3, 1, 1, NN_PAD_SAME, NN_ACT_RELU);
+    tu_simple(n, NN_BATCHNORM);
+    tu_conv(n, 32, 3, 3, 1, 1, NN_PAD_VALID, NN_ACT_LINEAR);
+    tu_simple(n, NN_BATCHNORM);
+    tu_conv(n, 6, 1, 1, 1, 1, NN_PAD_VALID, NN_ACT_RELU);
+    tu_simple(n, NN_FLATTEN);
+    tu_simple(n, NN_BATCHNORM);
+    tu_dense(n, 10, NN_ACT_LINEAR);
+    tu_simple(n, NN_BATCHNORM);
+    tu_act(n, NN_ACT_RELU);
+    tu_dense(n, 1, NN_ACT_SIGMOID);
 }
 
 static void test_conv_valid(void **s) { (void)s; check_built("conv valid", 21, 19, 3, b_conv_valid, 0); }
@@ -313,7 +262,7 @@ static void test_flat_input(void **s) { (void)s; check_built("flatten input", 7,
 static void test_vector(void **s) { (void)s; check_built("vector input", 0, 0, 25, b_vector, 0); }
 static void test_image_out(void **s) { (void)s; check_built("image output", 12, 9, 3, b_image_out, 0); }
 static void test_fallback_softmax(void **s) { (void)s; check_built("softmax flat (reference)", 9, 9, 3, b_softmax_flat, 1); }
-static void test_fallback_bn(void **s) { (void)s; check_built("batchnorm (reference)", 11, 11, 3, b_bn, 1); }
+static void test_bn(void **s) { (void)s; check_built("batchnorm folded/applied", 11, 11, 3, b_bn, 0); }
 
 static void test_braai(void **state)
 {
@@ -343,7 +292,7 @@ static void test_fallback_two_inputs(void **state)
     L.in[1] = b;
     L.concat_axis = -1;
     tu_add(n, &L);
-    dense(n, 3, NN_ACT_SOFTMAX);
+    tu_dense(n, 3, NN_ACT_SOFTMAX);
     tu_finalize(n);
     tu_random_weights(n, 0.3);
     float x1[5 * 64], x2[5 * 4], out[15];
@@ -416,7 +365,7 @@ static void test_errors(void **state)
     sv_error_clear(&err);
     nn_net *n = nn_net_new();
     tu_input(n, "in", 1, 4, 0, 0);
-    dense(n, 2, NN_ACT_LINEAR);
+    tu_dense(n, 2, NN_ACT_LINEAR);
     assert_null(nn_plan_new(n, 4, &err)); /* not finalised */
     assert_int_equal(err.status, SV_ERR_ARG);
     tu_finalize(n);
@@ -517,7 +466,7 @@ int main(void)
         cmocka_unit_test(test_vector),
         cmocka_unit_test(test_image_out),
         cmocka_unit_test(test_fallback_softmax),
-        cmocka_unit_test(test_fallback_bn),
+        cmocka_unit_test(test_bn),
         cmocka_unit_test(test_fallback_two_inputs),
         cmocka_unit_test(test_braai),
         cmocka_unit_test(test_isa_selection),

@@ -516,7 +516,8 @@ static void test_mask_and_nan(void **state)
     const float *bf = col(res, "BADFRAC")->data, *rb = col(res, "rb")->data;
     assert_int_equal(fl[0], SV_FLAG_MASKED);
     assert_float_equal(bf[0], 3.0 / (3.0 * S * S), 1e-7);
-    assert_int_equal(fl[5], SV_FLAG_BADFRAC);
+    /* the NaN block covers the last detection's own pixel too */
+    assert_int_equal(fl[5], SV_FLAG_BADFRAC | SV_FLAG_BADCENTRE);
     assert_float_equal(bf[5], 400.0 / (3.0 * S * S), 1e-6);
     assert_true(isfinite(rb[5]));
     D->destroy(inst);
@@ -647,7 +648,7 @@ static void test_resample(void **state)
 static dia_file_job job(void)
 {
     dia_file_job j = {sizeof j, sci_path, ref_path, diff_path, det_path, NULL, out_path,
-                      "exp-1"};
+                      "exp-1", 0};
     return j;
 }
 
@@ -785,7 +786,8 @@ static void test_files_zero_rows(void **state)
 static void expect_file_error(dia_instance *inst, dia_file_job *j, dia_status want,
                               const char *needle)
 {
-    /* an existing output stays untouched */
+    /* an existing output stays untouched, even when it may be replaced */
+    j->overwrite = 1;
     FILE *fp = fopen(j->output, "w");
     fputs("previous", fp);
     fclose(fp);
@@ -875,6 +877,79 @@ static void test_files_bad_inputs(void **state)
     D->destroy(inst);
 }
 
+/* the whole file's bytes, for "untouched" (caller frees) */
+static char *slurp(const char *path, long *len)
+{
+    FILE *f = fopen(path, "rb");
+    assert_non_null(f);
+    fseek(f, 0, SEEK_END);
+    *len = ftell(f);
+    rewind(f);
+    char *b = malloc((size_t)*len + 1);
+    assert_int_equal(fread(b, 1, (size_t)*len, f), (size_t)*len);
+    fclose(f);
+    return b;
+}
+
+/* process_files never writes over an input (by path, symbolic or hard
+ * link, a model too) and replaces an existing output only with overwrite;
+ * an ABI 1.0 job (no overwrite field) gets the safe answer (issue 11,
+ * item 1). */
+static void test_files_never_over_inputs(void **state)
+{
+    (void)state;
+    dia_instance *inst = make(0, NULL);
+    const char *inputs[5] = {sci_path, ref_path, diff_path, det_path, rb_path};
+    char *before[5];
+    long len[5];
+    for (int i = 0; i < 5; i++)
+        before[i] = slurp(inputs[i], &len[i]);
+    char ln[300], hard[300], dotted[300], out[300];
+    join(ln, "link_to_det.fits");
+    join(hard, "hard_to_ref.fits");
+    join(out, "guarded_out.fits");
+    unlink(ln);
+    unlink(hard);
+    unlink(out);
+    assert_int_equal(symlink(det_path, ln), 0);
+    assert_int_equal(link(ref_path, hard), 0);
+    snprintf(dotted, sizeof dotted, "%s/./%s", dir, strrchr(diff_path, '/') + 1);
+    const char *outs[5] = {sci_path, ln, hard, dotted, rb_path};
+    const char *says[5] = {"science image", "detection table", "reference image",
+                           "difference image", "real/bogus model"};
+    for (int k = 0; k < 5; k++) {
+        dia_file_job j = job();
+        j.output = outs[k];
+        j.overwrite = 1;
+        assert_int_equal(D->process_files(inst, &j), DIA_ERR_ARGUMENT);
+        if (!strstr(D->last_error(inst), says[k]))
+            fail_msg("'%s' does not name the %s", D->last_error(inst), says[k]);
+    }
+    for (int i = 0; i < 5; i++) {
+        long n;
+        char *after = slurp(inputs[i], &n);
+        assert_int_equal(n, len[i]);
+        assert_memory_equal(after, before[i], (size_t)n);
+        free(after);
+        free(before[i]);
+    }
+    /* an existing output: refused without overwrite, also from an ABI 1.0 host */
+    dia_file_job j = job();
+    j.output = out;
+    assert_int_equal(D->process_files(inst, &j), DIA_OK);
+    assert_int_equal(D->process_files(inst, &j), DIA_ERR_ARGUMENT);
+    assert_non_null(strstr(D->last_error(inst), "exists"));
+    j.struct_size = DIA_FILE_JOB_SIZE_1_0;
+    j.overwrite = 1; /* beyond an ABI 1.0 struct: not read */
+    assert_int_equal(D->process_files(inst, &j), DIA_ERR_ARGUMENT);
+    j.struct_size = sizeof j;
+    assert_int_equal(D->process_files(inst, &j), DIA_OK);
+    unlink(ln);
+    unlink(hard);
+    unlink(out);
+    D->destroy(inst);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -897,6 +972,7 @@ int main(void)
         cmocka_unit_test(test_files_many_rows),
         cmocka_unit_test(test_files_zero_rows),
         cmocka_unit_test(test_files_bad_inputs),
+        cmocka_unit_test(test_files_never_over_inputs),
     };
     return cmocka_run_group_tests_name("stage", tests, group_setup, group_teardown);
 }

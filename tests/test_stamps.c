@@ -186,6 +186,39 @@ static void test_nan_and_mask(void **state)
     assert_true(info.flags & SV_FLAG_BADFRAC);
 }
 
+/* A detection on a bad column: its own pixel NaN in one image, the stamp's
+ * bad fraction small, is flagged BADCENTRE (issue 11, item 3), with and
+ * without resampling; a NaN elsewhere in the stamp is not. */
+static void test_bad_centre(void **state)
+{
+    (void)state;
+    for (int c = 0; c < 3; c++) {
+        sv_frames f;
+        setup_ramp(&f);
+        sv_cut_info info;
+        uint8_t bad[25];
+        sv_cut_scratch scr = {NULL, 0};
+        ramp[c][30 * W + 21] = NAN; /* beside the centre: not the centre */
+        sv_stamp_cut(&f, 5, 20, 30, 1.0, SV_KERNEL_LANCZOS3, 0.25, out5, bad, NULL, &info);
+        assert_false(info.flags & SV_FLAG_BADCENTRE);
+        for (int y = 0; y < H; y++) /* a bad column through the centre */
+            ramp[c][y * W + 20] = c == 1 ? INFINITY : NAN;
+        sv_stamp_cut(&f, 5, 20.3, 29.8, 1.0, SV_KERNEL_LANCZOS3, 0.25, out5, bad, NULL, &info);
+        assert_true(info.flags & SV_FLAG_BADCENTRE);
+        assert_false(info.flags & SV_FLAG_BADFRAC); /* 6 of 75 values */
+        assert_false(info.flags & SV_FLAG_MASKED);
+        sv_stamp_cut(&f, 5, 20.3, 29.8, 0.5, SV_KERNEL_BILINEAR, 0.25, out5, bad, &scr, &info);
+        assert_true(info.flags & SV_FLAG_BADCENTRE);
+        free(scr.buf);
+        /* the flag's FLAGn documentation exists */
+        int documented = 0;
+        for (int b = 0; b < SV_N_FLAGS; b++)
+            documented |= sv_flag_docs[b].bit == SV_FLAG_BADCENTRE &&
+                          !strcmp(sv_flag_docs[b].name, "BADCENTRE");
+        assert_true(documented);
+    }
+}
+
 static void test_stride(void **state)
 {
     enum { SW = 80 };
@@ -394,6 +427,7 @@ int main(void)
         cmocka_unit_test(test_edges),
         cmocka_unit_test(test_off_image),
         cmocka_unit_test(test_nan_and_mask),
+        cmocka_unit_test(test_bad_centre),
         cmocka_unit_test(test_stride),
         cmocka_unit_test(test_resample_linear_exact),
         cmocka_unit_test(test_resample_edges_and_bad),

@@ -16,7 +16,7 @@
 static const char run_usage[] =
     "usage: stampvet run [--config FILE] --sci SCI.fits --ref REF.fits --diff DIFF.fits\n"
     "                    --detections DET.fits [--mask MASK.fits] [--set key=value ...]\n"
-    "                    [--exposure-id ID] [-q] -o OUT.fits\n"
+    "                    [--exposure-id ID] [--overwrite] [-q] -o OUT.fits\n"
     "       stampvet run --dump-config\n"
     "\n"
     "Cut a science/reference/difference stamp triplet around every detection of\n"
@@ -35,7 +35,9 @@ static const char run_usage[] =
     "      --exposure-id ID  recorded in the output header (EXPID)\n"
     "      --history FILE    light-curve table of the detections' histories (with\n"
     "                        --set lc_model=MODEL.fits: light-curve class columns)\n"
-    "  -o, --output FILE     the annotated table to write\n"
+    "  -o, --output FILE     the annotated table to write; never one of the inputs\n"
+    "                        (same path or same file through links: refused)\n"
+    "      --overwrite       replace OUT.fits if it exists (without: refused)\n"
     "  -q, --quiet           no summary line\n"
     "      --dump-config     print every parameter with its default and help, as a\n"
     "                        configuration file, and exit\n";
@@ -64,7 +66,7 @@ static void run_log_cb(void *user, dia_log_level level, const char *msg)
 
 int cmd_run(int argc, char **argv)
 {
-    enum { O_SCI = 256, O_REF, O_DIFF, O_DET, O_MASK, O_EXPID, O_DUMP, O_HISTORY };
+    enum { O_SCI = 256, O_REF, O_DIFF, O_DET, O_MASK, O_EXPID, O_DUMP, O_HISTORY, O_OVERWRITE };
     static const struct option opts[] = {
         {"config", required_argument, NULL, 'c'},  {"set", required_argument, NULL, 's'},
         {"sci", required_argument, NULL, O_SCI},   {"ref", required_argument, NULL, O_REF},
@@ -73,10 +75,11 @@ int cmd_run(int argc, char **argv)
         {"output", required_argument, NULL, 'o'},  {"quiet", no_argument, NULL, 'q'},
         {"dump-config", no_argument, NULL, O_DUMP}, {"help", no_argument, NULL, 'h'},
         {"history", required_argument, NULL, O_HISTORY},
+        {"overwrite", no_argument, NULL, O_OVERWRITE},
         {0, 0, 0, 0}};
     const char *config = NULL, *sci = NULL, *ref = NULL, *diff = NULL, *det = NULL;
     const char *mask = NULL, *expid = NULL, *output = NULL, *history = NULL;
-    int dump = 0, nset = 0, c;
+    int dump = 0, nset = 0, overwrite = 0, c;
     run_log log = {0};
     char **sets = calloc((size_t)argc + 1, sizeof *sets);
     if (!sets)
@@ -96,6 +99,7 @@ int cmd_run(int argc, char **argv)
         case 'q': log.quiet = 1; break;
         case O_DUMP: dump = 1; break;
         case O_HISTORY: history = optarg; break;
+        case O_OVERWRITE: overwrite = 1; break;
         case 'h':
             fputs(run_usage, stdout);
             free(sets);
@@ -162,7 +166,7 @@ int cmd_run(int argc, char **argv)
     sa.sa_handler = on_signal;
     sigaction(SIGINT, &sa, &old_int);
     sigaction(SIGTERM, &sa, &old_term);
-    dia_file_job job = {sizeof job, sci, ref, diff, det, mask, output, expid};
+    dia_file_job job = {sizeof job, sci, ref, diff, det, mask, output, expid, overwrite};
     dia_status st = d->process_files(inst, &job);
     sigaction(SIGINT, &old_int, NULL);
     sigaction(SIGTERM, &old_term, NULL);

@@ -22,6 +22,8 @@ static const char score_usage[] =
     "                      [--id ID] [--features name=value,...]\n"
     "       stampvet score --model M.fits --list LIST [--features-table F.csv|F.fits]\n"
     "       stampvet score --model LC.fits --tensors X.fits [--all-steps] [-o T.fits|T.csv]\n"
+    "       stampvet score --model M.fits --alerts FILE.avro ... [-o F.csv|F.fits]\n"
+    "                      (alert packets: see score --alerts --help)\n"
     "\n"
     "Score pre-cut stamp triplets (as brokers receive ZTF cutouts) with a model.\n"
     "Stamps are read as stored (no flip; gzipped FITS as cfitsio reads it) and\n"
@@ -274,6 +276,9 @@ int cmd_score(int argc, char **argv)
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
+    for (int i = 1; i < argc; i++)
+        if (!strcmp(argv[i], "--alerts") || !strncmp(argv[i], "--alerts=", 9))
+            return cmd_score_alerts(argc, argv);
     const char *cmd = "score";
     const char *model_path = NULL, *list_path = NULL, *feat_text = NULL, *table_path = NULL;
     const char *path[3] = {NULL, NULL, NULL}, *id = NULL;

@@ -34,8 +34,11 @@ int cli_parse_seed(const char *cmd, const char *arg, uint64_t *seed);
 int cmd_inspect(int argc, char **argv);
 int cmd_demo(int argc, char **argv);
 int cmd_run(int argc, char **argv);
+int cmd_clean(int argc, char **argv);
 int cmd_import_keras(int argc, char **argv);
 int cmd_score(int argc, char **argv);
+/* score --alerts: alert packets (cmd_score_alerts.c), called by cmd_score */
+int cmd_score_alerts(int argc, char **argv);
 int cmd_batch(int argc, char **argv);
 int cmd_train(int argc, char **argv);
 int cmd_finetune(int argc, char **argv);

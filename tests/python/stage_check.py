@@ -93,8 +93,9 @@ def main():
     if ((ok < 0) | (ok > 1)).any():
         fail("scores outside [0, 1]")
     real = np.asarray(t["REAL"], dtype=bool)
-    if (real[~unscored] != (ok >= hdr["RBTHRESH"])).any():
-        fail("REAL disagrees with rb >= RBTHRESH")
+    vetoed = (fl & hdr.get("VETOFLAG", 0)) != 0  # never REAL (dia_stage.h, section 7)
+    if (real[~unscored] != ((ok >= hdr["RBTHRESH"]) & ~vetoed[~unscored])).any():
+        fail("REAL disagrees with rb >= RBTHRESH and no VETOFLAG bit")
     if hdr["NSCORED"] != int((~unscored).sum()):
         fail("NSCORED = %s but %d rows have scores" % (hdr["NSCORED"], (~unscored).sum()))
     edge = int(((fl & 1) != 0).sum())

@@ -1,0 +1,655 @@
+/* alert_score.c — see alert_score.h. */
+#ifdef HAVE_CONFIG_H
+#include "config.h"
+#endif
+#include "alert_score.h"
+
+#include <ctype.h>
+#include <fitsio.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "report.h"
+
+#ifndef PACKAGE_VERSION
+#define PACKAGE_VERSION "?"
+#endif
+
+/* Reader flags that leave an alert without a score. */
+#define ALERT_UNSCORABLE \
+    (SV_ALERT_UNDECODABLE | SV_ALERT_BAD_CUTOUT | SV_ALERT_NO_SURVEY)
+
+void sv_alert_table_init(sv_alert_table *t, const sv_model *m)
+{
+    memset(t, 0, sizeof *t);
+    t->model = m;
+    t->n_out = m->task == SV_TASK_REALBOGUS ? 1 : m->n_classes;
+}
+
+void sv_alert_table_set_lc(sv_alert_table *t, sv_lc_stage *lc)
+{
+    t->lc = lc;
+    t->n_lc = lc ? sv_lc_stage_model(lc)->n_classes : 0;
+}
+
+void sv_alert_table_free(sv_alert_table *t)
+{
+    free(t->rows);
+    free(t->out);
+    free(t->lc_prob);
+    free(t->lc_flags);
+    memset(t, 0, sizeof *t);
+}
+
+static sv_alert_row *table_push(sv_alert_table *t, sv_error *err)
+{
+    if (t->n == t->cap) {
+        long nc = t->cap ? 2 * t->cap : 64;
+        sv_alert_row *nr = realloc(t->rows, (size_t)nc * sizeof *nr);
+        if (!nr) {
+            sv_error_set(err, SV_ERR_NOMEM, "out of memory");
+            return NULL;
+        }
+        t->rows = nr;
+        float *no = realloc(t->out, (size_t)nc * (size_t)t->n_out * sizeof *no);
+        if (!no) {
+            sv_error_set(err, SV_ERR_NOMEM, "out of memory");
+            return NULL;
+        }
+        t->out = no;
+        if (t->lc) {
+            float *np = realloc(t->lc_prob, (size_t)nc * (size_t)t->n_lc * sizeof *np);
+            if (np)
+                t->lc_prob = np;
+            int32_t *nf = np ? realloc(t->lc_flags, (size_t)nc * sizeof *nf) : NULL;
+            if (!nf) {
+                sv_error_set(err, SV_ERR_NOMEM, "out of memory");
+                return NULL;
+            }
+            t->lc_flags = nf;
+        }
+        t->cap = nc;
+    }
+    sv_alert_row *r = &t->rows[t->n];
+    memset(r, 0, sizeof *r);
+    r->packet_score = NAN;
+    for (int k = 0; k < t->n_out; k++)
+        t->out[(size_t)t->n * t->n_out + k] = NAN;
+    for (int k = 0; k < t->n_lc; k++)
+        t->lc_prob[(size_t)t->n * t->n_lc + k] = NAN;
+    if (t->lc)
+        t->lc_flags[t->n] = SV_LCFLAG_NOHIST;
+    t->n++;
+    return r;
+}
+
+static void row_flag(sv_alert_row *r, uint32_t bit, const char *fmt, const char *what)
+{
+    r->flags |= bit;
+    if (!r->error[0]) {
+        int k = snprintf(r->error, sizeof r->error, "%s: record %ld: ", r->source, r->record);
+        if (k > 0 && (size_t)k < sizeof r->error)
+            snprintf(r->error + k, sizeof r->error - (size_t)k, fmt, what);
+    }
+}
+
+int sv_alert_table_add_failure(sv_alert_table *t, const char *source, const char *error,
+                               sv_error *err)
+{
+    sv_alert_row *r = table_push(t, err);
+    if (!r)
+        return SV_ERR_NOMEM;
+    snprintf(r->source, sizeof r->source, "%s", source);
+    r->record = 0;
+    r->flags = SV_ALERT_UNDECODABLE;
+    snprintf(r->error, sizeof r->error, "%s", error);
+    return 0;
+}
+
+/* Fill row r from alert a; 1 when it can be scored. */
+static int row_from_alert(const sv_model *m, const sv_alert *a, sv_alert_row *r, float *feat)
+{
+    r->survey = a->survey;
+    r->has_id = a->has_id;
+    r->id = a->id;
+    snprintf(r->object_id, sizeof r->object_id, "%s", a->object_id);
+    r->record = a->record;
+    r->packet_score = a->survey_score;
+    r->n_history = a->n_history;
+    r->flags = a->flags;
+    snprintf(r->error, sizeof r->error, "%s", a->error);
+    if (a->flags & ALERT_UNSCORABLE)
+        return 0;
+    int ok = 1;
+    for (int k = 0; k < m->pre.n_channels; k++)
+        if (!a->cutout[m->pre.channel[k]].pix) {
+            r->flags |= SV_ALERT_NO_CUTOUT; /* the reader has said which */
+            ok = 0;
+        }
+    for (int k = 0; ok && k < m->n_features; k++) {
+        feat[k] = (float)sv_alert_field_real(&a->candidate, m->features[k]);
+        if (!isfinite(feat[k])) {
+            row_flag(r, SV_ALERT_FAILED, "the model's feature '%s' is not a number in the "
+                     "alert", m->features[k]);
+            ok = 0;
+        }
+    }
+    return ok;
+}
+
+/* ---- light curves ------------------------------------------------------ */
+
+/* Column storage of the one-alert tables given to the light-curve stage. */
+typedef struct lc_tables {
+    dia_column hcol[8], dcol[1 + 256];
+    dia_table hist, det;
+    double *num;    /* history numbers, column-major                     */
+    char *str;      /* history strings: objectId, then isdiffpos / band   */
+    double *meta;   /* the candidate's numeric fields (det row)           */
+} lc_tables;
+
+static void lc_tables_free(lc_tables *L)
+{
+    free(L->num);
+    free(L->str);
+    free(L->meta);
+}
+
+/* The history of alert a in the ZTF form or the LIGHTCURVE form, and a
+ * one-row detection table: objectId and the candidate's numeric fields. */
+static int lc_tables_build(const sv_alert *a, lc_tables *L)
+{
+    enum { ID_W = 32, S_W = 8 };
+    memset(L, 0, sizeof *L);
+    int ztf = a->survey == SV_ALERT_SURVEY_ZTF;
+    static const char *const ztf_num[] = {"jd", "fid", "magpsf", "sigmapsf", "diffmaglim",
+                                          "magzpsci"};
+    static const char *const lsst_num[] = {"midpointMjdTai", "psfFlux", "psfFluxErr"};
+    static const char *const lsst_out[] = {"MJD", "FLUX", "FLUXERR"};
+    int nnum = ztf ? 6 : 3;
+    long nmax = a->n_history + 1;
+    L->num = malloc((size_t)(nmax * nnum) * sizeof *L->num);
+    L->str = calloc((size_t)nmax, ID_W + S_W);
+    L->meta = malloc((size_t)(a->candidate.n + 1) * sizeof *L->meta);
+    if (!L->num || !L->str || !L->meta)
+        return SV_ERR_NOMEM;
+    char *ids = L->str, *tags = L->str + (size_t)nmax * ID_W;
+    long n = 0;
+    for (long r = 0; r < nmax; r++) {
+        const sv_alert_fields *f = r < a->n_history ? &a->history[r] : &a->candidate;
+        double v[6];
+        for (int k = 0; k < nnum; k++)
+            v[k] = sv_alert_field_real(f, ztf ? ztf_num[k] : lsst_num[k]);
+        if (!isfinite(v[0]) || (!ztf && !(isfinite(v[1]) && isfinite(v[2]))))
+            continue;
+        const sv_alert_field *tag = sv_alert_field_find(f, ztf ? "isdiffpos" : "band");
+        if (!ztf && !(tag && tag->type == SV_AF_STRING))
+            continue;
+        for (int k = 0; k < nnum; k++)
+            L->num[(size_t)k * nmax + n] = v[k];
+        snprintf(ids + n * ID_W, ID_W, "%s", a->object_id);
+        if (tag && tag->type == SV_AF_STRING)
+            snprintf(tags + n * S_W, S_W, "%s", tag->s);
+        n++;
+    }
+    int c = 0;
+    L->hcol[c++] = (dia_column){.name = "objectId", .type = DIA_COL_STRING, .repeat = ID_W,
+                                .data = ids};
+    for (int k = 0; k < nnum; k++)
+        L->hcol[c++] = (dia_column){.name = ztf ? ztf_num[k] : lsst_out[k],
+                                    .type = DIA_COL_FLOAT64, .repeat = 1,
+                                    .data = L->num + (size_t)k * nmax};
+    L->hcol[c++] = (dia_column){.name = ztf ? "isdiffpos" : "BAND", .type = DIA_COL_STRING,
+                                .repeat = S_W, .data = tags};
+    L->hist = (dia_table){.nrows = n, .ncols = c, .cols = L->hcol};
+    c = 0;
+    L->dcol[c++] = (dia_column){.name = "objectId", .type = DIA_COL_STRING, .repeat = ID_W,
+                                .data = ids};
+    for (int k = 0; k < a->candidate.n && c < (int)(sizeof L->dcol / sizeof L->dcol[0]); k++) {
+        const sv_alert_field *f = &a->candidate.f[k];
+        if (f->type != SV_AF_INT && f->type != SV_AF_REAL && f->type != SV_AF_BOOL)
+            continue;
+        if (!strcasecmp(f->name, "objectId") || !strcasecmp(f->name, "rb"))
+            continue; /* the key; 'rb' is stampvet's own score */
+        L->meta[c - 1] = f->d;
+        L->dcol[c] = (dia_column){.name = f->name, .type = DIA_COL_FLOAT64, .repeat = 1,
+                                  .data = &L->meta[c - 1]};
+        c++;
+    }
+    if (n == 0) /* the key must still be there for a NOHIST verdict */
+        snprintf(ids, ID_W, "%s", a->object_id);
+    L->det = (dia_table){.nrows = 1, .ncols = c, .cols = L->dcol};
+    return 0;
+}
+
+/* Classify the light curve of alert a into row i. */
+static int lc_classify(sv_alert_table *t, long i, const sv_alert *a, sv_error *err)
+{
+    sv_alert_row *r = &t->rows[i];
+    if (a->survey == SV_ALERT_SURVEY_UNKNOWN || !a->object_id[0]) {
+        t->lc_flags[i] = a->object_id[0] ? SV_LCFLAG_NOHIST : SV_LCFLAG_NOKEY;
+        return 0;
+    }
+    lc_tables L;
+    int st = lc_tables_build(a, &L);
+    if (st) {
+        lc_tables_free(&L);
+        return sv_error_set(err, SV_ERR_NOMEM, "out of memory");
+    }
+    sv_error e;
+    sv_error_clear(&e);
+    float rb = t->out[(size_t)i * t->n_out];
+    int16_t label;
+    int32_t fl = 0;
+    st = sv_lc_stage_begin_table(t->lc, &L.det, &L.hist, a->mjd, 0, NULL, &e);
+    if (!st)
+        st = sv_lc_stage_classify(t->lc, 0, 1, &rb, NULL, t->lc_prob + (size_t)i * t->n_lc,
+                                  &label, &fl, &e);
+    lc_tables_free(&L);
+    if (st == SV_ERR_NOMEM)
+        return sv_error_set(err, st, "%s", e.text);
+    if (st) {
+        fl = SV_LCFLAG_NOHIST;
+        if (!r->error[0])
+            snprintf(r->error, sizeof r->error, "%s: record %ld: light curve: %.180s",
+                     r->source, r->record, e.text);
+    }
+    t->lc_flags[i] = fl;
+    return 0;
+}
+
+int sv_alert_table_add_set(sv_alert_table *t, sv_scorer *sc, const sv_alert_set *set,
+                           sv_error *err)
+{
+    const sv_model *m = t->model;
+    int max_batch = sv_scorer_max_batch(sc), n_slot = 0, st = 0;
+    long *slot_row = calloc((size_t)max_batch, sizeof *slot_row);
+    float *out = calloc((size_t)max_batch * (size_t)t->n_out, sizeof *out);
+    float *feat = calloc((size_t)(m->n_features ? m->n_features : 1), sizeof *feat);
+    float *scratch = NULL;
+    size_t scratch_n = 0;
+    long first = t->n;
+    if (!slot_row || !out || !feat)
+        st = sv_error_set(err, SV_ERR_NOMEM, "out of memory");
+    for (long i = 0; !st && i <= set->n; i++) {
+        if (i < set->n) {
+            const sv_alert *a = &set->alerts[i];
+            sv_alert_row *r = table_push(t, err);
+            if (!r) {
+                st = SV_ERR_NOMEM;
+                break;
+            }
+            snprintf(r->source, sizeof r->source, "%s", set->source);
+            if (!row_from_alert(m, a, r, feat))
+                continue;
+            const sv_alert_cutout *c0 = &a->cutout[m->pre.channel[0]];
+            size_t need = (size_t)c0->h * (size_t)c0->w;
+            if (need > scratch_n) {
+                float *ns = realloc(scratch, need * sizeof *ns);
+                if (!ns) {
+                    st = sv_error_set(err, SV_ERR_NOMEM, "out of memory");
+                    break;
+                }
+                scratch = ns;
+                scratch_n = need;
+            }
+            sv_triplet tr = {{NULL, NULL, NULL}, c0->h, c0->w};
+            for (int c = 0; c < 3; c++)
+                tr.chan[c] = a->cutout[c].pix;
+            int ps = sv_scorer_prepare(sc, n_slot, &tr, m->n_features ? feat : NULL, scratch,
+                                       NULL);
+            if (ps) {
+                row_flag(r, SV_ALERT_BAD_CUTOUT, "%s", ps == SV_ERR_SHAPE
+                         ? "the cutouts do not fit the model's input" : "cannot prepare");
+                continue;
+            }
+            slot_row[n_slot++] = t->n - 1;
+            if (n_slot < max_batch)
+                continue;
+        }
+        if (n_slot == 0)
+            continue;
+        if (sv_scorer_infer(sc, n_slot, out, err)) {
+            st = err ? err->status : SV_ERR_INTERNAL;
+            for (int k = 0; k < n_slot; k++)
+                row_flag(&t->rows[slot_row[k]], SV_ALERT_FAILED, "%s", "the network failed");
+            break;
+        }
+        for (int k = 0; k < n_slot; k++) {
+            const float *o = out + (size_t)k * t->n_out;
+            int finite = 1;
+            for (int j = 0; j < t->n_out; j++)
+                finite &= isfinite(o[j]) != 0;
+            if (finite)
+                memcpy(t->out + (size_t)slot_row[k] * t->n_out, o, (size_t)t->n_out * sizeof *o);
+            else
+                row_flag(&t->rows[slot_row[k]], SV_ALERT_FAILED, "%s",
+                         "non-finite network output");
+        }
+        n_slot = 0;
+    }
+    for (long i = 0; !st && t->lc && i < set->n; i++)
+        st = lc_classify(t, first + i, &set->alerts[i], err);
+    free(scratch);
+    free(slot_row);
+    free(out);
+    free(feat);
+    return st;
+}
+
+long sv_alert_table_flagged(const sv_alert_table *t)
+{
+    long n = 0;
+    for (long i = 0; i < t->n; i++)
+        n += t->rows[i].flags != 0;
+    return n;
+}
+
+long sv_alert_table_scored(const sv_alert_table *t)
+{
+    long n = 0;
+    for (long i = 0; i < t->n; i++)
+        n += isfinite(t->out[(size_t)i * t->n_out]) != 0;
+    return n;
+}
+
+/* ---- writing ----------------------------------------------------------- */
+
+/* The survey's names for the table's columns. */
+typedef struct alert_names {
+    const char *id, *object, *score, *version, *packet, *history;
+} alert_names;
+
+static const alert_names names_ztf = {"candid", "objectId", "drb", "drbversion", "packet_drb",
+                                      "nprv"};
+static const alert_names names_lsst = {"diaSourceId", "diaObjectId", "reliability",
+                                       "reliabilityVersion", "packet_reliability",
+                                       "nPrvDiaSources"};
+static const alert_names names_mixed = {"id", "objectId", "score", "model", "packet_score",
+                                        "nhist"};
+
+static const alert_names *table_names(const sv_alert_table *t)
+{
+    int seen = 0;
+    for (long i = 0; i < t->n; i++)
+        if (t->rows[i].survey != SV_ALERT_SURVEY_UNKNOWN)
+            seen |= 1 << t->rows[i].survey;
+    return seen == 1 << SV_ALERT_SURVEY_LSST ? &names_lsst
+           : seen == 1 << SV_ALERT_SURVEY_ZTF ? &names_ztf
+           : seen == 0                        ? &names_ztf
+                                              : &names_mixed;
+}
+
+static const char *survey_name(sv_alert_survey s)
+{
+    return s == SV_ALERT_SURVEY_ZTF ? "ztf" : s == SV_ALERT_SURVEY_LSST ? "lsst" : "";
+}
+
+static void model_label(const sv_model *m, char *out, size_t cap)
+{
+    if (m->version[0])
+        snprintf(out, cap, "%s_%s", m->name, m->version);
+    else
+        snprintf(out, cap, "%s", m->name);
+}
+
+/* "p_<class>" in lower case. */
+static void class_column(const char *cls, char *out, size_t cap)
+{
+    snprintf(out, cap, "p_%s", cls);
+    for (char *p = out; *p; p++)
+        *p = (char)tolower((unsigned char)*p);
+}
+
+static int row_best(const sv_alert_table *t, long i)
+{
+    const float *o = t->out + (size_t)i * t->n_out;
+    if (!isfinite(o[0]))
+        return -1;
+    int b = 0;
+    for (int k = 1; k < t->n_out; k++)
+        if (o[k] > o[b])
+            b = k;
+    return b;
+}
+
+static void csv_text(FILE *f, const char *s)
+{
+    if (!strpbrk(s, ",\"\n\r")) {
+        fputs(s, f);
+        return;
+    }
+    fputc('"', f);
+    for (; *s; s++) {
+        if (*s == '"')
+            fputc('"', f);
+        fputc(*s, f);
+    }
+    fputc('"', f);
+}
+
+int sv_alert_table_print_csv(const sv_alert_table *t, FILE *f, sv_error *err)
+{
+    const sv_model *m = t->model;
+    const alert_names *nm = table_names(t);
+    char label[128], col[96];
+    model_label(m, label, sizeof label);
+    int rb = m->task == SV_TASK_REALBOGUS;
+    fprintf(f, "%s,%s", nm->id, nm->object);
+    if (rb)
+        fprintf(f, ",%s", nm->score);
+    else {
+        for (int k = 0; k < t->n_out; k++) {
+            class_column(m->classes[k], col, sizeof col);
+            fprintf(f, ",%s", col);
+        }
+        fputs(",class", f);
+    }
+    const sv_model *lm = t->lc ? sv_lc_stage_model(t->lc) : NULL;
+    for (int k = 0; k < t->n_lc; k++) {
+        class_column(lm->classes[k], col, sizeof col);
+        fprintf(f, ",lc_%s", col);
+    }
+    if (lm)
+        fputs(",lc_class,lc_flags", f);
+    fprintf(f, ",%s,%s,%s,flags,survey,source,record,error\n", nm->version, nm->packet,
+            nm->history);
+    for (long i = 0; i < t->n; i++) {
+        const sv_alert_row *r = &t->rows[i];
+        if (r->has_id)
+            fprintf(f, "%lld", (long long)r->id);
+        fputc(',', f);
+        csv_text(f, r->object_id);
+        const float *o = t->out + (size_t)i * t->n_out;
+        for (int k = 0; k < t->n_out; k++) {
+            fputc(',', f);
+            if (isfinite(o[k]))
+                fprintf(f, "%.9g", (double)o[k]);
+        }
+        if (!rb) {
+            int b = row_best(t, i);
+            fputc(',', f);
+            if (b >= 0)
+                csv_text(f, m->classes[b]);
+        }
+        if (lm) {
+            const float *p = t->lc_prob + (size_t)i * t->n_lc;
+            int b = -1;
+            for (int k = 0; k < t->n_lc; k++) {
+                fputc(',', f);
+                if (isfinite(p[k])) {
+                    fprintf(f, "%.9g", (double)p[k]);
+                    if (b < 0 || p[k] > p[b])
+                        b = k;
+                }
+            }
+            fputc(',', f);
+            if (b >= 0)
+                csv_text(f, lm->classes[b]);
+            fprintf(f, ",%d", (int)t->lc_flags[i]);
+        }
+        fputc(',', f);
+        csv_text(f, label);
+        fputc(',', f);
+        if (isfinite(r->packet_score))
+            fprintf(f, "%.9g", r->packet_score);
+        fprintf(f, ",%d,%u,%s,", r->n_history, (unsigned)r->flags, survey_name(r->survey));
+        csv_text(f, r->source);
+        fprintf(f, ",%ld,", r->record);
+        csv_text(f, r->error);
+        fputc('\n', f);
+    }
+    return ferror(f) ? sv_error_set(err, SV_ERR_IO, "cannot write the table") : 0;
+}
+
+static int write_csv(const char *tmp, void *user, sv_error *err)
+{
+    FILE *f = sv_report_csv_create(tmp, err);
+    if (!f)
+        return err ? err->status : SV_ERR_IO;
+    int st = sv_alert_table_print_csv(user, f, err);
+    int st2 = sv_report_csv_close(f, tmp, err);
+    return st ? st : st2;
+}
+
+static int write_fits(const char *tmp, void *user, sv_error *err)
+{
+    const sv_alert_table *t = user;
+    const sv_model *m = t->model;
+    const alert_names *nm = table_names(t);
+    int rb = m->task == SV_TASK_REALBOGUS, s = 0;
+    fitsfile *f = sv_report_fits_create(tmp, &s, err);
+    if (!f)
+        return err ? err->status : SV_ERR_IO;
+    enum { NCOL_MAX = 16 + 2 * SV_MAX_CLASSES };
+    char names[NCOL_MAX][72], forms[NCOL_MAX][16];
+    char *ttype[NCOL_MAX], *tform[NCOL_MAX];
+    int nc = 0;
+#define COL(n, fm) (snprintf(names[nc], sizeof names[nc], "%s", n), \
+                    snprintf(forms[nc], sizeof forms[nc], "%s", fm), nc++)
+    COL(nm->id, "K");
+    COL(nm->object, "32A");
+    int c_score = nc + 1;
+    if (rb)
+        COL(nm->score, "E");
+    else {
+        for (int k = 0; k < t->n_out; k++) {
+            class_column(m->classes[k], names[nc], sizeof names[nc]);
+            snprintf(forms[nc++], sizeof forms[0], "E");
+        }
+        char w[16];
+        snprintf(w, sizeof w, "%dA", SV_LABEL_MAX);
+        COL("class", w);
+    }
+    const sv_model *lm = t->lc ? sv_lc_stage_model(t->lc) : NULL;
+    int c_lc = nc + 1;
+    for (int k = 0; k < t->n_lc; k++) {
+        char cc[80];
+        class_column(lm->classes[k], cc, sizeof cc);
+        snprintf(names[nc], sizeof names[nc], "lc_%s", cc);
+        snprintf(forms[nc++], sizeof forms[0], "E");
+    }
+    if (lm) {
+        char w[16];
+        snprintf(w, sizeof w, "%dA", SV_LABEL_MAX);
+        COL("lc_class", w);
+        COL("lc_flags", "J");
+    }
+    int c_rest = nc + 1;
+    COL(nm->version, "64A");
+    COL(nm->packet, "E");
+    COL(nm->history, "J");
+    COL("flags", "J");
+    COL("survey", "4A");
+    COL("source", "256A");
+    COL("record", "K");
+    COL("error", "256A");
+#undef COL
+    for (int k = 0; k < nc; k++) {
+        ttype[k] = names[k];
+        tform[k] = forms[k];
+    }
+    fits_create_tbl(f, BINARY_TBL, 0, nc, ttype, tform, NULL, "ALERTS", &s);
+    long long knull = -1;
+    char key[16];
+    snprintf(key, sizeof key, "TNULL1");
+    fits_write_key(f, TLONGLONG, key, &knull, "identifier unknown", &s);
+    char label[128];
+    model_label(m, label, sizeof label);
+    fits_write_key(f, TSTRING, "SVVERS", (char *)PACKAGE_VERSION, "stampvet version", &s);
+    fits_write_key(f, TSTRING, "MODEL", (char *)m->name, "model name", &s);
+    fits_write_key(f, TSTRING, "MODELVER", (char *)m->version, "model version", &s);
+    fits_write_key(f, TSTRING, "MODELCK", (char *)m->checksum, "model file CHECKSUM", &s);
+    if (lm) {
+        fits_write_key(f, TSTRING, "LCMODEL", (char *)lm->name, "light-curve model", &s);
+        fits_write_key(f, TSTRING, "LCMCK", (char *)lm->checksum, "its CHECKSUM", &s);
+    }
+    long na = t->n, nf = sv_alert_table_flagged(t), ns = sv_alert_table_scored(t);
+    fits_write_key(f, TLONG, "NALERTS", &na, "alerts (rows)", &s);
+    fits_write_key(f, TLONG, "NFLAGGED", &nf, "rows with a flag", &s);
+    fits_write_key(f, TLONG, "NSCORED", &ns, "rows with a score", &s);
+    for (int k = 0; k < SV_ALERT_N_FLAGS; k++) {
+        snprintf(key, sizeof key, "FLAG%u", (unsigned)sv_alert_flag_docs[k].bit);
+        fits_write_key(f, TSTRING, key, (char *)sv_alert_flag_docs[k].name,
+                       sv_alert_flag_docs[k].meaning, &s);
+    }
+    snprintf(key, sizeof key, "FLAG%u", (unsigned)SV_ALERT_FAILED);
+    fits_write_key(f, TSTRING, key, "FAILED", "no score from the network or features", &s);
+    for (long i = 0; i < t->n && !s; i++) {
+        const sv_alert_row *r = &t->rows[i];
+        long row = i + 1;
+        long long id = r->has_id ? (long long)r->id : knull;
+        char *str;
+        fits_write_col(f, TLONGLONG, 1, row, 1, 1, &id, &s);
+        str = (char *)r->object_id;
+        fits_write_col(f, TSTRING, 2, row, 1, 1, &str, &s);
+        const float *o = t->out + (size_t)i * t->n_out;
+        for (int k = 0; k < t->n_out; k++)
+            sv_report_fits_put_double(f, c_score + k, row, o[k], &s);
+        if (!rb) {
+            int b = row_best(t, i);
+            str = b >= 0 ? (char *)m->classes[b] : "";
+            fits_write_col(f, TSTRING, c_score + t->n_out, row, 1, 1, &str, &s);
+        }
+        if (lm) {
+            const float *p = t->lc_prob + (size_t)i * t->n_lc;
+            int b = -1;
+            for (int k = 0; k < t->n_lc; k++) {
+                sv_report_fits_put_double(f, c_lc + k, row, p[k], &s);
+                if (isfinite(p[k]) && (b < 0 || p[k] > p[b]))
+                    b = k;
+            }
+            str = b >= 0 ? (char *)lm->classes[b] : "";
+            fits_write_col(f, TSTRING, c_lc + t->n_lc, row, 1, 1, &str, &s);
+            int lf = (int)t->lc_flags[i];
+            fits_write_col(f, TINT, c_lc + t->n_lc + 1, row, 1, 1, &lf, &s);
+        }
+        int c = c_rest;
+        str = label;
+        fits_write_col(f, TSTRING, c++, row, 1, 1, &str, &s);
+        sv_report_fits_put_double(f, c++, row, r->packet_score, &s);
+        int nh = r->n_history, fl = (int)r->flags;
+        fits_write_col(f, TINT, c++, row, 1, 1, &nh, &s);
+        fits_write_col(f, TINT, c++, row, 1, 1, &fl, &s);
+        str = (char *)survey_name(r->survey);
+        fits_write_col(f, TSTRING, c++, row, 1, 1, &str, &s);
+        str = (char *)r->source;
+        fits_write_col(f, TSTRING, c++, row, 1, 1, &str, &s);
+        long long rec = r->record;
+        fits_write_col(f, TLONGLONG, c++, row, 1, 1, &rec, &s);
+        str = (char *)r->error;
+        fits_write_col(f, TSTRING, c++, row, 1, 1, &str, &s);
+    }
+    return sv_report_fits_close(f, s, tmp, err);
+}
+
+int sv_alert_table_write(const sv_alert_table *t, const char *path, sv_error *err)
+{
+    int kind = sv_report_kind(path);
+    if (!kind)
+        return sv_error_set(err, SV_ERR_ARG, "%s: the output must end in .csv or .fits", path);
+    return sv_report_write_atomic(path, kind == 2 ? write_csv : write_fits, (void *)t, err);
+}
