@@ -139,7 +139,7 @@ def read_real(dirs, sv, model, tmp):
 def read_sim(path, sv, model, tmp):
     sc_csv = os.path.join(tmp, "sim_scores.csv")
     ev = run([sv, "evaluate", "--model", model, "--data", path, "--threads", "2",
-              "--scores", sc_csv])
+              "--scores-out", sc_csv])
     with open(sc_csv, newline="") as f:
         sc = {int(r["row"]): float(r["score"]) for r in csv.DictReader(l for l in f
                                                                         if not l.startswith("#"))}

@@ -118,7 +118,11 @@ ft cls4-ilmt ilmt_4c_train
 
 # ---------------------------------------------------------------- 4. held-out figures
 ev() { # name test
-    run "eval_$1" "$SV" evaluate --model "$OUT/$1.fits" --data "$WORK/$2.fits" --threads "$THREADS"
+    run "eval_$1" "$SV" evaluate --model "$OUT/$1.fits" --data "$WORK/$2.fits" --threads "$THREADS" \
+        --scores-out "$WORK/scores_$1.fits"
+    # the figures (doc/report.md) beside the model: OUT/report_<name>/
+    "$SV" report --eval "$WORK/scores_$1.fits" --data "$WORK/$2.fits" --gallery 4 \
+        -o "$OUT/report_$1" > /dev/null || echo "build_models.sh: no report for $1 (stampvet without cairo?)"
 }
 ev rb-ztf    ztf_rb_test
 ev rb-ilmt   ilmt_rb_test
@@ -152,6 +156,12 @@ figs() { # tag cmd...
     echo "Printed by \`$2\`:"
     echo
     fence "$WORK/$1.txt"
+    r="report_${1#eval_}"
+    [ -f "$OUT/$r/index.html" ] || return 0
+    echo
+    echo "Figures (\`stampvet report\`, doc/report.md; the whole page with the stamp gallery: [$r/index.html]($r/index.html) after \`make models\`):"
+    echo
+    echo "![ROC]($r/roc.png) ![score histograms]($r/score_histograms.png) ![reliability]($r/reliability.png) ![confusion matrix]($r/confusion.png)"
 }
 training_log() { fence "$WORK/train_$1.txt"; }
 common_rebuild() {

@@ -155,5 +155,12 @@ while read -r arm; do
     sed -e "s|$WORK/||g" -e "s|$here/||g" "$WORK/compare_$arm.txt"
     echo '```'
 done < "$WORK/arms"
+echo
+echo "Figures (\`stampvet report --compare\`, doc/report.md): [report_experiment$TAG/index.html](report_experiment$TAG/index.html), one figure per arm."
 } > "$OUT/experiment$TAG.md"
 log "wrote $OUT/experiment$TAG.md and experiment$TAG.csv"
+# the figures beside the table: OUT/report_experiment$TAG/, one per arm
+set --
+while read -r arm; do set -- "$@" --compare "$WORK/summary_$arm.csv"; done < "$WORK/arms"
+"$SV" report "$@" --title "The transfer-learning experiment$TAG" -o "$OUT/report_experiment$TAG" ||
+    echo "experiment.sh: no report (stampvet without cairo?)"

@@ -240,14 +240,6 @@ static int report_rows(const sv_metrics *m, row **out)
     return n;
 }
 
-static void utc_now(char *buf, size_t cap)
-{
-    time_t now = time(NULL);
-    struct tm tmv;
-    gmtime_r(&now, &tmv);
-    strftime(buf, cap, "%Y-%m-%dT%H:%M:%S", &tmv);
-}
-
 int sv_evaluate_print(FILE *out, const sv_metrics *m, const sv_eval_info *info)
 {
     if (!out || !m)
@@ -307,7 +299,7 @@ static int write_csv(const char *tmp, const row *r, int n, const sv_metrics *m,
     if (!f)
         return SV_ERR_IO;
     char date[32];
-    utc_now(date, sizeof date);
+    sv_report_utc_now(date, sizeof date);
     fprintf(f, "# creator: stampvet %s evaluate\n# date: %s\n", PACKAGE_VERSION, date);
     if (info) {
         if (info->model_name)
@@ -335,7 +327,7 @@ static int write_fits(const char *tmp, const row *r, int n, const sv_metrics *m,
     if (!f)
         return SV_ERR_IO;
     char date[32], creator[64];
-    utc_now(date, sizeof date);
+    sv_report_utc_now(date, sizeof date);
     snprintf(creator, sizeof creator, "stampvet %s evaluate", PACKAGE_VERSION);
     fits_write_key_longwarn(f, &s);
     fits_update_key_str(f, "CREATOR", creator, "software that wrote this file", &s);
@@ -418,5 +410,35 @@ int sv_evaluate_write(const char *path, const sv_metrics *m, const sv_eval_info 
     report rep = {kind, r, n, m, info};
     int st = sv_report_write_atomic(path, write_report, &rep, err);
     free(r);
+    return st;
+}
+
+int sv_evaluate_scores_table(const sv_model *m, const char *model_path,
+                             const sv_stamp_source *src, const char *data_path,
+                             int ids_from_table, const float *scores, double threshold,
+                             sv_scores *out, sv_error *err)
+{
+    memset(out, 0, sizeof *out);
+    out->binary = m->task == SV_TASK_REALBOGUS;
+    out->k = out->binary ? 2 : src->n_classes;
+    int n_out = out->binary ? 1 : out->k;
+    out->threshold = threshold;
+    for (int c = 0; c < out->k; c++)
+        snprintf(out->classes[c], SV_LABEL_MAX, "%s", src->classes[c]);
+    snprintf(out->model, sizeof out->model, "%s", m->name);
+    snprintf(out->model_file, sizeof out->model_file, "%s", model_path ? model_path : "");
+    snprintf(out->data, sizeof out->data, "%s", data_path ? data_path : src->origin);
+    int st = sv_scores_alloc(out, src->n, n_out, err);
+    if (st)
+        return st;
+    memcpy(out->score, scores, (size_t)src->n * n_out * sizeof *scores);
+    for (long i = 0; i < src->n; i++) {
+        out->label[i] = src->labels[i];
+        out->row[i] = src->rows ? src->rows[i] : i;
+        out->id[i] = out->row[i];
+    }
+    if (ids_from_table && data_path &&
+        (st = sv_scores_ids_from_table(data_path, out->row, out->n, out->id, err)))
+        sv_scores_free(out);
     return st;
 }

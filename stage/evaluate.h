@@ -33,6 +33,7 @@
 #include "metrics.h"
 #include "model.h"
 #include "report.h" /* sv_report_kind: the report formats by name */
+#include "scores_table.h"
 #include "sv_error.h"
 
 #ifdef __cplusplus
@@ -79,6 +80,17 @@ int sv_evaluate_print(FILE *out, const sv_metrics *met, const sv_eval_info *info
  * file. */
 int sv_evaluate_write(const char *path, const sv_metrics *met, const sv_eval_info *info,
                       sv_error *err);
+
+/* The per-stamp scores of an evaluation as a scores table (scores_table.h):
+ * scores (src->n * n_out, from sv_evaluate) are copied; labels and rows
+ * come from src (rows: the sample index when src has none); identifiers
+ * from the ID column of the labelled-stamps table at data_path when
+ * ids_from_table is set, else the row.  Returns 0 or a status with err set;
+ * free out with sv_scores_free. */
+int sv_evaluate_scores_table(const sv_model *m, const char *model_path,
+                             const sv_stamp_source *src, const char *data_path,
+                             int ids_from_table, const float *scores, double threshold,
+                             sv_scores *out, sv_error *err);
 
 #ifdef __cplusplus
 }

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 #include <unistd.h>
 
 static const char *fits_ext[] = {".fits", ".fit", ".fts", ".fits.gz", ".fit.gz", ".fts.gz"};
@@ -37,6 +38,14 @@ int sv_report_write_atomic(const char *path,
                            sv_error *err)
 {
     return sv_atomic_write(path, write, user, err);
+}
+
+void sv_report_utc_now(char *buf, size_t cap)
+{
+    time_t now = time(NULL);
+    struct tm tmv;
+    gmtime_r(&now, &tmv);
+    strftime(buf, cap, "%Y-%m-%dT%H:%M:%S", &tmv);
 }
 
 FILE *sv_report_csv_create(const char *tmp, sv_error *err)

@@ -33,6 +33,9 @@ int sv_report_write_atomic(const char *path,
                            int (*write)(const char *tmp, void *user, sv_error *err), void *user,
                            sv_error *err);
 
+/* The current UTC time as FITS DATE text (YYYY-MM-DDThh:mm:ss). */
+void sv_report_utc_now(char *buf, size_t cap);
+
 /* Create the CSV file tmp.  Returns it, or NULL with err set. */
 FILE *sv_report_csv_create(const char *tmp, sv_error *err);
 

@@ -48,25 +48,25 @@ cat "$tmp/ev.out"
 grep -q '^accuracy' "$tmp/ev.out" || fail "no accuracy line"
 grep -q 'FPR = FNR' "$tmp/ev.out" || fail "no equal-error line"
 "$sv" evaluate --model "$tmp/rb.fits" --data "$tmp/rb_test.fits" --out "$tmp/ev.fits" \
-    --scores "$tmp/scores.csv" > /dev/null 2>&1 || fail "evaluate (FITS report, --scores)"
-"$sv" evaluate "$tmp/rb.fits" "$tmp/rb_test.fits" --scores "$tmp/s.txt" > /dev/null 2>&1 \
-    && fail "--scores accepted a name that is not .csv"
+    --scores-out "$tmp/scores.csv" > /dev/null 2>&1 || fail "evaluate (FITS report, --scores-out)"
+"$sv" evaluate "$tmp/rb.fits" "$tmp/rb_test.fits" --scores-out "$tmp/s.txt" > /dev/null 2>&1 \
+    && fail "--scores-out accepted a name that is not .fits or .csv"
 # the per-sample scores: one row per stamp, the table's labels, and the
 # report's AUC recomputed from them
-"$py" - "$tmp/scores.csv" "$tmp/ev.csv" "$tmp/rb_test.fits" <<'PY' || fail "--scores content"
+"$py" - "$tmp/scores.csv" "$tmp/ev.csv" "$tmp/rb_test.fits" <<'PY' || fail "--scores-out content"
 import csv, sys
 from astropy.io import fits
-s = list(csv.DictReader(open(sys.argv[1])))
+s = list(csv.DictReader(l for l in open(sys.argv[1]) if not l.startswith("#")))
 t = fits.getdata(sys.argv[3], "STAMPS")
 assert len(s) == len(t) == 200, len(s)
-assert all(t["LABELNAM"][int(r["row"])].strip() == r["label"] for r in s)
-pos = [float(r["score"]) for r in s if r["label"] != "bogus"]
-neg = [float(r["score"]) for r in s if r["label"] == "bogus"]
+assert all(t["LABELNAM"][int(r["row"])].strip() == r["label_name"] for r in s)
+pos = [float(r["score"]) for r in s if r["label_name"] != "bogus"]
+neg = [float(r["score"]) for r in s if r["label_name"] == "bogus"]
 auc = sum((p > q) + 0.5 * (p == q) for p in pos for q in neg) / len(pos) / len(neg)
 rep = {r[0]: float(r[3]) for r in csv.reader(l for l in open(sys.argv[2]) if not l.startswith("#"))
        if r[1] == "" and r[0] != "metric"}
 assert abs(auc - rep["auc"]) < 1e-6, (auc, rep["auc"])
-print("--scores: 200 rows, AUC from the scores %.4f = report %.4f" % (auc, rep["auc"]))
+print("--scores-out: 200 rows, AUC from the scores %.4f = report %.4f" % (auc, rep["auc"]))
 PY
 "$py" - "$tmp/ev.csv" "$tmp/ev.fits" <<'PY' || fail "report content"
 import csv, sys

@@ -19,37 +19,7 @@
 #include "train_opts.h"
 
 enum { OPT_MODEL = 1, OPT_DATA, OPT_OUT, OPT_THRESHOLD, OPT_THREADS, OPT_MAX_ROWS, OPT_LC,
-       OPT_SCORES };
-
-/* --scores: one CSV line per scored sample (row, label, the model's outputs) */
-typedef struct scores_job {
-    const sv_stamp_source *src;
-    const sv_model *m;
-    const float *scores;
-} scores_job;
-
-static int write_scores(const char *tmp, void *user, sv_error *err)
-{
-    const scores_job *j = user;
-    FILE *f = sv_report_csv_create(tmp, err);
-    if (!f)
-        return SV_ERR_IO;
-    int k = j->m->n_classes;
-    fprintf(f, "row,label");
-    if (k == 1)
-        fprintf(f, ",score");
-    for (int c = 0; k > 1 && c < k; c++)
-        fprintf(f, ",p_%s", j->m->classes[c]);
-    fputc('\n', f);
-    for (long i = 0; i < j->src->n; i++) {
-        fprintf(f, "%ld,%s", j->src->rows ? j->src->rows[i] : i,
-                j->src->classes[j->src->labels[i]]);
-        for (int c = 0; c < k; c++)
-            fprintf(f, ",%.9g", j->scores[i * k + c]);
-        fputc('\n', f);
-    }
-    return sv_report_csv_close(f, tmp, err);
-}
+       OPT_SCORES_OUT };
 
 static void help(void)
 {
@@ -64,11 +34,11 @@ static void help(void)
            "  --data FILE        labelled-stamps table\n"
            "  --out FILE         also write the report: .fits/.fit/.fts (FITS table) or\n"
            "                     .csv, by extension\n"
+           "  --scores-out FILE  per-stamp id, table row, label, scores and predicted\n"
+           "                     class: .fits or .csv (input of stampvet report --eval)\n"
            "  --threshold X      real/bogus decision threshold (0.5)\n"
            "  --threads N        scoring threads (all CPUs)\n"
-           "  --max-rows N       read at most N rows of the table\n"
-           "  --scores FILE.csv  also write every sample's scores: row (0-based table\n"
-           "                     row), label, then score (real/bogus) or p_<class>...\n");
+           "  --max-rows N       read at most N rows of the table\n");
 }
 
 static void help_lightcurves(void)
@@ -78,6 +48,7 @@ static void help_lightcurves(void)
            "with a light-curve model and report accuracy, macro-F1, per-class\n"
            "precision / recall / F1, one-vs-rest ROC AUC and the confusion matrix.\n\n"
            "  --out FILE     also write the report (.fits or .csv)\n"
+           "  --scores-out FILE  per-curve scores (.fits or .csv; stampvet report --eval)\n"
            "  --threads N    scoring threads\n");
 }
 
@@ -91,10 +62,10 @@ int cmd_evaluate(int argc, char **argv)
                                          {"threads", required_argument, NULL, OPT_THREADS},
                                          {"max-rows", required_argument, NULL, OPT_MAX_ROWS},
                                          {"lightcurves", no_argument, NULL, OPT_LC},
-                                         {"scores", required_argument, NULL, OPT_SCORES},
+                                         {"scores-out", required_argument, NULL, OPT_SCORES_OUT},
                                          {"help", no_argument, NULL, 'h'},
                                          {0}};
-    const char *model = NULL, *data = NULL, *out = NULL, *scores_path = NULL;
+    const char *model = NULL, *data = NULL, *out = NULL, *scores_out = NULL;
     sv_eval_config ec = sv_eval_defaults();
     ec.threads = sv_cpu_count();
     long max_rows = 0;
@@ -121,8 +92,8 @@ int cmd_evaluate(int argc, char **argv)
         case OPT_OUT:
             out = optarg;
             break;
-        case OPT_SCORES:
-            scores_path = optarg;
+        case OPT_SCORES_OUT:
+            scores_out = optarg;
             break;
         case OPT_THRESHOLD:
             ec.threshold = strtod(optarg, &end);
@@ -158,8 +129,9 @@ int cmd_evaluate(int argc, char **argv)
         return cli_fail("evaluate", "a model and a data table are required (see --help)") + 1;
     if (out && !sv_report_kind(out))
         return cli_fail("evaluate", "--out %s: use a .fits, .fit, .fts or .csv name", out) + 1;
-    if (scores_path && sv_report_kind(scores_path) != 2)
-        return cli_fail("evaluate", "--scores %s: use a .csv name", scores_path) + 1;
+    if (scores_out && !sv_report_kind(scores_out))
+        return cli_fail("evaluate", "--scores-out %s: use a .fits, .fit, .fts or .csv name",
+                        scores_out) + 1;
 
     sv_error err;
     sv_error_clear(&err);
@@ -170,8 +142,8 @@ int cmd_evaluate(int argc, char **argv)
     memset(&src, 0, sizeof src);
     sv_lc_set set;
     memset(&set, 0, sizeof set);
-    float *scores = NULL;
     int rc = 1;
+    float *scores = NULL;
     lc = lc || m->task == SV_TASK_LIGHTCURVE;
     if (lc) {
         if (threshold_set || max_rows) {
@@ -193,7 +165,7 @@ int cmd_evaluate(int argc, char **argv)
     train_cli_blas_single_thread();
     sv_metrics met;
     double t0 = cli_seconds();
-    if (sv_evaluate(m, &src, &ec, &met, scores_path ? &scores : NULL, &err)) {
+    if (sv_evaluate(m, &src, &ec, &met, scores_out ? &scores : NULL, &err)) {
         cli_fail("evaluate", "%s", err.text);
         goto done;
     }
@@ -206,13 +178,18 @@ int cmd_evaluate(int argc, char **argv)
         }
         printf("\nwrote      : %s\n", out);
     }
-    if (scores_path) {
-        scores_job job = {&src, m, scores};
-        if (sv_report_write_atomic(scores_path, write_scores, &job, &err)) {
+    if (scores_out) {
+        sv_scores tab;
+        int st = sv_evaluate_scores_table(m, model, &src, data, !lc, scores, ec.threshold, &tab,
+                                          &err);
+        if (!st)
+            st = sv_scores_write(scores_out, &tab, &err);
+        sv_scores_free(&tab);
+        if (st) {
             cli_fail("evaluate", "%s", err.text);
             goto done;
         }
-        printf("wrote      : %s\n", scores_path);
+        printf("%swrote      : %s (per-stamp scores)\n", out ? "" : "\n", scores_out);
     }
     rc = 0;
 done:

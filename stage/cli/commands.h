@@ -48,5 +48,6 @@ int cmd_compare(int argc, char **argv);
 int cmd_simulate(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
 /* subcommands added by later work are declared here */
+int cmd_report(int argc, char **argv);
 
 #endif

@@ -20,6 +20,7 @@ const sv_command sv_commands[] = {
     {"evaluate", cmd_evaluate, "score a labelled stamp table: accuracy, ROC AUC, FPR/FNR, confusion"},
     {"compare", cmd_compare, "transfer vs from-scratch over N seeds, with t-tests"},
     {"simulate", cmd_simulate, "simulated survey data: labelled stamp sets or full exposures"},
+    {"report", cmd_report, "HTML page + PNG/SVG/PDF figures: ROC, histograms, calibration, gallery"},
     {"bench", cmd_bench, "inference throughput (stamps/s, share of the measured FP32 peak)"},
     {"clean", cmd_clean, "remove the temporary files killed runs left in folders (.svtmp-*)"},
     {NULL, NULL, NULL},
