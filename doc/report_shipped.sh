@@ -28,13 +28,4 @@ one rb-ztf    ztf  rb     2000 1002
 one rb-ilmt   ilmt rb     1000 2002
 one cls3-ilmt ilmt 3class 1000 2004
 one cls4-ilmt ilmt 4class 1000 2006
-# the experiment: models/experiment.csv holds every arm's compare summary
-# prefixed by task, base and freeze; one summary file per arm, in order
-awk -F, -v dir="$work" 'NR == 1 { sub(/^task,base,freeze,/, ""); head = $0; next }
-    { arm = $1 "@" $2 "@" $3; line = $0; sub(/^[^,]*,[^,]*,[^,]*,/, "", line)
-      f = dir "/summary_" arm ".csv"
-      if (!(arm in seen)) { seen[arm] = 1; print f > (dir "/arms"); print head > f }
-      print line > f }' "$M/experiment.csv"
-set --
-while read -r f; do set -- "$@" --compare "$f"; done < "$work/arms"
-"$SV" report "$@" --title "The transfer-learning experiment" -o "$M/report_experiment"
+"$SV" report --compare "$M/experiment.csv" --title "The transfer-learning experiment" -o "$M/report_experiment"

@@ -160,7 +160,5 @@ echo "Figures (\`stampvet report --compare\`, doc/report.md): [report_experiment
 } > "$OUT/experiment$TAG.md"
 log "wrote $OUT/experiment$TAG.md and experiment$TAG.csv"
 # the figures beside the table: OUT/report_experiment$TAG/, one per arm
-set --
-while read -r arm; do set -- "$@" --compare "$WORK/summary_$arm.csv"; done < "$WORK/arms"
-"$SV" report "$@" --title "The transfer-learning experiment$TAG" -o "$OUT/report_experiment$TAG" ||
+"$SV" report --compare "$OUT/experiment$TAG.csv" --title "The transfer-learning experiment$TAG" -o "$OUT/report_experiment$TAG" ||
     echo "experiment.sh: no report (stampvet without cairo?)"

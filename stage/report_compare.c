@@ -1,6 +1,7 @@
 /* report_compare.c — the compare page of `stampvet report`: transfer
- * against scratch from `compare --out` summary CSV files (compare.h).  See
- * report_pages.h. */
+ * against scratch from `compare --out` summary CSV files (compare.h), or
+ * from models/experiment.sh's table of them (the same columns after task,
+ * base and freeze: one section per arm).  See report_pages.h. */
 #include "report_pages.h"
 
 #include <math.h>
@@ -17,9 +18,14 @@ static const char *col_names[C_N] = {"size",         "n_labels",    "metric",
                                      "transfer_mean", "transfer_std", "scratch_mean",
                                      "scratch_std",  "p_student",   "p_welch", "n_runs"};
 
+/* optional arm columns (experiment.sh's table) */
+enum { A_TASK, A_BASE, A_FREEZE, A_N };
+static const char *arm_names[A_N] = {"task", "base", "freeze"};
+
 typedef struct cmp_row {
     double v[C_N];
     char metric[24];
+    char arm[160]; /* "task, base BASE, freeze POLICY" or empty */
 } cmp_row;
 
 static int read_summary(const char *path, cmp_row **rows, int *n, char *desc, size_t dcap,
@@ -34,7 +40,7 @@ static int read_summary(const char *path, cmp_row **rows, int *n, char *desc, si
     char *line = NULL;
     size_t cap = 0;
     ssize_t len;
-    int col[C_N], header = 0, st = 0, cap_rows = 0;
+    int col[C_N], acol[A_N], header = 0, st = 0, cap_rows = 0;
     long lineno = 0;
     sv_csv_field fld[32];
     while (!st && (len = getline(&line, &cap, f)) >= 0) {
@@ -56,6 +62,12 @@ static int read_summary(const char *path, cmp_row **rows, int *n, char *desc, si
         }
         if (!header) {
             header = 1;
+            for (int a = 0; a < A_N; a++) {
+                acol[a] = -1;
+                for (int i = 0; i < nf; i++)
+                    if (!strcmp(fld[i].text, arm_names[a]))
+                        acol[a] = i;
+            }
             for (int c = 0; c < C_N; c++) {
                 col[c] = -1;
                 for (int i = 0; i < nf; i++)
@@ -79,6 +91,13 @@ static int read_summary(const char *path, cmp_row **rows, int *n, char *desc, si
             *rows = r;
         }
         cmp_row *r = &(*rows)[*n];
+        r->arm[0] = 0;
+        if (acol[A_TASK] >= 0 && acol[A_TASK] < nf)
+            snprintf(r->arm, sizeof r->arm, "%s%s%s%s%s", fld[acol[A_TASK]].text,
+                     acol[A_BASE] >= 0 && acol[A_BASE] < nf ? ", base " : "",
+                     acol[A_BASE] >= 0 && acol[A_BASE] < nf ? fld[acol[A_BASE]].text : "",
+                     acol[A_FREEZE] >= 0 && acol[A_FREEZE] < nf ? ", freeze " : "",
+                     acol[A_FREEZE] >= 0 && acol[A_FREEZE] < nf ? fld[acol[A_FREEZE]].text : "");
         for (int c = 0; c < C_N && !st; c++) {
             if (col[c] >= nf) {
                 st = sv_error_set(err, SV_ERR_ARG, "%s: line %ld: too few fields", path, lineno);
@@ -164,6 +183,61 @@ static void fmt(char *buf, size_t cap, double m, double s)
         snprintf(buf, cap, "%.4f", m);
 }
 
+/* one arm: its figure and its table */
+static int arm_section(sv_html *h, const sv_report_opts *o, const char *file, const char *arm,
+                       const char *desc, const cmp_row *r, int nr, int fig, sv_error *err)
+{
+    char head[400];
+    snprintf(head, sizeof head, "%s%s%s", arm ? arm : file, arm ? " — " : "", arm ? file : "");
+    sv_html_section(h, head);
+    if (desc[0])
+        sv_html_para(h, "%s", desc);
+    sv_plot *p = sv_plot_new(1000, 400, err);
+    if (!p)
+        return err->status;
+    panel(p, 0, r, nr, "accuracy", "accuracy");
+    panel(p, 0.5, r, nr, "auc", "ROC AUC");
+    char name[256], cap[1200];
+    snprintf(name, sizeof name, "compare_%d", fig);
+    snprintf(cap, sizeof cap,
+             "%s: test accuracy and ROC AUC of each arm against the number of labelled "
+             "training stamps (mean +- std over %.0f runs).",
+             arm ? arm : file, nr ? r[0].v[C_NRUNS] : 0.0);
+    int st = sv_html_figure(h, p, o->outdir, name, cap, err);
+    sv_plot_free(p);
+    /* the table: accuracy, AUC, macro-F1 and epochs rows */
+    static const char *hdr[] = {"labels", "figure", "transfer", "scratch", "p (Student)",
+                                "p (Welch)"};
+    int cap_cells = 6 * (nr + 1);
+    char(*cells)[48] = calloc((size_t)cap_cells, sizeof *cells);
+    const char **cp = calloc((size_t)cap_cells, sizeof *cp);
+    int rows = 1;
+    if (!st && (!cells || !cp))
+        st = sv_error_set(err, SV_ERR_NOMEM, "report: out of memory");
+    for (int c = 0; !st && c < 6; c++)
+        snprintf(cells[c], 48, "%s", hdr[c]);
+    for (int i = 0; !st && i < nr; i++) {
+        if (strcmp(r[i].metric, "accuracy") && strcmp(r[i].metric, "auc") &&
+            strcmp(r[i].metric, "macro_f1") && strcmp(r[i].metric, "epochs"))
+            continue;
+        char(*c)[48] = cells + 6 * rows;
+        snprintf(c[0], 48, "%.0f", r[i].v[C_NLAB]);
+        snprintf(c[1], 48, "%s", r[i].metric);
+        fmt(c[2], 48, r[i].v[C_TM], r[i].v[C_TS]);
+        fmt(c[3], 48, r[i].v[C_SM], r[i].v[C_SS]);
+        snprintf(c[4], 48, "%.3g", r[i].v[C_PS]);
+        snprintf(c[5], 48, "%.3g", r[i].v[C_PW]);
+        rows++;
+    }
+    for (int i = 0; !st && i < 6 * rows; i++)
+        cp[i] = cells[i];
+    if (!st)
+        sv_html_table(h, rows, 6, cp);
+    free(cells);
+    free(cp);
+    return st;
+}
+
 int sv_report_compare(int n, const char *const *paths, const sv_report_opts *o, sv_error *err)
 {
     int st = sv_report_make_dir(o->outdir, err);
@@ -176,64 +250,25 @@ int sv_report_compare(int n, const char *const *paths, const sv_report_opts *o, 
     sv_html_para(h, "From `stampvet compare` summaries. Each point: the mean over the runs "
                     "(seeds) of an arm, error bar: the sample standard deviation; p: two-sided "
                     "unpaired two-sample t-tests, transfer against scratch.");
+    int fig = 0;
     for (int f = 0; f < n && !st; f++) {
-        cmp_row *r = NULL;
-        int nr = 0;
+        cmp_row *all = NULL;
+        int nall = 0;
         char desc[1024];
-        if ((st = read_summary(paths[f], &r, &nr, desc, sizeof desc, err)))
+        if ((st = read_summary(paths[f], &all, &nall, desc, sizeof desc, err)))
             break;
         const char *base = strrchr(paths[f], '/');
         base = base ? base + 1 : paths[f];
-        sv_html_section(h, base);
-        if (desc[0])
-            sv_html_para(h, "%s", desc);
-        sv_plot *p = sv_plot_new(1000, 400, err);
-        if (!p) {
-            free(r);
-            st = err->status;
-            break;
+        /* one section per arm, in the file's order (rows of an arm are contiguous) */
+        for (int a0 = 0; a0 < nall && !st;) {
+            int a1 = a0 + 1;
+            while (a1 < nall && !strcmp(all[a1].arm, all[a0].arm))
+                a1++;
+            st = arm_section(h, o, base, all[a0].arm[0] ? all[a0].arm : NULL, desc, all + a0,
+                             a1 - a0, ++fig, err);
+            a0 = a1;
         }
-        panel(p, 0, r, nr, "accuracy", "accuracy");
-        panel(p, 0.5, r, nr, "auc", "ROC AUC");
-        char name[256], cap[1200];
-        snprintf(name, sizeof name, "compare_%d", f + 1);
-        snprintf(cap, sizeof cap,
-                 "%s: test accuracy and ROC AUC of each arm against the number of labelled "
-                 "training stamps (mean +- std over %.0f runs).",
-                 base, nr ? r[0].v[C_NRUNS] : 0.0);
-        st = sv_html_figure(h, p, o->outdir, name, cap, err);
-        sv_plot_free(p);
-        /* the table: accuracy, AUC and macro-F1 rows */
-        static const char *hdr[] = {"labels", "figure", "transfer", "scratch", "p (Student)",
-                                    "p (Welch)"};
-        int cap_cells = 6 * (nr + 1);
-        char(*cells)[48] = calloc((size_t)cap_cells, sizeof *cells);
-        const char **cp = calloc((size_t)cap_cells, sizeof *cp);
-        int rows = 1;
-        if (!cells || !cp)
-            st = sv_error_set(err, SV_ERR_NOMEM, "report: out of memory");
-        for (int c = 0; !st && c < 6; c++)
-            snprintf(cells[c], 48, "%s", hdr[c]);
-        for (int i = 0; !st && i < nr; i++) {
-            if (strcmp(r[i].metric, "accuracy") && strcmp(r[i].metric, "auc") &&
-                strcmp(r[i].metric, "macro_f1") && strcmp(r[i].metric, "epochs"))
-                continue;
-            char(*c)[48] = cells + 6 * rows;
-            snprintf(c[0], 48, "%.0f", r[i].v[C_NLAB]);
-            snprintf(c[1], 48, "%s", r[i].metric);
-            fmt(c[2], 48, r[i].v[C_TM], r[i].v[C_TS]);
-            fmt(c[3], 48, r[i].v[C_SM], r[i].v[C_SS]);
-            snprintf(c[4], 48, "%.3g", r[i].v[C_PS]);
-            snprintf(c[5], 48, "%.3g", r[i].v[C_PW]);
-            rows++;
-        }
-        for (int i = 0; !st && i < 6 * rows; i++)
-            cp[i] = cells[i];
-        if (!st)
-            sv_html_table(h, rows, 6, cp);
-        free(cells);
-        free(cp);
-        free(r);
+        free(all);
     }
     if (!st) {
         st = sv_report_write_page(h, o, err);

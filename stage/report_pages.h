@@ -47,9 +47,11 @@ int sv_report_make_dir(const char *dir, sv_error *err);
 int sv_report_eval(const sv_scores *s, const char *stamps, const sv_report_opts *o,
                    sv_error *err);
 
-/* The compare page from one or more `compare --out` summary CSV files:
- * accuracy and AUC against label count per arm (mean +- sample std over the
- * runs) and the t-test p-values. */
+/* The compare page from one or more `compare --out` summary CSV files, or
+ * tables of them with leading task, base and freeze columns (models/
+ * experiment.csv; one section per run of rows with the same arm): accuracy
+ * and AUC against label count per arm (mean +- sample std over the runs)
+ * and the t-test p-values. */
 int sv_report_compare(int n, const char *const *paths, const sv_report_opts *o, sv_error *err);
 
 /* The stage-output page from one or more `run` / `batch` output tables

@@ -4,7 +4,7 @@
 # Makes the three kinds of page from real stampvet output: an evaluation
 # (the shipped rb-ztf on 200 freshly simulated ZTF stamps, through
 # `evaluate --scores-out`), a compare page (the shipped
-# models/experiment_rb.csv) and a stage-output page (`stampvet run` on a
+# models/experiment.csv) and a stage-output page (`stampvet run` on a
 # simulated exposure with save_stamps = extension).  Each page must:
 #   - be self-contained: no <script>, nothing fetched over the network
 #     (no src/href to http:, https: or //), every figure a data: URI, and
@@ -44,7 +44,7 @@ run "$B" simulate --survey ztf --scheme rb --stamps 200 --seed 1002 --threads 2 
 run "$B" evaluate --model "$S/models/rb-ztf.fits" --data "$tmp/ztf.fits" --threads 2 \
     --scores-out "$tmp/scores.fits"
 run "$B" report --eval "$tmp/scores.fits" --gallery 4 -o "$tmp/eval"
-run "$B" report --compare "$S/models/experiment_rb.csv" -o "$tmp/compare"
+run "$B" report --compare "$S/models/experiment.csv" -o "$tmp/compare"
 run "$B" simulate --exposure --survey ztf --size 512 --detections 60 --seed 11 -q -o "$tmp/exp"
 run "$B" run --config "$S/pipeline_examples/ztf.conf" --sci "$tmp/exp_sci.fits" \
     --ref "$tmp/exp_ref.fits" --diff "$tmp/exp_diff.fits" --detections "$tmp/exp_det.fits" \
