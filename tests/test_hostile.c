@@ -13,6 +13,8 @@
  * 4. Header text handed over in memory (the ABI path to WCSLIB): NUL,
  *    unbalanced quotes, a singular CD matrix (WCSLIB's linset leak path).
  */
+#include "config.h"
+
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -31,6 +33,9 @@
 #include "fits_guard.h"
 #include "fits_image.h"
 #include "fuzz/readers.h"
+#ifdef HAVE_AVRO
+#include "alert_sanitizer.h" /* the avro reader: libavro's own leaks */
+#endif
 
 static char dir[256];
 
