@@ -179,22 +179,6 @@ static int dir_commit(const char *tmp, const char *dir, sv_error *err)
     return st;
 }
 
-/* Remove a report folder this run created (its files are flat). */
-static void dir_remove(const char *tmp)
-{
-    DIR *d = opendir(tmp);
-    struct dirent *e;
-    while (d && (e = readdir(d))) {
-        char path[8192];
-        snprintf(path, sizeof path, "%s/%s", tmp, e->d_name);
-        if (strcmp(e->d_name, ".") && strcmp(e->d_name, ".."))
-            unlink(path);
-    }
-    if (d)
-        closedir(d);
-    rmdir(tmp);
-}
-
 /* the report of the parsed command line into o->outdir; 0 or the exit status */
 static int build(const char *eval, const char *model, const char *data, double threshold,
                  int threads, int n_compare, const char *const *compare, int n_catalog,
@@ -370,7 +354,7 @@ static int run_report(int argc, char **argv)
     if (!rc && dir_commit(tmp, dir, &err))
         rc = cli_fail("report", "%s", err.text);
     if (rc)
-        dir_remove(tmp);
+        sv_atomic_remove_flat_dir(tmp);
     else
         printf("wrote %s/index.html\n", dir);
     free(tmp);
