@@ -156,7 +156,9 @@ while read -r arm; do
     echo '```'
 done < "$WORK/arms"
 echo
-echo "Figures (\`stampvet report --compare\`, doc/report.md): [report_experiment$TAG/index.html](report_experiment$TAG/index.html), one figure per arm."
+echo "Figures (\`stampvet report --compare\`, doc/report.md; the whole page: [report_experiment$TAG/index.html](report_experiment$TAG/index.html)), one per arm, in the order of the table:"
+echo
+i=0; while read -r arm; do i=$((i + 1)); printf '![%s](report_experiment%s/compare_%d.png) ' "$arm" "$TAG" "$i"; done < "$WORK/arms"; echo
 } > "$OUT/experiment$TAG.md"
 log "wrote $OUT/experiment$TAG.md and experiment$TAG.csv"
 # the figures beside the table: OUT/report_experiment$TAG/, one per arm
