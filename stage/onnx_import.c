@@ -4,7 +4,9 @@
  * holds it and how its layout relates to ONNX's: a stamp tensor (ONNX
  * N,C,H,W = engine H,W,C), a vector (N,F = F), a vector flattened from a
  * stamp tensor (ONNX order c,h,w; engine order h,w,c: a Dense that reads it
- * has its kernel rows reordered), or a constant (an initializer).  Weights
+ * has its kernel rows reordered), a sequence in one of its ONNX views (see
+ * vkind), a constant (an initializer or a Constant node), or a value no
+ * layer computes (shape arithmetic, zeros).  Weights
  * are converted when their node is read and copied into the net once it is
  * finalised. */
 #ifdef HAVE_CONFIG_H

@@ -80,4 +80,11 @@ if "$SV" import-onnx "$tmp/gru_logsoftmax.onnx" --task lightcurve -o "$tmp/r.fit
 fi
 grep -q "gru_logsoftmax.onnx: operators not supported: LogSoftmax (node" "$tmp/err" ||
     fail "operator message: $(cat "$tmp/err")"
+# every operator the importer's table lists (in that message) is in --help
+"$SV" import-onnx --help | tr -s ' \n' '  ' > "$tmp/help"
+ops=$(sed -n 's/.*; \(.*\) are)$/\1/p' "$tmp/err" | tr -d ',')
+[ -n "$ops" ] || fail "no operator list in: $(cat "$tmp/err")"
+for op in $ops; do
+    grep -q "[ (]$op[ ,;(.]" "$tmp/help" || fail "import-onnx --help does not list $op"
+done
 echo "PASS: ONNX GRU and LSTM exports of torch agree with torch to 1e-5; swapped gates are caught"
