@@ -30,15 +30,7 @@
 
 #ifdef SV_ALERT_ASAN
 const char *__asan_default_options(void);
-/* fast_unwind_on_malloc=0: libavro is built without frame pointers, so the
- * fast unwinder stops at its first frame and the leak suppressions below,
- * which name libavro's functions further up the stack, would not match
- * (the avro fuzz reader found such a leak, stack cut at
- * avro_raw_array_ensure_size, that is avro_file_reader_fp's) */
-const char *__asan_default_options(void)
-{
-    return "allocator_may_return_null=1:fast_unwind_on_malloc=0";
-}
+const char *__asan_default_options(void) { return "allocator_may_return_null=1"; }
 const char *__lsan_default_suppressions(void);
 const char *__lsan_default_suppressions(void)
 {

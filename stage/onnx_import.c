@@ -1464,8 +1464,8 @@ static uint8_t *o_slurp(const char *path, size_t *len, sv_error *err)
 
 /* onnx.proto is proto2: a string field the file leaves out is NULL after
  * unpacking.  The names ONNX requires (a node's op_type, an attribute's,
- * an initializer's and a graph input's or output's name) are checked here,
- * once, so that the importer can rely on them. */
+ * an initializer's and a graph input's or output's name) and a node's
+ * output are checked here, once, so that the importer can rely on them. */
 static int o_check_required(const Onnx__GraphProto *g, const char *path, sv_error *err)
 {
     for (size_t i = 0; i < g->n_node; i++) {
@@ -1473,6 +1473,9 @@ static int o_check_required(const Onnx__GraphProto *g, const char *path, sv_erro
         if (!n->op_type)
             return sv_error_set(err, SV_ERR_FORMAT, "%s: node %zu ('%s') has no op_type", path,
                                 i, o_node_name(n));
+        if (n->n_output < 1) /* every operator the importer maps has one */
+            return sv_error_set(err, SV_ERR_FORMAT, "%s: node '%s' (%s) has no output", path,
+                                o_node_name(n), n->op_type);
         for (size_t a = 0; a < n->n_attribute; a++)
             if (!n->attribute[a]->name)
                 return sv_error_set(err, SV_ERR_FORMAT, "%s: node '%s' (%s): attribute %zu "
