@@ -98,7 +98,9 @@ def main():
             fail("%s's description %r does not say origin %d" % (c, hdr.get("TCOMM%d" % i),
                                                                origin))
     if version:
-        if version not in t.colnames or set(np.asarray(t[version])) != {hdr["RBMVERS"]}:
+        if version not in t.colnames or \
+                {str(v, "ascii") if isinstance(v, bytes) else str(v)
+                 for v in np.asarray(t[version])} != {hdr["RBMVERS"]}:
             fail("no column %s holding RBMVERS = %r on every row" % (version, hdr["RBMVERS"]))
     elif any(c.endswith("version") for c in t.colnames[len(d.colnames):]):
         fail("preset %s has no version column" % preset)
