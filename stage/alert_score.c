@@ -388,14 +388,6 @@ static const char *survey_name(sv_alert_survey s)
     return s == SV_ALERT_SURVEY_ZTF ? "ztf" : s == SV_ALERT_SURVEY_LSST ? "lsst" : "";
 }
 
-static void model_label(const sv_model *m, char *out, size_t cap)
-{
-    if (m->version[0])
-        snprintf(out, cap, "%s_%s", m->name, m->version);
-    else
-        snprintf(out, cap, "%s", m->name);
-}
-
 /* "p_<class>" in lower case. */
 static void class_column(const char *cls, char *out, size_t cap)
 {
@@ -434,7 +426,7 @@ int sv_alert_table_print_csv(const sv_alert_table *t, FILE *f, sv_error *err)
     const sv_model *m = t->model;
     const alert_names *nm = table_names(t);
     char label[128], col[96];
-    model_label(m, label, sizeof label);
+    sv_model_label(m, label, sizeof label);
     int rb = m->task == SV_TASK_REALBOGUS;
     fprintf(f, "%s,%s", nm->id, nm->object);
     if (rb)
@@ -573,7 +565,7 @@ static int write_fits(const char *tmp, void *user, sv_error *err)
     snprintf(key, sizeof key, "TNULL1");
     fits_write_key(f, TLONGLONG, key, &knull, "identifier unknown", &s);
     char label[128];
-    model_label(m, label, sizeof label);
+    sv_model_label(m, label, sizeof label);
     fits_write_key(f, TSTRING, "SVVERS", (char *)PACKAGE_VERSION, "stampvet version", &s);
     fits_write_key(f, TSTRING, "MODEL", (char *)m->name, "model name", &s);
     fits_write_key(f, TSTRING, "MODELVER", (char *)m->version, "model version", &s);

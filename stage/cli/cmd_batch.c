@@ -259,6 +259,8 @@ int cmd_batch(int argc, char **argv)
     batch_args a = {.cfg = {.unchecked = 1}, .stage = "stampvet", .progress = "auto",
                     .threads = 1, .shard_i = 1, .shard_n = 1};
     cli_common com = {0};
+    char cmdline[512]; /* provenance: SVCMD of every output (before getopt permutes argv) */
+    cli_command_line(argc, argv, cmdline, sizeof cmdline);
     int optind = 0, rc = cli_parse(&batch_cmd, argc, argv, &com, batch_option, &a, &optind);
     if (rc >= 0) {
         sv_kvlist_free(&a.cfg);
@@ -328,6 +330,7 @@ int cmd_batch(int argc, char **argv)
             .workers = threads,
             .force = force,
             .hash_card = hash_card,
+            .host_command = cmdline,
             .cancel = (const volatile int *)&stop_signal,
             .progress = prog ? sv_progress_update : NULL,
             .progress_user = prog,
