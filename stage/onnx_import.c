@@ -207,7 +207,8 @@ static float *o_floats(oimp *k, const Onnx__NodeProto *n, const char *name, size
         return NULL;
     }
     if (t->n_float_data == c) {
-        memcpy(w, t->float_data, c * sizeof *w);
+        if (c) /* an empty tensor has no float_data (NULL): memcpy needs a pointer */
+            memcpy(w, t->float_data, c * sizeof *w);
     } else if (t->has_raw_data && t->raw_data.len == c * sizeof(float)) {
         for (size_t i = 0; i < c; i++) { /* little-endian IEEE float32 */
             const uint8_t *b = t->raw_data.data + 4 * i;
