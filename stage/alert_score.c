@@ -356,7 +356,7 @@ long sv_alert_table_scored(const sv_alert_table *t)
     return n;
 }
 
-/* ---- writing ----------------------------------------------------------- */
+/* ---- column names ------------------------------------------------------ */
 
 /* The survey's names for the table's columns. */
 typedef struct alert_names {
@@ -429,74 +429,278 @@ static void csv_text(FILE *f, const char *s)
     fputc('"', f);
 }
 
+/* ---- the table as columns ---------------------------------------------- */
+
+static void *cols_keep(sv_alert_columns *c, void *p)
+{
+    if (!p)
+        return NULL;
+    if (c->n_blocks_ == c->cap_blocks_) {
+        int nc = c->cap_blocks_ ? 2 * c->cap_blocks_ : 64;
+        void **nb = realloc(c->blocks_, (size_t)nc * sizeof *nb);
+        if (!nb) {
+            free(p);
+            return NULL;
+        }
+        c->blocks_ = nb;
+        c->cap_blocks_ = nc;
+    }
+    return c->blocks_[c->n_blocks_++] = p;
+}
+
+static char *cols_strdup(sv_alert_columns *c, const char *s)
+{
+    size_t n = strlen(s) + 1;
+    char *d = cols_keep(c, malloc(n));
+    return d ? memcpy(d, s, n) : NULL;
+}
+
+/* The builder: the columns so far and the table they are for. */
+typedef struct cols_builder {
+    sv_alert_columns *c;
+    dia_column *col;
+    int n, cap;
+    long rows;
+    int failed;
+} cols_builder;
+
+/* A new column of the given type and repeat, its data zeroed; NULL when
+ * out of memory (the builder then fails). */
+static void *cols_add(cols_builder *b, const char *name, dia_col_type type, int repeat,
+                      const char *desc)
+{
+    static const size_t size[] = {[DIA_COL_INT16] = 2, [DIA_COL_INT32] = 4,
+                                  [DIA_COL_INT64] = 8, [DIA_COL_FLOAT32] = 4,
+                                  [DIA_COL_FLOAT64] = 8, [DIA_COL_UINT8] = 1,
+                                  [DIA_COL_STRING] = 1};
+    if (b->failed || b->n == b->cap) {
+        b->failed = 1;
+        return NULL;
+    }
+    char *nm = cols_strdup(b->c, name);
+    void *data = cols_keep(b->c, calloc((size_t)(b->rows ? b->rows : 1),
+                                        (size_t)repeat * size[type]));
+    if (!nm || !data) {
+        b->failed = 1;
+        return NULL;
+    }
+    b->col[b->n++] = (dia_column){.name = nm, .type = type, .repeat = repeat,
+                                  .description = desc, .data = data};
+    return data;
+}
+
+/* A string column of one value per row, as wide as the longest. */
+static void cols_add_text(cols_builder *b, const char *name, const char *desc,
+                          const char *(*text)(const sv_alert_table *, long, void *),
+                          const sv_alert_table *t, void *user)
+{
+    size_t w = 1;
+    for (long i = 0; i < t->n; i++) {
+        size_t k = strlen(text(t, i, user));
+        if (k > w)
+            w = k;
+    }
+    char *d = cols_add(b, name, DIA_COL_STRING, (int)w, desc);
+    for (long i = 0; d && i < t->n; i++)
+        memcpy(d + (size_t)i * w, text(t, i, user), strlen(text(t, i, user)));
+}
+
+static const char *text_object(const sv_alert_table *t, long i, void *u)
+{
+    return t->rows[i].object_id;
+}
+static const char *text_survey(const sv_alert_table *t, long i, void *u)
+{
+    return survey_name(t->rows[i].survey);
+}
+static const char *text_source(const sv_alert_table *t, long i, void *u)
+{
+    return t->rows[i].source;
+}
+static const char *text_error(const sv_alert_table *t, long i, void *u)
+{
+    return t->rows[i].error;
+}
+static const char *text_label(const sv_alert_table *t, long i, void *u)
+{
+    return u;
+}
+
+/* The most probable of n values per row of p under classes. */
+typedef struct best_class {
+    const float *p;
+    int n;
+    const sv_model *m;
+} best_class;
+
+static const char *text_best(const sv_alert_table *t, long i, void *u)
+{
+    const best_class *bc = u;
+    int b = best_of(bc->p + (size_t)i * bc->n, bc->n);
+    return b >= 0 ? bc->m->classes[b] : "";
+}
+
+static void cols_meta(sv_alert_columns *c, dia_kv *kv, int *n, const char *key,
+                      const char *value)
+{
+    kv[*n].key = cols_strdup(c, key);
+    kv[*n].value = cols_strdup(c, value);
+    (*n)++;
+}
+
+int sv_alert_table_columns(const sv_alert_table *t, sv_alert_columns *c, sv_error *err)
+{
+    memset(c, 0, sizeof *c);
+    const sv_model *m = t->model;
+    const sv_model *lm = t->lc ? sv_lc_stage_model(t->lc) : NULL;
+    const alert_names *nm = table_names(t);
+    int rb = m->task == SV_TASK_REALBOGUS;
+    char label[128], name[96];
+    model_label(m, label, sizeof label);
+    cols_builder b = {c, NULL, 0, 12 + t->n_out + t->n_lc, t->n, 0};
+    b.col = cols_keep(c, calloc((size_t)b.cap, sizeof *b.col));
+    dia_kv *meta = cols_keep(c, calloc(16 + SV_ALERT_N_FLAGS, sizeof *meta));
+    b.failed = !b.col || !meta;
+
+    int64_t *id = cols_add(&b, nm->id, DIA_COL_INT64, 1, "alert identifier (-1: unknown)");
+    for (long i = 0; id && i < t->n; i++)
+        id[i] = t->rows[i].has_id ? t->rows[i].id : -1;
+    cols_add_text(&b, nm->object, "object identifier", text_object, t, NULL);
+    for (int k = 0; k < t->n_out; k++) {
+        if (rb)
+            snprintf(name, sizeof name, "%s", nm->score);
+        else
+            class_column(m->classes[k], name, sizeof name);
+        float *v = cols_add(&b, name, DIA_COL_FLOAT32, 1,
+                            rb ? "stampvet's P(real)" : "class probability");
+        for (long i = 0; v && i < t->n; i++)
+            v[i] = t->out[(size_t)i * t->n_out + k];
+    }
+    best_class bc = {t->out, t->n_out, m};
+    if (!rb)
+        cols_add_text(&b, "class", "the most probable class", text_best, t, &bc);
+    for (int k = 0; k < t->n_lc; k++) {
+        char cc[64];
+        class_column(lm->classes[k], cc, sizeof cc);
+        snprintf(name, sizeof name, "lc_%s", cc);
+        float *v = cols_add(&b, name, DIA_COL_FLOAT32, 1, "light-curve class probability");
+        for (long i = 0; v && i < t->n; i++)
+            v[i] = t->lc_prob[(size_t)i * t->n_lc + k];
+    }
+    best_class lbc = {t->lc_prob, t->n_lc, lm};
+    if (lm) {
+        cols_add_text(&b, "lc_class", "the most probable light-curve class", text_best, t,
+                      &lbc);
+        int32_t *f = cols_add(&b, "lc_flags", DIA_COL_INT32, 1, "light-curve flags");
+        for (long i = 0; f && i < t->n; i++)
+            f[i] = t->lc_flags[i];
+    }
+    cols_add_text(&b, nm->version, "the model that gave the score", text_label, t, label);
+    double *ps = cols_add(&b, nm->packet, DIA_COL_FLOAT64, 1, "the survey's own score");
+    int32_t *nh = cols_add(&b, nm->history, DIA_COL_INT32, 1, "history length in the packet");
+    int32_t *fl = cols_add(&b, "flags", DIA_COL_INT32, 1, "why not scored (SV_ALERT_*)");
+    for (long i = 0; ps && nh && fl && i < t->n; i++) {
+        ps[i] = t->rows[i].packet_score;
+        nh[i] = t->rows[i].n_history;
+        fl[i] = (int32_t)t->rows[i].flags;
+    }
+    cols_add_text(&b, "survey", "'ztf', 'lsst' or ''", text_survey, t, NULL);
+    cols_add_text(&b, "source", "the file or buffer", text_source, t, NULL);
+    int64_t *rec = cols_add(&b, "record", DIA_COL_INT64, 1, "0-based record in the source");
+    for (long i = 0; rec && i < t->n; i++)
+        rec[i] = t->rows[i].record;
+    cols_add_text(&b, "error", "why flagged", text_error, t, NULL);
+
+    int nmeta = 0;
+    if (!b.failed) {
+        char num[32];
+        cols_meta(c, meta, &nmeta, "SVVERS", PACKAGE_VERSION);
+        cols_meta(c, meta, &nmeta, "MODEL", m->name);
+        cols_meta(c, meta, &nmeta, "MODELVER", m->version);
+        cols_meta(c, meta, &nmeta, "MODELCK", m->checksum);
+        if (lm) {
+            cols_meta(c, meta, &nmeta, "LCMODEL", lm->name);
+            cols_meta(c, meta, &nmeta, "LCMCK", lm->checksum);
+        }
+        snprintf(num, sizeof num, "%ld", t->n);
+        cols_meta(c, meta, &nmeta, "NALERTS", num);
+        snprintf(num, sizeof num, "%ld", sv_alert_table_flagged(t));
+        cols_meta(c, meta, &nmeta, "NFLAGGED", num);
+        snprintf(num, sizeof num, "%ld", sv_alert_table_scored(t));
+        cols_meta(c, meta, &nmeta, "NSCORED", num);
+        for (int k = 0; k <= SV_ALERT_N_FLAGS; k++) {
+            int last = k == SV_ALERT_N_FLAGS;
+            snprintf(num, sizeof num, "FLAG%u", last ? (unsigned)SV_ALERT_FAILED
+                                                     : (unsigned)sv_alert_flag_docs[k].bit);
+            cols_meta(c, meta, &nmeta, num, last ? "FAILED" : sv_alert_flag_docs[k].name);
+        }
+        for (int k = 0; k < nmeta; k++)
+            b.failed |= !meta[k].key || !meta[k].value;
+    }
+    if (b.failed) {
+        sv_alert_columns_free(c);
+        return sv_error_set(err, SV_ERR_NOMEM, "out of memory");
+    }
+    c->table = (dia_table){.nrows = t->n, .ncols = b.n, .cols = b.col, .nmeta = nmeta,
+                           .meta = meta};
+    return 0;
+}
+
+void sv_alert_columns_free(sv_alert_columns *c)
+{
+    for (int i = 0; i < c->n_blocks_; i++)
+        free(c->blocks_[i]);
+    free(c->blocks_);
+    memset(c, 0, sizeof *c);
+}
+
+/* ---- writing ----------------------------------------------------------- */
+
 int sv_alert_table_print_csv(const sv_alert_table *t, FILE *f, sv_error *err)
 {
-    const sv_model *m = t->model;
-    const alert_names *nm = table_names(t);
-    char label[128], col[96];
-    model_label(m, label, sizeof label);
-    int rb = m->task == SV_TASK_REALBOGUS;
-    fprintf(f, "%s,%s", nm->id, nm->object);
-    if (rb)
-        fprintf(f, ",%s", nm->score);
-    else {
-        for (int k = 0; k < t->n_out; k++) {
-            class_column(m->classes[k], col, sizeof col);
-            fprintf(f, ",%s", col);
-        }
-        fputs(",class", f);
-    }
-    const sv_model *lm = t->lc ? sv_lc_stage_model(t->lc) : NULL;
-    for (int k = 0; k < t->n_lc; k++) {
-        class_column(lm->classes[k], col, sizeof col);
-        fprintf(f, ",lc_%s", col);
-    }
-    if (lm)
-        fputs(",lc_class,lc_flags", f);
-    fprintf(f, ",%s,%s,%s,flags,survey,source,record,error\n", nm->version, nm->packet,
-            nm->history);
-    for (long i = 0; i < t->n; i++) {
-        const sv_alert_row *r = &t->rows[i];
-        if (r->has_id)
-            fprintf(f, "%lld", (long long)r->id);
-        fputc(',', f);
-        csv_text(f, r->object_id);
-        const float *o = t->out + (size_t)i * t->n_out;
-        for (int k = 0; k < t->n_out; k++) {
-            fputc(',', f);
-            if (isfinite(o[k]))
-                fprintf(f, "%.9g", (double)o[k]);
-        }
-        if (!rb) {
-            int b = best_of(o, t->n_out);
-            fputc(',', f);
-            if (b >= 0)
-                csv_text(f, m->classes[b]);
-        }
-        if (lm) {
-            const float *p = t->lc_prob + (size_t)i * t->n_lc;
-            for (int k = 0; k < t->n_lc; k++) {
+    sv_alert_columns c;
+    int st = sv_alert_table_columns(t, &c, err);
+    if (st)
+        return st;
+    const dia_table *d = &c.table;
+    char text[1024];
+    for (int k = 0; k < d->ncols; k++)
+        fprintf(f, "%s%s", k ? "," : "", d->cols[k].name);
+    fputc('\n', f);
+    for (int64_t i = 0; i < d->nrows; i++) {
+        for (int k = 0; k < d->ncols; k++) {
+            const dia_column *col = &d->cols[k];
+            if (k)
                 fputc(',', f);
-                if (isfinite(p[k]))
-                    fprintf(f, "%.9g", (double)p[k]);
+            switch (col->type) {
+            case DIA_COL_INT64: {
+                int64_t v = ((const int64_t *)col->data)[i];
+                if (k > 0 || v >= 0) /* the identifier: -1 is unknown */
+                    fprintf(f, "%lld", (long long)v);
+                break;
             }
-            int b = best_of(p, t->n_lc);
-            fputc(',', f);
-            if (b >= 0)
-                csv_text(f, lm->classes[b]);
-            fprintf(f, ",%d", (int)t->lc_flags[i]);
+            case DIA_COL_INT32: fprintf(f, "%d", (int)((const int32_t *)col->data)[i]); break;
+            case DIA_COL_FLOAT32: {
+                double v = ((const float *)col->data)[i];
+                if (isfinite(v))
+                    fprintf(f, "%.9g", v);
+                break;
+            }
+            case DIA_COL_FLOAT64: {
+                double v = ((const double *)col->data)[i];
+                if (isfinite(v))
+                    fprintf(f, "%.9g", v);
+                break;
+            }
+            default: /* DIA_COL_STRING */
+                snprintf(text, sizeof text, "%.*s", (int)col->repeat,
+                         (const char *)col->data + (size_t)i * (size_t)col->repeat);
+                csv_text(f, text);
+            }
         }
-        fputc(',', f);
-        csv_text(f, label);
-        fputc(',', f);
-        if (isfinite(r->packet_score))
-            fprintf(f, "%.9g", r->packet_score);
-        fprintf(f, ",%d,%u,%s,", r->n_history, (unsigned)r->flags, survey_name(r->survey));
-        csv_text(f, r->source);
-        fprintf(f, ",%ld,", r->record);
-        csv_text(f, r->error);
         fputc('\n', f);
     }
+    sv_alert_columns_free(&c);
     return ferror(f) ? sv_error_set(err, SV_ERR_IO, "cannot write the table") : 0;
 }
 

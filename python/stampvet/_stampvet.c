@@ -586,6 +586,39 @@ static PyObject *column_to_array(const dia_column *c, int64_t nrows)
     return (PyObject *)a;
 }
 
+/* (columns, meta) of a result table, copied: columns a list of (name,
+ * array, unit, description), meta a list of (key, value). */
+static PyObject *table_to_python(const dia_table *res)
+{
+    PyObject *cols = PyList_New(res->ncols), *meta = PyList_New(res->nmeta);
+    int ok = cols && meta;
+    for (int32_t i = 0; ok && i < res->ncols; i++) {
+        const dia_column *c = &res->cols[i];
+        PyObject *a = column_to_array(c, res->nrows);
+        PyObject *item = a ? Py_BuildValue("(sNss)", c->name, a, c->unit ? c->unit : "",
+                                           c->description ? c->description : "")
+                           : NULL;
+        if (!item)
+            ok = 0;
+        else
+            PyList_SET_ITEM(cols, i, item);
+    }
+    for (int32_t i = 0; ok && i < res->nmeta; i++) {
+        const char *v = res->meta[i].value ? res->meta[i].value : "";
+        PyObject *item = Py_BuildValue("(sN)", res->meta[i].key,
+                                       PyUnicode_DecodeLatin1(v, (Py_ssize_t)strlen(v), "replace"));
+        if (!item)
+            ok = 0;
+        else
+            PyList_SET_ITEM(meta, i, item);
+    }
+    if (ok)
+        return Py_BuildValue("(NN)", cols, meta);
+    Py_XDECREF(cols);
+    Py_XDECREF(meta);
+    return NULL;
+}
+
 /* ---- Stage ------------------------------------------------------------- */
 
 typedef struct {
@@ -752,35 +785,8 @@ static PyObject *Stage_process(StageObject *self, PyObject *args, PyObject *kw)
         goto done;
     }
     /* copy the result out while the stage is still ours */
-    PyObject *cols = PyList_New(res->ncols), *meta = PyList_New(res->nmeta);
-    int ok = cols && meta;
-    for (int32_t i = 0; ok && i < res->ncols; i++) {
-        const dia_column *c = &res->cols[i];
-        PyObject *a = column_to_array(c, res->nrows);
-        PyObject *item = a ? Py_BuildValue("(sNss)", c->name, a, c->unit ? c->unit : "",
-                                           c->description ? c->description : "")
-                           : NULL;
-        if (!item)
-            ok = 0;
-        else
-            PyList_SET_ITEM(cols, i, item);
-    }
-    for (int32_t i = 0; ok && i < res->nmeta; i++) {
-        const char *v = res->meta[i].value ? res->meta[i].value : "";
-        PyObject *item = Py_BuildValue("(sN)", res->meta[i].key,
-                                       PyUnicode_DecodeLatin1(v, (Py_ssize_t)strlen(v), "replace"));
-        if (!item)
-            ok = 0;
-        else
-            PyList_SET_ITEM(meta, i, item);
-    }
+    result = table_to_python(res);
     PyThread_release_lock(self->lock);
-    if (ok)
-        result = Py_BuildValue("(NN)", cols, meta);
-    else {
-        Py_XDECREF(cols);
-        Py_XDECREF(meta);
-    }
 done:
     for (int k = 0; k < 3; k++)
         Py_XDECREF(im[k]);
@@ -832,6 +838,88 @@ static PyTypeObject StageType = {
     .tp_new = PyType_GenericNew,
 };
 
+/* ---- alert packets ----------------------------------------------------- */
+
+/* _score_alerts(model, sources, lc_model=None, schema=None, batch=64,
+ *               threads=1, raise_errors=True) -> (columns, meta)
+ * sources: a list of (source, name): source a str (a file) or a
+ * bytes-like object (an Avro file's bytes, or one schemaless message),
+ * name what messages and the table's source column call it.  A source that cannot be read
+ * as a whole raises when raise_errors, else is one flagged row. */
+static PyObject *mod_score_alerts(PyObject *mod, PyObject *args, PyObject *kw)
+{
+    static char *kwlist[] = {"model", "sources", "lc_model", "schema", "batch", "threads",
+                             "raise_errors", NULL};
+    PyObject *model, *sources;
+    const char *lc_model = NULL, *schema = NULL;
+    int batch = 64, threads = 1, raise_errors = 1;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "O!O|zziip", kwlist, &ModelType, &model,
+                                     &sources, &lc_model, &schema, &batch, &threads,
+                                     &raise_errors))
+        return NULL;
+    ModelObject *mo = (ModelObject *)model;
+    if (!model_ready(mo))
+        return NULL;
+    if (threads < 1 || threads > SV_SCORER_THREADS_MAX) {
+        PyErr_Format(PyExc_ValueError, "threads = %d (1..%d)", threads, SV_SCORER_THREADS_MAX);
+        return NULL;
+    }
+    PyObject *seq = PySequence_Fast(sources, "sources must be a list of (source, name)");
+    if (!seq)
+        return NULL;
+    sv_alert_scorer *as = NULL;
+    sv_error err;
+    int rc;
+    PyObject *result = NULL;
+    Py_BEGIN_ALLOW_THREADS
+    rc = sv_alert_scorer_create(mo->m, lc_model, schema, batch, threads, &as, &err);
+    Py_END_ALLOW_THREADS
+    if (rc) {
+        raise_sv(rc, &err);
+        goto done;
+    }
+    for (Py_ssize_t i = 0; i < PySequence_Fast_GET_SIZE(seq); i++) {
+        PyObject *src, *name;
+        if (!PyArg_ParseTuple(PySequence_Fast_GET_ITEM(seq, i), "OU", &src, &name))
+            goto done;
+        const char *name_c = PyUnicode_AsUTF8(name);
+        if (!name_c)
+            goto done;
+        if (PyUnicode_Check(src)) {
+            PyObject *path = NULL;
+            if (!PyUnicode_FSConverter(src, &path))
+                goto done;
+            Py_BEGIN_ALLOW_THREADS
+            rc = sv_alert_scorer_add_file(as, PyBytes_AS_STRING(path), &err);
+            Py_END_ALLOW_THREADS
+            Py_DECREF(path);
+        } else {
+            Py_buffer view;
+            if (PyObject_GetBuffer(src, &view, PyBUF_CONTIG_RO)) {
+                PyErr_Format(PyExc_TypeError, "alerts: %s is neither a path nor bytes", name_c);
+                goto done;
+            }
+            Py_BEGIN_ALLOW_THREADS
+            rc = sv_alert_scorer_add_buffer(as, view.buf, (size_t)view.len, name_c, &err);
+            Py_END_ALLOW_THREADS
+            PyBuffer_Release(&view);
+        }
+        if (rc && (raise_errors || rc == SV_ERR_NOMEM || rc == SV_ERR_INTERNAL)) {
+            raise_sv(rc, &err);
+            goto done;
+        }
+    }
+    const dia_table *tab;
+    if ((rc = sv_alert_scorer_table(as, &tab, &err)))
+        raise_sv(rc, &err);
+    else
+        result = table_to_python(tab);
+done:
+    sv_alert_scorer_free(as);
+    Py_DECREF(seq);
+    return result;
+}
+
 /* ---- module ------------------------------------------------------------ */
 
 static const char *param_type_name(dia_param_type t)
@@ -869,6 +957,9 @@ static PyObject *mod_params(PyObject *mod, PyObject *unused)
 
 static PyMethodDef mod_methods[] = {
     {"params", mod_params, METH_NOARGS, "the stage's parameter table, as a list of dicts"},
+    {"_score_alerts", (PyCFunction)(void (*)(void))mod_score_alerts, METH_VARARGS | METH_KEYWORDS,
+     "_score_alerts(model, sources, lc_model=None, schema=None, batch=64, threads=1, "
+     "raise_errors=True) -> (columns, meta)"},
     {NULL}};
 
 static struct PyModuleDef moddef = {
@@ -893,7 +984,8 @@ PyMODINIT_FUNC PyInit__stampvet(void)
     if (!StampvetError || PyModule_AddObject(m, "Error", StampvetError) ||
         PyModule_AddObject(m, "Model", (PyObject *)&ModelType) ||
         PyModule_AddObject(m, "Stage", (PyObject *)&StageType) ||
-        PyModule_AddStringConstant(m, "version", sv_version())) {
+        PyModule_AddStringConstant(m, "version", sv_version()) ||
+        PyModule_AddIntConstant(m, "alerts_available", sv_alerts_available())) {
         Py_DECREF(m);
         return NULL;
     }
