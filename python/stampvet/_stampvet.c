@@ -57,6 +57,13 @@ static PyObject *raise_sv(int status, const sv_error *err)
 static PyArrayObject *as_float_rows(PyObject *obj, const char *what, int ndim_min,
                                     int ndim_max)
 {
+    /* numbers only: a complex, boolean or object array is refused, not cast */
+    if (PyArray_Check(obj) && !PyArray_ISFLOAT((PyArrayObject *)obj) &&
+        !PyArray_ISINTEGER((PyArrayObject *)obj)) {
+        PyErr_Format(PyExc_TypeError, "%s: dtype %S: wanted float32 or float64 (or integers)",
+                     what, (PyObject *)PyArray_DESCR((PyArrayObject *)obj));
+        return NULL;
+    }
     PyArray_Descr *f32 = PyArray_DescrFromType(NPY_FLOAT32);
     PyArrayObject *a = (PyArrayObject *)PyArray_FromAny(obj, f32, 0, 0, NPY_ARRAY_ALIGNED | NPY_ARRAY_FORCECAST, NULL);
     if (!a) {
