@@ -25,6 +25,9 @@ one() {
         --title "$1 on its held-out set: $4 simulated $2 $3 stamps, seed $5" -o "$M/report_$1"
 }
 one rb-ztf    ztf  rb     2000 1002
+# braai (real ZTF weights) on the same simulated ZTF held-out set: how far the
+# simulation is from real stamps, as the card says
+one braai-d6_m7 ztf rb    2000 1002
 one rb-ilmt   ilmt rb     1000 2002
 one cls3-ilmt ilmt 3class 1000 2004
 one cls4-ilmt ilmt 4class 1000 2006

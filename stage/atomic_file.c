@@ -156,6 +156,45 @@ int sv_atomic_is_tmp_name(const char *name, char *host, size_t host_len, pid_t *
     return 1;
 }
 
+/* 1 when folder path holds only regular files (so may be removed whole) */
+static int flat_dir(const char *path)
+{
+    DIR *d = opendir(path);
+    if (!d)
+        return 0;
+    int flat = 1;
+    struct dirent *de;
+    while (flat && (de = readdir(d))) {
+        if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+            continue;
+        char p[SV_ATOMIC_PATH_MAX + 512];
+        struct stat st;
+        snprintf(p, sizeof p, "%s/%s", path, de->d_name);
+        flat = !lstat(p, &st) && S_ISREG(st.st_mode);
+    }
+    closedir(d);
+    return flat;
+}
+
+int sv_atomic_remove_flat_dir(const char *path)
+{
+    if (!flat_dir(path))
+        return -1;
+    DIR *d = opendir(path);
+    if (!d)
+        return -1;
+    struct dirent *de;
+    while ((de = readdir(d))) {
+        if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+            continue;
+        char p[SV_ATOMIC_PATH_MAX + 512];
+        snprintf(p, sizeof p, "%s/%s", path, de->d_name);
+        unlink(p);
+    }
+    closedir(d);
+    return rmdir(path) ? -1 : 0;
+}
+
 int sv_atomic_clean(const char *dir, double max_age_s, int dry_run,
                     void (*each)(void *user, const char *path), void *user, sv_error *err)
 {
@@ -175,14 +214,14 @@ int sv_atomic_clean(const char *dir, double max_age_s, int dry_run,
         char path[SV_ATOMIC_PATH_MAX + 256];
         snprintf(path, sizeof path, "%s/%s", dir, de->d_name);
         struct stat st;
-        if (lstat(path, &st) || !S_ISREG(st.st_mode))
+        if (lstat(path, &st) || !(S_ISREG(st.st_mode) || (S_ISDIR(st.st_mode) && flat_dir(path))))
             continue;
         /* a pid is only known dead on its own machine */
         int dead = !strcmp(host, here) && kill(pid, 0) != 0 && errno == ESRCH;
         int old = max_age_s > 0 && difftime(now, st.st_mtime) > max_age_s;
         if (!dead && !old)
             continue;
-        if (!dry_run && unlink(path))
+        if (!dry_run && (S_ISDIR(st.st_mode) ? sv_atomic_remove_flat_dir(path) : unlink(path)))
             continue;
         n++;
         if (each)

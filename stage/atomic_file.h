@@ -18,7 +18,8 @@
  * writer leaves one.  sv_atomic_clean removes those whose writer is known
  * dead (same HOST, PID not a running process) or that are older than a
  * given age (the only test for another machine's files on a shared file
- * system).  `stampvet clean DIR` and the batch (on every run, over its
+ * system).  A writer of a folder of files (`stampvet report`) builds it
+ * the same way, DIR/.svtmp-HOST-PID-N.NAME/, and renames it into place.  `stampvet clean DIR` and the batch (on every run, over its
  * output folders) call it.
  *
  * Thread safety: every function is reentrant (the counter is atomic).
@@ -82,12 +83,18 @@ int sv_atomic_write(const char *path, int (*write)(const char *tmp, void *user, 
  * its process id to *pid (may be NULL). */
 int sv_atomic_is_tmp_name(const char *name, char *host, size_t host_len, pid_t *pid);
 
+/* Remove folder `path` if it holds only regular files (a folder written
+ * through the pattern): its files, then itself.  Returns 0, or -1 when it
+ * holds anything else (nothing removed) or a removal failed. */
+int sv_atomic_remove_flat_dir(const char *path);
+
 /* Remove stale temporary files in folder `dir` (not below it): those whose
  * name follows the pattern and whose writer is known dead (written on this
  * host, and kill(pid, 0) fails with ESRCH), or, when max_age_s > 0, whose
  * last change is older than max_age_s seconds (a writer on another machine
- * of a shared file system, or a reused pid).  Only regular files are removed; nothing
- * else is touched.  dry_run: count and report, remove nothing.  each (may
+ * of a shared file system, or a reused pid).  Only regular files and
+ * temporary folders holding only regular files are removed; nothing else
+ * is touched.  dry_run: count and report, remove nothing.  each (may
  * be NULL) is called with every file removed (or that would be).  Returns
  * the number of files removed (or found) >= 0, or SV_ERR_IO (< 0) with
  * err naming the folder. */

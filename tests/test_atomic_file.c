@@ -174,7 +174,7 @@ static void seen(void *user, const char *path)
 static void test_clean(void **state)
 {
     (void)state;
-    char dead[512], live[512], old[512], other[512], keep[512], sub[512];
+    char dead[512], live[512], old[512], other[512], keep[512], sub[512], rep[512];
     char name[128];
     char far[512];
     pid_t gone = dead_pid();
@@ -191,30 +191,40 @@ static void test_clean(void **state)
     path_in(other, sizeof other, ".e4.fits.tmpAbC123"); /* not ours: kept */
     path_in(keep, sizeof keep, "e5.fits");
     snprintf(name, sizeof name, ".svtmp-%s-%ld-9.folder", host, (long)gone);
-    path_in(sub, sizeof sub, name); /* a folder with the name: not touched */
+    path_in(sub, sizeof sub, name); /* a folder with the name holding a folder: not touched */
+    /* a dead writer's report folder in the making (only files): removed whole */
+    snprintf(name, sizeof name, ".svtmp-%s-%ld-10.report", host, (long)gone);
+    path_in(rep, sizeof rep, name);
+    assert_int_equal(mkdir(rep, 0755), 0);
+    char rep_file[600], sub_dir[600];
+    snprintf(rep_file, sizeof rep_file, "%s/index.html", rep);
+    touch(rep_file, "x");
     touch(dead, "x");
     touch(live, "x");
     touch(old, "x");
     touch(other, "x");
     touch(keep, "x");
     assert_int_equal(mkdir(sub, 0755), 0);
+    snprintf(sub_dir, sizeof sub_dir, "%s/inner", sub);
+    assert_int_equal(mkdir(sub_dir, 0755), 0);
     struct utimbuf t = {time(NULL) - 7200, time(NULL) - 7200};
     assert_int_equal(utime(old, &t), 0);
     sv_error err;
     sv_error_clear(&err);
     /* dry run: found, not removed */
     n_seen = 0;
-    assert_int_equal(sv_atomic_clean(dir, 0, 1, seen, NULL, &err), 1);
-    assert_int_equal(n_seen, 1);
-    assert_true(exists(dead));
+    assert_int_equal(sv_atomic_clean(dir, 0, 1, seen, NULL, &err), 2);
+    assert_int_equal(n_seen, 2);
+    assert_true(exists(dead) && exists(rep_file));
     /* dead writers only */
-    assert_int_equal(sv_atomic_clean(dir, 0, 0, NULL, NULL, &err), 1);
+    assert_int_equal(sv_atomic_clean(dir, 0, 0, NULL, NULL, &err), 2);
     assert_false(exists(dead));
+    assert_false(exists(rep));
     assert_true(exists(live) && exists(old) && exists(far));
     /* and those older than an hour */
     assert_int_equal(sv_atomic_clean(dir, 3600, 0, NULL, NULL, &err), 1);
     assert_false(exists(old));
-    assert_true(exists(live) && exists(other) && exists(keep) && exists(sub));
+    assert_true(exists(live) && exists(other) && exists(keep) && exists(sub) && exists(sub_dir));
     assert_int_equal(sv_atomic_clean("/nonexistent/sv", 0, 0, NULL, NULL, &err), SV_ERR_IO);
     assert_non_null(strstr(err.text, "/nonexistent/sv"));
 }

@@ -65,8 +65,11 @@ int cmd_report(int argc, char **argv)
 
 #else
 
+#include <dirent.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
+#include "atomic_file.h"
 #include "dataset.h"
 #include "lightcurve.h"
 #include "evaluate.h"
@@ -143,6 +146,78 @@ static int lightcurves(const sv_model *m, const char *model, const char *data,
         rc = cli_fail("report", "%s", err.text);
     sv_lc_set_free(&set);
     return rc;
+}
+
+/* Move every file of the finished folder tmp into dir (created by the
+ * rename when it does not exist; otherwise each file renamed over its old
+ * version), then remove tmp.  Returns 0 or SV_ERR_IO with err set. */
+static int dir_commit(const char *tmp, const char *dir, sv_error *err)
+{
+    if (!rename(tmp, dir))
+        return 0;
+    if (errno != EEXIST && errno != ENOTEMPTY)
+        return sv_error_set(err, SV_ERR_IO, "%s: cannot move the report into place: %s", dir,
+                            strerror(errno));
+    DIR *d = opendir(tmp);
+    if (!d)
+        return sv_error_set(err, SV_ERR_IO, "%s: %s", tmp, strerror(errno));
+    int st = 0;
+    struct dirent *e;
+    while (!st && (e = readdir(d))) {
+        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+            continue;
+        char from[8192], to[8192];
+        snprintf(from, sizeof from, "%s/%s", tmp, e->d_name);
+        snprintf(to, sizeof to, "%s/%s", dir, e->d_name);
+        if (rename(from, to))
+            st = sv_error_set(err, SV_ERR_IO, "%s: cannot move into place: %s", to,
+                              strerror(errno));
+    }
+    closedir(d);
+    if (!st)
+        rmdir(tmp);
+    return st;
+}
+
+/* the report of the parsed command line into o->outdir; 0 or the exit status */
+static int build(const char *eval, const char *model, const char *data, double threshold,
+                 int threads, int n_compare, const char *const *compare, int n_catalog,
+                 const char *const *catalog, const sv_report_opts *o)
+{
+    sv_error err;
+    sv_error_clear(&err);
+    int st;
+    if (eval || model) {
+        sv_scores s;
+        memset(&s, 0, sizeof s);
+        if (eval && sv_scores_read(eval, &s, &err))
+            return cli_fail("report", "%s", err.text);
+        if (model) {
+            sv_model *m = NULL;
+            if (sv_model_read_fits(model, &m, &err))
+                return cli_fail("report", "%s", err.text);
+            int lc = m->task == SV_TASK_LIGHTCURVE;
+            int rc = lc ? lightcurves(m, model, data, o)
+                        : score_here(m, model, data, threshold, threads, &s);
+            sv_model_free(m);
+            if (rc)
+                return 1;
+            if (lc)
+                return 0;
+        }
+        const char *stamps = data ? data : file_exists(s.data) ? s.data : NULL;
+        if (o->gallery == 0)
+            stamps = NULL;
+        st = sv_report_eval(&s, stamps, o, &err);
+        sv_scores_free(&s);
+    } else if (n_compare) {
+        st = sv_report_compare(n_compare, compare, o, &err);
+    } else {
+        st = sv_report_catalog(n_catalog, catalog, o, &err);
+    }
+    if (st)
+        return cli_fail("report", "%s", err.text);
+    return 0;
 }
 
 static int run_report(int argc, char **argv)
@@ -257,43 +332,33 @@ static int run_report(int argc, char **argv)
     if (!o.outdir)
         return cli_fail("report", "-o DIR, the report folder, is required") + 1;
 
+    /* the page is built in a hidden folder beside DIR and moved into place
+     * when complete: a failed report leaves no folder and no half page */
+    struct stat sb;
+    if (!stat(o.outdir, &sb) && !S_ISDIR(sb.st_mode))
+        return cli_fail("report", "%s: exists and is not a folder", o.outdir);
     sv_error err;
     sv_error_clear(&err);
-    int st;
-    if (eval || model) {
-        sv_scores s;
-        memset(&s, 0, sizeof s);
-        if (eval && sv_scores_read(eval, &s, &err))
-            return cli_fail("report", "%s", err.text);
-        if (model) {
-            sv_model *m = NULL;
-            if (sv_model_read_fits(model, &m, &err))
-                return cli_fail("report", "%s", err.text);
-            int lc = m->task == SV_TASK_LIGHTCURVE;
-            int rc = lc ? lightcurves(m, model, data, &o)
-                        : score_here(m, model, data, threshold, threads, &s);
-            sv_model_free(m);
-            if (rc)
-                return 1;
-            if (lc) {
-                printf("wrote %s/index.html\n", o.outdir);
-                return 0;
-            }
-        }
-        const char *stamps = data ? data : file_exists(s.data) ? s.data : NULL;
-        if (o.gallery == 0)
-            stamps = NULL;
-        st = sv_report_eval(&s, stamps, &o, &err);
-        sv_scores_free(&s);
-    } else if (n_compare) {
-        st = sv_report_compare(n_compare, compare, &o, &err);
-    } else {
-        st = sv_report_catalog(n_catalog, catalog, &o, &err);
-    }
-    if (st)
+    const char *dir = o.outdir;
+    char *tmp = sv_atomic_tmp_new(dir, &err);
+    if (!tmp)
         return cli_fail("report", "%s", err.text);
-    printf("wrote %s/index.html\n", o.outdir);
-    return 0;
+    if (mkdir(tmp, 0777)) {
+        cli_fail("report", "%s: cannot create the report folder: %s", dir, strerror(errno));
+        free(tmp);
+        return 1;
+    }
+    o.outdir = tmp;
+    int rc = build(eval, model, data, threshold, threads, n_compare, compare, n_catalog,
+                   catalog, &o);
+    if (!rc && dir_commit(tmp, dir, &err))
+        rc = cli_fail("report", "%s", err.text);
+    if (rc)
+        sv_atomic_remove_flat_dir(tmp);
+    else
+        printf("wrote %s/index.html\n", dir);
+    free(tmp);
+    return rc;
 }
 
 int cmd_report(int argc, char **argv)
