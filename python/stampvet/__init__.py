@@ -20,7 +20,7 @@ import numpy as np
 from . import _stampvet
 from ._tables import alert_table, columns_of, header_bytes, result_table
 
-__all__ = ["Model", "Stage", "Error", "params", "score_alerts", "version"]
+__all__ = ["AlertScorer", "Model", "Stage", "Error", "params", "score_alerts", "version"]
 
 Error = _stampvet.Error
 version = _stampvet.version
@@ -192,6 +192,51 @@ class Stage(_stampvet.Stage):
 
 
 
+class AlertScorer(_stampvet.AlertScorer):
+    """A reusable alert-packet scorer: the model's network compiled once and
+    an Avro reader that parses each writer schema once, for a broker that
+    scores packets as they arrive (``scorer.score(message_bytes)``).
+
+    AlertScorer(model, lc_model=None, schema=None, threads=1, batch=64):
+    the arguments of score_alerts.  ``score(alerts, errors='raise')`` is
+    score_alerts on this scorer.  One thread at a time uses a scorer (a
+    second waits); use one per thread to score in parallel.
+    """
+
+    def __init__(self, model, *, lc_model=None, schema=None, threads=1, batch=64):
+        if not _stampvet.alerts_available:
+            raise Error("this stampvet was built without Avro: no alert packets "
+                        "(install libavro-dev and rebuild)")
+        if not isinstance(model, Model):
+            model = Model(model)
+        super().__init__(model, None if lc_model is None else os.fspath(lc_model),
+                         None if schema is None else os.fspath(schema), batch, threads)
+        self.model = model
+
+    def __repr__(self):
+        return f"<stampvet.AlertScorer model={self.model.name!r}>"
+
+    def score(self, alerts, errors="raise"):
+        """The score table of alerts (see score_alerts)."""
+        if errors not in ("raise", "flag"):
+            raise ValueError(f"errors={errors!r}: 'raise' or 'flag'")
+        if isinstance(alerts, (str, os.PathLike, bytes, bytearray, memoryview)):
+            alerts = [alerts]
+        sources = []
+        for i, a in enumerate(alerts):
+            if isinstance(a, (str, os.PathLike)):
+                path = os.fspath(a)
+                if isinstance(path, bytes):
+                    path = os.fsdecode(path)
+                sources.append((path, path))
+            elif isinstance(a, (bytes, bytearray, memoryview)):
+                sources.append((a, f"<bytes #{i}>"))
+            else:
+                raise TypeError(f"alerts[{i}]: a path or bytes, not {type(a).__name__}")
+        cols, meta = self._score(sources, errors == "raise")
+        return alert_table(cols, meta)
+
+
 def score_alerts(alerts, model, *, lc_model=None, schema=None, threads=1, batch=64,
                  errors="raise"):
     """Score survey alert packets (Apache Avro) as brokers receive them,
@@ -222,29 +267,8 @@ def score_alerts(alerts, model, *, lc_model=None, schema=None, threads=1, batch=
     Avro, a damaged header, missing file) raises ValueError / OSError
     with the library's message naming it; 'flag': it becomes one flagged
     row, as on the command line.  The GIL is released while the engine
-    runs.
+    runs.  To score packets one by one as they arrive, keep an
+    AlertScorer: it compiles the network and parses each schema once.
     """
-    if errors not in ("raise", "flag"):
-        raise ValueError(f"errors={errors!r}: 'raise' or 'flag'")
-    if not _stampvet.alerts_available:
-        raise Error("this stampvet was built without Avro: no alert packets "
-                    "(install libavro-dev and rebuild)")
-    if isinstance(alerts, (str, os.PathLike, bytes, bytearray, memoryview)):
-        alerts = [alerts]
-    sources = []
-    for i, a in enumerate(alerts):
-        if isinstance(a, (str, os.PathLike)):
-            path = os.fspath(a)
-            if isinstance(path, bytes):
-                path = os.fsdecode(path)
-            sources.append((path, path))
-        elif isinstance(a, (bytes, bytearray, memoryview)):
-            sources.append((a, f"<bytes #{i}>"))
-        else:
-            raise TypeError(f"alerts[{i}]: a path or bytes, not {type(a).__name__}")
-    if not isinstance(model, Model):
-        model = Model(model)
-    cols, meta = _stampvet._score_alerts(
-        model, sources, None if lc_model is None else os.fspath(lc_model),
-        None if schema is None else os.fspath(schema), batch, threads, errors == "raise")
-    return alert_table(cols, meta)
+    scorer = AlertScorer(model, lc_model=lc_model, schema=schema, threads=threads, batch=batch)
+    return scorer.score(alerts, errors)

@@ -210,3 +210,37 @@ def test_threads_give_single_thread_tables(ztf_table, braai_path):
         for name in ztf_table.colnames:
             assert list(g[name]) == list(ztf_table[name]), name
     assert ticks >= 5, f"only {ticks} ticks while scoring: the GIL was held"
+
+
+def test_alert_scorer_one_message_at_a_time(ztf_table, braai_path):
+    """An AlertScorer kept for a stream: packets scored one by one (as
+    bytes, as a broker receives them) give the rows of the one-call table;
+    one scorer shared by two threads (serialised) and two scorers in two
+    threads give them too."""
+    files = packets("ztf")
+    blobs = [open(f, "rb").read() for f in files]
+    scorer = stampvet.AlertScorer(braai_path)
+    rows = [scorer.score(b) for b in blobs]
+    assert all(len(r) == 1 for r in rows)
+    assert [float(r["drb"][0]) for r in rows] == [float(v) for v in ztf_table["drb"]]
+    assert [int(r["candid"][0]) for r in rows] == [int(v) for v in ztf_table["candid"]]
+    with pytest.raises(ValueError, match="not an Avro container file"):
+        scorer.score(b"junk")
+    assert scorer.score(blobs[3])["drb"][0] == ztf_table["drb"][3]  # still usable
+    scorers = [scorer, scorer, stampvet.AlertScorer(braai_path, threads=2)]
+    got, errors = [None] * 3, []
+
+    def work(i):
+        try:
+            got[i] = [float(scorers[i].score(b)["drb"][0]) for b in blobs]
+        except Exception as e:  # reported below
+            errors.append(e)
+
+    ts = [threading.Thread(target=work, args=(i,)) for i in range(3)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+    assert not errors, errors
+    for g in got:
+        assert g == [float(v) for v in ztf_table["drb"]]
