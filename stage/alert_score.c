@@ -714,131 +714,101 @@ static int write_csv(const char *tmp, void *user, sv_error *err)
     return st ? st : st2;
 }
 
+/* The comment of a provenance card of the table. */
+static const char *meta_comment(const char *key)
+{
+    static const char *const doc[][2] = {
+        {"SVVERS", "stampvet version"},     {"MODEL", "model name"},
+        {"MODELVER", "model version"},      {"MODELCK", "model file CHECKSUM"},
+        {"LCMODEL", "light-curve model"},   {"LCMCK", "its CHECKSUM"},
+        {"NALERTS", "alerts (rows)"},       {"NFLAGGED", "rows with a flag"},
+        {"NSCORED", "rows with a score"},   {"FLAG32", "no score from the network or features"}};
+    for (size_t k = 0; k < sizeof doc / sizeof doc[0]; k++)
+        if (!strcmp(key, doc[k][0]))
+            return doc[k][1];
+    for (int k = 0; k < SV_ALERT_N_FLAGS; k++) {
+        char name[16];
+        snprintf(name, sizeof name, "FLAG%u", (unsigned)sv_alert_flag_docs[k].bit);
+        if (!strcmp(key, name))
+            return sv_alert_flag_docs[k].meaning;
+    }
+    return NULL;
+}
+
+/* The table's columns as a FITS BINTABLE 'ALERTS', whole columns at a
+ * time; the identifier's -1 is its TNULL. */
 static int write_fits(const char *tmp, void *user, sv_error *err)
 {
-    const sv_alert_table *t = user;
-    const sv_model *m = t->model;
-    const alert_names *nm = table_names(t);
-    int rb = m->task == SV_TASK_REALBOGUS, s = 0;
+    sv_alert_columns c;
+    int st = sv_alert_table_columns(user, &c, err);
+    if (st)
+        return st;
+    const dia_table *d = &c.table;
+    int s = 0;
     fitsfile *f = sv_report_fits_create(tmp, &s, err);
-    if (!f)
+    if (!f) {
+        sv_alert_columns_free(&c);
         return err ? err->status : SV_ERR_IO;
-    enum { NCOL_MAX = 16 + 2 * SV_MAX_CLASSES };
-    char names[NCOL_MAX][72], forms[NCOL_MAX][16];
-    char *ttype[NCOL_MAX], *tform[NCOL_MAX];
-    int nc = 0;
-#define COL(n, fm) (snprintf(names[nc], sizeof names[nc], "%s", n), \
-                    snprintf(forms[nc], sizeof forms[nc], "%s", fm), nc++)
-    COL(nm->id, "K");
-    COL(nm->object, "32A");
-    int c_score = nc + 1;
-    if (rb)
-        COL(nm->score, "E");
-    else {
-        for (int k = 0; k < t->n_out; k++) {
-            class_column(m->classes[k], names[nc], sizeof names[nc]);
-            snprintf(forms[nc++], sizeof forms[0], "E");
-        }
-        char w[16];
-        snprintf(w, sizeof w, "%dA", SV_LABEL_MAX);
-        COL("class", w);
     }
-    const sv_model *lm = t->lc ? sv_lc_stage_model(t->lc) : NULL;
-    int c_lc = nc + 1;
-    for (int k = 0; k < t->n_lc; k++) {
-        char cc[64];
-        class_column(lm->classes[k], cc, sizeof cc);
-        snprintf(names[nc], sizeof names[nc], "lc_%s", cc);
-        snprintf(forms[nc++], sizeof forms[0], "E");
-    }
-    if (lm) {
-        char w[16];
-        snprintf(w, sizeof w, "%dA", SV_LABEL_MAX);
-        COL("lc_class", w);
-        COL("lc_flags", "J");
-    }
-    int c_rest = nc + 1;
-    COL(nm->version, "64A");
-    COL(nm->packet, "E");
-    COL(nm->history, "J");
-    COL("flags", "J");
-    COL("survey", "4A");
-    COL("source", "256A");
-    COL("record", "K");
-    COL("error", "256A");
-#undef COL
+    char forms[64][16], *ttype[64], *tform[64];
+    int nc = d->ncols < 64 ? d->ncols : 64;
     for (int k = 0; k < nc; k++) {
-        ttype[k] = names[k];
+        const dia_column *col = &d->cols[k];
+        if (col->type == DIA_COL_STRING)
+            snprintf(forms[k], sizeof forms[k], "%dA", (int)col->repeat);
+        else
+            snprintf(forms[k], sizeof forms[k], "%s", col->type == DIA_COL_INT64 ? "K"
+                                                  : col->type == DIA_COL_INT32 ? "J"
+                                                  : col->type == DIA_COL_FLOAT32 ? "E" : "D");
+        ttype[k] = (char *)col->name;
         tform[k] = forms[k];
     }
     fits_create_tbl(f, BINARY_TBL, 0, nc, ttype, tform, NULL, "ALERTS", &s);
     long long knull = -1;
-    char key[16];
-    snprintf(key, sizeof key, "TNULL1");
-    fits_write_key(f, TLONGLONG, key, &knull, "identifier unknown", &s);
-    char label[128];
-    model_label(m, label, sizeof label);
-    fits_write_key(f, TSTRING, "SVVERS", (char *)PACKAGE_VERSION, "stampvet version", &s);
-    fits_write_key(f, TSTRING, "MODEL", (char *)m->name, "model name", &s);
-    fits_write_key(f, TSTRING, "MODELVER", (char *)m->version, "model version", &s);
-    fits_write_key(f, TSTRING, "MODELCK", (char *)m->checksum, "model file CHECKSUM", &s);
-    if (lm) {
-        fits_write_key(f, TSTRING, "LCMODEL", (char *)lm->name, "light-curve model", &s);
-        fits_write_key(f, TSTRING, "LCMCK", (char *)lm->checksum, "its CHECKSUM", &s);
+    fits_write_key(f, TLONGLONG, "TNULL1", &knull, "identifier unknown", &s);
+    for (int k = 0; k < d->nmeta && !s; k++) {
+        const char *v = d->meta[k].value;
+        char *end;
+        long long num = strtoll(v, &end, 10);
+        if (d->meta[k].key[0] == 'N' && *v && !*end) /* the counts */
+            fits_write_key(f, TLONGLONG, d->meta[k].key, &num, meta_comment(d->meta[k].key), &s);
+        else
+            fits_write_key(f, TSTRING, d->meta[k].key, (char *)v, meta_comment(d->meta[k].key),
+                           &s);
     }
-    long na = t->n, nf = sv_alert_table_flagged(t), ns = sv_alert_table_scored(t);
-    fits_write_key(f, TLONG, "NALERTS", &na, "alerts (rows)", &s);
-    fits_write_key(f, TLONG, "NFLAGGED", &nf, "rows with a flag", &s);
-    fits_write_key(f, TLONG, "NSCORED", &ns, "rows with a score", &s);
-    for (int k = 0; k < SV_ALERT_N_FLAGS; k++) {
-        snprintf(key, sizeof key, "FLAG%u", (unsigned)sv_alert_flag_docs[k].bit);
-        fits_write_key(f, TSTRING, key, (char *)sv_alert_flag_docs[k].name,
-                       sv_alert_flag_docs[k].meaning, &s);
-    }
-    snprintf(key, sizeof key, "FLAG%u", (unsigned)SV_ALERT_FAILED);
-    fits_write_key(f, TSTRING, key, "FAILED", "no score from the network or features", &s);
-    for (long i = 0; i < t->n && !s; i++) {
-        const sv_alert_row *r = &t->rows[i];
-        long row = i + 1;
-        long long id = r->has_id ? (long long)r->id : knull;
-        char *str;
-        fits_write_col(f, TLONGLONG, 1, row, 1, 1, &id, &s);
-        str = (char *)r->object_id;
-        fits_write_col(f, TSTRING, 2, row, 1, 1, &str, &s);
-        const float *o = t->out + (size_t)i * t->n_out;
-        for (int k = 0; k < t->n_out; k++)
-            sv_report_fits_put_double(f, c_score + k, row, o[k], &s);
-        if (!rb) {
-            int b = best_of(o, t->n_out);
-            str = b >= 0 ? (char *)m->classes[b] : "";
-            fits_write_col(f, TSTRING, c_score + t->n_out, row, 1, 1, &str, &s);
+    char *text = NULL, **rows = NULL;
+    long n = (long)d->nrows;
+    for (int k = 0; k < nc && n > 0 && !s; k++) {
+        const dia_column *col = &d->cols[k];
+        void *data = (void *)col->data;
+        switch (col->type) {
+        case DIA_COL_INT64: fits_write_col(f, TLONGLONG, k + 1, 1, 1, n, data, &s); break;
+        case DIA_COL_INT32: fits_write_col(f, TINT, k + 1, 1, 1, n, data, &s); break;
+        case DIA_COL_FLOAT32: fits_write_col(f, TFLOAT, k + 1, 1, 1, n, data, &s); break;
+        case DIA_COL_FLOAT64: fits_write_col(f, TDOUBLE, k + 1, 1, 1, n, data, &s); break;
+        default: { /* strings: NUL-terminated copies */
+            size_t w = (size_t)col->repeat;
+            char *nt = realloc(text, (size_t)n * (w + 1));
+            char **nr = nt ? realloc(rows, (size_t)n * sizeof *rows) : NULL;
+            if (nt)
+                text = nt;
+            if (!nr) {
+                s = MEMORY_ALLOCATION;
+                break;
+            }
+            rows = nr;
+            for (long i = 0; i < n; i++) {
+                rows[i] = text + (size_t)i * (w + 1);
+                memcpy(rows[i], (const char *)data + (size_t)i * w, w);
+                rows[i][w] = '\0';
+            }
+            fits_write_col(f, TSTRING, k + 1, 1, 1, n, rows, &s);
         }
-        if (lm) {
-            const float *p = t->lc_prob + (size_t)i * t->n_lc;
-            for (int k = 0; k < t->n_lc; k++)
-                sv_report_fits_put_double(f, c_lc + k, row, p[k], &s);
-            int b = best_of(p, t->n_lc);
-            str = b >= 0 ? (char *)lm->classes[b] : "";
-            fits_write_col(f, TSTRING, c_lc + t->n_lc, row, 1, 1, &str, &s);
-            int lf = (int)t->lc_flags[i];
-            fits_write_col(f, TINT, c_lc + t->n_lc + 1, row, 1, 1, &lf, &s);
         }
-        int c = c_rest;
-        str = label;
-        fits_write_col(f, TSTRING, c++, row, 1, 1, &str, &s);
-        sv_report_fits_put_double(f, c++, row, r->packet_score, &s);
-        int nh = r->n_history, fl = (int)r->flags;
-        fits_write_col(f, TINT, c++, row, 1, 1, &nh, &s);
-        fits_write_col(f, TINT, c++, row, 1, 1, &fl, &s);
-        str = (char *)survey_name(r->survey);
-        fits_write_col(f, TSTRING, c++, row, 1, 1, &str, &s);
-        str = (char *)r->source;
-        fits_write_col(f, TSTRING, c++, row, 1, 1, &str, &s);
-        long long rec = r->record;
-        fits_write_col(f, TLONGLONG, c++, row, 1, 1, &rec, &s);
-        str = (char *)r->error;
-        fits_write_col(f, TSTRING, c++, row, 1, 1, &str, &s);
     }
+    free(text);
+    free(rows);
+    sv_alert_columns_free(&c);
     return sv_report_fits_close(f, s, tmp, err);
 }
 
