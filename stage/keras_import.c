@@ -1763,12 +1763,7 @@ int sv_keras_import(const char *h5_path, const sv_keras_options *opt_in, sv_mode
     if (opt.arch_path && (st = sv_sha256_file(opt.arch_path, archck, err)))
         return st;
     double mask = NAN;
-    int steps = opt.steps;
-    if (!steps && opt.task == SV_TASK_LIGHTCURVE && opt.lc_prep) { /* the prep's length */
-        sv_lcprep p;
-        if (sv_lcprep_parse(opt.lc_prep, &p, NULL) == 0 && p.mode != SV_LCMODE_NONE)
-            steps = p.n_steps;
-    }
+    int steps = sv_import_steps(&opt);
     if ((st = kimp_load_net(h5_path, opt.arch_path, steps, &net, &mask, kver, sizeof kver,
                             err)))
         return st;

@@ -231,3 +231,13 @@ int sv_import_provenance(sv_model *m, const char *creator, const char *file, con
         return sv_error_set(err, SV_ERR_INTERNAL, "%s: cannot record provenance", file);
     return 0;
 }
+
+int sv_import_steps(const sv_import_options *opt)
+{
+    if (opt->steps || opt->task != SV_TASK_LIGHTCURVE || !opt->lc_prep)
+        return opt->steps;
+    sv_lcprep p;
+    if (sv_lcprep_parse(opt->lc_prep, &p, NULL) == 0 && p.mode != SV_LCMODE_NONE)
+        return p.n_steps;
+    return 0;
+}

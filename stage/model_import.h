@@ -55,6 +55,11 @@ sv_import_options sv_import_options_defaults(void);
 int sv_import_describe(sv_model *m, const sv_import_options *opt, const char *file,
                        sv_error *err);
 
+/* The time steps to give a sequence input whose length the file leaves
+ * free: opt->steps, else (light-curve task) the n_steps of opt->lc_prep,
+ * else 0 (none: the importer says so). */
+int sv_import_steps(const sv_import_options *opt);
+
 /* Record CREATOR, SRCFILE (base name of file), SRCCK (srcck, the file's
  * SHA-256 in hex) and SRCCKALG; no date and no folder, so that importing
  * the same file with the same options gives the same model file byte for

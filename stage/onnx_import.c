@@ -4,7 +4,9 @@
  * holds it and how its layout relates to ONNX's: a stamp tensor (ONNX
  * N,C,H,W = engine H,W,C), a vector (N,F = F), a vector flattened from a
  * stamp tensor (ONNX order c,h,w; engine order h,w,c: a Dense that reads it
- * has its kernel rows reordered), or a constant (an initializer).  Weights
+ * has its kernel rows reordered), a sequence in one of its ONNX views (see
+ * vkind), a constant (an initializer or a Constant node), or a value no
+ * layer computes (shape arithmetic, zeros).  Weights
  * are converted when their node is read and copied into the net once it is
  * finalised. */
 #ifdef HAVE_CONFIG_H
@@ -29,7 +31,14 @@
 
 #define OIMP_MAX_FILE (1L << 30) /* 1 GiB */
 
-typedef enum vkind { V_STAMP = 1, V_VEC, V_VEC_CHW, V_CONST } vkind;
+/* V_SEQ: (N, T, F), the engine's (T, F); V_SEQ_TM: the same steps seen
+ * time-major (T, N, F), as ONNX's GRU / LSTM read and write them; V_RNN_Y:
+ * a GRU / LSTM output Y (T, 1, N, H); V_RNN_H: its last state Y_h (1, N, H);
+ * V_SHAPE: a computation on tensor shapes (Shape, Gather, Concat, ...);
+ * V_ZERO: a tensor known to hold zeros (an RNN's initial state). */
+typedef enum vkind {
+    V_STAMP = 1, V_VEC, V_VEC_CHW, V_CONST, V_SEQ, V_SEQ_TM, V_RNN_Y, V_RNN_H, V_SHAPE, V_ZERO
+} vkind;
 
 #define OIMP_MAX_SEG NN_MAX_INPUTS
 
@@ -58,6 +67,7 @@ typedef struct oimp {
     nn_net *net;
     const Onnx__GraphProto *g;
     int opset;
+    int steps;                   /* --steps: T of a sequence input left free */
     oval *v;
     int nv, capv;
     pend *p;
@@ -335,9 +345,19 @@ static oval *o_data(oimp *k, const Onnx__NodeProto *n, size_t i, unsigned ok)
         return NULL;
     }
     if (!(ok & (1u << v->kind))) {
-        static const char *const kn[] = {"", "an image (N,C,H,W)", "a vector (N,F)",
-                                         "a flattened image", "a constant"};
+        static const char *const kn[] = {
+            "", "an image (N,C,H,W)", "a vector (N,F)", "a flattened image", "a constant",
+            "a sequence (N,T,F)", "a time-major sequence (T,N,F)",
+            "a recurrent output Y (T,1,N,H)", "a recurrent state Y_h (1,N,H)",
+            "a shape computation", "a tensor of zeros"};
         o_unsup(k, n, "input '%s' is %s", n->input[i], kn[v->kind]);
+        return NULL;
+    }
+    if ((v->kind == V_SEQ || v->kind == V_SEQ_TM || v->kind == V_RNN_Y) &&
+        (k->net->layers[v->layer].kind == NN_GRU || k->net->layers[v->layer].kind == NN_LSTM) &&
+        !k->net->layers[v->layer].return_sequences) {
+        o_unsup(k, n, "input '%s' is the whole output sequence of '%s', whose last step "
+                "alone another node takes", n->input[i], k->net->layers[v->layer].name);
         return NULL;
     }
     return v;
@@ -346,6 +366,13 @@ static oval *o_data(oimp *k, const Onnx__NodeProto *n, size_t i, unsigned ok)
 #define K_STAMP (1u << V_STAMP)
 #define K_VEC (1u << V_VEC)
 #define K_CHW (1u << V_VEC_CHW)
+#define K_CONST (1u << V_CONST)
+#define K_SEQ (1u << V_SEQ)
+#define K_SEQ_TM (1u << V_SEQ_TM)
+#define K_RNN_Y (1u << V_RNN_Y)
+#define K_RNN_H (1u << V_RNN_H)
+#define K_SHAPE (1u << V_SHAPE)
+#define K_ZERO (1u << V_ZERO)
 
 /* The output value of n, held by layer idx. */
 static int o_out(oimp *k, const Onnx__NodeProto *n, vkind kind, int idx)
@@ -520,7 +547,7 @@ static int o_dense(oimp *k, const Onnx__NodeProto *n, oval *x, float *K, float *
     }
     if ((st = o_pend(k, idx, 1, B, (size_t)units)))
         return st;
-    return o_out(k, n, V_VEC, idx);
+    return o_out(k, n, x->kind == V_SEQ || x->kind == V_SEQ_TM ? x->kind : V_VEC, idx);
 }
 
 static int op_gemm(oimp *k, const Onnx__NodeProto *n)
@@ -564,7 +591,7 @@ static int op_gemm(oimp *k, const Onnx__NodeProto *n)
 
 static int op_matmul(oimp *k, const Onnx__NodeProto *n)
 {
-    oval *x = o_data(k, n, 0, K_VEC | K_CHW);
+    oval *x = o_data(k, n, 0, K_VEC | K_CHW | K_SEQ | K_SEQ_TM); /* per step on a sequence */
     if (!x)
         return k->err->status;
     oval *bv = n->n_input > 1 ? o_find(k, n->input[1]) : NULL;
@@ -625,7 +652,7 @@ static int op_add(oimp *k, const Onnx__NodeProto *n)
 
 static int op_act(oimp *k, const Onnx__NodeProto *n)
 {
-    oval *x = o_data(k, n, 0, K_STAMP | K_VEC | K_CHW);
+    oval *x = o_data(k, n, 0, K_STAMP | K_VEC | K_CHW | K_SEQ | K_SEQ_TM);
     if (!x)
         return k->err->status;
     nn_act act;
@@ -642,9 +669,11 @@ static int op_act(oimp *k, const Onnx__NodeProto *n)
         alpha = a_float(n, "alpha", 0.01f);
     } else { /* Softmax */
         int64_t axis = a_int(n, "axis", k->opset >= 13 ? -1 : 1);
-        if (x->kind == V_STAMP || !(axis == -1 || axis == 1))
-            return o_unsup(k, n, "softmax over axis %lld of a %s (only the features of a "
-                           "vector)", (long long)axis, x->kind == V_STAMP ? "image" : "vector");
+        int seq = x->kind == V_SEQ || x->kind == V_SEQ_TM, last = seq ? 2 : 1;
+        if (x->kind == V_STAMP || !(axis == -1 || axis == last))
+            return o_unsup(k, n, "softmax over axis %lld of a %s (only the features, the last "
+                           "axis)", (long long)axis, x->kind == V_STAMP ? "image" : seq ?
+                           "sequence" : "vector");
         act = NN_ACT_SOFTMAX;
     }
     nn_layer *P = &k->net->layers[x->layer];
@@ -751,8 +780,17 @@ static int op_reshape(oimp *k, const Onnx__NodeProto *n)
     return o_unsup(k, n, "reshape to a shape other than (batch, -1) (a flatten)");
 }
 
+static int op_shape_of(oimp *k, const Onnx__NodeProto *n);
+
 static int op_concat(oimp *k, const Onnx__NodeProto *n)
 {
+    int shapes = 1; /* of shapes and constants only: a shape computation */
+    for (size_t i = 0; i < n->n_input; i++) {
+        oval *x = o_find(k, n->input[i]);
+        shapes &= x && (x->kind == V_SHAPE || x->kind == V_CONST);
+    }
+    if (shapes)
+        return op_shape_of(k, n);
     if (n->n_input < 2 || n->n_input > NN_MAX_INPUTS)
         return o_unsup(k, n, "%zu inputs (2..%d)", n->n_input, NN_MAX_INPUTS);
     int in[NN_MAX_INPUTS], nseg = 0, off = 0, st;
@@ -822,7 +860,7 @@ static int op_bn(oimp *k, const Onnx__NodeProto *n)
 
 static int op_identity(oimp *k, const Onnx__NodeProto *n)
 {
-    oval *x = o_data(k, n, 0, K_STAMP | K_VEC | K_CHW);
+    oval *x = o_data(k, n, 0, K_STAMP | K_VEC | K_CHW | K_SEQ | K_SEQ_TM);
     if (!x)
         return k->err->status;
     if (!strcmp(n->op_type, "Dropout")) {
@@ -832,6 +870,358 @@ static int op_identity(oimp *k, const Onnx__NodeProto *n)
             return o_unsup(k, n, "the mask output");
     }
     return o_alias(k, n->output[0], x, x->layer);
+}
+
+
+/* ---- recurrent layers and the tensors around them ------------------------
+ * torch.onnx.export writes an nn.GRU / nn.LSTM (batch_first) as
+ *   Transpose(perm 1,0,2) -> GRU(X, W, R, B, "", initial_h) -> Squeeze(axis 1)
+ *   -> Transpose(perm 1,0,2)
+ * with initial_h zeros built from the input's shape (Shape, Gather,
+ * Unsqueeze, Concat, ConstantOfShape, or Expand / Slice of zeros), and the
+ * last step as Gather / Slice of the sequence or Gather / Squeeze of Y_h.
+ * The shape arithmetic is followed only as far as proving the initial state
+ * zero; a last step taken turns the GRU / LSTM into return_sequences = 0. */
+
+/* 1 when constant t holds only zero bytes (0 of every numeric type). */
+static int t_is_zero(const Onnx__TensorProto *t)
+{
+    for (size_t i = 0; t->has_raw_data && i < t->raw_data.len; i++)
+        if (t->raw_data.data[i])
+            return 0;
+    for (size_t i = 0; i < t->n_float_data; i++)
+        if (t->float_data[i] != 0.0f)
+            return 0;
+    for (size_t i = 0; i < t->n_int32_data; i++)
+        if (t->int32_data[i])
+            return 0;
+    for (size_t i = 0; i < t->n_int64_data; i++)
+        if (t->int64_data[i])
+            return 0;
+    for (size_t i = 0; i < t->n_double_data; i++)
+        if (t->double_data[i] != 0.0)
+            return 0;
+    return 1;
+}
+
+/* Is value name (an optional input: "" is absent) absent or zeros? */
+static int o_zero_or_absent(oimp *k, const Onnx__NodeProto *n, size_t i)
+{
+    if (i >= n->n_input || !n->input[i][0])
+        return 1;
+    oval *v = o_find(k, n->input[i]);
+    return v && (v->kind == V_ZERO || (v->kind == V_CONST && t_is_zero(v->t)));
+}
+
+/* A value of kind V_SHAPE or V_ZERO (no layer) for n's output. */
+static int o_meta(oimp *k, const Onnx__NodeProto *n, vkind kind)
+{
+    return o_out(k, n, kind, -1);
+}
+
+/* Shape, and Gather / Unsqueeze / Squeeze / Concat / Slice on shapes. */
+static int op_shape_of(oimp *k, const Onnx__NodeProto *n)
+{
+    if (!strcmp(n->op_type, "Shape")) {
+        if (!o_data(k, n, 0, K_STAMP | K_VEC | K_CHW | K_SEQ | K_SEQ_TM | K_RNN_Y | K_RNN_H))
+            return k->err->status;
+    } else {
+        for (size_t i = 0; i < n->n_input; i++)
+            if (n->input[i][0] && !o_data(k, n, i, K_SHAPE | K_CONST))
+                return k->err->status;
+    }
+    return o_meta(k, n, V_SHAPE);
+}
+
+/* The scalar or one-value int64 constant input i of n. */
+static int o_int1(oimp *k, const Onnx__NodeProto *n, size_t i, int64_t *out)
+{
+    if (i >= n->n_input || !n->input[i][0])
+        return o_unsup(k, n, "missing input %zu", i);
+    int c = o_ints(k, n, n->input[i], out, 1);
+    if (c < 0)
+        return k->err->status;
+    return c == 1 ? 0 : o_unsup(k, n, "input '%s' is not a single value", n->input[i]);
+}
+
+/* Take the last step of the sequence that recurrent layer `layer`
+ * computes: it returns its last state only (return_sequences = 0), which
+ * no layer may already read as a sequence.  n's output becomes a vector. */
+static int o_last_step(oimp *k, const Onnx__NodeProto *n, int layer)
+{
+    nn_layer *L = &k->net->layers[layer];
+    if (L->kind != NN_GRU && L->kind != NN_LSTM)
+        return o_unsup(k, n, "the last step of a sequence that no GRU or LSTM computes");
+    for (int i = layer + 1; i < k->net->n_layers; i++)
+        for (int j = 0; j < k->net->layers[i].n_in; j++)
+            if (k->net->layers[i].in[j] == layer && L->return_sequences)
+                return o_unsup(k, n, "the last step of '%s', whose whole sequence '%s' reads "
+                               "too", L->name, k->net->layers[i].name);
+    L->return_sequences = 0;
+    return o_out(k, n, V_VEC, layer);
+}
+
+static int op_constant(oimp *k, const Onnx__NodeProto *n)
+{
+    const Onnx__AttributeProto *a = o_attr(n, "value");
+    if (!a || !a->t)
+        return o_unsup(k, n, "a constant without a tensor 'value'");
+    if (n->n_output < 1)
+        return o_unsup(k, n, "no output");
+    oval *v = o_new(k, n->output[0], V_CONST, -1);
+    if (!v)
+        return sv_error_set(k->err, SV_ERR_NOMEM, "%s: out of memory", k->src);
+    v->t = a->t;
+    return 0;
+}
+
+static int op_constant_of_shape(oimp *k, const Onnx__NodeProto *n)
+{
+    if (!o_data(k, n, 0, K_SHAPE | K_CONST))
+        return k->err->status;
+    const Onnx__AttributeProto *a = o_attr(n, "value");
+    if (a && a->t && !t_is_zero(a->t))
+        return o_unsup(k, n, "a value other than 0 (only zeros: an initial state)");
+    return o_meta(k, n, V_ZERO);
+}
+
+/* Expand / Slice of zeros stay zeros. */
+static int o_zeros_op(oimp *k, const Onnx__NodeProto *n)
+{
+    if (!o_zero_or_absent(k, n, 0) || !n->input[0][0])
+        return o_unsup(k, n, "input '%s' is not a tensor of zeros (only an initial state is "
+                       "expanded or sliced here)", n->n_input ? n->input[0] : "?");
+    return o_meta(k, n, V_ZERO);
+}
+
+static int op_expand(oimp *k, const Onnx__NodeProto *n)
+{
+    return o_zeros_op(k, n);
+}
+
+static int op_transpose(oimp *k, const Onnx__NodeProto *n)
+{
+    oval *x = o_data(k, n, 0, K_SEQ | K_SEQ_TM);
+    if (!x)
+        return k->err->status;
+    int64_t p[3] = {0, 0, 0};
+    if (a_ints(n, "perm", p, 3) != 1 || p[0] != 1 || p[1] != 0 || p[2] != 2)
+        return o_unsup(k, n, "perm other than [1,0,2] (batch <-> time of a sequence)");
+    return o_out(k, n, x->kind == V_SEQ ? V_SEQ_TM : V_SEQ, x->layer);
+}
+
+/* The axes of Squeeze / Unsqueeze: the input (opset 13) or the attribute. */
+static int o_axes(oimp *k, const Onnx__NodeProto *n, int64_t *ax)
+{
+    if (n->n_input > 1 && n->input[1][0])
+        return o_ints(k, n, n->input[1], ax, 4);
+    const Onnx__AttributeProto *a = o_attr(n, "axes");
+    if (!a)
+        return o_unsup(k, n, "no axes (every axis of size 1)");
+    if (a->n_ints > 4)
+        return o_unsup(k, n, "more than 4 axes");
+    memcpy(ax, a->ints, a->n_ints * sizeof *ax);
+    return (int)a->n_ints;
+}
+
+static int op_squeeze(oimp *k, const Onnx__NodeProto *n)
+{
+    oval *x = o_data(k, n, 0, K_RNN_Y | K_RNN_H | K_SHAPE | K_ZERO);
+    if (!x)
+        return k->err->status;
+    if (x->kind == V_SHAPE || x->kind == V_ZERO)
+        return o_meta(k, n, x->kind);
+    int64_t ax[4];
+    int na = o_axes(k, n, ax);
+    if (na < 0)
+        return k->err->status;
+    if (x->kind == V_RNN_Y && na == 1 && (ax[0] == 1 || ax[0] == -3))
+        return o_out(k, n, V_SEQ_TM, x->layer); /* (T, 1, N, H) -> (T, N, H) */
+    if (x->kind == V_RNN_H && na == 1 && (ax[0] == 0 || ax[0] == -3))
+        return o_last_step(k, n, x->layer); /* (1, N, H) -> (N, H) */
+    return o_unsup(k, n, "axes other than the direction axis of a GRU / LSTM output");
+}
+
+static int op_unsqueeze(oimp *k, const Onnx__NodeProto *n)
+{
+    return o_data(k, n, 0, K_SHAPE | K_CONST) ? o_meta(k, n, V_SHAPE) : k->err->status;
+}
+
+static int op_gather(oimp *k, const Onnx__NodeProto *n)
+{
+    oval *x = o_data(k, n, 0, K_SHAPE | K_CONST | K_SEQ | K_SEQ_TM | K_RNN_H);
+    if (!x)
+        return k->err->status;
+    if (x->kind == V_SHAPE || x->kind == V_CONST)
+        return op_shape_of(k, n);
+    oval *iv = n->n_input > 1 ? o_find(k, n->input[1]) : NULL;
+    if (!iv || iv->kind != V_CONST || iv->t->n_dims != 0)
+        return o_unsup(k, n, "indices that are not one constant scalar");
+    int64_t i, axis = a_int(n, "axis", 0);
+    int st = o_int1(k, n, 1, &i), shp[NN_MAX_RANK];
+    if (st || (st = o_shape(k, x->layer, shp)))
+        return st;
+    int T = x->kind == V_RNN_H ? 1 : shp[0];
+    int64_t time_axis = x->kind == V_SEQ ? 1 : 0;
+    if ((axis == time_axis || axis == time_axis - 3) && (i == -1 || i == T - 1))
+        return o_last_step(k, n, x->layer);
+    return o_unsup(k, n, "axis %lld index %lld (only the last step of a GRU / LSTM sequence)",
+                   (long long)axis, (long long)i);
+}
+
+static int op_slice(oimp *k, const Onnx__NodeProto *n)
+{
+    oval *x = o_data(k, n, 0, K_SHAPE | K_CONST | K_ZERO | K_SEQ | K_SEQ_TM);
+    if (!x)
+        return k->err->status;
+    if (x->kind == V_SHAPE || x->kind == V_CONST)
+        return op_shape_of(k, n);
+    if (x->kind == V_ZERO)
+        return o_zeros_op(k, n);
+    int64_t b, e, axis, step = 1;
+    int st, shp[NN_MAX_RANK];
+    if ((st = o_int1(k, n, 1, &b)) || (st = o_int1(k, n, 2, &e)) ||
+        (st = o_int1(k, n, 3, &axis)) ||
+        (n->n_input > 4 && n->input[4][0] && (st = o_int1(k, n, 4, &step))) ||
+        (st = o_shape(k, x->layer, shp)))
+        return st;
+    int64_t T = shp[0], time_axis = x->kind == V_SEQ ? 1 : 0;
+    if ((axis == time_axis || axis == time_axis - 3) && step == 1 && (b == -1 || b == T - 1) &&
+        e >= T)
+        return o_last_step(k, n, x->layer); /* (N, 1, H): the layout of (N, H) */
+    return o_unsup(k, n, "a slice other than the last step of a GRU / LSTM sequence (axis "
+                   "%lld, %lld:%lld:%lld)", (long long)axis, (long long)b, (long long)e,
+                   (long long)step);
+}
+
+/* The activations attribute of a GRU / LSTM, when present, must name the
+ * defaults (Sigmoid, Tanh[, Tanh]). */
+static int o_rnn_acts(oimp *k, const Onnx__NodeProto *n, int lstm)
+{
+    const Onnx__AttributeProto *a = o_attr(n, "activations");
+    if (o_attr(n, "activation_alpha") || o_attr(n, "activation_beta"))
+        return o_unsup(k, n, "attribute 'activation_alpha' / 'activation_beta' (only the "
+                       "default activations)");
+    if (!a)
+        return 0;
+    static const char *const want[] = {"Sigmoid", "Tanh", "Tanh"};
+    size_t nw = lstm ? 3 : 2;
+    int ok = a->n_strings == nw;
+    for (size_t i = 0; ok && i < nw; i++)
+        ok = a->strings[i].len == strlen(want[i]) &&
+             !memcmp(a->strings[i].data, want[i], a->strings[i].len);
+    return ok ? 0 : o_unsup(k, n, "attribute 'activations' other than the defaults (%s)",
+                            lstm ? "Sigmoid, Tanh, Tanh" : "Sigmoid, Tanh");
+}
+
+/* ONNX GRU (gates z, r, h) and LSTM (gates i, o, f, c; W, R: (1, G*H, in /
+ * H); B: (1, 2*G*H) = Wb, Rb) -> the engine's Keras layout: kernel (in, G*H)
+ * and recurrent_kernel (H, G*H) transposed, gates z, r, h / i, f, c, o;
+ * bias Wb, Rb as the (2, 3H) of reset_after (linear_before_reset 1), else
+ * Wb + Rb. */
+static int op_rnn(oimp *k, const Onnx__NodeProto *n)
+{
+    int lstm = !strcmp(n->op_type, "LSTM"), G = lstm ? 4 : 3;
+    oval *x = o_data(k, n, 0, K_SEQ_TM);
+    if (!x)
+        return k->err->status;
+    const Onnx__AttributeProto *dir = o_attr(n, "direction");
+    if (dir && !(dir->s.len == 7 && !memcmp(dir->s.data, "forward", 7)))
+        return o_unsup(k, n, "attribute 'direction' %.*s (only forward)", (int)dir->s.len,
+                       (const char *)dir->s.data);
+    if (o_attr(n, "clip"))
+        return o_unsup(k, n, "attribute 'clip' (cell clipping)");
+    if (a_int(n, "layout", 0))
+        return o_unsup(k, n, "attribute 'layout' %lld (only 0: time-major)",
+                       (long long)a_int(n, "layout", 0));
+    if (lstm && a_int(n, "input_forget", 0))
+        return o_unsup(k, n, "attribute 'input_forget' 1 (coupled input and forget gates)");
+    int st = o_rnn_acts(k, n, lstm);
+    if (st)
+        return st;
+    if (n->n_input > 4 && n->input[4][0])
+        return o_unsup(k, n, "input 'sequence_lens' (sequences of their own lengths)");
+    if (!o_zero_or_absent(k, n, 5))
+        return o_unsup(k, n, "input 'initial_h' is not zeros (only a zero initial state)");
+    if (lstm && !o_zero_or_absent(k, n, 6))
+        return o_unsup(k, n, "input 'initial_c' is not zeros (only a zero initial state)");
+    if (lstm && n->n_input > 7 && n->input[7][0])
+        return o_unsup(k, n, "input 'P' (peephole connections)");
+    if (lstm && n->n_output > 2 && n->output[2][0] && o_consumers(k, n->output[2]))
+        return o_unsup(k, n, "output 'Y_c' (the cell state) is read");
+    int64_t H = a_int(n, "hidden_size", 0);
+    int shp[NN_MAX_RANK];
+    if ((st = o_shape(k, x->layer, shp)))
+        return st;
+    int I = shp[1];
+    oval *wv = n->n_input > 2 ? o_find(k, n->input[1]) : NULL;
+    oval *rv = n->n_input > 2 ? o_find(k, n->input[2]) : NULL;
+    if (!wv || !rv || wv->kind != V_CONST || rv->kind != V_CONST || wv->t->n_dims != 3)
+        return o_unsup(k, n, "W or R that is not a constant (initializer)");
+    if (wv->t->dims[0] != 1)
+        return o_unsup(k, n, "%lld directions (only forward)", (long long)wv->t->dims[0]);
+    if (H < 1 || H > 4096 || wv->t->dims[1] != G * H || wv->t->dims[2] != I)
+        return sv_error_set(k->err, SV_ERR_SHAPE, "%s: node '%s' (%s): W of (%lld, %lld, %lld) "
+                            "does not fit hidden_size %lld on %d inputs", k->src, n->name,
+                            n->op_type, (long long)wv->t->dims[0], (long long)wv->t->dims[1],
+                            (long long)wv->t->dims[2], (long long)H, I);
+    size_t u = (size_t)H, gu = (size_t)G * u, in = (size_t)I;
+    int reset_after = !lstm && a_int(n, "linear_before_reset", 0) != 0;
+    float *W = o_floats(k, n, n->input[1], gu * in, NULL);
+    float *R = W ? o_floats(k, n, n->input[2], gu * u, NULL) : NULL;
+    float *B = R && n->n_input > 3 && n->input[3][0] ? o_floats(k, n, n->input[3], 2 * gu, NULL)
+                                                       : R ? calloc(2 * gu, sizeof *B) : NULL;
+    size_t nb = reset_after ? 2 * gu : gu;
+    float *Kk = B ? malloc(in * gu * sizeof *Kk) : NULL;
+    float *Kr = Kk ? malloc(u * gu * sizeof *Kr) : NULL;
+    float *Kb = Kr ? malloc(nb * sizeof *Kb) : NULL;
+    if (!Kb) {
+        free(W), free(R), free(B), free(Kk), free(Kr);
+        return k->err->status ? k->err->status
+                              : sv_error_set(k->err, SV_ERR_NOMEM, "%s: out of memory", k->src);
+    }
+    static const int lstm_gate[4] = {0, 2, 3, 1}; /* Keras i, f, c, o in ONNX's i, o, f, c */
+    for (int g = 0; g < G; g++) {
+        size_t og = (size_t)(lstm ? lstm_gate[g] : g);
+        for (size_t j = 0; j < u; j++) {
+            size_t col = (size_t)g * u + j, row = og * u + j;
+            for (size_t i = 0; i < in; i++)
+                Kk[i * gu + col] = W[row * in + i];
+            for (size_t i = 0; i < u; i++)
+                Kr[i * gu + col] = R[row * u + i];
+            if (reset_after) {
+                Kb[col] = B[row];
+                Kb[gu + col] = B[gu + row];
+            } else {
+                Kb[col] = B[row] + B[gu + row];
+            }
+        }
+    }
+    free(W), free(R), free(B);
+    nn_layer L = nn_layer_defaults(lstm ? NN_LSTM : NN_GRU, "");
+    L.units = (int)H;
+    L.return_sequences = 1;
+    L.reset_after = reset_after;
+    L.recurrent_act = NN_ACT_SIGMOID;
+    L.act = NN_ACT_TANH;
+    int idx;
+    if ((st = o_add(k, n, &L, 1, &x->layer, &idx))) {
+        free(Kk), free(Kr), free(Kb);
+        return st;
+    }
+    if ((st = o_pend(k, idx, 0, Kk, in * gu))) {
+        free(Kr), free(Kb);
+        return st;
+    }
+    if ((st = o_pend(k, idx, 1, Kr, u * gu))) {
+        free(Kb);
+        return st;
+    }
+    if ((st = o_pend(k, idx, 2, Kb, nb)) || (st = o_out(k, n, V_RNN_Y, idx)))
+        return st;
+    if (n->n_output > 1 && n->output[1][0] && !o_new(k, n->output[1], V_RNN_H, idx))
+        return sv_error_set(k->err, SV_ERR_NOMEM, "%s: out of memory", k->src);
+    return 0;
 }
 
 /* The one table: operator, its converter, the attributes it understands. */
@@ -858,6 +1248,19 @@ static const struct {
     {"BatchNormalization", op_bn, ",epsilon,momentum,training_mode,spatial,"},
     {"Dropout", op_identity, ",ratio,seed,"},
     {"Identity", op_identity, ","},
+    {"GRU", op_rnn, ",hidden_size,linear_before_reset,direction,activations,activation_alpha,"
+                    "activation_beta,clip,layout,"},
+    {"LSTM", op_rnn, ",hidden_size,direction,activations,activation_alpha,activation_beta,clip,"
+                     "layout,input_forget,"},
+    {"Transpose", op_transpose, ",perm,"},
+    {"Squeeze", op_squeeze, ",axes,"},
+    {"Unsqueeze", op_unsqueeze, ",axes,"},
+    {"Gather", op_gather, ",axis,"},
+    {"Slice", op_slice, ","},
+    {"Shape", op_shape_of, ","},
+    {"Constant", op_constant, ",value,"},
+    {"ConstantOfShape", op_constant_of_shape, ",value,"},
+    {"Expand", op_expand, ","},
 };
 
 static void o_supported(char *list, size_t cap);
@@ -867,7 +1270,7 @@ static void o_supported(char *list, size_t cap);
 static int o_inputs(oimp *k)
 {
     const Onnx__GraphProto *g = k->g;
-    for (int pass = 0; pass < 2; pass++) /* stamps first, then vectors */
+    for (int pass = 0; pass < 2; pass++) /* stamps and sequences first, then vectors */
         for (size_t i = 0; i < g->n_input; i++) {
             const Onnx__ValueInfoProto *vi = g->input[i];
             if (o_find(k, vi->name))
@@ -882,34 +1285,43 @@ static int o_inputs(oimp *k)
                                     k->src, vi->name);
             const Onnx__TensorShapeProto *s = t->tensor_type->shape;
             int r = (int)s->n_dim;
-            if (r != 4 && r != 2)
+            if (r < 2 || r > 4)
                 return sv_error_set(k->err, SV_ERR_UNSUPPORTED, "%s: input '%s' of rank %d "
-                                    "(an image N,C,H,W or a vector N,F)", k->src, vi->name, r);
-            if ((pass == 0) != (r == 4))
+                                    "(an image N,C,H,W, a sequence N,T,F or a vector N,F)",
+                                    k->src, vi->name, r);
+            if ((pass == 0) != (r > 2))
                 continue;
             int d[4] = {0, 0, 0, 0};
             for (int j = 1; j < r; j++) {
                 const Onnx__TensorShapeProto__Dimension *dm = s->dim[j];
+                if (r == 3 && j == 1 && k->steps > 0 &&
+                    dm->value_case != ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_VALUE) {
+                    d[j] = k->steps; /* a free time axis: --steps */
+                    continue;
+                }
                 if (dm->value_case != ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_VALUE ||
                     dm->dim_value < 1 || dm->dim_value > (1 << 24))
                     return sv_error_set(k->err, SV_ERR_UNSUPPORTED, "%s: input '%s': dimension "
-                                        "%d is not a fixed size", k->src, vi->name, j);
+                                        "%d is not a fixed size%s", k->src, vi->name, j,
+                                        r == 3 && j == 1 ? " (give the time steps with --steps)"
+                                                         : "");
                 d[j] = (int)dm->dim_value;
             }
             nn_layer L = nn_layer_defaults(NN_INPUT, "");
             snprintf(L.name, NN_NAME_MAX, "%.*s", NN_NAME_MAX - 1, vi->name);
-            L.rank = r == 4 ? 3 : 1;
+            L.rank = r - 1;
             if (r == 4) {
                 L.shape[0] = d[2];
                 L.shape[1] = d[3];
                 L.shape[2] = d[1];
             } else {
                 L.shape[0] = d[1];
+                L.shape[1] = d[2];
             }
             int idx = nn_net_add(k->net, &L, k->err);
             if (idx < 0)
                 return sv_error_prefix(k->err, "%s: input '%s': ", k->src, vi->name);
-            if (!o_new(k, vi->name, r == 4 ? V_STAMP : V_VEC, idx))
+            if (!o_new(k, vi->name, r == 4 ? V_STAMP : r == 3 ? V_SEQ : V_VEC, idx))
                 return SV_ERR_NOMEM;
         }
     return 0;
@@ -992,9 +1404,15 @@ static int o_graph(oimp *k)
             return st;
     }
     oval *out = o_find(k, g->output[0]->name);
-    if (!out || out->kind == V_CONST)
+    if (!out || out->kind == V_CONST || out->layer < 0)
         return sv_error_set(k->err, SV_ERR_FORMAT, "%s: the graph output '%s' is computed by "
                             "no node", k->src, g->output[0]->name);
+    const nn_layer *O = &k->net->layers[out->layer];
+    if (out->kind == V_SEQ_TM || out->kind == V_RNN_Y || out->kind == V_RNN_H ||
+        (out->kind == V_SEQ && (O->kind == NN_GRU || O->kind == NN_LSTM) && !O->return_sequences))
+        return sv_error_set(k->err, SV_ERR_UNSUPPORTED, "%s: the graph output '%s' is a "
+                            "recurrent layer's raw or time-major output (a (N,T,C) sequence, a "
+                            "(N,C) vector or an image is)", k->src, g->output[0]->name);
     k->net->output = out->layer;
     return 0;
 }
@@ -1067,6 +1485,7 @@ int sv_onnx_import(const char *path, const sv_import_options *opt_in, sv_model *
     k.err = err;
     k.g = mp->graph;
     k.opset = 0;
+    k.steps = sv_import_steps(&opt);
     for (size_t i = 0; i < mp->n_opset_import; i++)
         if (!mp->opset_import[i]->domain || !mp->opset_import[i]->domain[0])
             k.opset = (int)mp->opset_import[i]->version;

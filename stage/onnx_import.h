@@ -16,9 +16,16 @@
  *     flattened NCHW tensor gets its kernel rows reordered from (c, h, w) to
  *     the engine's (h, w, c), so no transpose runs at inference
  *   Concat (the channel / feature axis), BatchNormalization (inference),
- *   Dropout, Identity -> as their Keras counterparts.
- * Network inputs: rank 4 (N, C, H, W) -> a stamp (H, W, C), input 0; rank 2
- * (N, F) -> a feature vector, input 1.  One graph output.  Any other
+ *   Dropout, Identity -> as their Keras counterparts
+ *   GRU (z, r, h; linear_before_reset = Keras reset_after), LSTM (i, o, f, c
+ *     -> Keras i, f, c, o): forward, default activations, zero initial
+ *     state -> GRU / LSTM layers; the Transpose / Squeeze / Gather / Slice
+ *     and initial-state shape arithmetic torch.onnx.export writes around
+ *     them are followed (onnx_import.c), a last step taken makes the layer
+ *     return its last state; MatMul and Softmax on a sequence act per step.
+ * Network inputs: rank 4 (N, C, H, W) -> a stamp (H, W, C), input 0; rank 3
+ * (N, T, F) -> a sequence (T, F) (a free T from opt->steps or lc_prep); rank
+ * 2 (N, F) -> a feature vector, input 1.  One graph output.  Any other
  * operator, attribute value or layout is refused (SV_ERR_UNSUPPORTED) with
  * the node's name, its operator and the attribute.
  *

@@ -256,7 +256,10 @@ static void test_rapid_refused(void **state)
     static const struct {
         const char *file, *layer, *what;
     } cases[] = {
-        {"tcn_layernorm.h5", "'tcn'", "use_layer_norm"},
+        {"tcn_layernorm.h5", "'tcn'", "option use_layer_norm true"},
+        {"tcn_batchnorm.h5", "'tcn'", "option use_batch_norm true"},
+        {"tcn_weightnorm.h5", "'tcn'", "option use_weight_norm true"},
+        {"tcn_last.h5", "'tcn'", "option return_sequences false"},
         {"lstm_backwards.h5", "'lstm'", "go_backwards"},
         {"unknown_layer.h5", "'dropout_1'", "SimpleRNN"},
     };

@@ -45,15 +45,13 @@ int cli_import_parse(const char *cmd, const char *usage, int keras, int argc, ch
     while ((c = getopt_long(argc, argv, "o:h", opts, NULL)) != -1) {
         switch (c) {
         case 'a':
-        case 'T': {
             if (!keras) {
                 cli_fail(cmd, "%s is for Keras files (see --help)", argv[optind - 1]);
                 return 2;
             }
-            if (c == 'a') {
-                o.arch_path = optarg;
-                break;
-            }
+            o.arch_path = optarg;
+            break;
+        case 'T': {
             long v = strtol(optarg, &end, 10);
             if (end == optarg || *end || v < 1 || v > 1000000) {
                 cli_fail(cmd, "--steps '%s': a number of time steps, 1..1000000", optarg);

@@ -14,8 +14,6 @@ Writes into OUTDIR:
   two/<id>_{sci,ref,diff}.fits, two/list.txt, two/features.csv
                    8 random triplets and their features for `score --list`
   two.torch.txt    torch's own outputs for them: "<id> p0 p1 p2"
-  gru.onnx         a GRU over (N, 10, 3) sequences (not imported yet: the
-                   test checks that it is refused by name)
   dilated.onnx     two.onnx with its first Conv dilated (refused by name)
 """
 import os
@@ -112,20 +110,6 @@ with open(os.path.join(OUT, "two", "list.txt"), "w") as lf, \
         ff.write(sid + "," + ",".join("%.9g" % v for v in feats[i]) + "\n")
         tf.write(sid + " " + " ".join("%.10g" % v for v in ref[i]) + "\n")
 
-
-# ---- a GRU model ----------------------------------------------------------
-class G(torch.nn.Module):
-    def __init__(self):
-        super().__init__()
-        self.gru = torch.nn.GRU(3, 5, batch_first=True)
-        self.fc = torch.nn.Linear(5, 2)
-
-    def forward(self, x):
-        y, _ = self.gru(x)
-        return torch.softmax(self.fc(y), dim=-1)
-
-
-export(G().eval(), (torch.zeros(1, 10, 3),), os.path.join(OUT, "gru.onnx"), ["seq"])
 
 # ---- an attribute the importer does not take: a dilated Conv ----------------
 import onnx  # noqa: E402

@@ -34,8 +34,10 @@ Writes into OUTDIR, for each model M:
                 wrong (negative controls; the engine must be far from them)
   M.shape       "B T F K" and the control names
 and, for the error tests, copies with one unsupported option:
-  tcn_layernorm.h5 (TCN use_layer_norm true), lstm_backwards.h5 (LSTM
-  go_backwards true), unknown_layer.h5 (a layer class that does not exist).
+  tcn_layernorm.h5, tcn_batchnorm.h5, tcn_weightnorm.h5 (TCN use_layer_norm,
+  use_batch_norm, use_weight_norm true), tcn_last.h5 (TCN return_sequences
+  false), lstm_backwards.h5 (LSTM go_backwards true), unknown_layer.h5 (a
+  layer class that does not exist).
 """
 import json
 import os
@@ -275,10 +277,12 @@ def edited(src, dst, edit):
         h5.attrs["model_config"] = json.dumps(mc).encode()
 
 
-def tcn_layernorm(layers):
-    for L in layers:
-        if L["class_name"] == "TCN":
-            L["config"]["use_layer_norm"] = True
+def tcn_option(option, value):  # keras-tcn options the importer refuses by name
+    def edit(layers):
+        for L in layers:
+            if L["class_name"] == "TCN":
+                L["config"][option] = value
+    return edit
 
 
 def lstm_backwards(layers):
@@ -292,6 +296,10 @@ def unknown_layer(layers):
     layers[1]["class_name"] = "SimpleRNN"
 
 
-edited("rapid2021_tcn_ztf_redshift", "tcn_layernorm.h5", tcn_layernorm)
+for name, option, value in (("layernorm", "use_layer_norm", True),
+                            ("batchnorm", "use_batch_norm", True),
+                            ("weightnorm", "use_weight_norm", True),
+                            ("last", "return_sequences", False)):
+    edited("rapid2021_tcn_ztf_redshift", "tcn_%s.h5" % name, tcn_option(option, value))
 edited("rapid2020_lstm_ztf_noredshift", "lstm_backwards.h5", lstm_backwards)
 edited("rapid2019_gru_redshift", "unknown_layer.h5", unknown_layer)
