@@ -25,8 +25,10 @@ trap 'rm -rf "$tmp"' EXIT
 "$PY" "$src/tests/python/onnx_cases.py" "$FX" "$tmp" > "$tmp/cases.log" 2>&1 ||
     { cat "$tmp/cases.log" >&2; exit 1; }
 common="--task realbogus --norm l2-rows --pixel-scale 1.01"
-"$sv" import-keras "$FX/braai/d6_m7.h5" $common --name keras -o "$tmp/keras.fits" > /dev/null
-"$sv" import-onnx "$tmp/braai.onnx" $common --name onnx -o "$tmp/onnx.fits" > /dev/null
+"$sv" import-keras "$FX/braai/d6_m7.h5" $common --name keras -o "$tmp/keras.fits" |
+    sed -n 's/^  network */keras import: /p'
+"$sv" import-onnx "$tmp/braai.onnx" $common --name onnx -o "$tmp/onnx.fits" |
+    sed -n 's/^  network */onnx import:  /p'
 args="--no-braai --no-models --threads ${THREADS:-1} --batch ${BATCH:-16,256} --runs ${RUNS:-5}"
 args="$args --seconds ${SECONDS:-0.5} --tsv"
 r=1

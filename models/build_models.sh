@@ -13,8 +13,9 @@
 #      real/bogus, 3-class and 4-class; a held-out set for each, from its own
 #      seed);
 #   2. trains rb-ztf (real/bogus, simulated ZTF, 1.01"/px) from scratch;
-#   3. fine-tunes rb-ilmt, cls3-ilmt and cls4-ilmt from rb-ztf on small
-#      simulated ILMT sets (0.33"/px; cls3/cls4 replace the head);
+#   3. fine-tunes rb-ilmt, cls3-ilmt and cls4-ilmt from FT_BASE (braai,
+#      ZTF's real-data model) on small simulated ILMT sets (0.33"/px;
+#      cls3/cls4 replace the head);
 #   4. evaluates each model on its held-out set (`stampvet evaluate`);
 #   5. scores the real ZTF alerts of the fixtures (ztf-alerts, ztf-alerts-dev)
 #      with rb-ztf and compares with ZTF's drb (models/ztf_alerts_check.sh);
@@ -26,6 +27,9 @@
 #   WORK            scratch folder for the simulated tables (default: a
 #                   fresh mktemp folder, removed at the end unless KEEP=1)
 #   ARCH            network of rb-ztf (braai)
+#   FT_BASE         base model of the ILMT fine-tunes (default: braai-d6_m7.fits
+#                   in this folder, the base the transfer experiment favours:
+#                   models/experiment.md; rb-ztf = the model trained in step 2)
 #   ZTF_TRAIN ZTF_TEST                    (10000, 2000)
 #   ILMT_RB_TRAIN ILMT_CLS3_TRAIN ILMT_CLS4_TRAIN ILMT_TEST   (400, 600, 800, 1000)
 #   ZTF_EPOCHS FT_EPOCHS                  (10, 60)
@@ -60,6 +64,18 @@ PATIENCE=${PATIENCE:-3}
 FT_PATIENCE=${FT_PATIENCE:-5}
 THREADS=${THREADS:-2}
 CARDS=${CARDS:-1}
+FT_BASE=${FT_BASE:-$here/braai-d6_m7.fits}
+case $FT_BASE in rb-ztf | rb-ztf.fits) FT_BASE=$OUT/rb-ztf.fits ;; esac
+FT_NAME=$(basename "$FT_BASE" .fits)
+# the card's reason for the base (models/README.md has the experiment's table)
+case $FT_NAME in
+braai-d6_m7) why_base="The base is ZTF's braai (real ZTF stamps) rather than the simulation-trained
+rb-ztf because the transfer-learning experiment (models/README.md, models/experiment.md)
+found it at least as good on simulated ILMT real/bogus and the only one of the two that
+transfers to the 3-class task." ;;
+*) why_base="The base is \`$FT_NAME\` (FT_BASE); the transfer-learning experiment comparing bases is
+in models/README.md." ;;
+esac
 FIXTURES=${FIXTURES:-$here/../../shared/fixtures}
 KEEP=${KEEP:-0}
 
@@ -107,7 +123,7 @@ t_rbztf=$(( $(stamp) - t0 ))
 ft() { # name data extra-args...
     name=$1; data=$2; shift 2
     t0=$(stamp)
-    run "train_$name" "$SV" finetune --from "$OUT/rb-ztf.fits" --data "$WORK/$data.fits" \
+    run "train_$name" "$SV" finetune --from "$FT_BASE" --data "$WORK/$data.fits" \
         --out "$OUT/$name.fits" --freeze none --body-lr-scale 1 --epochs "$FT_EPOCHS" --patience "$FT_PATIENCE" \
         --seed 1 --threads "$THREADS" "$@"
     eval "t_$(echo "$name" | tr -c 'a-z0-9\n' '_')=$(( $(stamp) - t0 ))"
@@ -128,8 +144,8 @@ ev rb-ztf    ztf_rb_test
 ev rb-ilmt   ilmt_rb_test
 ev cls3-ilmt ilmt_3c_test
 ev cls4-ilmt ilmt_4c_test
-# context for rb-ilmt: rb-ztf applied to native ILMT stamps without fine-tuning
-run eval_rb-ztf-on-ilmt "$SV" evaluate --model "$OUT/rb-ztf.fits" --data "$WORK/ilmt_rb_test.fits" \
+# context for rb-ilmt: the base applied to native ILMT stamps without fine-tuning
+run eval_base-on-ilmt "$SV" evaluate --model "$FT_BASE" --data "$WORK/ilmt_rb_test.fits" \
     --threads "$THREADS"
 
 # ---------------------------------------------------------------- 5. real ZTF alerts
@@ -253,10 +269,11 @@ ilmt_card() { # name title task-text train-tag test-tag n-train seed-train seed-
 $task
 
 Works on ILMT stamps at their native 0.33"/pixel (the model's PIXSCALE = 0.33): 63x63
-science/reference/difference triplets (21" on a side), channels SCI,REF,DIFF, L2 norm.
-Fine-tuned from \`rb-ztf\` (1.01"/pixel): the network starts from the ZTF weights and
+science/reference/difference triplets (21" on a side), channels SCI,REF,DIFF, with the
+base's normalisation (\`stampvet inspect $name.fits\`).
+Fine-tuned from \`$FT_NAME\` (1.01"/pixel): the network starts from the ZTF weights and
 every layer is trained on ILMT stamps at the same learning rate (\`--freeze none
---body-lr-scale 1\`). Why not frozen convolutions: with the ZTF filters frozen (used
+--body-lr-scale 1\`). $why_base Why not frozen convolutions: with the ZTF filters frozen (used
 at a pixel scale 3x finer than they were learnt at) the 3-class fine-tune
 underfitted (training and validation accuracy ~0.42, validation loss 1.055 after 20
 epochs, still falling) while full fine-tuning reached validation loss 0.91 within
@@ -276,8 +293,7 @@ classes balanced:
 
 ## Recipe
 
-    stampvet train ...   # rb-ztf, see rb-ztf.md
-    stampvet finetune --from rb-ztf.fits --data $trt.fits --out $name.fits --freeze none --body-lr-scale 1 --epochs $FT_EPOCHS --patience $FT_PATIENCE --seed 1 --threads $THREADS$extra
+    stampvet finetune --from $FT_NAME.fits --data $trt.fits --out $name.fits --freeze none --body-lr-scale 1 --epochs $FT_EPOCHS --patience $FT_PATIENCE --seed 1 --threads $THREADS$extra
 
 (Adam lr 1e-3, batch 64, class-weighted cross-entropy, flip/rot90 augmentation,
 early stopping on validation loss, best epoch kept; parent model and data recorded
@@ -293,14 +309,14 @@ EOF
 }
 
 {
-ilmt_card rb-ilmt "real/bogus, simulated ILMT (fine-tuned from rb-ztf)" \
-    "P(real) for ILMT detections, fine-tuned from \`rb-ztf\` on a few hundred simulated ILMT labels (real/bogus, one sigmoid output)." \
+ilmt_card rb-ilmt "real/bogus, simulated ILMT (fine-tuned from $FT_NAME)" \
+    "P(real) for ILMT detections, fine-tuned from \`$FT_NAME\` on a few hundred simulated ILMT labels (real/bogus, one sigmoid output)." \
     ilmt_rb_train ilmt_rb_test "$ILMT_RB_TRAIN" 2001 2002 rb ""
 cat <<EOF
-For comparison, \`rb-ztf\` applied to the same native 0.33"/pixel ILMT stamps without
+For comparison, \`$FT_NAME\` applied to the same native 0.33"/pixel ILMT stamps without
 fine-tuning (and without resampling; not how the stage runs it):
 
-$(figs eval_rb-ztf-on-ilmt "stampvet evaluate --model rb-ztf.fits --data ilmt_rb_test.fits")
+$(figs eval_base-on-ilmt "stampvet evaluate --model $FT_NAME.fits --data ilmt_rb_test.fits")
 
 The transfer-learning experiment (fine-tuned against trained from scratch over
 several seeds and training-set sizes) is in models/README.md.
@@ -311,14 +327,14 @@ common_rebuild
 
 {
 ilmt_card cls3-ilmt "3-class (transient / variable / asteroid), simulated ILMT" \
-    "Class probabilities P_TRANSIENT, P_VARIABLE, P_ASTEROID (softmax) for ILMT detections that are real: supernova-like new sources, variable stars and AGN, moving objects. Fine-tuned from \`rb-ztf\` with its one-output head replaced by a new 3-way softmax head (the table's classes differ from the base model's)." \
+    "Class probabilities P_TRANSIENT, P_VARIABLE, P_ASTEROID (softmax) for ILMT detections that are real: supernova-like new sources, variable stars and AGN, moving objects. Fine-tuned from \`$FT_NAME\` with its one-output head replaced by a new 3-way softmax head (the table's classes differ from the base model's)." \
     ilmt_3c_train ilmt_3c_test "$ILMT_CLS3_TRAIN" 2003 2004 3class ""
 common_rebuild
 } > "$OUT/cls3-ilmt.md"
 
 {
 ilmt_card cls4-ilmt "4-class (transient / variable / asteroid / bogus), simulated ILMT" \
-    "Class probabilities P_TRANSIENT, P_VARIABLE, P_ASTEROID, P_BOGUS (softmax) for any ILMT detection. Fine-tuned from \`rb-ztf\` with its one-output head replaced by a new 4-way softmax head." \
+    "Class probabilities P_TRANSIENT, P_VARIABLE, P_ASTEROID, P_BOGUS (softmax) for any ILMT detection. Fine-tuned from \`$FT_NAME\` with its one-output head replaced by a new 4-way softmax head." \
     ilmt_4c_train ilmt_4c_test "$ILMT_CLS4_TRAIN" 2005 2006 4class ""
 common_rebuild
 } > "$OUT/cls4-ilmt.md"

@@ -11,7 +11,7 @@
 #
 # Writes OUTDIR/experiment$TAG.md (the table, the run time and every compare
 # output) and OUTDIR/experiment$TAG.csv (every compare --out summary row,
-# prefixed with task, base and freeze policy).
+# prefixed with task, base, freeze policy and resample).
 #
 # Environment (defaults = the experiment of the issue; see models/README.md):
 #   STAMPVET   the stampvet binary (default: ./stampvet, else PATH)
@@ -26,10 +26,17 @@
 #   EPOCHS PATIENCE   (12, 3)
 #   BODY_LR    transfer arm's body learning-rate multiplier (default 1: the
 #              whole network at the same rate, as the ILMT papers)
+#   RESAMPLES  no: both arms on native ILMT stamps (63 px, 0.33"/px); yes:
+#              on wide ILMT stamps resampled to the base's 1.01"/px and 63 px
+#              (compare --resample; the filters were learnt at ZTF's scale)
 #   TAG        suffix of the output names (empty)
 #   TASKS      any of rb 3class 4class (all three)
 #   THREADS    (2)
-#   WORK       scratch folder (default: mktemp, removed unless KEEP=1)
+#   WORK       scratch folder (default: mktemp, removed unless KEEP=1).  Give
+#              a folder to make the run resumable: its simulated tables and
+#              every finished arm are kept and reused by the next run
+#   TABLE_ONLY 1: run nothing, write the table of the arms finished in WORK
+#              (the table says which of the asked arms are missing)
 # The scratch arm is the base's architecture and preprocessing from fresh
 # weights, so each base has its own scratch arm (braai d6_m7 normalises
 # stamps by rows, rb-ztf by the whole stamp).
@@ -46,6 +53,8 @@ fi
 [ -n "${STAMPVET:-}" ] && [ -x "$STAMPVET" ] || { echo "experiment.sh: no stampvet binary (set STAMPVET=...)" >&2; exit 1; }
 BASES=${BASES:-braai-d6_m7.fits rb-ztf.fits}
 FREEZES=${FREEZES:-none conv all-but-head}
+RESAMPLES=${RESAMPLES:-no yes}
+TABLE_ONLY=${TABLE_ONLY:-0}
 base_path() { case $1 in */*) echo "$1" ;; *) echo "$here/$1" ;; esac; }
 for b in $BASES; do
     [ -f "$(base_path "$b")" ] || { echo "experiment.sh: base model $(base_path "$b") not found" >&2; exit 1; }
@@ -74,41 +83,70 @@ log() { echo "== $(date +%H:%M:%S) $*"; }
 # seeds of the shipped models' data)
 seed_of() { case $1 in rb) echo 3001 ;; 3class) echo 3003 ;; 4class) echo 3005 ;; esac; }
 
+# the simulated tables of a task: native ILMT stamps (63 px at 0.33"/px),
+# and wide ones (193 px) for the resampled arms (cut to ZTF's 63 px at
+# 1.01"/px by --resample)
+simulate_task() { # task part size seed stamp_size suffix
+    f="$WORK/ilmt_$1_$2$6.fits"
+    # stampvet writes whole files or none, and the same seed gives the same
+    # table: one that exists is reused on resume
+    [ -s "$f" ] && return 0
+    log "$SV simulate --survey ilmt --scheme $1 --stamps $3 --seed $4${5:+ --stamp-size $5} --threads $THREADS -o $(basename "$f")"
+    "$SV" simulate --survey ilmt --scheme "$1" --stamps "$3" --seed "$4" ${5:+--stamp-size "$5"} \
+        --threads "$THREADS" -o "$f" 2>/dev/null
+}
+touch "$WORK/arms"
+missing=
 for task in $TASKS; do
     s=$(seed_of "$task")
     [ -n "$s" ] || { echo "experiment.sh: unknown task '$task' (rb 3class 4class)" >&2; exit 1; }
-    for part in pool test; do
-        n=$POOL; seed=$s
-        [ $part = test ] && { n=$TEST; seed=$((s + 1)); }
-        log "$SV simulate --survey ilmt --scheme $task --stamps $n --seed $seed --threads $THREADS -o ilmt_${task}_$part.fits"
-        "$SV" simulate --survey ilmt --scheme "$task" --stamps "$n" --seed "$seed" --threads "$THREADS" \
-            -o "$WORK/ilmt_${task}_$part.fits" 2>/dev/null
-    done
-    for base in $BASES; do
-        bn=$(basename "$base" .fits)
-        for freeze in $FREEZES; do
-            arm="$task@$bn@$freeze"
-            log "$SV compare --base $bn.fits --train ilmt_${task}_pool.fits --test ilmt_${task}_test.fits --runs $RUNS --sizes $SIZES --freeze $freeze --body-lr-scale $BODY_LR --epochs $EPOCHS --patience $PATIENCE --seed 1 --threads $THREADS"
-            "$SV" compare --base "$(base_path "$base")" --train "$WORK/ilmt_${task}_pool.fits" \
-                --test "$WORK/ilmt_${task}_test.fits" --runs "$RUNS" --sizes "$SIZES" \
-                --freeze "$freeze" --body-lr-scale "$BODY_LR" --epochs "$EPOCHS" --patience "$PATIENCE" \
-                --seed 1 --threads "$THREADS" --out "$WORK/summary_$arm.csv" \
-                --runs-out "$WORK/runs_$arm.csv" > "$WORK/compare_$arm.txt"
-            cat "$WORK/compare_$arm.txt"
-            echo "$arm" >> "$WORK/arms"
+    for resample in $RESAMPLES; do
+        case $resample in
+        no) sfx=; size=; flag= ;;
+        yes) sfx=_wide; size=193; flag=--resample ;;
+        *) echo "experiment.sh: RESAMPLES takes no and yes, not '$resample'" >&2; exit 1 ;;
+        esac
+        [ "$TABLE_ONLY" = 1 ] || {
+            simulate_task "$task" pool "$POOL" "$s" "$size" "$sfx"
+            simulate_task "$task" test "$TEST" $((s + 1)) "$size" "$sfx"
+        }
+        for base in $BASES; do
+            bn=$(basename "$base" .fits)
+            for freeze in $FREEZES; do
+                arm="$task@$bn@$freeze@$resample"
+                # an arm done by an earlier run with this WORK is kept (resume)
+                if [ ! -s "$WORK/summary_$arm.csv" ]; then
+                    [ "$TABLE_ONLY" = 1 ] && { missing="$missing $arm"; continue; }
+                    t_arm=$(date +%s)
+                    log "$SV compare --base $bn.fits --train ilmt_${task}_pool$sfx.fits --test ilmt_${task}_test$sfx.fits${flag:+ $flag} --runs $RUNS --sizes $SIZES --freeze $freeze --body-lr-scale $BODY_LR --epochs $EPOCHS --patience $PATIENCE --seed 1 --threads $THREADS"
+                    "$SV" compare --base "$(base_path "$base")" --train "$WORK/ilmt_${task}_pool$sfx.fits" \
+                        --test "$WORK/ilmt_${task}_test$sfx.fits" $flag --runs "$RUNS" --sizes "$SIZES" \
+                        --freeze "$freeze" --body-lr-scale "$BODY_LR" --epochs "$EPOCHS" \
+                        --patience "$PATIENCE" --seed 1 --threads "$THREADS" \
+                        --out "$WORK/summary_$arm.csv" --runs-out "$WORK/runs_$arm.csv" \
+                        > "$WORK/compare_$arm.txt"
+                    echo $(( $(date +%s) - t_arm )) > "$WORK/seconds_$arm"
+                    cat "$WORK/compare_$arm.txt"
+                fi
+                grep -qx "$arm" "$WORK/arms" || echo "$arm" >> "$WORK/arms"
+            done
         done
     done
 done
+[ -s "$WORK/arms" ] || { echo "experiment.sh: no arm done yet in $WORK" >&2; exit 1; }
 t_total=$(( $(date +%s) - t_start ))
+# the compare time of every arm in the table, whichever run made it
+t_arms=$(while read -r arm; do cat "$WORK/seconds_$arm" 2>/dev/null || echo 0; done < "$WORK/arms" |
+    awk '{ s += $1 } END { print s + 0 }')
 
 # ---------------------------------------------------------------- the table
 name_of() { case $1 in rb) echo "real/bogus" ;; 3class) echo "3-class" ;; 4class) echo "4-class" ;; esac; }
-# the summaries as one CSV: task, base, freeze, then compare's columns
+# the summaries as one CSV: task, base, freeze, resample, then compare's columns
 {
-    echo "task,base,freeze,$(grep -v '^#' "$WORK/summary_$(head -1 "$WORK/arms").csv" | head -1)"
+    echo "task,base,freeze,resample,$(grep -v '^#' "$WORK/summary_$(head -1 "$WORK/arms").csv" | head -1)"
     while read -r arm; do
         set -- $(echo "$arm" | tr '@' ' ')
-        grep -v '^#' "$WORK/summary_$arm.csv" | tail -n +2 | sed "s|^|$1,$2,$3,|"
+        grep -v '^#' "$WORK/summary_$arm.csv" | tail -n +2 | sed "s|^|$1,$2,$3,$4,|"
     done < "$WORK/arms"
 } > "$OUT/experiment$TAG.csv"
 base_list=$(for b in $BASES; do printf '`%s` ' "$(basename "$b")"; done)
@@ -116,32 +154,36 @@ base_list=$(for b in $BASES; do printf '`%s` ' "$(basename "$b")"; done)
 cat <<EOF
 # The transfer-learning experiment, on simulated ILMT stamps
 
-Produced by \`models/experiment.sh\` (\`make experiment\`) in ${t_total} s with
+Produced by \`models/experiment.sh\` (\`make experiment\`): the compare runs of the
+arms below took ${t_arms} s in all (this invocation ${t_total} s) with
 $("$SV" --version 2>/dev/null | head -1) on this machine (2 cores shared with other
 jobs). Bases: $base_list (transfer =
 \`finetune --freeze POLICY --body-lr-scale $BODY_LR\` from the base, head replaced for
-3/4-class; scratch = the base's architecture and preprocessing from fresh weights);
+3/4-class; scratch = the base's architecture and preprocessing from fresh weights;
+resample yes: both arms and the test on 193-px ILMT stamps resampled to the base's
+1.01"/px and 63 px, \`compare --resample\`);
 $RUNS seeds per arm; training-set sizes $SIZES drawn (stratified, once) from a pool of
 $POOL simulated ILMT labels per task; every run scored on the same $TEST held-out
 simulated ILMT stamps. Both arms: Adam lr 1e-3, batch 64, <= $EPOCHS epochs, early
 stopping (patience $PATIENCE) on a 10 % validation split. p = two-sided p-value of
 the unpaired two-sample t-test on the $RUNS accuracies per arm (Student: pooled
 variance; Welch: unequal variances). Mean +- standard deviation over seeds.
+$( [ -z "$missing" ] || printf '\n**Not run yet** (resume with the same WORK):%s.\n' "$missing")
 
-| task | base | freeze | labels | transfer accuracy | scratch accuracy | p (Student) | p (Welch) | transfer / scratch AUC | transfer / scratch macro-F1 |
-| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |
+| task | base | freeze | resample | labels | transfer accuracy | scratch accuracy | p (Student) | p (Welch) | transfer / scratch AUC | transfer / scratch macro-F1 |
+| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |
 EOF
 awk -F, -v names="rb=real/bogus,3class=3-class,4class=4-class" '
     BEGIN { n = split(names, a, ","); for (i = 1; i <= n; i++) { split(a[i], kv, "="); nm[kv[1]] = kv[2] } }
     NR == 1 { for (i = 1; i <= NF; i++) c[$i] = i; next }
-    { k = $1 SUBSEP $2 SUBSEP $3 SUBSEP $(c["size"]); m = $(c["metric"])
+    { k = $1 SUBSEP $2 SUBSEP $3 SUBSEP $4 SUBSEP $(c["size"]); m = $(c["metric"])
       tm[k, m] = $(c["transfer_mean"]); ts[k, m] = $(c["transfer_std"])
       sm[k, m] = $(c["scratch_mean"]); ss[k, m] = $(c["scratch_std"])
       ps[k, m] = $(c["p_student"]); pw[k, m] = $(c["p_welch"])
-      if (!(k in seen)) { seen[k] = 1; order[++nk] = k; row[k] = $1 "|" $2 "|" $3 "|" $(c["size"]) } }
+      if (!(k in seen)) { seen[k] = 1; order[++nk] = k; row[k] = $1 "|" $2 "|" $3 "|" $4 "|" $(c["size"]) } }
     END { for (i = 1; i <= nk; i++) { k = order[i]; split(row[k], r, "|")
-            printf "| %s | %s | %s | %s | %.3f +- %.3f | %.3f +- %.3f | %.3g | %.3g | %.3f / %.3f | %.3f / %.3f |\n",
-                   nm[r[1]], r[2], r[3], r[4], tm[k, "accuracy"], ts[k, "accuracy"],
+            printf "| %s | %s | %s | %s | %s | %.3f +- %.3f | %.3f +- %.3f | %.3g | %.3g | %.3f / %.3f | %.3f / %.3f |\n",
+                   nm[r[1]], r[2], r[3], r[4], r[5], tm[k, "accuracy"], ts[k, "accuracy"],
                    sm[k, "accuracy"], ss[k, "accuracy"], ps[k, "accuracy"], pw[k, "accuracy"],
                    tm[k, "auc"], sm[k, "auc"], tm[k, "macro_f1"], sm[k, "macro_f1"] } }' \
     "$OUT/experiment$TAG.csv"
@@ -156,7 +198,9 @@ while read -r arm; do
     echo '```'
 done < "$WORK/arms"
 echo
-echo "Figures (\`stampvet report --compare\`, doc/report.md): [report_experiment$TAG/index.html](report_experiment$TAG/index.html), one figure per arm."
+echo "Figures (\`stampvet report --compare\`, doc/report.md; the whole page: [report_experiment$TAG/index.html](report_experiment$TAG/index.html)), one per arm, in the order of the table:"
+echo
+i=0; while read -r arm; do i=$((i + 1)); printf '![%s](report_experiment%s/compare_%d.png) ' "$arm" "$TAG" "$i"; done < "$WORK/arms"; echo
 } > "$OUT/experiment$TAG.md"
 log "wrote $OUT/experiment$TAG.md and experiment$TAG.csv"
 # the figures beside the table: OUT/report_experiment$TAG/, one per arm

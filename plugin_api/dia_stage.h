@@ -124,6 +124,45 @@
  * stampvet: FLAGS bits MASKED (4) and BADCENTRE (64), the parameter
  * veto_flags (default 68: both) and the output card VETOFLAG; REAL is 0 on
  * a vetoed row and the summary log line counts them.
+ *
+ * ---------------------------------------------------------------------------
+ * 8. Output columns: the survey's names, the input's pixel origin
+ *
+ * A stage names the columns it adds as the host's survey names them, so a
+ * pipeline's next step reads them without a rename, and it says in every
+ * column's description (dia_column.description; in a file, the TTYPEn
+ * comment and a TCOMMn card) what the column is.  A pixel position it adds
+ * is in the SAME origin as the input's positions (the coordinate of the
+ * first pixel's centre: 1 in FITS, SExtractor and ZTF tables, 0 in
+ * LSST's), and its description names that origin: a 1-based position
+ * never sits beside a 0-based input x.  The stage's configuration selects
+ * the convention (stampvet: the parameter `preset`).
+ *
+ * stampvet's columns (one output schema serves process() and
+ * process_files(): the same names, types, units and descriptions), after
+ * the input columns and in this order:
+ *   score        float32   P(real), NaN when not scored: preset ztf `drb`,
+ *                          lsst `reliability`, sextractor and generic `rb`
+ *                          (parameter rb_column renames it)
+ *   <score>version string  ztf only (`drbversion`): the real/bogus model's
+ *                          version, the same on every row (= meta RBMVERS)
+ *   REAL         uint8     1: score >= rb_threshold and no veto flag
+ *   P_<CLASS>, CLASS       with a class model: probabilities, the label
+ *   FLAGS        int32     stamp-quality bits (meta FLAGn names bit n)
+ *   BADFRAC      float32   fraction of bad stamp values
+ *   XPIX, YPIX   float64   where the stamps were cut, in the input x/y's
+ *                          origin (ztf, sextractor, generic 1; lsst 0;
+ *                          parameter pixel_origin), said in the
+ *                          description and in meta PIXORIG
+ *   SCI, REF, DIFF         with save_stamps: the raw stamps (S x S)
+ *   LC_P_<CLASS>, LC_CLASS, LC_FLAGS   with a light-curve model
+ * meta names the score column (RBCOL) and carries the provenance: stage
+ * and ABI version, each model's name, version, checksum and absolute path,
+ * the configuration given (SVCONFIG, and its hash SVCFGHSH), the host's
+ * command line when the host passes it (parameter host_command: SVCMD),
+ * the science image's DATE-OBS, MJD-OBS (every digit of the double),
+ * EXPTIME and FILTER, and, for process_files(), each input file's absolute
+ * path and SHA-256.
  */
 #ifndef DIA_STAGE_H
 #define DIA_STAGE_H
@@ -276,7 +315,7 @@ typedef struct dia_column {
 
 /* A table of columns, all with the same number of rows.
  * meta: optional key/value provenance (written by stages as FITS header
- * cards: e.g. model names and checksums, thresholds). */
+ * cards: e.g. model names and checksums, thresholds; section 8). */
 typedef struct dia_table {
     int64_t nrows;
     int32_t ncols;

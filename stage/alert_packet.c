@@ -743,8 +743,8 @@ static pending_cutouts *pending_at(pending *p, long i)
 }
 
 /* One record decoded by libavro from mr into rec: 0 or -1.  Every Avro
- * record is read here: libavro leaks on some damaged data, and the
- * sanitizer builds know those leaks by this name (alert_sanitizer.h). */
+ * record is read here (libavro leaks on some damaged data: see
+ * alert_sanitizer.h). */
 __attribute__((noinline)) static int record_read(avro_reader_t mr, avro_value_t *rec)
 {
     return avro_value_read(mr, rec) ? -1 : 0;

@@ -388,14 +388,6 @@ static const char *survey_name(sv_alert_survey s)
     return s == SV_ALERT_SURVEY_ZTF ? "ztf" : s == SV_ALERT_SURVEY_LSST ? "lsst" : "";
 }
 
-static void model_label(const sv_model *m, char *out, size_t cap)
-{
-    if (m->version[0])
-        snprintf(out, cap, "%s_%s", m->name, m->version);
-    else
-        snprintf(out, cap, "%s", m->name);
-}
-
 /* "p_<class>" in lower case. */
 static void class_column(const char *cls, char *out, size_t cap)
 {
@@ -556,7 +548,7 @@ int sv_alert_table_columns(const sv_alert_table *t, sv_alert_columns *c, sv_erro
     const alert_names *nm = table_names(t);
     int rb = m->task == SV_TASK_REALBOGUS;
     char label[128], name[96];
-    model_label(m, label, sizeof label);
+    sv_model_label(m, label, sizeof label);
     cols_builder b = {c, NULL, 0, 12 + t->n_out + t->n_lc, t->n, 0};
     b.col = cols_keep(c, calloc((size_t)b.cap, sizeof *b.col));
     dia_kv *meta = cols_keep(c, calloc(16 + SV_ALERT_N_FLAGS, sizeof *meta));

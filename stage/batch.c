@@ -307,12 +307,13 @@ static int stage_has_param(const dia_stage_descriptor *d, const char *key)
     return 0;
 }
 
-/* Merge base + overrides (later wins), add threads=1 when the stage has the
- * key and nobody set it.  *out is malloc'ed (strings borrowed). */
+/* Merge base + overrides (later wins), add threads=1 and the host's
+ * host_command when the stage has the key and nobody set it.  *out is
+ * malloc'ed (strings borrowed). */
 static int merge_config(const sv_batch *b, const sv_manifest_entry *e, dia_kv **out,
                         size_t *nout)
 {
-    size_t cap = b->opt.n_config + (e ? e->n_overrides : 0) + 1;
+    size_t cap = b->opt.n_config + (e ? e->n_overrides : 0) + 2;
     dia_kv *kv = malloc(cap * sizeof *kv);
     if (!kv)
         return SV_ERR_NOMEM;
@@ -334,6 +335,12 @@ static int merge_config(const sv_batch *b, const sv_manifest_entry *e, dia_kv **
     if (stage_has_param(b->desc, "threads") && kv_find(kv, n, "threads") < 0) {
         kv[n].key = "threads";
         kv[n].value = "1";
+        n++;
+    }
+    if (b->opt.host_command && stage_has_param(b->desc, "host_command") &&
+        kv_find(kv, n, "host_command") < 0) {
+        kv[n].key = "host_command";
+        kv[n].value = b->opt.host_command;
         n++;
     }
     *out = kv;

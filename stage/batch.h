@@ -128,6 +128,11 @@ typedef struct sv_batch_options {
     /* Messages from the stage and the engine (may be NULL); serialised. */
     void (*log)(void *user, dia_log_level level, const char *message);
     void *log_user;
+    /* The host's command line, given to every instance as host_command
+     * when the stage has that parameter and the configuration does not
+     * set it (provenance; not part of the configuration hash).  May be
+     * NULL. */
+    const char *host_command;
 } sv_batch_options;
 
 typedef struct sv_batch sv_batch;

@@ -3,6 +3,7 @@
 #include "fits_dates.h"
 
 #include <ctype.h>
+#include <stdarg.h>
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -64,7 +65,11 @@ int sv_prov_str(sv_provenance *p, const char *key, const char *value, const char
 int sv_prov_dbl(sv_provenance *p, const char *key, double value, const char *comment)
 {
     char buf[40];
-    snprintf(buf, sizeof buf, "%.10g", value);
+    for (int digits = 10; digits <= 17; digits++) { /* the shortest exact text */
+        snprintf(buf, sizeof buf, "%.*g", digits, value);
+        if (strtod(buf, NULL) == value)
+            break;
+    }
     return prov_put(p, key, 'd', buf, comment);
 }
 
@@ -101,108 +106,160 @@ static int valid_colname(const char *s)
     return 1;
 }
 
-int sv_out_schema_make(const char *rb_col, const sv_model *class_model, sv_stamp_save stamps,
-                       int stamp_size, sv_out_schema *s, sv_error *err)
+/* Append a column; desc is a printf format. */
+static sv_out_col *add_col(sv_out_schema *s, sv_out_kind kind, int index, const char *name,
+                           dia_col_type type, int repeat, const char *unit, const char *desc,
+                           ...) __attribute__((format(printf, 8, 9)));
+static sv_out_col *add_col(sv_out_schema *s, sv_out_kind kind, int index, const char *name,
+                           dia_col_type type, int repeat, const char *unit, const char *desc,
+                           ...)
 {
-    memset(s, 0, sizeof *s);
-    if (!rb_col || !valid_colname(rb_col))
-        return sv_error_set(err, SV_ERR_ARG,
-                            "rb_column: '%s' is not a column name (1..68 letters, digits, '_')",
-                            rb_col ? rb_col : "");
-    snprintf(s->rb_col, sizeof s->rb_col, "%s", rb_col);
-    s->label_width = 1;
-    if (class_model) {
-        s->n_classes = class_model->n_classes;
-        for (int k = 0; k < s->n_classes; k++) {
-            const char *name = class_model->classes[k];
-            snprintf(s->class_name[k], sizeof s->class_name[k], "%s", name);
-            char col[SV_COLNAME_MAX] = "P_";
-            size_t j = 2;
-            for (const char *p = name; *p && j < 60; p++)
-                col[j++] = isalnum((unsigned char)*p) ? (char)toupper((unsigned char)*p) : '_';
-            col[j] = '\0';
-            snprintf(s->class_col[k], sizeof s->class_col[k], "%s", col);
-            int w = (int)strlen(name);
-            if (w > s->label_width)
-                s->label_width = w;
-        }
-    }
-    s->stamps = stamps;
-    s->stamp_size = stamp_size;
-    snprintf(s->bunit, sizeof s->bunit, "%s", "");
-    int n = sv_out_schema_ncols(s);
-    for (int i = 0; i < n; i++)
+    if (s->ncols >= SV_OUT_MAX_COLS)
+        return NULL;
+    sv_out_col *c = &s->col[s->ncols++];
+    memset(c, 0, sizeof *c);
+    c->kind = kind;
+    c->index = index;
+    snprintf(c->name, sizeof c->name, "%s", name);
+    c->type = type;
+    c->repeat = repeat;
+    snprintf(c->unit, sizeof c->unit, "%s", unit);
+    va_list ap;
+    va_start(ap, desc);
+    vsnprintf(c->description, sizeof c->description, desc, ap);
+    va_end(ap);
+    c->in_file_table = 1;
+    return c;
+}
+
+/* PREFIX + the class name in upper case, other characters '_'. */
+static void class_colname(const char *prefix, const char *cls, char *out, size_t len)
+{
+    size_t j = (size_t)snprintf(out, len, "%s", prefix);
+    for (const char *p = cls; *p && j + 1 < len && j < 60; p++)
+        out[j++] = isalnum((unsigned char)*p) ? (char)toupper((unsigned char)*p) : '_';
+    out[j] = '\0';
+}
+
+static int label_width(const sv_model *m)
+{
+    int w = 1;
+    for (int k = 0; k < m->n_classes; k++)
+        if ((int)strlen(m->classes[k]) > w)
+            w = (int)strlen(m->classes[k]);
+    return w;
+}
+
+/* Columns first .. ncols-1 against every earlier one. */
+static int check_unique(const sv_out_schema *s, int first, const char *what, sv_error *err)
+{
+    for (int i = first; i < s->ncols; i++)
         for (int j = 0; j < i; j++)
-            if (!strcasecmp(sv_out_schema_colname(s, i), sv_out_schema_colname(s, j)))
-                return sv_error_set(err, SV_ERR_ARG,
-                                    "output column '%s' would appear twice (rb_column or class "
-                                    "names of model '%s')",
-                                    sv_out_schema_colname(s, i),
-                                    class_model ? class_model->name : "-");
+            if (!strcasecmp(s->col[i].name, s->col[j].name))
+                return sv_error_set(err, SV_ERR_ARG, "output column '%s' would appear twice "
+                                    "(%s)", s->col[i].name, what);
     return SV_OK;
 }
 
-/* own columns, in order: rb, REAL, P_*..., CLASS, FLAGS, BADFRAC, XPIX, YPIX,
- * [SCI, REF, DIFF], [LC_P_*..., LC_CLASS, LC_FLAGS] */
-static int ncols_base(const sv_out_schema *s)
+int sv_out_schema_make(const sv_out_names *nm, const sv_model *class_model,
+                       sv_stamp_save stamps, int stamp_size, sv_out_schema *s, sv_error *err)
 {
-    return 2 + s->n_classes + (s->n_classes > 0) + 4 + (s->stamps == SV_SAVE_COLUMNS ? 3 : 0);
-}
-
-int sv_out_schema_ncols(const sv_out_schema *s)
-{
-    return ncols_base(s) + (s->n_lc > 0 ? s->n_lc + 2 : 0);
+    memset(s, 0, sizeof *s);
+    const char *score = nm ? nm->score : NULL;
+    if (!score || !valid_colname(score))
+        return sv_error_set(err, SV_ERR_ARG,
+                            "rb_column: '%s' is not a column name (1..68 letters, digits, '_')",
+                            score ? score : "");
+    int origin = nm->origin ? 1 : 0;
+    s->origin = origin;
+    s->stamps = stamps;
+    s->stamp_size = stamp_size;
+    snprintf(s->model_version, sizeof s->model_version, "%s",
+             nm->model_version ? nm->model_version : "");
+    const char *o_text = origin ? "1-based pixels (origin 1)" : "0-based pixels (origin 0)";
+    add_col(s, SV_OUT_SCORE, 0, score, DIA_COL_FLOAT32, 1, "",
+            "real/bogus score P(real); NaN: not scored");
+    if (nm->version && *nm->version) {
+        int w = (int)strlen(s->model_version);
+        add_col(s, SV_OUT_VERSION, 0, nm->version, DIA_COL_STRING, w > 0 ? w : 1, "",
+                "version of the real/bogus model that gave %s", score);
+    }
+    add_col(s, SV_OUT_REAL, 0, "REAL", DIA_COL_UINT8, 1, "",
+            "score >= rb_threshold and no veto flag");
+    if (class_model) {
+        s->n_classes = class_model->n_classes;
+        for (int k = 0; k < s->n_classes; k++) {
+            const char *cls = class_model->classes[k];
+            char col[SV_COLNAME_MAX];
+            snprintf(s->class_name[k], sizeof s->class_name[k], "%s", cls);
+            class_colname("P_", cls, col, sizeof col);
+            add_col(s, SV_OUT_PROB, k, col, DIA_COL_FLOAT32, 1, "", "P(%.60s)", cls);
+        }
+        add_col(s, SV_OUT_CLASS, 0, "CLASS", DIA_COL_STRING, label_width(class_model), "",
+                "most probable class");
+    }
+    add_col(s, SV_OUT_FLAGS, 0, "FLAGS", DIA_COL_INT32, 1, "",
+            "stamp-quality bitmask (FLAGn cards)");
+    add_col(s, SV_OUT_BADFRAC, 0, "BADFRAC", DIA_COL_FLOAT32, 1, "",
+            "fraction of bad stamp values");
+    add_col(s, SV_OUT_XPIX, 0, "XPIX", DIA_COL_FLOAT64, 1, "pix", "stamp centre x, %s", o_text);
+    add_col(s, SV_OUT_YPIX, 0, "YPIX", DIA_COL_FLOAT64, 1, "pix", "stamp centre y, %s", o_text);
+    if (stamps != SV_SAVE_NONE) {
+        static const char *const ch[3] = {"SCI", "REF", "DIFF"};
+        static const char *const what[3] = {"science", "reference", "difference"};
+        for (int c = 0; c < 3; c++)
+            add_col(s, SV_OUT_STAMP, c, ch[c], DIA_COL_FLOAT32, stamp_size * stamp_size, "",
+                    "%s stamp, raw, NaN outside the image", what[c])
+                ->in_file_table = stamps == SV_SAVE_COLUMNS;
+    }
+    return check_unique(s, 1, class_model ? "rb_column or the class names of the class model"
+                                          : "rb_column", err);
 }
 
 int sv_out_schema_add_lc(sv_out_schema *s, const sv_model *lc, sv_error *err)
 {
+    int first = s->ncols;
     s->n_lc = lc->n_classes;
-    s->lc_label_width = 1;
     for (int k = 0; k < s->n_lc; k++) {
-        const char *name = lc->classes[k];
-        snprintf(s->lc_name[k], sizeof s->lc_name[k], "%s", name);
-        char col[SV_COLNAME_MAX] = "LC_P_";
-        size_t j = 5;
-        for (const char *p = name; *p && j < 60; p++)
-            col[j++] = isalnum((unsigned char)*p) ? (char)toupper((unsigned char)*p) : '_';
-        col[j] = '\0';
-        snprintf(s->lc_col[k], sizeof s->lc_col[k], "%s", col);
-        if ((int)strlen(name) > s->lc_label_width)
-            s->lc_label_width = (int)strlen(name);
+        const char *cls = lc->classes[k];
+        char col[SV_COLNAME_MAX];
+        snprintf(s->lc_name[k], sizeof s->lc_name[k], "%s", cls);
+        class_colname("LC_P_", cls, col, sizeof col);
+        add_col(s, SV_OUT_LC_PROB, k, col, DIA_COL_FLOAT32, 1, "", "light-curve P(%.50s)", cls);
     }
-    int n = sv_out_schema_ncols(s);
-    for (int i = ncols_base(s); i < n; i++)
-        for (int j = 0; j < i; j++)
-            if (!strcasecmp(sv_out_schema_colname(s, i), sv_out_schema_colname(s, j)))
-                return sv_error_set(err, SV_ERR_ARG, "output column '%s' would appear twice "
-                                    "(class names of light-curve model '%s')",
-                                    sv_out_schema_colname(s, i), lc->name);
-    return SV_OK;
+    add_col(s, SV_OUT_LC_CLASS, 0, "LC_CLASS", DIA_COL_STRING, label_width(lc), "",
+            "most probable light-curve class");
+    add_col(s, SV_OUT_LC_FLAGS, 0, "LC_FLAGS", DIA_COL_INT32, 1, "",
+            "light-curve flags: 1 NOHIST 2 NODET 4 NOKEY 8 NOTABLE");
+    return check_unique(s, first, "the class names of the light-curve model", err);
+}
+
+int sv_out_schema_ncols(const sv_out_schema *s) { return s->ncols; }
+
+void sv_out_schema_prov(const sv_out_schema *s, sv_provenance *p)
+{
+    sv_prov_str(p, "RBCOL", s->col[0].name, "the real/bogus score column");
+    sv_prov_int(p, "PIXORIG", s->origin, "pixel origin of XPIX, YPIX (the input x/y's)");
+}
+
+const sv_out_col *sv_out_schema_col(const sv_out_schema *s, int i)
+{
+    return i >= 0 && i < s->ncols ? &s->col[i] : NULL;
 }
 
 const char *sv_out_schema_colname(const sv_out_schema *s, int i)
 {
-    static const char *const tail[] = {"FLAGS", "BADFRAC", "XPIX", "YPIX", "SCI", "REF", "DIFF"};
-    int base = ncols_base(s);
-    if (i >= base && s->n_lc > 0) { /* light-curve columns */
-        i -= base;
-        return i < s->n_lc ? s->lc_col[i]
-                           : (i == s->n_lc ? "LC_CLASS" : (i == s->n_lc + 1 ? "LC_FLAGS" : NULL));
-    }
-    if (i == 0)
-        return s->rb_col;
-    if (i == 1)
-        return "REAL";
-    i -= 2;
-    if (i < s->n_classes)
-        return s->class_col[i];
-    i -= s->n_classes;
-    if (s->n_classes > 0) {
-        if (i == 0)
-            return "CLASS";
-        i--;
-    }
-    return i >= 0 && i < 7 ? tail[i] : NULL;
+    return i >= 0 && i < s->ncols ? s->col[i].name : NULL;
+}
+
+void sv_out_col_tform(const sv_out_col *c, char *tform, size_t len)
+{
+    char code = c->type == DIA_COL_FLOAT64 ? 'D'
+                : c->type == DIA_COL_INT32 ? 'J'
+                : c->type == DIA_COL_UINT8 ? 'L'
+                : c->type == DIA_COL_STRING ? 'A'
+                                            : 'E';
+    snprintf(tform, len, "%d%c", c->repeat, code);
 }
 
 int sv_out_schema_check_clash(const sv_out_schema *s, const sv_col_source *in, sv_error *err)
@@ -243,19 +300,23 @@ static int cat_fail(sv_catalog *cat, sv_error *err, const char *what, int status
     return sv_error_set(err, SV_ERR_IO, "%s: %s (cfitsio: %s)", cat->path, what, txt);
 }
 
-static const char *const own_help[] = {
-    "real/bogus score P(real); NaN: not scored", "score >= rb_threshold",
-    "probability of the class", "most probable class", "stamp-quality bitmask (FLAGn cards)",
-    "fraction of bad stamp values", "stamp centre x, 1-based FITS pixel",
-    "stamp centre y, 1-based FITS pixel", "science stamp, raw", "reference stamp, raw",
-    "difference stamp, raw"};
-
 static int write_prov(fitsfile *fp, const sv_provenance *prov, int *status)
 {
     for (int i = 0; prov && i < prov->n && !*status; i++) {
         const sv_prov_card *c = &prov->card[i];
         const char *cm = c->comment[0] ? c->comment : NULL;
-        if (c->type == 'd') {
+        if (c->type == 'd' && isfinite(strtod(c->value, NULL))) {
+            /* the value's text as it is: every digit of the double */
+            char card[FLEN_CARD], val[FLEN_VALUE];
+            snprintf(val, sizeof val, "%s", c->value);
+            for (char *e = val; *e; e++)
+                if (*e == 'e')
+                    *e = 'E';
+            if (!strpbrk(val, ".E") && strlen(val) + 2 < sizeof val)
+                strcat(val, ".0"); /* a real, not an integer */
+            fits_make_key(c->key, val, cm, card, status);
+            fits_update_card(fp, c->key, card, status);
+        } else if (c->type == 'd') {
             double v = strtod(c->value, NULL);
             fits_update_key(fp, TDOUBLE, c->key, &v, cm, status);
         } else if (c->type == 'i') {
@@ -339,8 +400,11 @@ int sv_catalog_open(const char *path, const sv_det_schema *in, const sv_out_sche
     fits_write_comment(cat->fp, "The annotated detections are in extension DETECTIONS.",
                        &status);
 
-    /* DETECTIONS: input columns, then the stage's */
-    int nown = sv_out_schema_ncols(out), ncols = in->ncols + nown;
+    /* DETECTIONS: input columns, then the stage's (the output schema) */
+    int nown = 0;
+    for (int k = 0; k < out->ncols; k++)
+        nown += out->col[k].in_file_table;
+    int ncols = in->ncols + nown;
     char **ttype = calloc((size_t)ncols + 1, sizeof *ttype);
     char **tform = calloc((size_t)ncols + 1, sizeof *tform);
     char **tunit = calloc((size_t)ncols + 1, sizeof *tunit);
@@ -359,41 +423,16 @@ int sv_catalog_open(const char *path, const sv_det_schema *in, const sv_out_sche
         tunit[i] = (char *)in->tunit[i];
     }
     size_t own_bytes = 0;
-    int S = out->stamp_size;
-    for (int k = 0; k < nown; k++) {
-        const char *name = sv_out_schema_colname(out, k);
-        const char *unit = "";
-        if (!strcmp(name, "REAL")) {
-            strcpy(own_form[k], "1L");
-            own_bytes += 1;
-        } else if (!strcmp(name, "CLASS") && k > 1) {
-            snprintf(own_form[k], sizeof own_form[k], "%dA", out->label_width);
-            own_bytes += (size_t)out->label_width;
-        } else if (!strcmp(name, "FLAGS") && k > 1) {
-            strcpy(own_form[k], "1J");
-            own_bytes += 4;
-        } else if (!strcmp(name, "LC_CLASS") && k >= ncols_base(out)) {
-            snprintf(own_form[k], sizeof own_form[k], "%dA", out->lc_label_width);
-            own_bytes += (size_t)out->lc_label_width;
-        } else if (!strcmp(name, "LC_FLAGS") && k >= ncols_base(out)) {
-            strcpy(own_form[k], "1J");
-            own_bytes += 4;
-        } else if ((!strcmp(name, "XPIX") || !strcmp(name, "YPIX")) && k > 1) {
-            strcpy(own_form[k], "1D");
-            unit = "pix";
-            own_bytes += 8;
-        } else if ((!strcmp(name, "SCI") || !strcmp(name, "REF") || !strcmp(name, "DIFF")) &&
-                   k > 1) {
-            snprintf(own_form[k], sizeof own_form[k], "%dE", S * S);
-            unit = out->bunit;
-            own_bytes += (size_t)S * S * 4;
-        } else {
-            strcpy(own_form[k], "1E");
-            own_bytes += 4;
-        }
-        ttype[in->ncols + k] = (char *)name;
-        tform[in->ncols + k] = own_form[k];
-        tunit[in->ncols + k] = (char *)unit;
+    for (int k = 0, j = 0; k < out->ncols; k++) {
+        const sv_out_col *c = &out->col[k];
+        if (!c->in_file_table)
+            continue;
+        sv_out_col_tform(c, own_form[j], sizeof own_form[j]);
+        own_bytes += (size_t)c->repeat * sv_col_type_size(c->type);
+        ttype[in->ncols + j] = (char *)c->name;
+        tform[in->ncols + j] = own_form[j];
+        tunit[in->ncols + j] = (char *)c->unit;
+        j++;
     }
     fits_create_tbl(cat->fp, BINARY_TBL, (LONGLONG)nrows, ncols, ttype, tform, tunit,
                     "DETECTIONS", &status);
@@ -420,45 +459,21 @@ int sv_catalog_open(const char *path, const sv_det_schema *in, const sv_out_sche
     /* the input's other cards: TDIMn, TNULLn, TSCALn, TZEROn, TDISPn, notes */
     for (int i = 0; i < in->nextra && !status; i++)
         fits_write_record(cat->fp, in->extra[i], &status);
-    /* describe the stage's columns */
-    for (int k = 0; k < nown && !status; k++) {
-        char key[FLEN_KEYWORD];
-        const char *name = sv_out_schema_colname(out, k);
-        int hk;
-        if (k == 0)
-            hk = 0;
-        else if (k == 1)
-            hk = 1;
-        else if (k - 2 < out->n_classes)
-            hk = 2;
-        else {
-            int t = k - 2 - out->n_classes - (out->n_classes > 0 ? 1 : 0);
-            hk = t < 0 ? 3 : 4 + t;
-        }
-        snprintf(key, sizeof key, "TTYPE%d", in->ncols + k + 1);
-        char cm[FLEN_COMMENT];
-        if (k >= ncols_base(out)) { /* light-curve columns (lc_stage.h) */
-            int j = k - ncols_base(out);
-            if (j < out->n_lc)
-                snprintf(cm, sizeof cm, "light-curve P(%s)", out->lc_name[j]);
-            else
-                snprintf(cm, sizeof cm, "%s", j == out->n_lc
-                                                  ? "most probable light-curve class"
-                                                  : "light-curve flags: 1 NOHIST 2 NODET 4 "
-                                                    "NOKEY 8 NOTABLE");
-            fits_modify_comment(cat->fp, key, cm, &status);
+    /* describe the stage's columns: TTYPEn comment, TCOMMn, TDIMn */
+    for (int k = 0, n = in->ncols + 1; k < out->ncols && !status; k++) {
+        const sv_out_col *c = &out->col[k];
+        if (!c->in_file_table)
             continue;
+        char key[FLEN_KEYWORD];
+        snprintf(key, sizeof key, "TTYPE%d", n);
+        fits_modify_comment(cat->fp, key, c->description, &status);
+        snprintf(key, sizeof key, "TCOMM%d", n);
+        fits_update_key_str(cat->fp, key, c->description, NULL, &status);
+        if (c->kind == SV_OUT_STAMP) {
+            long dims[2] = {out->stamp_size, out->stamp_size};
+            fits_write_tdim(cat->fp, n, 2, dims, &status);
         }
-        if (hk == 2)
-            snprintf(cm, sizeof cm, "P(%s)", out->class_name[k - 2]);
-        else
-            snprintf(cm, sizeof cm, "%s", own_help[hk]);
-        fits_modify_comment(cat->fp, key, cm, &status);
-        if (!strcmp(name, "SCI") || !strcmp(name, "REF") || !strcmp(name, "DIFF")) {
-            long dims[2] = {S, S};
-            if (hk >= 8)
-                fits_write_tdim(cat->fp, in->ncols + k + 1, 2, dims, &status);
-        }
+        n++;
     }
     write_prov(cat->fp, prov, &status);
     for (int b = 0; b < SV_N_FLAGS && !status; b++) {
@@ -503,13 +518,14 @@ int sv_catalog_write(sv_catalog *cat, int64_t row0, const unsigned char *raw,
         for (int i = 0; i < n && !status; i++)
             fits_write_tblbytes(cat->fp, first + i, 1, (LONGLONG)cat->rowbytes,
                                 (unsigned char *)raw + (size_t)i * cat->rowbytes, &status);
-    int col = cat->in_ncols + 1;
     const sv_out_schema *o = &cat->out;
     float *tmp = malloc((size_t)n * sizeof *tmp);
     char *logic = malloc((size_t)n);
     char **names = malloc((size_t)n * sizeof *names);
     int32_t *lab = malloc((size_t)n * sizeof *lab);
-    if (!tmp || !logic || !names || !lab) {
+    double *pos = malloc((size_t)n * sizeof *pos);
+    if (!tmp || !logic || !names || !lab || !pos) {
+        free(pos);
         free(lab);
         free(tmp);
         free(logic);
@@ -517,44 +533,75 @@ int sv_catalog_write(sv_catalog *cat, int64_t row0, const unsigned char *raw,
         cat->failed = 1;
         return sv_error_set(err, SV_ERR_NOMEM, "%s: out of memory", cat->path);
     }
-    fits_write_col(cat->fp, TFLOAT, col++, first, 1, n, r->rb, &status);
-    for (int i = 0; i < n; i++)
-        logic[i] = r->real[i] ? 1 : 0;
-    fits_write_col(cat->fp, TLOGICAL, col++, first, 1, n, logic, &status);
-    if (o->n_classes > 0) {
-        for (int k = 0; k < o->n_classes; k++) {
-            for (int i = 0; i < n; i++)
-                tmp[i] = r->prob[(size_t)i * o->n_classes + k];
-            fits_write_col(cat->fp, TFLOAT, col++, first, 1, n, tmp, &status);
-        }
-        static char empty[] = "";
-        for (int i = 0; i < n; i++)
-            names[i] = r->label[i] >= 0 && r->label[i] < o->n_classes
-                           ? (char *)o->class_name[r->label[i]]
-                           : empty;
-        fits_write_col(cat->fp, TSTRING, col++, first, 1, n, names, &status);
-    }
-    fits_write_col(cat->fp, TINT, col++, first, 1, n, r->flags, &status);
-    fits_write_col(cat->fp, TFLOAT, col++, first, 1, n, r->badfrac, &status);
-    fits_write_col(cat->fp, TDOUBLE, col++, first, 1, n, r->xpix, &status);
-    fits_write_col(cat->fp, TDOUBLE, col++, first, 1, n, r->ypix, &status);
+    static char empty[] = "";
     LONGLONG npix = (LONGLONG)n * o->stamp_size * o->stamp_size;
-    if (o->stamps == SV_SAVE_COLUMNS)
-        for (int c = 0; c < 3; c++)
-            fits_write_col(cat->fp, TFLOAT, col++, first, 1, npix, r->stamp[c], &status);
-    if (o->n_lc > 0 && r->lc_prob && r->lc_label && r->lc_flags) { /* lc_stage.h */
-        for (int k = 0; k < o->n_lc; k++) {
+    int have_lc = r->lc_prob && r->lc_label && r->lc_flags;
+    for (int k = 0, col = cat->in_ncols + 1; k < o->ncols && !status; k++) {
+        const sv_out_col *c = &o->col[k];
+        if (!c->in_file_table)
+            continue;
+        switch (c->kind) {
+        case SV_OUT_SCORE:
+            fits_write_col(cat->fp, TFLOAT, col, first, 1, n, r->rb, &status);
+            break;
+        case SV_OUT_VERSION:
             for (int i = 0; i < n; i++)
-                tmp[i] = r->lc_prob[(size_t)i * o->n_lc + k];
-            fits_write_col(cat->fp, TFLOAT, col++, first, 1, n, tmp, &status);
+                names[i] = (char *)o->model_version;
+            fits_write_col(cat->fp, TSTRING, col, first, 1, n, names, &status);
+            break;
+        case SV_OUT_REAL:
+            for (int i = 0; i < n; i++)
+                logic[i] = r->real[i] ? 1 : 0;
+            fits_write_col(cat->fp, TLOGICAL, col, first, 1, n, logic, &status);
+            break;
+        case SV_OUT_PROB:
+            for (int i = 0; i < n; i++)
+                tmp[i] = r->prob[(size_t)i * o->n_classes + c->index];
+            fits_write_col(cat->fp, TFLOAT, col, first, 1, n, tmp, &status);
+            break;
+        case SV_OUT_CLASS:
+            for (int i = 0; i < n; i++)
+                names[i] = r->label[i] >= 0 && r->label[i] < o->n_classes
+                               ? (char *)o->class_name[r->label[i]]
+                               : empty;
+            fits_write_col(cat->fp, TSTRING, col, first, 1, n, names, &status);
+            break;
+        case SV_OUT_FLAGS:
+            fits_write_col(cat->fp, TINT, col, first, 1, n, r->flags, &status);
+            break;
+        case SV_OUT_BADFRAC:
+            fits_write_col(cat->fp, TFLOAT, col, first, 1, n, r->badfrac, &status);
+            break;
+        case SV_OUT_XPIX:
+        case SV_OUT_YPIX:
+            fits_write_col(cat->fp, TDOUBLE, col, first, 1, n,
+                           c->kind == SV_OUT_XPIX ? r->xpix : r->ypix, &status);
+            break;
+        case SV_OUT_STAMP:
+            fits_write_col(cat->fp, TFLOAT, col, first, 1, npix, r->stamp[c->index], &status);
+            break;
+        case SV_OUT_LC_PROB: /* lc_stage.h */
+            if (have_lc) {
+                for (int i = 0; i < n; i++)
+                    tmp[i] = r->lc_prob[(size_t)i * o->n_lc + c->index];
+                fits_write_col(cat->fp, TFLOAT, col, first, 1, n, tmp, &status);
+            }
+            break;
+        case SV_OUT_LC_CLASS:
+            if (have_lc) {
+                for (int i = 0; i < n; i++)
+                    names[i] = r->lc_label[i] >= 0 && r->lc_label[i] < o->n_lc
+                                   ? (char *)o->lc_name[r->lc_label[i]]
+                                   : empty;
+                fits_write_col(cat->fp, TSTRING, col, first, 1, n, names, &status);
+            }
+            break;
+        case SV_OUT_LC_FLAGS:
+            if (have_lc)
+                fits_write_col(cat->fp, TINT, col, first, 1, n, r->lc_flags, &status);
+            break;
         }
-        static char empty_lc[] = "";
-        for (int i = 0; i < n; i++)
-            names[i] = r->lc_label[i] >= 0 && r->lc_label[i] < o->n_lc
-                           ? (char *)o->lc_name[r->lc_label[i]]
-                           : empty_lc;
-        fits_write_col(cat->fp, TSTRING, col++, first, 1, n, names, &status);
-        fits_write_col(cat->fp, TINT, col++, first, 1, n, r->lc_flags, &status);
+        col++;
     }
     if (o->stamps == SV_SAVE_EXTENSION && !status) {
         fits_movabs_hdu(cat->fp, 3, NULL, &status);
@@ -564,15 +611,20 @@ int sv_catalog_write(sv_catalog *cat, int64_t row0, const unsigned char *raw,
         for (int i = 0; i < n; i++)
             lab[i] = -1;
         fits_write_col(cat->fp, TINT, 5, first, 1, n, lab, &status);
-        static char none[] = "";
         for (int i = 0; i < n; i++)
-            names[i] = none;
+            names[i] = empty;
         fits_write_col(cat->fp, TSTRING, 6, first, 1, n, names, &status);
-        fits_write_col(cat->fp, TDOUBLE, 7, first, 1, n, r->xpix, &status);
-        fits_write_col(cat->fp, TDOUBLE, 8, first, 1, n, r->ypix, &status);
+        /* X, Y of the labelled-stamps layout are 1-based (stamp_table.h) */
+        for (int a = 0; a < 2; a++) {
+            const double *p = a ? r->ypix : r->xpix;
+            for (int i = 0; i < n; i++)
+                pos[i] = p[i] + (1 - o->origin);
+            fits_write_col(cat->fp, TDOUBLE, 7 + a, first, 1, n, pos, &status);
+        }
         fits_write_col(cat->fp, TINT, 9, first, 1, n, r->flags, &status);
         fits_movabs_hdu(cat->fp, 2, NULL, &status);
     }
+    free(pos);
     free(lab);
     free(tmp);
     free(logic);

@@ -11,10 +11,13 @@
  *     TUNIT, and the other cards describing it (TDIMn, TNULLn, TSCALn,
  *     TZEROn, TDISPn ...): the row bytes of the input are copied as stored;
  *     other non-structural cards of the input header are kept too;
- *   - then the stage's own columns:
- *       <rb_column>  E   real/bogus score P(real), NaN when not scored
- *                        (default name "rb", parameter rb_column)
- *       REAL         L   score >= rb_threshold (F when not scored)
+ *   - then the stage's own columns, as the output schema below lists
+ *     them (names after the survey convention of the preset):
+ *       <score>      E   real/bogus score P(real), NaN when not scored
+ *                        (drb | reliability | rb; parameter rb_column)
+ *       <score>version  nA  the model version (ztf: drbversion)
+ *       REAL         L   score >= rb_threshold, not vetoed (F when not
+ *                        scored)
  *       P_<CLASS>    E   one per class of the class model, named after the
  *                        class in upper case (P_TRANSIENT, P_VARIABLE ...),
  *                        NaN when not scored  [only with a class model]
@@ -25,12 +28,18 @@
  *                        the keyword's number is the bit's value)
  *       BADFRAC      E   fraction of NaN/inf/masked values in the in-image
  *                        part of the stamps (NaN off the image)
- *       XPIX, YPIX   D   the position the stamps were cut at, 1-based FITS
- *                        pixels (from x/y, or from ra/dec through the WCS)
+ *       XPIX, YPIX   D   the position the stamps were cut at (from x/y, or
+ *                        from ra/dec through the WCS), in the pixel origin
+ *                        of the input's x/y (PIXORIG card: 1 FITS, 0 LSST)
  *       SCI, REF, DIFF  (S*S)E, TDIM = '(S,S)'   [save_stamps = columns]
  *                        the raw stamps, NaN outside the image
+ *       LC_P_<CLASS>..., LC_CLASS, LC_FLAGS   [with a light-curve model]
+ *     each described by the comment of its TTYPEn and a TCOMMn card (the
+ *     schema's description: the origin of XPIX/YPIX is in it);
  *   - header: provenance cards (sv_provenance: SVVERS, DIAABI, RBMODEL,
  *     RBMVERS, RBMCKSUM, CLMODEL ..., thresholds, input file names, DATE),
+ *     RBCOL (the score column's name) and PIXORIG (XPIX/YPIX's origin:
+ *     sv_out_schema_prov),
  *     the FLAGn cards, CHECKSUM and DATASUM.
  * HDU 3, BINTABLE EXTNAME = 'STAMPS' [save_stamps = extension]: the
  *   labelled-stamps layout of stamp_table.h (unlabelled), one row per input
@@ -53,6 +62,7 @@
 #ifndef SV_CATALOG_H
 #define SV_CATALOG_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "detections.h"
@@ -86,13 +96,39 @@ typedef struct sv_provenance {
  * '?'.  Return 0, or SV_ERR_ARG when full
  * or the key is not 1..8 characters of A-Z 0-9 - _. */
 int sv_prov_str(sv_provenance *p, const char *key, const char *value, const char *comment);
+/* sv_prov_dbl keeps every digit of the double (the shortest text, of at
+ * least 10 significant digits, that reads back as the same value: an
+ * MJD-OBS to the last bit), and the file card shows that text. */
 int sv_prov_dbl(sv_provenance *p, const char *key, double value, const char *comment);
 int sv_prov_int(sv_provenance *p, const char *key, long long value, const char *comment);
 int sv_prov_bool(sv_provenance *p, const char *key, int value, const char *comment);
 /* The value of key, or NULL. */
 const char *sv_prov_get(const sv_provenance *p, const char *key);
 
-/* ---- the stage's own columns --------------------------------------------- */
+/* ---- the stage's own columns: the one output schema ------------------------
+ *
+ * One table describes every column the stage adds, in output order: its
+ * name (after the survey's convention of the detection preset), type,
+ * elements per row, unit, description and, for positions, the pixel
+ * origin.  The in-memory result table (dia_table, dia_stage.h's process())
+ * and the FITS file (sv_catalog_*, process_files()) are both built from it,
+ * so the two paths cannot disagree.
+ *
+ * The conventions per preset (detections.h; rb_column overrides the score
+ * name, pixel_origin the origin):
+ *   ztf          drb, drbversion (the model's version, sv_model_label), and
+ *                positions in the input's origin, 1 (ZTF's xpos/ypos)
+ *   lsst         reliability, positions 0-based (LSST's x/y)
+ *   sextractor   rb, positions 1-based (X_IMAGE/Y_IMAGE)
+ *   generic      rb, positions 1-based
+ * The version column exists when the preset has one and is named after the
+ * score column (<score>version: drbversion, or drb_svversion after
+ * rb_column = drb_sv).  XPIX/YPIX are always in the origin of the input's
+ * x/y columns (a 0-based LSST x sits beside a 0-based XPIX, never a
+ * 1-based one); the description of each says which. */
+
+#define SV_OUT_MAX_COLS (2 * SV_MAX_CLASSES + 16)
+#define SV_OUT_DESC_MAX 69      /* a FITS string value (TCOMMn) */
 
 typedef enum sv_stamp_save {
     SV_SAVE_NONE = 0,
@@ -100,39 +136,86 @@ typedef enum sv_stamp_save {
     SV_SAVE_EXTENSION = 2
 } sv_stamp_save;
 
+/* What an own column holds (which sv_results array fills it). */
+typedef enum sv_out_kind {
+    SV_OUT_SCORE,      /* rb: real/bogus score, NaN not scored          */
+    SV_OUT_VERSION,    /* the model version, the same on every row       */
+    SV_OUT_REAL,       /* real: score >= rb_threshold and not vetoed     */
+    SV_OUT_PROB,       /* prob[., index]: P(class index)                 */
+    SV_OUT_CLASS,      /* label: the most probable class's name          */
+    SV_OUT_FLAGS,      /* flags                                          */
+    SV_OUT_BADFRAC,    /* badfrac                                        */
+    SV_OUT_XPIX,       /* xpix, in the schema's origin                   */
+    SV_OUT_YPIX,       /* ypix                                           */
+    SV_OUT_STAMP,      /* stamp[index]: SCI, REF, DIFF                   */
+    SV_OUT_LC_PROB,    /* lc_prob[., index]                              */
+    SV_OUT_LC_CLASS,   /* lc_label                                       */
+    SV_OUT_LC_FLAGS    /* lc_flags                                       */
+} sv_out_kind;
+
+typedef struct sv_out_col {
+    sv_out_kind kind;
+    int index;                        /* class (PROB, LC_PROB), channel (STAMP) */
+    char name[SV_COLNAME_MAX];
+    dia_col_type type;                /* FLOAT32, FLOAT64, INT32, STRING, or
+                                         UINT8 for a logical (FITS 'L')    */
+    int repeat;                       /* elements per row: a string's width,
+                                         S*S for a stamp (TDIM (S,S))      */
+    char unit[16];
+    char description[SV_OUT_DESC_MAX];
+    int in_file_table;                /* 0: in a file, not a DETECTIONS
+                                         column (save_stamps = extension:
+                                         the STAMPS HDU holds the stamps) */
+} sv_out_col;
+
+/* The naming conventions of the output, from the preset (detections.h
+ * sv_det_map) and the configuration. */
+typedef struct sv_out_names {
+    const char *score;          /* score column name                     */
+    const char *version;        /* version column name; NULL or "": none */
+    const char *model_version;  /* the version column's value            */
+    int origin;                 /* pixel origin of XPIX/YPIX: 0 or 1     */
+} sv_out_names;
+
 typedef struct sv_out_schema {
-    char rb_col[SV_COLNAME_MAX];
+    int ncols;
+    sv_out_col col[SV_OUT_MAX_COLS];
+    int origin;                                      /* of XPIX/YPIX      */
+    char model_version[64];                          /* the VERSION column */
     int n_classes;                                   /* 0: no class model */
-    char class_col[SV_MAX_CLASSES][SV_COLNAME_MAX];  /* P_<CLASS>         */
     char class_name[SV_MAX_CLASSES][SV_LABEL_MAX];
-    int label_width;                                 /* CLASS width, >= 1 */
+    int n_lc;                                        /* light-curve classes */
+    char lc_name[SV_MAX_CLASSES][SV_LABEL_MAX];
     sv_stamp_save stamps;
     int stamp_size;                                  /* S                 */
     /* STAMPS extension header */
     char survey[32], band[16], bunit[16];
     double pixscale;                                 /* arcsec/pixel, 0   */
-    /* light-curve model (lc_stage.h): LC_P_<CLASS>..., LC_CLASS, LC_FLAGS
-     * after every other own column; n_lc 0 without one */
-    int n_lc;
-    char lc_col[SV_MAX_CLASSES][SV_COLNAME_MAX];
-    char lc_name[SV_MAX_CLASSES][SV_LABEL_MAX];
-    int lc_label_width;
 } sv_out_schema;
 
-/* Build the schema: rb column name (1..68 characters, letters, digits,
- * '_'), the class columns of class_model (may be NULL), the stamp mode
- * and size.  Returns 0 or SV_ERR_ARG naming the bad name (two classes that
- * give the same column name included). */
-int sv_out_schema_make(const char *rb_col, const sv_model *class_model, sv_stamp_save stamps,
-                       int stamp_size, sv_out_schema *s, sv_error *err);
+/* Build the schema: the names of `names` (the score's 1..68 characters,
+ * letters, digits, '_'), the class columns of class_model (may be NULL),
+ * the stamp mode and size.  Returns 0 or SV_ERR_ARG naming the bad name
+ * (two columns of the same name, e.g. two classes, included). */
+int sv_out_schema_make(const sv_out_names *names, const sv_model *class_model,
+                       sv_stamp_save stamps, int stamp_size, sv_out_schema *s, sv_error *err);
 
-/* Append the light-curve model's columns (lc_stage.h) to a schema made by
+/* Append the light-curve model's columns (lc_stage.h: LC_P_<CLASS>...,
+ * LC_CLASS, LC_FLAGS, after every other own column) to a schema made by
  * sv_out_schema_make.  Returns 0 or SV_ERR_ARG (a column name clash). */
 int sv_out_schema_add_lc(sv_out_schema *s, const sv_model *lc_model, sv_error *err);
 
-/* Names of the stage's own columns, in output order: count and i-th. */
+/* The stage's own columns, in output order: count, i-th, its name. */
 int sv_out_schema_ncols(const sv_out_schema *s);
+const sv_out_col *sv_out_schema_col(const sv_out_schema *s, int i);
 const char *sv_out_schema_colname(const sv_out_schema *s, int i);
+
+/* Add the schema's conventions to a provenance: RBCOL (the score column's
+ * name) and PIXORIG (the origin of XPIX, YPIX). */
+void sv_out_schema_prov(const sv_out_schema *s, sv_provenance *p);
+
+/* The FITS TFORM of a column ("1E", "1D", "1J", "1L", "9A", "3969E"). */
+void sv_out_col_tform(const sv_out_col *c, char *tform, size_t len);
 
 /* An input column whose name (case-insensitive) equals one of the stage's
  * own is an error: returns SV_ERR_SHAPE naming it and the table (and
@@ -149,7 +232,7 @@ typedef struct sv_results {
     int16_t *label;      /* n: class index, -1 not scored; NULL without classes */
     int32_t *flags;      /* n                                   */
     float *badfrac;      /* n                                   */
-    double *xpix, *ypix; /* n, 1-based FITS pixels (NaN unknown) */
+    double *xpix, *ypix; /* n, pixels in the schema's origin (NaN unknown) */
     int64_t *id;         /* n: identifier (id column or row number) */
     float *stamp[3];     /* n * S * S each, or NULL             */
     float *lc_prob;      /* n * n_lc light-curve probabilities, or NULL */

@@ -17,14 +17,26 @@
 typedef struct preset_row {
     const char *name, *id, *x, *y, *ra, *dec;
     int origin;
+    const char *score;    /* the survey's name of the real/bogus score     */
+    int score_version;    /* 1: a <score>version column (ZTF drbversion)   */
 } preset_row;
 
 static const preset_row presets[] = {
-    {"ztf", "candid", "xpos", "ypos", "ra", "dec", 1},
-    {"sextractor", "NUMBER", "X_IMAGE", "Y_IMAGE", "ALPHA_J2000", "DELTA_J2000", 1},
-    {"lsst", "diaSourceId", "x", "y", "ra", "dec", 0},
-    {"generic", "id", "x", "y", "ra", "dec", 1},
+    {"ztf", "candid", "xpos", "ypos", "ra", "dec", 1, "drb", 1},
+    {"sextractor", "NUMBER", "X_IMAGE", "Y_IMAGE", "ALPHA_J2000", "DELTA_J2000", 1, "rb", 0},
+    {"lsst", "diaSourceId", "x", "y", "ra", "dec", 0, "reliability", 0},
+    {"generic", "id", "x", "y", "ra", "dec", 1, "rb", 0},
 };
+
+/* The score column's name and, when the preset has one, its version
+ * column's: <score>version. */
+static void set_score(sv_det_map *map, const char *score, int version)
+{
+    snprintf(map->score, sizeof map->score, "%s", score);
+    map->score_version[0] = '\0';
+    if (version)
+        snprintf(map->score_version, sizeof map->score_version, "%.60sversion", score);
+}
 
 int sv_det_map_preset(const char *preset, sv_det_map *map)
 {
@@ -39,6 +51,7 @@ int sv_det_map_preset(const char *preset, sv_det_map *map)
             snprintf(map->dec, sizeof map->dec, "%s", presets[i].dec);
             map->origin = presets[i].origin;
             map->coords = SV_COORDS_AUTO;
+            set_score(map, presets[i].score, presets[i].score_version);
             return SV_OK;
         }
     return SV_ERR_ARG;
@@ -60,6 +73,8 @@ int sv_det_map_from_config(const sv_stage_config *cfg, sv_det_map *map, sv_error
         snprintf(map->dec, sizeof map->dec, "%s", cfg->col_dec);
     if (cfg->pixel_origin == 0 || cfg->pixel_origin == 1)
         map->origin = cfg->pixel_origin;
+    if (cfg->rb_column[0])
+        set_score(map, cfg->rb_column, map->score_version[0] != '\0');
     if (!strcmp(cfg->coords, "pixel"))
         map->coords = SV_COORDS_PIXEL;
     else if (!strcmp(cfg->coords, "sky"))

@@ -4,15 +4,21 @@
  * Column presets (column names are matched case-insensitively, as FITS
  * does):
  *
- *   preset      id            x, y               origin  ra, dec
- *   ztf         candid        xpos, ypos         1       ra, dec
- *   sextractor  NUMBER        X_IMAGE, Y_IMAGE   1       ALPHA_J2000, DELTA_J2000
- *   lsst        diaSourceId   x, y               0       ra, dec
- *   generic     id            x, y               1       ra, dec
+ *   preset      id            x, y               origin  ra, dec         score out
+ *   ztf         candid        xpos, ypos         1       ra, dec         drb, drbversion
+ *   sextractor  NUMBER        X_IMAGE, Y_IMAGE   1       ALPHA_J2000,    rb
+ *                                                        DELTA_J2000
+ *   lsst        diaSourceId   x, y               0       ra, dec         reliability
+ *   generic     id            x, y               1       ra, dec         rb
  *
  * `origin` is the pixel coordinate of the centre of the first pixel: 1 for
- * FITS/SExtractor/ZTF conventions, 0 for LSST's.  Each name and the origin
- * can be overridden (col_id, col_x, col_y, col_ra, col_dec, pixel_origin).
+ * FITS/SExtractor/ZTF conventions, 0 for LSST's; the output's positions
+ * (XPIX, YPIX) are in the same origin.  `score out` is the survey's name of
+ * the real/bogus score column the stage adds (catalog.h: the output
+ * schema), with ZTF's version column beside it.  Each name and the origin
+ * can be overridden (col_id, col_x, col_y, col_ra, col_dec, pixel_origin;
+ * rb_column renames the score, and the version column to
+ * <rb_column>version).
  *
  * Where positions come from (`coords`):
  *   auto   the x/y columns when the table has both, else ra/dec through the
@@ -62,6 +68,8 @@ typedef struct sv_det_map {
     char ra[SV_COLNAME_MAX], dec[SV_COLNAME_MAX];
     int origin;               /* 0 or 1 */
     sv_coords coords;
+    char score[SV_COLNAME_MAX];          /* output score column          */
+    char score_version[SV_COLNAME_MAX];  /* its version column, or ""    */
 } sv_det_map;
 
 /* Fill *map with a preset's names and origin ("ztf", "sextractor", "lsst",

@@ -503,7 +503,9 @@ void sv_lc_stage_prov(const sv_lc_stage *s, sv_provenance *p)
 {
     const sv_model *m = s->m;
     sv_prov_str(p, "LCMODEL", m->name, "light-curve model name");
-    sv_prov_str(p, "LCMVERS", m->version, "light-curve model version");
+    char label[SV_PROV_VALUE_MAX];
+    sv_model_label(m, label, sizeof label);
+    sv_prov_str(p, "LCMVERS", label, "light-curve model version (MODVERS, else the name)");
     sv_prov_str(p, "LCMCKSUM", m->checksum, "light-curve model file primary CHECKSUM");
     sv_prov_str(p, "LCMFILE", m->path, "light-curve model file");
     char buf[SV_PROV_VALUE_MAX];

@@ -32,6 +32,14 @@ void sv_model_free(sv_model *m)
 
 static const char *const task_names[] = {"realbogus", "class", "lightcurve"};
 
+void sv_model_label(const sv_model *m, char *out, size_t cap)
+{
+    if (m->version[0])
+        snprintf(out, cap, "%s_%s", m->name, m->version);
+    else
+        snprintf(out, cap, "%s", m->name);
+}
+
 const char *sv_task_name(sv_task task)
 {
     if ((int)task < 0 || (int)task > SV_TASK_LIGHTCURVE)

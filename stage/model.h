@@ -77,6 +77,11 @@ typedef struct sv_model {
 sv_model *sv_model_new(nn_net *net);
 /* sv_model_free: stampvet.h. */
 
+/* The model's version as surveys record it beside a score (ZTF's
+ * drbversion): "<name>_<version>" when the file has a version (MODVERS),
+ * else the name alone (braai's "d6_m7").  Writes at most cap bytes. */
+void sv_model_label(const sv_model *m, char *out, size_t cap);
+
 /* "realbogus", "class", "lightcurve"; the parser returns 0 or
  * SV_ERR_FORMAT. */
 const char *sv_task_name(sv_task task);

@@ -357,7 +357,7 @@ static oval *o_data(oimp *k, const Onnx__NodeProto *n, size_t i, unsigned ok)
         (k->net->layers[v->layer].kind == NN_GRU || k->net->layers[v->layer].kind == NN_LSTM) &&
         !k->net->layers[v->layer].return_sequences) {
         o_unsup(k, n, "input '%s' is the whole output sequence of '%s', whose last step "
-                "alone another node takes", n->input[i], k->net->layers[v->layer].name);
+                "another node takes (not both)", n->input[i], k->net->layers[v->layer].name);
         return NULL;
     }
     return v;
@@ -986,17 +986,12 @@ static int op_constant_of_shape(oimp *k, const Onnx__NodeProto *n)
 }
 
 /* Expand / Slice of zeros stay zeros. */
-static int o_zeros_op(oimp *k, const Onnx__NodeProto *n)
+static int op_zeros(oimp *k, const Onnx__NodeProto *n)
 {
     if (!o_zero_or_absent(k, n, 0) || !n->input[0][0])
         return o_unsup(k, n, "input '%s' is not a tensor of zeros (only an initial state is "
                        "expanded or sliced here)", n->n_input ? n->input[0] : "?");
     return o_meta(k, n, V_ZERO);
-}
-
-static int op_expand(oimp *k, const Onnx__NodeProto *n)
-{
-    return o_zeros_op(k, n);
 }
 
 static int op_transpose(oimp *k, const Onnx__NodeProto *n)
@@ -1077,7 +1072,7 @@ static int op_slice(oimp *k, const Onnx__NodeProto *n)
     if (x->kind == V_SHAPE || x->kind == V_CONST)
         return op_shape_of(k, n);
     if (x->kind == V_ZERO)
-        return o_zeros_op(k, n);
+        return op_zeros(k, n);
     int64_t b, e, axis, step = 1;
     int st, shp[NN_MAX_RANK];
     if ((st = o_int1(k, n, 1, &b)) || (st = o_int1(k, n, 2, &e)) ||
@@ -1260,7 +1255,7 @@ static const struct {
     {"Shape", op_shape_of, ","},
     {"Constant", op_constant, ",value,"},
     {"ConstantOfShape", op_constant_of_shape, ",value,"},
-    {"Expand", op_expand, ","},
+    {"Expand", op_zeros, ","},
 };
 
 static void o_supported(char *list, size_t cap);

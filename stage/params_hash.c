@@ -14,7 +14,7 @@ void sv_params_hash(const dia_param_desc *params, int n_params,
     sv_sha256 c;
     sv_sha256_init(&c);
     for (int i = 0; i < n_params; i++) {
-        if (strcmp(params[i].key, "threads") == 0)
+        if (strcmp(params[i].key, "threads") == 0 || strcmp(params[i].key, "host_command") == 0)
             continue;
         const char *v = dia_params_lookup(params, n_params, config, n_config, params[i].key);
         sv_sha256_update(&c, params[i].key, strlen(params[i].key));

@@ -51,7 +51,11 @@ static int read_cat(const char *path, cat *c, sv_error *err)
     fits_get_colnum(f, CASESEN, "FLAGS", &cfl, &st);
     fits_get_colnum(f, CASESEN, "XPIX", &cx, &st);
     fits_get_colnum(f, CASESEN, "YPIX", &cy, &st);
-    crb = creal - 1; /* the score column comes right before REAL (catalog.h) */
+    char rbcol[FLEN_VALUE] = ""; /* the score column (catalog.h: RBCOL) */
+    int s2 = 0;
+    if (fits_read_key_str(f, "RBCOL", rbcol, NULL, &s2) ||
+        fits_get_colnum(f, CASESEN, rbcol, &crb, &s2))
+        crb = creal - 1; /* older outputs: the score came right before REAL */
     if (st || crb < 1) {
         fits_close_file(f, &(int){0});
         return sv_error_set(err, SV_ERR_ARG,

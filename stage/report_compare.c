@@ -1,7 +1,7 @@
 /* report_compare.c — the compare page of `stampvet report`: transfer
  * against scratch from `compare --out` summary CSV files (compare.h), or
  * from models/experiment.sh's table of them (the same columns after task,
- * base and freeze: one section per arm).  See report_pages.h. */
+ * base, freeze and resample: one section per arm).  See report_pages.h. */
 #include "report_pages.h"
 
 #include <math.h>
@@ -19,13 +19,13 @@ static const char *col_names[C_N] = {"size",         "n_labels",    "metric",
                                      "scratch_std",  "p_student",   "p_welch", "n_runs"};
 
 /* optional arm columns (experiment.sh's table) */
-enum { A_TASK, A_BASE, A_FREEZE, A_N };
-static const char *arm_names[A_N] = {"task", "base", "freeze"};
+enum { A_TASK, A_BASE, A_FREEZE, A_RESAMPLE, A_N };
+static const char *arm_names[A_N] = {"task", "base", "freeze", "resample"};
 
 typedef struct cmp_row {
     double v[C_N];
     char metric[24];
-    char arm[160]; /* "task, base BASE, freeze POLICY" or empty */
+    char arm[200]; /* "task TASK, base BASE, freeze POLICY, resample R" or empty */
 } cmp_row;
 
 static int read_summary(const char *path, cmp_row **rows, int *n, char *desc, size_t dcap,
@@ -92,12 +92,10 @@ static int read_summary(const char *path, cmp_row **rows, int *n, char *desc, si
         }
         cmp_row *r = &(*rows)[*n];
         r->arm[0] = 0;
-        if (acol[A_TASK] >= 0 && acol[A_TASK] < nf)
-            snprintf(r->arm, sizeof r->arm, "%s%s%s%s%s", fld[acol[A_TASK]].text,
-                     acol[A_BASE] >= 0 && acol[A_BASE] < nf ? ", base " : "",
-                     acol[A_BASE] >= 0 && acol[A_BASE] < nf ? fld[acol[A_BASE]].text : "",
-                     acol[A_FREEZE] >= 0 && acol[A_FREEZE] < nf ? ", freeze " : "",
-                     acol[A_FREEZE] >= 0 && acol[A_FREEZE] < nf ? fld[acol[A_FREEZE]].text : "");
+        for (int a = 0, len = 0; a < A_N; a++)
+            if (acol[a] >= 0 && acol[a] < nf && len < (int)sizeof r->arm)
+                len += snprintf(r->arm + len, sizeof r->arm - (size_t)len, "%s%s %s",
+                                len ? ", " : "", arm_names[a], fld[acol[a]].text);
         for (int c = 0; c < C_N && !st; c++) {
             if (col[c] >= nf) {
                 st = sv_error_set(err, SV_ERR_ARG, "%s: line %ld: too few fields", path, lineno);

@@ -48,7 +48,7 @@ int sv_report_eval(const sv_scores *s, const char *stamps, const sv_report_opts 
                    sv_error *err);
 
 /* The compare page from one or more `compare --out` summary CSV files, or
- * tables of them with leading task, base and freeze columns (models/
+ * tables of them with leading task, base, freeze, resample columns (models/
  * experiment.csv; one section per run of rows with the same arm): accuracy
  * and AUC against label count per arm (mean +- sample std over the runs)
  * and the t-test p-values. */

@@ -256,8 +256,13 @@ int sv_stage_create(const sv_stage_config *cfg, const dia_host_services *host,
     s->S2 = s->cls ? s->cls->pre.stamp_size : s->S;
     s->same_geom = !s->cls || (s->S2 == s->S && (!cfg->resample || s->cls->pre.pixel_scale ==
                                                                       s->rb->pre.pixel_scale));
-    if ((st = sv_out_schema_make(cfg->rb_column, s->cls, s->save, s->S, &s->schema, err)))
-        goto fail;
+    {
+        char version[64];
+        sv_model_label(s->rb, version, sizeof version);
+        sv_out_names nm = {s->map.score, s->map.score_version, version, s->map.origin};
+        if ((st = sv_out_schema_make(&nm, s->cls, s->save, s->S, &s->schema, err)))
+            goto fail;
+    }
     if (cfg->lc_model[0] && /* light-curve classification of histories (lc_stage.h) */
         ((st = sv_lc_stage_new(cfg->lc_model, cfg->lc_history, cfg->lc_key, s->cfg.batch,
                                &s->lc, err)) ||
@@ -548,7 +553,8 @@ static int row_key_cmp(const void *a, const void *b)
 }
 
 /* Initialise the result rows and score them.  res->flags holds BADCOORD
- * from the positions already; xpix/ypix are set here. */
+ * from the positions already; xpix/ypix are set here, in the output's
+ * origin (the input's: catalog.h). */
 static int score_chunk(sv_stage *s, const exposure_view *v, int n, const double *x0,
                        const double *y0, const float *feat1, const float *feat2,
                        sv_results *res, double *step_buf, sv_error *err)
@@ -560,8 +566,8 @@ static int score_chunk(sv_stage *s, const exposure_view *v, int n, const double 
         res->rb[i] = NAN;
         res->real[i] = 0;
         res->badfrac[i] = NAN;
-        res->xpix[i] = isfinite(x0[i]) ? x0[i] + 1.0 : NAN;
-        res->ypix[i] = isfinite(y0[i]) ? y0[i] + 1.0 : NAN;
+        res->xpix[i] = isfinite(x0[i]) ? x0[i] + s->schema.origin : NAN;
+        res->ypix[i] = isfinite(y0[i]) ? y0[i] + s->schema.origin : NAN;
         if (K) {
             res->label[i] = -1;
             for (int k = 0; k < K; k++)
@@ -816,7 +822,9 @@ static void prov_common(const sv_stage *s, const sv_det_plan *plan, const exposu
         snprintf(k, sizeof k, "%sMODEL", pre[i]);
         sv_prov_str(p, k, ms[i]->name, i ? "class model name" : "real/bogus model name");
         snprintf(k, sizeof k, "%sMVERS", pre[i]);
-        sv_prov_str(p, k, ms[i]->version, "model version");
+        char label[SV_PROV_VALUE_MAX];
+        sv_model_label(ms[i], label, sizeof label);
+        sv_prov_str(p, k, label, "model version (MODVERS, else the name)");
         snprintf(k, sizeof k, "%sMCKSUM", pre[i]);
         sv_prov_str(p, k, ms[i]->checksum, "model file primary CHECKSUM");
         snprintf(k, sizeof k, "%sMFILE", pre[i]);
@@ -827,6 +835,8 @@ static void prov_common(const sv_stage *s, const sv_det_plan *plan, const exposu
     sv_prov_str(p, "SVCFGHSH", s->cfg.config_hash, "SHA-256 of the configuration (params_hash.h)");
     sv_prov_str(p, "SVCONFIG", s->cfg.config_text[0] ? s->cfg.config_text : "(all defaults)",
                 "the key=value configuration given");
+    if (s->cfg.host_command[0])
+        sv_prov_str(p, "SVCMD", s->cfg.host_command, "the host's command line");
     sv_prov_dbl(p, "RBTHRESH", s->cfg.rb_threshold, "REAL = score >= RBTHRESH");
     sv_prov_dbl(p, "NANFMAX", s->cfg.nan_frac_max, "BADFRAC flag above this fraction");
     sv_prov_int(p, "MASKBITS", (long long)s->cfg.mask_bits, "mask bits that make a pixel bad");
@@ -846,6 +856,7 @@ static void prov_common(const sv_stage *s, const sv_det_plan *plan, const exposu
         sv_prov_dbl(p, "RSSTEP", v->step_rb, "image pixels per stamp pixel (centre)");
     }
     sv_prov_str(p, "PRESET", s->map.preset, "detection column preset");
+    sv_out_schema_prov(&s->schema, p);
     if (s->lc)
         sv_lc_stage_prov(s->lc, p);
     if (plan)
@@ -1076,8 +1087,7 @@ int sv_stage_process(sv_stage *s, const dia_exposure *x, const dia_table *det,
     float *lc_pcol[SV_MAX_CLASSES] = {0};
     char *lc_lab = NULL;
     int32_t *lc_flags = NULL;
-    int n_lcp = 0;
-    int nown = sv_out_schema_ncols(o) + (s->save == SV_SAVE_EXTENSION ? 3 : 0);
+    int nown = sv_out_schema_ncols(o);
     int ncols = det->ncols + nown;
     int64_t N = det->nrows;
     R->cols = calloc((size_t)ncols, sizeof *R->cols);
@@ -1112,86 +1122,47 @@ int sv_stage_process(sv_stage *s, const dia_exposure *x, const dia_table *det,
     double *xpix = NULL, *ypix = NULL;
     float *pcol[SV_MAX_CLASSES] = {0};
     char *labels = NULL;
+    int label_width = 1, lc_label_width = 1;
     int S = s->S;
-    for (int k = 0; k < nown && ok; k++) {
+    for (int k = 0; k < nown && ok; k++) { /* the output schema (catalog.h) */
+        const sv_out_col *oc = &o->col[k];
         int i = det->ncols + k;
         dia_column *c = &R->cols[i];
-        const char *name = k < sv_out_schema_ncols(o) ? sv_out_schema_colname(o, k)
-                                                       : (const char *[]){"SCI", "REF", "DIFF"}
-                                                             [k - sv_out_schema_ncols(o)];
-        c->name = name == o->rb_col ? o->rb_col : name;
-        c->repeat = 1;
-        size_t esz;
-        if (k == 0) {
-            c->type = DIA_COL_FLOAT32;
-            c->description = "real/bogus score P(real); NaN: not scored";
-        } else if (k == 1) {
-            c->type = DIA_COL_UINT8;
-            c->description = "1: score >= rb_threshold";
-        } else if (k - 2 < K) {
-            c->type = DIA_COL_FLOAT32;
-            c->description = "class probability";
-        } else if (!strcmp(name, "CLASS") && K) {
-            c->type = DIA_COL_STRING;
-            c->repeat = o->label_width;
-            c->description = "most probable class";
-        } else if (!strcmp(name, "FLAGS")) {
-            c->type = DIA_COL_INT32;
-            c->description = "stamp-quality bitmask";
-        } else if (!strcmp(name, "BADFRAC")) {
-            c->type = DIA_COL_FLOAT32;
-            c->description = "fraction of bad stamp values";
-        } else if (!strcmp(name, "XPIX") || !strcmp(name, "YPIX")) {
-            c->type = DIA_COL_FLOAT64;
-            c->unit = "pix";
-            c->description = "stamp centre, 1-based FITS pixel";
-        } else if (s->lc && !strcmp(name, "LC_CLASS")) { /* lc_stage.h */
-            c->type = DIA_COL_STRING;
-            c->repeat = o->lc_label_width;
-            c->description = "most probable light-curve class";
-        } else if (s->lc && !strcmp(name, "LC_FLAGS")) {
-            c->type = DIA_COL_INT32;
-            c->description = "light-curve flags: 1 NOHIST 2 NODET 4 NOKEY 8 NOTABLE";
-        } else if (s->lc && !strncmp(name, "LC_P_", 5)) {
-            c->type = DIA_COL_FLOAT32;
-            c->description = "light-curve class probability";
-        } else {
-            c->type = DIA_COL_FLOAT32;
-            c->repeat = S * S;
+        c->name = oc->name;
+        c->type = oc->type;
+        c->repeat = oc->repeat;
+        c->unit = oc->unit[0] ? oc->unit : NULL;
+        c->description = oc->description;
+        if (oc->kind == SV_OUT_STAMP) {
             c->ndim = 2;
             c->dims[0] = c->dims[1] = S;
-            c->description = "raw stamp, NaN outside the image";
         }
-        esz = sv_col_type_size(c->type) * (size_t)c->repeat;
-        R->bufs[i] = malloc(rows * esz);
+        R->bufs[i] = malloc(rows * sv_col_type_size(c->type) * (size_t)c->repeat);
         ok = R->bufs[i] != NULL;
         c->data = R->bufs[i];
         if (!ok)
             break;
-        if (k == 0)
-            rb = R->bufs[i];
-        else if (k == 1)
-            real = R->bufs[i];
-        else if (k - 2 < K)
-            pcol[k - 2] = R->bufs[i];
-        else if (s->lc && !strcmp(name, "LC_CLASS"))
-            lc_lab = R->bufs[i];
-        else if (s->lc && !strcmp(name, "LC_FLAGS"))
-            lc_flags = R->bufs[i];
-        else if (s->lc && !strncmp(name, "LC_P_", 5) && n_lcp < SV_MAX_CLASSES)
-            lc_pcol[n_lcp++] = R->bufs[i];
-        else if (c->type == DIA_COL_STRING)
-            labels = R->bufs[i];
-        else if (!strcmp(name, "FLAGS"))
-            flags = R->bufs[i];
-        else if (!strcmp(name, "BADFRAC"))
-            badfrac = R->bufs[i];
-        else if (!strcmp(name, "XPIX"))
-            xpix = R->bufs[i];
-        else if (!strcmp(name, "YPIX"))
-            ypix = R->bufs[i];
-        else
-            stamps[!strcmp(name, "SCI") ? 0 : !strcmp(name, "REF") ? 1 : 2] = R->bufs[i];
+        void *b = R->bufs[i];
+        switch (oc->kind) {
+        case SV_OUT_SCORE: rb = b; break;
+        case SV_OUT_VERSION:
+            memset(b, 0, rows * (size_t)c->repeat);
+            for (int64_t r = 0; r < N; r++)
+                memcpy((char *)b + r * c->repeat, o->model_version,
+                       strnlen(o->model_version, (size_t)c->repeat));
+            break;
+        case SV_OUT_REAL: real = b; break;
+        case SV_OUT_PROB: pcol[oc->index] = b; break;
+        case SV_OUT_CLASS: labels = b, label_width = c->repeat; break;
+        case SV_OUT_FLAGS: flags = b; break;
+        case SV_OUT_BADFRAC: badfrac = b; break;
+        case SV_OUT_XPIX: xpix = b; break;
+        case SV_OUT_YPIX: ypix = b; break;
+        case SV_OUT_STAMP: stamps[oc->index] = b; break;
+        case SV_OUT_LC_PROB: lc_pcol[oc->index] = b; break;
+        case SV_OUT_LC_CLASS: lc_lab = b, lc_label_width = c->repeat; break;
+        case SV_OUT_LC_FLAGS: lc_flags = b; break;
+        }
     }
     chunk_bufs cb;
     memset(&cb, 0, sizeof cb);
@@ -1244,11 +1215,11 @@ int sv_stage_process(sv_stage *s, const dia_exposure *x, const dia_table *det,
                 pcol[k][row0 + i] = cb.prob[(size_t)i * K + k];
         if (K)
             for (int i = 0; i < n; i++) {
-                char *dst = labels + (size_t)(row0 + i) * o->label_width;
-                memset(dst, 0, (size_t)o->label_width);
+                char *dst = labels + (size_t)(row0 + i) * label_width;
+                memset(dst, 0, (size_t)label_width);
                 if (cb.label[i] >= 0)
                     memcpy(dst, o->class_name[cb.label[i]],
-                           strnlen(o->class_name[cb.label[i]], (size_t)o->label_width));
+                           strnlen(o->class_name[cb.label[i]], (size_t)label_width));
             }
         s->stats.t_write += now_s() - tw;
     }
@@ -1266,10 +1237,10 @@ int sv_stage_process(sv_stage *s, const dia_exposure *x, const dia_table *det,
         for (int64_t i = 0; !st && i < N; i++) {
             for (int k = 0; k < L; k++)
                 lc_pcol[k][i] = lp[(size_t)i * L + k];
-            char *dst = lc_lab + (size_t)i * o->lc_label_width;
-            memset(dst, 0, (size_t)o->lc_label_width);
+            char *dst = lc_lab + (size_t)i * lc_label_width;
+            memset(dst, 0, (size_t)lc_label_width);
             if (ll[i] >= 0)
-                memcpy(dst, o->lc_name[ll[i]], strnlen(o->lc_name[ll[i]], (size_t)o->lc_label_width));
+                memcpy(dst, o->lc_name[ll[i]], strnlen(o->lc_name[ll[i]], (size_t)lc_label_width));
         }
         free(lp);
         free(ll);

@@ -29,8 +29,9 @@ const dia_param_desc sv_stage_params[SV_STAGE_N_PARAMS] = {
      "pixel coordinate of the first pixel's centre in the x/y columns"},
     {"coords", DIA_PARAM_CHOICE, "auto", 0, 0, "auto|pixel|sky",
      "positions from x/y, from ra/dec through the WCS, or auto: x/y when present"},
-    {"rb_column", DIA_PARAM_STRING, "rb", 0, 0, NULL,
-     "name of the real/bogus score column in the output"},
+    {"rb_column", DIA_PARAM_STRING, "", 0, 0, NULL,
+     "name of the real/bogus score column in the output; empty: the preset's (ztf drb "
+     "with drbversion, lsst reliability, sextractor and generic rb)"},
     {"rb_threshold", DIA_PARAM_REAL, "0.5", 0, 1, NULL,
      "score at or above which a detection is labelled real"},
     {"nan_frac_max", DIA_PARAM_REAL, "0.25", 0, 1, NULL,
@@ -65,6 +66,9 @@ const dia_param_desc sv_stage_params[SV_STAGE_N_PARAMS] = {
      "light-curve table of the detections' histories, used when the host gives none"},
     {"lc_key", DIA_PARAM_STRING, "", 0, 0, NULL,
      "detection column naming a history (empty: objectId, candid or id)"},
+    {"host_command", DIA_PARAM_STRING, "", 0, 0, NULL,
+     "the host's command line or job, recorded as SVCMD in every output (provenance only: "
+     "not part of SVCFGHSH)"},
 };
 const int sv_stage_n_params = SV_STAGE_N_PARAMS;
 
@@ -115,10 +119,13 @@ int sv_stage_config_parse(const dia_kv *kv, size_t n, sv_stage_config *cfg,
     copy(cfg->lc_model, sizeof cfg->lc_model, value(kv, n, "lc_model"));
     copy(cfg->lc_history, sizeof cfg->lc_history, value(kv, n, "lc_history"));
     copy(cfg->lc_key, sizeof cfg->lc_key, value(kv, n, "lc_key"));
+    copy(cfg->host_command, sizeof cfg->host_command, value(kv, n, "host_command"));
     size_t used = 0;
     for (size_t i = 0; i < n && used + 1 < sizeof cfg->config_text; i++) {
+        if (!strcmp(kv[i].key, "host_command"))
+            continue; /* SVCMD */
         int w = snprintf(cfg->config_text + used, sizeof cfg->config_text - used, "%s%s=%s",
-                         i ? "; " : "", kv[i].key, kv[i].value ? kv[i].value : "");
+                         used ? "; " : "", kv[i].key, kv[i].value ? kv[i].value : "");
         used += w > 0 ? (size_t)w : 0;
     }
     return SV_OK;

@@ -16,7 +16,7 @@
 extern "C" {
 #endif
 
-#define SV_STAGE_N_PARAMS 27
+#define SV_STAGE_N_PARAMS 28
 extern const dia_param_desc sv_stage_params[SV_STAGE_N_PARAMS];
 extern const int sv_stage_n_params;
 
@@ -27,7 +27,8 @@ typedef struct sv_stage_config {
     char col_id[72], col_x[72], col_y[72], col_ra[72], col_dec[72];
     int pixel_origin;          /* 0 or 1; -1 = the preset's                */
     char coords[8];            /* auto | pixel | sky                        */
-    char rb_column[72];        /* output column name of the score          */
+    char rb_column[72];        /* output column name of the score ("" = the
+                                  preset's: detections.h)                  */
     double rb_threshold;       /* recorded in provenance; sets a label      */
     double nan_frac_max;       /* flag above this fraction of bad pixels   */
     uint32_t mask_bits;        /* mask bits that make a pixel bad          */
@@ -49,8 +50,11 @@ typedef struct sv_stage_config {
                                   host gives no history ("" = none)         */
     char lc_key[72];           /* detection column naming a history ("" =
                                   objectId, candid or id)                   */
-    char config_text[512];     /* the key=value pairs given, "; "-separated
-                                  (written as SVCONFIG; cut at 511 bytes)   */
+    char config_text[512];     /* the key=value pairs given, "; "-separated,
+                                  host_command excepted (written as SVCONFIG;
+                                  cut at 511 bytes)                         */
+    char host_command[512];    /* the host's command line ("" = none given;
+                                  written as SVCMD)                         */
 } sv_stage_config;
 
 /* Validate and parse n key=value pairs (unknown keys, bad values: errors

@@ -19,9 +19,9 @@ check_run() { # args: key=value...; the exposure's one detection must get a scor
     echo "$out" | grep -q "^loaded stampvet " || fail "no descriptor line"
     echo "$out" | grep -q "rb_threshold" || fail "parameter table missing"
     echo "$out" | grep -q "^result: 1 rows" || fail "no result table: $out"
-    score=$(echo "$out" | awk '$1 == "rb" {print $2}')
-    awk -v s="$score" 'BEGIN {exit !(s != "" && s >= 0 && s <= 1)}' || fail "rb score '$score' not in [0,1]"
-    echo "ok: $* -> rb $score"
+    score=$(echo "$out" | awk '$1 == "drb" {print $2}')  # preset ztf: ZTF's name
+    awk -v s="$score" 'BEGIN {exit !(s != "" && s >= 0 && s <= 1)}' || fail "drb score '$score' not in [0,1]"
+    echo "ok: $* -> drb $score"
 }
 check_run threads=1 rb_model="$tmp/m.fits"
 check_run threads=2 batch=1 rb_model="$tmp/m.fits"

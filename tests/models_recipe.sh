@@ -34,9 +34,9 @@ check_model() {
     fi
 }
 check_model rb-ztf    "realbogus" 1.01 ""
-check_model rb-ilmt   "realbogus" 0.33 rb-ztf
-check_model cls3-ilmt "class: 3 classes" 0.33 rb-ztf
-check_model cls4-ilmt "class: 4 classes" 0.33 rb-ztf
+check_model rb-ilmt   "realbogus" 0.33 d6_m7
+check_model cls3-ilmt "class: 3 classes" 0.33 d6_m7
+check_model cls4-ilmt "class: 4 classes" 0.33 d6_m7
 grep -q "0:transient  1:variable  2:asteroid  3:bogus" "$tmp/cls4-ilmt.inspect" \
     || die "cls4-ilmt.fits: classes are not transient, variable, asteroid, bogus"
 
@@ -57,7 +57,7 @@ beats_chance cls3-ilmt 0.38 0.60
 beats_chance cls4-ilmt 0.30 0.60
 
 grep -q "Held-out figures" "$tmp/out/rb-ztf.md" || die "rb-ztf.md lacks its held-out figures"
-grep -q "stampvet finetune --from rb-ztf.fits" "$tmp/out/cls4-ilmt.md" || die "cls4-ilmt.md lacks its recipe"
+grep -q "stampvet finetune --from braai-d6_m7.fits" "$tmp/out/cls4-ilmt.md" || die "cls4-ilmt.md lacks its recipe"
 
 [ $fail -eq 0 ] && echo "PASS: the miniature recipe builds four valid models that beat chance"
 exit $fail

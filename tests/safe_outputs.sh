@@ -110,10 +110,10 @@ own = (m["FLAGS"] & 4) != 0
 thr = h["RBTHRESH"]
 print("masked centres %d (truth classes %s); median rb %.3f without the mask, %.3f with; "
       "REAL: %d with the mask, %d with veto_flags=0"
-      % (own.sum(), sorted(set(m["TRUECLS"][own])), np.median(nm["rb"][own]),
-         np.median(m["rb"][own]), m["REAL"][own].sum(), nv["REAL"][own].sum()))
+      % (own.sum(), sorted(set(m["TRUECLS"][own])), np.median(nm["drb"][own]),
+         np.median(m["drb"][own]), m["REAL"][own].sum(), nv["REAL"][own].sum()))
 assert own.sum() >= 20, "too few masked detections to test"
-assert (m["rb"][own] >= thr).any(), "no masked detection scores high: the test cannot fail"
+assert (m["drb"][own] >= thr).any(), "no masked detection scores high: the test cannot fail"
 assert m["REAL"][own].sum() == 0, "a detection on a masked pixel is REAL"
 assert nv["REAL"][own].sum() > 0, "veto_flags=0 should give the raw labels back"
 assert h["VETOFLAG"] == 68 and h["FLAG4"] == "MASKED" and h["FLAG64"] == "BADCENTRE"

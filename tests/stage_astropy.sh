@@ -45,4 +45,13 @@ for mode in extension columns; do
     run "$py" "$check" "$tmp/out_$mode.fits" "$tmp/det.fits" --stamps $mode \
         --flagged 40=16 --flagged 41=8
 done
+# the survey conventions of the other presets: LSST (reliability, x/y and
+# XPIX/YPIX 0-based), SExtractor (rb) with this table's columns mapped
+for preset in lsst sextractor; do
+    run "$sv" run ${model:+--set "$model"} --set preset=$preset --set col_x=xpos \
+        --set col_y=ypos --set col_id=candid -q \
+        --sci "$tmp/e_sci.fits" --ref "$tmp/e_ref.fits" --diff "$tmp/e_diff.fits" \
+        --detections "$tmp/det.fits" -o "$tmp/out_$preset.fits"
+    run "$py" "$check" "$tmp/out_$preset.fits" "$tmp/det.fits" --flagged 40=16 --flagged 41=8
+done
 exit 0

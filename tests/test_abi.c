@@ -281,7 +281,7 @@ static void exposure_setup(void)
 static dia_status run_exposure(const dia_stage_descriptor *d, dia_instance *inst,
                                const dia_table **res)
 {
-    dia_exposure x = {.struct_size = sizeof x, .exposure_id = "t", .mjd = 60000.0};
+    dia_exposure x = {.struct_size = sizeof x, .exposure_id = "t", .mjd = 60000.123456789012};
     x.science = (dia_image){ex_img[0], EXP_N, EXP_N, 0, ex_hdr, 16};
     x.reference = (dia_image){ex_img[1], EXP_N, EXP_N, 0, ex_hdr, 16};
     x.difference = (dia_image){ex_img[2], EXP_N, EXP_N, 0, ex_hdr, 16};
@@ -354,8 +354,19 @@ static void test_two_instances_two_threads(void **state)
     const dia_table *res = NULL;
     assert_int_equal(run_exposure(d, one, &res), DIA_OK);
     assert_int_equal(res->nrows, 5);
-    assert_string_equal(res->cols[3].name, "rb");
+    assert_string_equal(res->cols[3].name, "drb"); /* preset ztf: ZTF's name */
     memcpy(reference_rb, res->cols[3].data, sizeof reference_rb);
+    /* provenance: the host's MJD with every digit, the ABI configuration */
+    int seen = 0;
+    for (int i = 0; i < res->nmeta; i++) {
+        if (!strcmp(res->meta[i].key, "MJD-OBS"))
+            seen += strtod(res->meta[i].value, NULL) == 60000.123456789012;
+        if (!strcmp(res->meta[i].key, "SVCONFIG"))
+            seen += strstr(res->meta[i].value, "rb_model=") != NULL;
+        if (!strcmp(res->meta[i].key, "RBMVERS"))
+            seen += res->meta[i].value[0] != '\0';
+    }
+    assert_int_equal(seen, 3);
     assert_true(isfinite(reference_rb[0]) && isfinite(reference_rb[1]));
     assert_true(isnan(reference_rb[3]) && isnan(reference_rb[4]));
     d->destroy(one);

@@ -21,7 +21,6 @@
 #include <dirent.h>
 
 #include "alert_packet.h"
-#define SV_ALERT_SANITIZER_FULL_STACKS 1 /* damaged data on purpose */
 #include "alert_sanitizer.h"
 #include "score.h"
 

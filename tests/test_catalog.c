@@ -19,6 +19,7 @@
 #include "atomic_file.h"
 #include "catalog.h"
 #include "detections.h"
+#include "stage_params.h"
 #include "stamp_table.h"
 #include "stamps.h"
 
@@ -64,6 +65,14 @@ static sv_model *class_model(const char *const *names, int n)
     return m;
 }
 
+/* The generic conventions: score "rb", no version column, origin 1. */
+static const sv_out_names *rb_names(const char *score)
+{
+    static sv_out_names nm;
+    nm = (sv_out_names){score, NULL, "", 1};
+    return &nm;
+}
+
 static void test_schema(void **state)
 {
     sv_out_schema s;
@@ -71,27 +80,28 @@ static void test_schema(void **state)
     sv_error_clear(&err);
     const char *cls[3] = {"transient", "SN-Ia", "variable"};
     sv_model *m = class_model(cls, 3);
-    assert_int_equal(sv_out_schema_make("rb", m, SV_SAVE_COLUMNS, 63, &s, &err), 0);
+    assert_int_equal(sv_out_schema_make(rb_names("rb"), m, SV_SAVE_COLUMNS, 63, &s, &err), 0);
     const char *want[] = {"rb",     "REAL",  "P_TRANSIENT", "P_SN_IA", "P_VARIABLE", "CLASS",
                           "FLAGS",  "BADFRAC", "XPIX",     "YPIX",    "SCI",        "REF",
                           "DIFF"};
     assert_int_equal(sv_out_schema_ncols(&s), 13);
     for (int i = 0; i < 13; i++)
         assert_string_equal(sv_out_schema_colname(&s, i), want[i]);
-    assert_int_equal(s.label_width, 9);
-    assert_int_equal(sv_out_schema_make("rb", NULL, SV_SAVE_NONE, 63, &s, &err), 0);
+    assert_int_equal(sv_out_schema_col(&s, 5)->repeat, 9); /* CLASS: the longest name */
+    assert_int_equal(sv_out_schema_col(&s, 5)->type, DIA_COL_STRING);
+    assert_int_equal(sv_out_schema_make(rb_names("rb"), NULL, SV_SAVE_NONE, 63, &s, &err), 0);
     assert_int_equal(sv_out_schema_ncols(&s), 6);
     assert_string_equal(sv_out_schema_colname(&s, 2), "FLAGS");
     /* bad and clashing names */
-    assert_int_equal(sv_out_schema_make("r b", NULL, SV_SAVE_NONE, 63, &s, &err), SV_ERR_ARG);
+    assert_int_equal(sv_out_schema_make(rb_names("r b"), NULL, SV_SAVE_NONE, 63, &s, &err), SV_ERR_ARG);
     assert_non_null(strstr(err.text, "rb_column"));
-    assert_int_equal(sv_out_schema_make("flags", NULL, SV_SAVE_NONE, 63, &s, &err), SV_ERR_ARG);
+    assert_int_equal(sv_out_schema_make(rb_names("flags"), NULL, SV_SAVE_NONE, 63, &s, &err), SV_ERR_ARG);
     const char *dup[2] = {"sn ia", "sn-ia"};
     sv_model *m2 = class_model(dup, 2);
-    assert_int_equal(sv_out_schema_make("rb", m2, SV_SAVE_NONE, 63, &s, &err), SV_ERR_ARG);
+    assert_int_equal(sv_out_schema_make(rb_names("rb"), m2, SV_SAVE_NONE, 63, &s, &err), SV_ERR_ARG);
     assert_non_null(strstr(err.text, "P_SN_IA"));
     /* an input column named like an output one */
-    assert_int_equal(sv_out_schema_make("rb", NULL, SV_SAVE_NONE, 63, &s, &err), 0);
+    assert_int_equal(sv_out_schema_make(rb_names("rb"), NULL, SV_SAVE_NONE, 63, &s, &err), 0);
     int64_t v[1] = {0};
     dia_column cols[2] = {{.name = "candid", .type = DIA_COL_INT64, .repeat = 1, .data = v},
                           {.name = "RB", .type = DIA_COL_INT64, .repeat = 1, .data = v}};
@@ -170,8 +180,9 @@ static sv_results make_results(res_bufs *b, int n, int K, int stamps)
             for (int p = 0; p < 25; p++)
                 b->st[c][i * 25 + p] = (float)(c * 1000 + i * 100 + p);
     }
-    sv_results r = {n, b->rb, b->real, b->prob, b->label, b->flags, b->badfrac,
-                    b->x, b->y, b->id, {NULL, NULL, NULL}};
+    sv_results r = {.n = n, .rb = b->rb, .real = b->real, .prob = b->prob, .label = b->label,
+                    .flags = b->flags, .badfrac = b->badfrac, .xpix = b->x, .ypix = b->y,
+                    .id = b->id};
     if (stamps)
         for (int c = 0; c < 3; c++)
             r.stamp[c] = b->st[c];
@@ -190,14 +201,14 @@ static int count_leftovers(void)
 }
 
 static void write_catalog(const char *in, const char *out, int n, sv_stamp_save save,
-                          const sv_model *cls)
+                          const sv_model *cls, const sv_out_names *names)
 {
     sv_det_file *f = NULL;
     sv_error err;
     sv_error_clear(&err);
     assert_int_equal(sv_det_file_open(in, &f, &err), 0);
     sv_out_schema s;
-    assert_int_equal(sv_out_schema_make("rb", cls, save, 5, &s, &err), 0);
+    assert_int_equal(sv_out_schema_make(names, cls, save, 5, &s, &err), 0);
     snprintf(s.survey, sizeof s.survey, "ZTF");
     snprintf(s.band, sizeof s.band, "r");
     s.pixscale = 1.01;
@@ -205,6 +216,8 @@ static void write_catalog(const char *in, const char *out, int n, sv_stamp_save 
     memset(&p, 0, sizeof p);
     sv_prov_str(&p, "RBMODEL", "test-model", "model");
     sv_prov_dbl(&p, "RBTHRESH", 0.25, "threshold");
+    sv_prov_dbl(&p, "MJD-OBS", 60310.123456789012, "from the science image");
+    sv_out_schema_prov(&s, &p);
     sv_prov_str(&p, "DETFILE",
                 "/a/very/long/path/that/does/not/fit/in/one/card/because/it/is/longer/than/"
                 "sixty/eight/characters.fits",
@@ -261,7 +274,7 @@ static void test_write_and_read_back(void **state)
     write_input(in, 5);
     const char *cls[2] = {"transient", "bogus"};
     sv_model *m = class_model(cls, 2);
-    write_catalog(in, out, 5, SV_SAVE_COLUMNS, m);
+    write_catalog(in, out, 5, SV_SAVE_COLUMNS, m, rb_names("rb"));
     sv_model_free(m);
 
     fitsfile *fp;
@@ -374,7 +387,7 @@ static void test_stamps_extension(void **state)
     snprintf(in, sizeof in, "%s/in.fits", tmpdir);
     snprintf(out, sizeof out, "%s/out_ext.fits", tmpdir);
     write_input(in, 6);
-    write_catalog(in, out, 6, SV_SAVE_EXTENSION, NULL);
+    write_catalog(in, out, 6, SV_SAVE_EXTENSION, NULL, rb_names("rb"));
     /* the labelled-stamps reader takes the file as it is */
     sv_error err;
     sv_error_clear(&err);
@@ -409,13 +422,117 @@ static void test_stamps_extension(void **state)
     fits_close_file(fp, &status);
 }
 
+/* The survey conventions per preset (detections.h, catalog.h): ZTF drb +
+ * drbversion, LSST reliability, SExtractor and generic rb; the positions'
+ * origin is the input's, and rb_column renames the score and its version
+ * column together. */
+static void test_preset_names(void **state)
+{
+    static const struct {
+        const char *preset, *rb_column, *score, *version;
+        int origin;
+    } want[] = {
+        {"ztf", "", "drb", "drbversion", 1},
+        {"lsst", "", "reliability", "", 0},
+        {"sextractor", "", "rb", "", 1},
+        {"generic", "", "rb", "", 1},
+        {"ztf", "drb_sv", "drb_sv", "drb_svversion", 1},
+        {"lsst", "rb", "rb", "", 0},
+    };
+    for (size_t t = 0; t < sizeof want / sizeof want[0]; t++) {
+        dia_kv kv[2] = {{"preset", want[t].preset}, {"rb_column", want[t].rb_column}};
+        sv_stage_config cfg;
+        sv_det_map map;
+        sv_error err;
+        sv_error_clear(&err);
+        assert_int_equal(sv_stage_config_parse(kv, 2, &cfg, &err), 0);
+        assert_int_equal(sv_det_map_from_config(&cfg, &map, &err), 0);
+        assert_string_equal(map.score, want[t].score);
+        assert_string_equal(map.score_version, want[t].version);
+        assert_int_equal(map.origin, want[t].origin);
+        sv_out_names nm = {map.score, map.score_version, "d6_m7", map.origin};
+        sv_out_schema s;
+        assert_int_equal(sv_out_schema_make(&nm, NULL, SV_SAVE_NONE, 63, &s, &err), 0);
+        int v = want[t].version[0] != '\0';
+        assert_int_equal(sv_out_schema_ncols(&s), 6 + v);
+        assert_string_equal(sv_out_schema_colname(&s, 0), want[t].score);
+        if (v) {
+            assert_string_equal(sv_out_schema_colname(&s, 1), want[t].version);
+            assert_int_equal(sv_out_schema_col(&s, 1)->type, DIA_COL_STRING);
+            assert_int_equal(sv_out_schema_col(&s, 1)->repeat, 5); /* "d6_m7" */
+        }
+        const sv_out_col *x = sv_out_schema_col(&s, 4 + v);
+        assert_string_equal(x->name, "XPIX");
+        assert_non_null(strstr(x->description, want[t].origin ? "1-based" : "0-based"));
+        sv_provenance p;
+        memset(&p, 0, sizeof p);
+        sv_out_schema_prov(&s, &p);
+        assert_string_equal(sv_prov_get(&p, "RBCOL"), want[t].score);
+        assert_string_equal(sv_prov_get(&p, "PIXORIG"), want[t].origin ? "1" : "0");
+    }
+}
+
+/* A ZTF-named, 0-based (pixel_origin = 0) file: the names, the version on
+ * every row, TCOMMn saying the origin, PIXORIG, the STAMPS extension's X
+ * still 1-based (stamp_table.h), MJD-OBS with every digit. */
+static void test_conventions_in_file(void **state)
+{
+    char in[300], out[300];
+    snprintf(in, sizeof in, "%s/in.fits", tmpdir);
+    snprintf(out, sizeof out, "%s/out_conv.fits", tmpdir);
+    write_input(in, 4);
+    sv_out_names nm = {"drb", "drbversion", "d6_m7", 0};
+    write_catalog(in, out, 4, SV_SAVE_EXTENSION, NULL, &nm);
+    fitsfile *fp;
+    int status = 0, anynul = 0;
+    fits_open_diskfile(&fp, out, READONLY, &status);
+    fits_movnam_hdu(fp, BINARY_TBL, "DETECTIONS", 0, &status);
+    assert_int_equal(status, 0);
+    char v[FLEN_VALUE];
+    read_key(fp, "TTYPE6", v);
+    assert_string_equal(v, "drb");
+    read_key(fp, "TTYPE7", v);
+    assert_string_equal(v, "drbversion");
+    read_key(fp, "TFORM7", v);
+    assert_string_equal(v, "5A");
+    read_key(fp, "TTYPE11", v);
+    assert_string_equal(v, "XPIX");
+    read_key(fp, "TCOMM11", v);
+    assert_non_null(strstr(v, "0-based"));
+    read_key(fp, "TCOMM6", v);
+    assert_non_null(strstr(v, "real/bogus score"));
+    read_key(fp, "RBCOL", v);
+    assert_string_equal(v, "drb");
+    int orig = -1;
+    fits_read_key(fp, TINT, "PIXORIG", &orig, NULL, &status);
+    assert_int_equal(orig, 0);
+    /* every digit of the double: the card's text reads back exactly */
+    double mjd = 0;
+    fits_read_key(fp, TDOUBLE, "MJD-OBS", &mjd, NULL, &status);
+    assert_true(mjd == 60310.123456789012);
+    char vers[4][16], *vp[4] = {vers[0], vers[1], vers[2], vers[3]};
+    fits_read_col(fp, TSTRING, 7, 1, 1, 4, NULL, vp, &anynul, &status);
+    for (int i = 0; i < 4; i++)
+        assert_string_equal(vers[i], "d6_m7");
+    double xp[4];
+    fits_read_col(fp, TDOUBLE, 11, 1, 1, 4, NULL, xp, &anynul, &status);
+    assert_float_equal(xp[1], 12.5, 0); /* as given: the schema's origin */
+    fits_movnam_hdu(fp, BINARY_TBL, "STAMPS", 0, &status);
+    int cx = 0;
+    fits_get_colnum(fp, CASESEN, "X", &cx, &status);
+    fits_read_col(fp, TDOUBLE, cx, 1, 1, 4, NULL, xp, &anynul, &status);
+    assert_float_equal(xp[1], 13.5, 0); /* 1-based in the labelled-stamps layout */
+    assert_int_equal(status, 0);
+    fits_close_file(fp, &status);
+}
+
 static void test_zero_rows(void **state)
 {
     char in[300], out[300];
     snprintf(in, sizeof in, "%s/empty.fits", tmpdir);
     snprintf(out, sizeof out, "%s/out_empty.fits", tmpdir);
     write_input(in, 0);
-    write_catalog(in, out, 0, SV_SAVE_EXTENSION, NULL);
+    write_catalog(in, out, 0, SV_SAVE_EXTENSION, NULL, rb_names("rb"));
     fitsfile *fp;
     int status = 0, ncols = 0;
     long nrows = -1;
@@ -447,7 +564,7 @@ static void test_atomic(void **state)
     sv_error_clear(&err);
     assert_int_equal(sv_det_file_open(in, &f, &err), 0);
     sv_out_schema s;
-    sv_out_schema_make("rb", NULL, SV_SAVE_NONE, 5, &s, &err);
+    sv_out_schema_make(rb_names("rb"), NULL, SV_SAVE_NONE, 5, &s, &err);
     sv_catalog *cat = NULL;
     assert_int_equal(sv_catalog_open(out, sv_det_file_schema(f), &s, 3, NULL, &cat, &err), 0);
     assert_int_equal(count_leftovers(), 1);
@@ -475,7 +592,7 @@ static void test_atomic(void **state)
     assert_non_null(strstr(err.text, bad));
     sv_det_file_close(f);
     /* the old file is replaced by a complete one */
-    write_catalog(in, out, 3, SV_SAVE_NONE, NULL);
+    write_catalog(in, out, 3, SV_SAVE_NONE, NULL, rb_names("rb"));
     fitsfile *ff;
     int status = 0;
     fits_open_diskfile(&ff, out, READONLY, &status);
@@ -490,6 +607,8 @@ int main(void)
         cmocka_unit_test(test_schema),
         cmocka_unit_test(test_write_and_read_back),
         cmocka_unit_test(test_stamps_extension),
+        cmocka_unit_test(test_preset_names),
+        cmocka_unit_test(test_conventions_in_file),
         cmocka_unit_test(test_zero_rows),
         cmocka_unit_test(test_atomic),
     };

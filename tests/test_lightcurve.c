@@ -842,7 +842,7 @@ static void test_stage_memory(void **state)
         const char *nm = res->cols[c].name;
         if (!strcmp(nm, "LC_FLAGS"))
             cflag = &res->cols[c];
-        if (!strcmp(nm, "rb"))
+        if (!strcmp(nm, "drb")) /* preset ztf: the stage's score */
             crb = &res->cols[c];
         for (int k = 0; k < 4; k++) {
             char want[40];

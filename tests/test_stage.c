@@ -115,6 +115,16 @@ static void log_cb(void *user, dia_log_level level, const char *msg)
 
 static volatile int cancel_flag;
 
+/* The number of the column named `name` in the open table (CASESEN). */
+static int fcol(fitsfile *fp, const char *name)
+{
+    int c = 0, status = 0;
+    fits_get_colnum(fp, CASESEN, (char *)name, &c, &status);
+    if (status)
+        fail_msg("no column %s", name);
+    return c;
+}
+
 static dia_instance *make(int n, const dia_kv *kv)
 {
     dia_kv all[16];
@@ -182,14 +192,16 @@ static void test_memory_rows_and_flags(void **state)
     assert_int_equal(D->process(inst, &x, &det, &res), DIA_OK);
     assert_string_equal(D->last_error(inst), "");
     assert_int_equal(res->nrows, ND);
-    assert_int_equal(res->ncols, 4 + 6);
+    assert_int_equal(res->ncols, 4 + 7); /* drb, drbversion, REAL, FLAGS, BADFRAC, XPIX, YPIX */
+    assert_string_equal(res->cols[5].name, "drbversion");
+    assert_int_equal(res->cols[5].type, DIA_COL_STRING);
     /* input columns first, copied (not the host's pointers) */
     assert_string_equal(res->cols[0].name, "candid");
     assert_ptr_not_equal(res->cols[0].data, det_id);
     assert_memory_equal(res->cols[0].data, det_id, sizeof det_id);
     assert_string_equal(res->cols[1].unit, "pix");
     assert_string_equal(res->cols[0].description, "id");
-    const float *rb = col(res, "rb")->data, *bf = col(res, "BADFRAC")->data;
+    const float *rb = col(res, "drb")->data, *bf = col(res, "BADFRAC")->data;
     const int32_t *fl = col(res, "FLAGS")->data;
     const double *xp = col(res, "XPIX")->data;
     const uint8_t *real = col(res, "REAL")->data;
@@ -245,7 +257,7 @@ static void test_score_is_the_models(void **state)
     dia_table det = detections(ND);
     const dia_table *res = NULL;
     assert_int_equal(D->process(inst, &x, &det, &res), DIA_OK);
-    const float *rb = col(res, "rb")->data;
+    const float *rb = col(res, "drb")->data;
 
     sv_model *m = NULL;
     sv_error err;
@@ -289,7 +301,7 @@ static void test_threads_and_batches(void **state)
     assert_int_equal(D->process(ia, &x, &det, &ra), DIA_OK);
     assert_int_equal(D->process(ib, &x, &det, &rb), DIA_OK);
     assert_int_equal(D->process(ic, &x, &det, &rc), DIA_OK);
-    assert_memory_equal(col(ra, "rb")->data, col(rb, "rb")->data, ND * sizeof(float));
+    assert_memory_equal(col(ra, "drb")->data, col(rb, "drb")->data, ND * sizeof(float));
     assert_memory_equal(col(rb, "P_BOGUS")->data, col(rc, "P_BOGUS")->data, ND * sizeof(float));
     assert_memory_equal(col(rb, "CLASS")->data, col(rc, "CLASS")->data,
                         (size_t)ND * col(rc, "CLASS")->repeat);
@@ -459,7 +471,7 @@ static void test_zero_detections(void **state)
     const dia_table *res;
     assert_int_equal(D->process(inst, &x, &det, &res), DIA_OK);
     assert_int_equal(res->nrows, 0);
-    assert_int_equal(res->ncols, 4 + 2 + 3 + 1 + 4);
+    assert_int_equal(res->ncols, 4 + 3 + 3 + 1 + 4);
     assert_string_equal(meta(res, "NDET"), "0");
     D->destroy(inst);
 }
@@ -513,7 +525,7 @@ static void test_mask_and_nan(void **state)
     const dia_table *res;
     assert_int_equal(D->process(inst, &x, &det, &res), DIA_OK);
     const int32_t *fl = col(res, "FLAGS")->data;
-    const float *bf = col(res, "BADFRAC")->data, *rb = col(res, "rb")->data;
+    const float *bf = col(res, "BADFRAC")->data, *rb = col(res, "drb")->data;
     assert_int_equal(fl[0], SV_FLAG_MASKED);
     assert_float_equal(bf[0], 3.0 / (3.0 * S * S), 1e-7);
     /* the NaN block covers the last detection's own pixel too */
@@ -540,13 +552,13 @@ static void test_features(void **state)
     dia_table det = detections(ND);
     const dia_table *res;
     assert_int_equal(D->process(inst, &x, &det, &res), DIA_OK);
-    const float *rb = col(res, "rb")->data;
+    const float *rb = col(res, "drb")->data;
     assert_true(isfinite(rb[0]));
     /* the feature changes the score */
     float keep = rb[0];
     det_mag[0] += 5;
     assert_int_equal(D->process(inst, &x, &det, &res), DIA_OK);
-    assert_true(((const float *)col(res, "rb")->data)[0] != keep);
+    assert_true(((const float *)col(res, "drb")->data)[0] != keep);
     det_mag[0] -= 5;
     det.ncols = 3; /* no magpsf */
     assert_int_equal(D->process(inst, &x, &det, &res), DIA_ERR_DATA);
@@ -559,17 +571,18 @@ static void test_rb_column_clash(void **state)
     dia_instance *inst = make(0, NULL);
     dia_exposure x = exposure();
     dia_table det = detections(ND);
-    det_cols[3].name = "RB";
+    det_cols[3].name = "DRB"; /* ZTF candidates carry drb: the preset's score name */
     const dia_table *res;
     assert_int_equal(D->process(inst, &x, &det, &res), DIA_ERR_DATA);
     assert_non_null(strstr(D->last_error(inst), "rb_column"));
     D->destroy(inst);
-    dia_kv kv[1] = {{"rb_column", "rb_sv"}};
+    dia_kv kv[1] = {{"rb_column", "drb_sv"}};
     inst = make(1, kv);
     det = detections(ND);
-    det_cols[3].name = "rb";
+    det_cols[3].name = "drb";
     assert_int_equal(D->process(inst, &x, &det, &res), DIA_OK);
-    assert_string_equal(res->cols[4].name, "rb_sv");
+    assert_string_equal(res->cols[4].name, "drb_sv");
+    assert_string_equal(res->cols[5].name, "drb_svversion"); /* renamed with it */
     D->destroy(inst);
 }
 
@@ -652,6 +665,54 @@ static dia_file_job job(void)
     return j;
 }
 
+/* Each preset names its score as its survey does and keeps the input's
+ * origin: the same table read as LSST (x/y 0-based) gives a reliability
+ * column and XPIX equal to the input's x, 0-based, cut one pixel further;
+ * the file path writes the same names and PIXORIG. */
+static void test_preset_conventions(void **state)
+{
+    dia_kv kv[3] = {{"preset", "lsst"}, {"col_x", "xpos"}, {"col_y", "ypos"}};
+    dia_instance *inst = make(3, kv);
+    dia_exposure x = exposure();
+    dia_table det = detections(ND);
+    const dia_table *res;
+    assert_int_equal(D->process(inst, &x, &det, &res), DIA_OK);
+    assert_string_equal(res->cols[4].name, "reliability");
+    assert_string_equal(res->cols[5].name, "REAL"); /* no version column */
+    const dia_column *xc = col(res, "XPIX");
+    assert_non_null(strstr(xc->description, "0-based"));
+    assert_float_equal(((const double *)xc->data)[0], det_x[0], 0);
+    assert_string_equal(meta(res, "PIXORIG"), "0");
+    assert_string_equal(meta(res, "RBCOL"), "reliability");
+    dia_file_job j = job();
+    j.overwrite = 1;
+    assert_int_equal(D->process_files(inst, &j), DIA_OK);
+    D->destroy(inst);
+    fitsfile *fp;
+    int status = 0, orig = -1, anynul;
+    double xp[ND];
+    fits_open_diskfile(&fp, out_path, READONLY, &status);
+    fits_movnam_hdu(fp, BINARY_TBL, "DETECTIONS", 0, &status);
+    fits_read_col(fp, TDOUBLE, fcol(fp, "XPIX"), 1, 1, ND, NULL, xp, &anynul, &status);
+    fits_read_key(fp, TINT, "PIXORIG", &orig, NULL, &status);
+    assert_int_equal(fcol(fp, "reliability"), 5);
+    assert_int_equal(status, 0);
+    fits_close_file(fp, &status);
+    assert_int_equal(orig, 0);
+    assert_float_equal(xp[0], det_x[0], 0);
+    /* SExtractor and generic: rb, 1-based */
+    const char *presets[2] = {"sextractor", "generic"};
+    for (int p = 0; p < 2; p++) {
+        dia_kv k2[3] = {{"preset", presets[p]}, {"col_x", "xpos"}, {"col_y", "ypos"}};
+        inst = make(3, k2);
+        assert_int_equal(D->process(inst, &x, &det, &res), DIA_OK);
+        assert_string_equal(res->cols[4].name, "rb");
+        assert_string_equal(meta(res, "PIXORIG"), "1");
+        assert_non_null(strstr(col(res, "XPIX")->description, "1-based"));
+        D->destroy(inst);
+    }
+}
+
 static void test_files_equal_memory(void **state)
 {
     dia_kv kv[2] = {{"class_model", cls_path}, {"save_stamps", "extension"}};
@@ -671,20 +732,41 @@ static void test_files_equal_memory(void **state)
     fits_get_num_rows(fp, &nrows, &status);
     fits_get_num_cols(fp, &ncols, &status);
     assert_int_equal(nrows, ND);
-    assert_int_equal(ncols, 4 + 2 + 3 + 1 + 4);
+    assert_int_equal(ncols, 4 + 3 + 3 + 1 + 4);
     float rb[ND], p1[ND];
     long long id[ND];
     int flags[ND];
     fits_read_col(fp, TLONGLONG, 1, 1, 1, ND, NULL, id, &anynul, &status);
-    fits_read_col(fp, TFLOAT, 5, 1, 1, ND, NULL, rb, &anynul, &status);
-    fits_read_col(fp, TFLOAT, 9, 1, 1, ND, NULL, p1, &anynul, &status);
-    fits_read_col(fp, TINT, 11, 1, 1, ND, NULL, flags, &anynul, &status);
+    fits_read_col(fp, TFLOAT, fcol(fp, "drb"), 1, 1, ND, NULL, rb, &anynul, &status);
+    fits_read_col(fp, TFLOAT, fcol(fp, "P_BOGUS"), 1, 1, ND, NULL, p1, &anynul, &status);
+    fits_read_col(fp, TINT, fcol(fp, "FLAGS"), 1, 1, ND, NULL, flags, &anynul, &status);
     assert_int_equal(status, 0);
     for (int i = 0; i < ND; i++)
         assert_true(id[i] == det_id[i]);
-    assert_memory_equal(rb, col(res, "rb")->data, sizeof rb);
+    assert_memory_equal(rb, col(res, "drb")->data, sizeof rb);
     assert_memory_equal(p1, col(res, "P_BOGUS")->data, sizeof p1);
     assert_memory_equal(flags, col(res, "FLAGS")->data, sizeof flags);
+    /* one output schema: the file's own columns are the memory table's, by
+     * name, place, unit and description (TCOMMn); in memory the stamps of
+     * save_stamps = extension follow as columns */
+    assert_int_equal(res->ncols, ncols + 3);
+    for (int c = 5; c <= ncols; c++) {
+        char key[FLEN_KEYWORD], v[FLEN_VALUE], u[FLEN_VALUE] = "";
+        const dia_column *m = &res->cols[c - 1];
+        snprintf(key, sizeof key, "TTYPE%d", c);
+        fits_read_key_str(fp, key, v, NULL, &status);
+        assert_string_equal(v, m->name);
+        snprintf(key, sizeof key, "TCOMM%d", c);
+        fits_read_key_str(fp, key, v, NULL, &status);
+        assert_string_equal(v, m->description);
+        snprintf(key, sizeof key, "TUNIT%d", c);
+        int s2 = 0;
+        fits_read_key_str(fp, key, u, NULL, &s2);
+        assert_string_equal(u, m->unit ? m->unit : "");
+        assert_int_equal(status, 0);
+    }
+    assert_string_equal(res->cols[ncols].name, "SCI");
+    assert_int_equal(res->cols[ncols].repeat, S * S);
     char v[FLEN_VALUE];
     fits_read_key_str(fp, "DETFILE", v, NULL, &status);
     assert_int_equal(status, 0);
@@ -738,8 +820,8 @@ static void test_files_many_rows(void **state)
     static double xp[N];
     static int fl[N];
     fits_read_col(fp, TLONGLONG, 1, 1, 1, N, NULL, rid, &anynul, &status);
-    fits_read_col(fp, TDOUBLE, 9, 1, 1, N, NULL, xp, &anynul, &status);
-    fits_read_col(fp, TINT, 7, 1, 1, N, NULL, fl, &anynul, &status);
+    fits_read_col(fp, TDOUBLE, fcol(fp, "XPIX"), 1, 1, N, NULL, xp, &anynul, &status);
+    fits_read_col(fp, TINT, fcol(fp, "FLAGS"), 1, 1, N, NULL, fl, &anynul, &status);
     assert_int_equal(status, 0);
     int off = 0;
     for (int i = 0; i < N; i++) {
@@ -778,7 +860,7 @@ static void test_files_zero_rows(void **state)
     fits_get_num_cols(fp, &ncols, &status);
     assert_int_equal(status, 0);
     assert_int_equal(nrows, 0);
-    assert_int_equal(ncols, 3 + 6);
+    assert_int_equal(ncols, 3 + 7);
     fits_close_file(fp, &status);
     D->destroy(inst);
 }
@@ -965,6 +1047,7 @@ int main(void)
         cmocka_unit_test(test_bad_arguments),
         cmocka_unit_test(test_mask_and_nan),
         cmocka_unit_test(test_features),
+        cmocka_unit_test(test_preset_conventions),
         cmocka_unit_test(test_rb_column_clash),
         cmocka_unit_test(test_cancel),
         cmocka_unit_test(test_resample),

@@ -11,7 +11,7 @@ from astropy.wcs import WCS
 import stampvet
 from conftest import run_cli
 
-STAGE_COLS = ["rb", "REAL", "FLAGS", "BADFRAC", "XPIX", "YPIX"]
+STAGE_COLS = ["drb", "drbversion", "REAL", "FLAGS", "BADFRAC", "XPIX", "YPIX"]  # preset ztf
 
 
 def load(exposure):
@@ -57,7 +57,7 @@ def test_exposure_equals_stampvet_run(exposure, rb_model_path, cli_run):
     assert t.colnames == det.colnames + STAGE_COLS
     assert np.array_equal(t["candid"], det["candid"])
     assert_same_table(t, cli_run)
-    assert np.isfinite(t["rb"]).sum() > 0
+    assert np.isfinite(t["drb"]).sum() > 0
     m = stampvet.Model(rb_model_path)
     assert t.meta["RBMODEL"] == m.name and t.meta["RBMCKSUM"] == m.checksum
     assert t.meta["SVCFGHSH"] == cli_run.meta["SVCFGHSH"]

@@ -3,6 +3,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 #include "commands.h"
@@ -34,4 +35,20 @@ int cli_parse_seed(const char *cmd, const char *arg, uint64_t *seed)
         return cli_fail(cmd, "--seed: '%s' is not a non-negative integer", arg);
     *seed = v;
     return 0;
+}
+
+void cli_command_line(int argc, char *const *argv, char *buf, size_t cap)
+{
+    static const char plain[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+                                "0123456789-_=.,/:+@%";
+    size_t n = (size_t)snprintf(buf, cap, "stampvet");
+    for (int i = 0; i < argc && n + 1 < cap; i++) {
+        const char *a = argv[i];
+        int quote = !*a || a[strspn(a, plain)];
+        n += (size_t)snprintf(buf + n, cap - n, quote ? " '" : " ");
+        for (; *a && n + 1 < cap; a++)
+            n += (size_t)snprintf(buf + n, cap - n, *a == '\'' ? "'\\''" : "%c", *a);
+        if (quote && n + 1 < cap)
+            n += (size_t)snprintf(buf + n, cap - n, "'");
+    }
 }

@@ -230,6 +230,8 @@ int cmd_batch(int argc, char **argv)
     int threads = 1, force = 0, use_mpi = 0, shard_i = 1, shard_n = 1;
     int verbosity = DIA_LOG_WARNING;
     int c, rc = 0;
+    char cmdline[512]; /* provenance: SVCMD of every output */
+    cli_command_line(argc, argv, cmdline, sizeof cmdline);
     optind = 1;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (c) {
@@ -359,6 +361,7 @@ int cmd_batch(int argc, char **argv)
             .workers = threads,
             .force = force,
             .hash_card = hash_card,
+            .host_command = cmdline,
             .cancel = (const volatile int *)&stop_signal,
             .progress = prog ? sv_progress_update : NULL,
             .progress_user = prog,

@@ -196,7 +196,10 @@ int cmd_demo(int argc, char **argv)
         goto done;
     }
     double secs = (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec);
-    const char *rbname = "rb";
+    const char *rbname = "rb"; /* the preset's score column: the RBCOL card */
+    for (int m = 0; m < res->nmeta; m++)
+        if (!strcmp(res->meta[m].key, "RBCOL"))
+            rbname = res->meta[m].value;
     for (int m = 0; m < res->nmeta; m++)
         if (!strcmp(res->meta[m].key, "RBMODEL"))
             printf("model      : %s", res->meta[m].value);

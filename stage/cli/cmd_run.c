@@ -86,6 +86,8 @@ int cmd_run(int argc, char **argv)
     char **sets = calloc((size_t)argc + 1, sizeof *sets);
     if (!sets)
         return cli_fail("run", "out of memory");
+    char cmdline[512]; /* provenance: SVCMD */
+    cli_command_line(argc, argv, cmdline, sizeof cmdline);
     optind = 1;
     while ((c = getopt_long(argc, argv, "c:s:o:qh", opts, NULL)) != -1) {
         switch (c) {
@@ -164,6 +166,10 @@ int cmd_run(int argc, char **argv)
     dia_host_services services = {sizeof services, &log, run_log_cb, &run_cancel};
     dia_instance *inst = NULL;
     char why[2048];
+    if (sv_kvlist_set(&kv, "host_command", cmdline, "the command line", &err)) {
+        sv_kvlist_free(&kv);
+        return cli_fail("run", "%s", err.text);
+    }
     if (d->create(kv.kv, kv.n, &services, &inst, why, sizeof why) != DIA_OK) {
         sv_kvlist_free(&kv);
         return cli_fail("run", "%s", why);

@@ -30,6 +30,11 @@ double cli_seconds(void);
 /* --seed: a non-negative decimal integer into *seed.  Returns 0, or 1 after
  * printing "stampvet NAME: --seed: 'ARG' is not a non-negative integer". */
 int cli_parse_seed(const char *cmd, const char *arg, uint64_t *seed);
+/* "stampvet" and the subcommand's argv (argv[0] the command's name), each
+ * argument quoted for a POSIX shell where it needs it, into buf (cap
+ * bytes, cut there): the command line the stage records (host_command,
+ * SVCMD).  Call before getopt permutes argv. */
+void cli_command_line(int argc, char *const *argv, char *buf, size_t cap);
 
 int cmd_inspect(int argc, char **argv);
 int cmd_demo(int argc, char **argv);

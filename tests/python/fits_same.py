@@ -7,7 +7,8 @@ usage: fits_same.py A B
 A and B are files, or folders whose *.fits files are compared pairwise (the
 two folders must hold the same names).  Each file is read as 2880-byte FITS
 blocks: header cards are compared one by one except the cards whose keyword
-starts with DATE and the CHECKSUM card (which covers the date); the data
+starts with DATE, the CHECKSUM card (which covers the date) and SVCMD (the
+command line, with its CONTINUE cards); the data
 units must be identical bytes, and so must the DATASUM values (their
 comment holds the time of writing).  Uses no FITS
 library: this is a byte comparison.  Exit 0 when all are the same.
@@ -58,10 +59,13 @@ def hdus(path):
 
 def significant(cards):
     """Cards without DATE* and CHECKSUM; DATASUM without its comment (cfitsio
-    puts the time of writing there)."""
+    puts the time of writing there); without SVCMD and its CONTINUE cards
+    (the command line that made the file: shards and reruns differ)."""
     out = []
+    in_cmd = False
     for c in cards:
-        if c.startswith("DATE") or c.startswith("CHECKSUM"):
+        in_cmd = c.startswith("SVCMD ") or (in_cmd and c.startswith("CONTINUE"))
+        if in_cmd or c.startswith("DATE") or c.startswith("CHECKSUM"):
             continue
         if c.startswith("DATASUM "):
             c = c.split("/")[0].rstrip()

@@ -4,7 +4,10 @@
 Read the stage's output with astropy as a user would (Table.read, checksums
 verified) and check it against the input detection table: one row per
 input row in input order, every input column with its values, the stage's
-columns, the FLAGn cards, the provenance cards, and the stamps.  Prints a
+columns named as the preset's survey names them (PRESETS: ztf drb and
+drbversion, lsst reliability with 0-based XPIX/YPIX, sextractor/generic
+rb; --rb for a renamed score), the origin in PIXORIG and in XPIX/YPIX's
+TCOMMn, the FLAGn cards, the provenance cards, and the stamps.  Prints a
 short summary and 'OK', or the first problem and exits 1.
 """
 import argparse
@@ -41,11 +44,17 @@ def same(a, b):
     return bool(np.all(av == bv))
 
 
+# preset: score column, its version column, pixel origin of XPIX/YPIX
+PRESETS = {"ztf": ("drb", "drbversion", 1), "lsst": ("reliability", None, 0),
+           "sextractor": ("rb", None, 1), "generic": ("rb", None, 1)}
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("out")
     ap.add_argument("det")
-    ap.add_argument("--rb", default="rb")
+    ap.add_argument("--rb", default=None,
+                    help="score column (default: the preset's, see PRESETS)")
     ap.add_argument("--stamps", default="none")
     ap.add_argument("--min-edge", type=int, default=0)
     ap.add_argument("--flagged", action="append", default=[])
@@ -70,6 +79,33 @@ def main():
             fail("column %s differs from the input" % c)
         if str(t[c].unit or "") != str(d[c].unit or ""):
             fail("column %s lost its unit %s" % (c, d[c].unit))
+    # the survey conventions of the preset the header names (catalog.h)
+    preset = hdr.get("PRESET", "")
+    if preset not in PRESETS:
+        fail("PRESET = %r is not one of %s" % (preset, sorted(PRESETS)))
+    score, version, origin = PRESETS[preset]
+    if a.rb:
+        score, version = a.rb, version and a.rb + "version"
+    if hdr.get("RBCOL") != score:
+        fail("RBCOL = %r, preset %s names the score %r" % (hdr.get("RBCOL"), preset, score))
+    a.rb = score
+    if hdr.get("PIXORIG") != origin and "pixel_origin" not in hdr.get("SVCONFIG", ""):
+        fail("PIXORIG = %r, preset %s has origin %d" % (hdr.get("PIXORIG"), preset, origin))
+    origin = hdr["PIXORIG"]
+    for c in ("XPIX", "YPIX"):
+        i = t.colnames.index(c) + 1 if c in t.colnames else 0
+        if ("%d-based" % origin) not in hdr.get("TCOMM%d" % i, ""):
+            fail("%s's description %r does not say origin %d" % (c, hdr.get("TCOMM%d" % i),
+                                                               origin))
+    if version:
+        if version not in t.colnames or \
+                {str(v, "ascii") if isinstance(v, bytes) else str(v)
+                 for v in np.asarray(t[version])} != {hdr["RBMVERS"]}:
+            fail("no column %s holding RBMVERS = %r on every row" % (version, hdr["RBMVERS"]))
+    elif any(c.endswith("version") for c in t.colnames[len(d.colnames):]):
+        fail("preset %s has no version column" % preset)
+    if not hdr.get("RBMVERS"):
+        fail("RBMVERS is empty")
     own = [a.rb, "REAL", "FLAGS", "BADFRAC", "XPIX", "YPIX"]
     for c in own:
         if c not in t.colnames:
@@ -78,7 +114,7 @@ def main():
         if hdr.get("FLAG%d" % bit) != name:
             fail("FLAG%d card is %r, not %r" % (bit, hdr.get("FLAG%d" % bit), name))
     for key in ("SVVERS", "DIAABI", "RBMODEL", "RBMCKSUM", "RBTHRESH", "DATE", "DETFILE",
-                "SCIFILE"):
+                "SCIFILE", "SVCMD", "SVCONFIG"):
         if key not in hdr:
             fail("no provenance card %s" % key)
     if hdr["NDET"] != len(d):
