@@ -7,11 +7,16 @@
  * The packets are read into memory first (no disk in the figures), then
  * each repeat runs them all: (1) end to end, bytes to table rows
  * (sv_alert_read_buffer + sv_alert_table_add_set), (2) the same phases
- * timed apart.  Prints medians over the repeats. */
+ * timed apart, with the cutouts' share of decoding (gunzip with zlib,
+ * FITS with cfitsio, as alert_packet.c does) timed again on their own, (3) decoding again with a new reader for each packet, so
+ * that every packet's writer schema is parsed anew (one reader parses each
+ * distinct schema once: alert_packet.h).  Prints medians over the repeats. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+
+#include <zlib.h>
 
 #include "alert_score.h"
 #include "model_fits.h"
@@ -40,6 +45,33 @@ typedef struct packet {
     size_t n;
     const char *name;
 } packet;
+
+/* Inflate the gzip data at in into *buf (grown as needed); its size, or 0. */
+static size_t gunzip_into(const void *in, size_t n, unsigned char **buf, size_t *cap)
+{
+    z_stream z;
+    memset(&z, 0, sizeof z);
+    if (inflateInit2(&z, 16 + MAX_WBITS) != Z_OK)
+        return 0;
+    z.next_in = (unsigned char *)in;
+    z.avail_in = (uInt)n;
+    size_t used = 0;
+    int st = Z_OK;
+    while (st == Z_OK) {
+        if (used == *cap) {
+            unsigned char *nb = realloc(*buf, *cap = *cap * 2 + 65536);
+            if (!nb)
+                break;
+            *buf = nb;
+        }
+        z.next_out = *buf + used;
+        z.avail_out = (uInt)(*cap - used);
+        st = inflate(&z, Z_NO_FLUSH);
+        used = *cap - z.avail_out;
+    }
+    inflateEnd(&z);
+    return st == Z_STREAM_END ? used : 0;
+}
 
 static int load(const char *path, packet *p)
 {
@@ -90,6 +122,10 @@ int main(int argc, char **argv)
     sv_alert_set *sets = calloc((size_t)np, sizeof *sets);
     double *t_e2e = calloc((size_t)repeat, sizeof(double)), *t_dec = calloc((size_t)repeat, sizeof(double));
     double *t_pre = calloc((size_t)repeat, sizeof(double)), *t_net = calloc((size_t)repeat, sizeof(double));
+    double *t_fresh = calloc((size_t)repeat, sizeof(double));
+    double *t_gz = calloc((size_t)repeat, sizeof(double)), *t_fits = calloc((size_t)repeat, sizeof(double));
+    unsigned char *plain = NULL;
+    size_t plain_cap = 0;
     float *out = malloc((size_t)batch * (size_t)sv_scorer_n_outputs(sc) * sizeof *out);
     float *scratch = malloc(256 * 256 * sizeof *scratch);
     long n_alerts = 0, bytes = 0;
@@ -147,8 +183,50 @@ int main(int argc, char **argv)
         }
         t_pre[r] = pre;
         t_net[r] = net;
+        /* the cutouts alone: gunzip, then FITS */
+        double gz = 0, fi = 0;
+        for (int i = 0; i < np; i++)
+            for (long k = 0; k < sets[i].n; k++)
+                for (int c = 0; c < 3; c++) {
+                    const sv_alert_cutout *cu = &sets[i].alerts[k].cutout[c];
+                    const unsigned char *b = cu->bytes;
+                    size_t n = cu->n_bytes;
+                    if (!b)
+                        continue;
+                    double t1 = now();
+                    if (n >= 2 && b[0] == 0x1f && b[1] == 0x8b) {
+                        n = gunzip_into(b, n, &plain, &plain_cap);
+                        b = plain;
+                    }
+                    double t2 = now();
+                    float *pix;
+                    char *hdr;
+                    int h, w, nc;
+                    if (n && !sv_stamp_read_memory(b, n, "cutout", &pix, &h, &w, &hdr, &nc, &err)) {
+                        free(pix);
+                        free(hdr);
+                    }
+                    fi += now() - t2;
+                    gz += t2 - t1;
+                }
+        t_gz[r] = gz;
+        t_fits[r] = fi;
         for (int i = 0; i < np; i++)
             sv_alert_set_free(&sets[i]);
+        /* (3) decode, a new reader (no parsed schema) per packet */
+        t0 = now();
+        for (int i = 0; i < np; i++) {
+            sv_alert_reader *fresh;
+            sv_alert_set set;
+            if (sv_alert_reader_new(NULL, &fresh, &err) ||
+                sv_alert_read_buffer(fresh, pk[i].b, pk[i].n, pk[i].name, &set, &err)) {
+                fprintf(stderr, "alert_bench: %s\n", err.text);
+                return 1;
+            }
+            sv_alert_set_free(&set);
+            sv_alert_reader_free(fresh);
+        }
+        t_fresh[r] = now() - t0;
     }
     double e2e = median(t_e2e, repeat), dec = median(t_dec, repeat);
     double pre = median(t_pre, repeat), net = median(t_net, repeat);
@@ -160,11 +238,18 @@ int main(int argc, char **argv)
            1e3 * e2e / n_alerts);
     printf("  decode (Avro + gunzip + FITS): %7.3f ms/alert  %5.1f%%\n", 1e3 * dec / n_alerts,
            100 * dec / sum);
+    double gz = median(t_gz, repeat), fi = median(t_fits, repeat);
+    printf("    of which cutouts: gunzip %.3f ms/alert, FITS (cfitsio) %.3f ms/alert; "
+           "Avro and the rest %.3f ms/alert\n", 1e3 * gz / n_alerts, 1e3 * fi / n_alerts,
+           1e3 * (dec - gz - fi) / n_alerts);
     printf("  preprocess (normalise, pad):   %7.3f ms/alert  %5.1f%%\n", 1e3 * pre / n_alerts,
            100 * pre / sum);
     printf("  network:                       %7.3f ms/alert  %5.1f%%\n", 1e3 * net / n_alerts,
            100 * net / sum);
     printf("(decode + preprocess) / network = %.2f  (goal: < 1)\n", (dec + pre) / net);
+    double fresh = median(t_fresh, repeat);
+    printf("decode with a new reader per packet (every schema parsed): %.3f ms/alert, "
+           "%.2f x the decode above\n", 1e3 * fresh / n_alerts, fresh / dec);
     sv_alert_reader_free(rd);
     sv_scorer_free(sc);
     sv_model_free(m);
@@ -176,6 +261,10 @@ int main(int argc, char **argv)
     free(t_dec);
     free(t_pre);
     free(t_net);
+    free(t_fresh);
+    free(t_gz);
+    free(t_fits);
+    free(plain);
     free(out);
     free(scratch);
     return 0;

@@ -16,6 +16,8 @@
 
 #define ALERT_CUTOUT_MAX (64u << 20) /* largest inflated cutout, bytes     */
 #define ALERT_RECORDS_MAX 10000000L  /* records of one source              */
+#define ALERT_BLOCK_MAX (1u << 30)   /* largest inflated container block   */
+#define SCHEMA_CACHE_MAX 8           /* writer schemas a reader keeps       */
 
 const sv_alert_flag_doc sv_alert_flag_docs[SV_ALERT_N_FLAGS] = {
     {SV_ALERT_UNDECODABLE, "UNDECODABLE", "record could not be decoded; not scored"},
@@ -411,14 +413,15 @@ static int alert_from_record(sv_alert_set *set, avro_value_t *v, sv_alert *a,
 
 /* ---- cutouts ------------------------------------------------------------- */
 
-/* Inflate gzip data (every member) into a new buffer.  0, or a status with
- * why set. */
-static int gunzip(const unsigned char *in, size_t n, unsigned char **out, size_t *out_n,
-                  char *why, size_t cap)
+/* Inflate n bytes at in into a new buffer of at most max bytes: gzip data
+ * (every member) when raw is 0, a raw deflate stream (RFC 1951, an Avro
+ * "deflate" block) when 1.  0, or a status with why set. */
+static int inflate_all(const unsigned char *in, size_t n, int raw, size_t max,
+                       unsigned char **out, size_t *out_n, char *why, size_t cap)
 {
     z_stream z;
     memset(&z, 0, sizeof z);
-    if (inflateInit2(&z, 16 + MAX_WBITS) != Z_OK) {
+    if (inflateInit2(&z, raw ? -MAX_WBITS : 16 + MAX_WBITS) != Z_OK) {
         snprintf(why, cap, "zlib cannot start");
         return SV_ERR_INTERNAL;
     }
@@ -429,11 +432,11 @@ static int gunzip(const unsigned char *in, size_t n, unsigned char **out, size_t
     z.avail_in = (uInt)n;
     while (st == Z_OK) {
         if (used == size) {
-            if (size >= ALERT_CUTOUT_MAX) {
+            if (size >= max) {
                 st = Z_BUF_ERROR;
                 break;
             }
-            size *= 2;
+            size = size > max / 2 ? max : 2 * size;
             unsigned char *nb = realloc(buf, size);
             if (!nb) {
                 st = Z_MEM_ERROR;
@@ -445,7 +448,7 @@ static int gunzip(const unsigned char *in, size_t n, unsigned char **out, size_t
         z.avail_out = (uInt)(size - used);
         st = inflate(&z, Z_NO_FLUSH);
         used = size - z.avail_out;
-        if (st == Z_STREAM_END && z.avail_in > 0) /* another gzip member */
+        if (st == Z_STREAM_END && z.avail_in > 0 && !raw) /* another gzip member */
             st = inflateReset(&z);
         if (st == Z_BUF_ERROR && z.avail_in == 0) /* input ended early */
             break;
@@ -455,11 +458,13 @@ static int gunzip(const unsigned char *in, size_t n, unsigned char **out, size_t
     inflateEnd(&z);
     if (st != Z_STREAM_END) {
         free(buf);
-        snprintf(why, cap, "%s", st == Z_MEM_ERROR ? "out of memory inflating"
-                                 : st == Z_BUF_ERROR && size >= ALERT_CUTOUT_MAX
-                                     ? "inflates to more than 64 MiB"
-                                 : st == Z_BUF_ERROR ? "gzip data truncated"
-                                                     : "damaged gzip data");
+        const char *kind = raw ? "deflate data" : "gzip data";
+        if (st == Z_MEM_ERROR)
+            snprintf(why, cap, "out of memory inflating");
+        else if (st == Z_BUF_ERROR && size >= max)
+            snprintf(why, cap, "%s inflates to more than %zu MiB", kind, max >> 20);
+        else
+            snprintf(why, cap, st == Z_BUF_ERROR ? "%s truncated" : "damaged %s", kind);
         return st == Z_MEM_ERROR ? SV_ERR_NOMEM : SV_ERR_FORMAT;
     }
     *out = buf;
@@ -486,7 +491,7 @@ static int alert_decode_cutouts(sv_alert_set *set, sv_alert *a, const pending_cu
         size_t n = cu->n_bytes;
         char why[128], name[96];
         if (n >= 2 && p[0] == 0x1f && p[1] == 0x8b) {
-            int st = gunzip(p, n, &plain, &n, why, sizeof why);
+            int st = inflate_all(p, n, 0, ALERT_CUTOUT_MAX, &plain, &n, why, sizeof why);
             if (st == SV_ERR_NOMEM)
                 return st;
             if (st) {
@@ -591,11 +596,81 @@ static int read_whole(const char *path, size_t max, char **out, size_t *n, sv_er
 
 /* ---- readers ------------------------------------------------------------- */
 
+/* A writer schema parsed once: container files carry their schema (tens
+ * of kilobytes of JSON for ZTF and Rubin), and parsing it is a large part
+ * of the cost of a one-alert file; files with the same schema text share
+ * it. */
+typedef struct schema_entry {
+    char *json;                    /* the schema text as in the header     */
+    size_t n_json;
+    avro_schema_t schema;
+    avro_value_iface_t *iface;
+    avro_value_t rec;              /* a value of it, reset for each record */
+} schema_entry;
+
 struct sv_alert_reader {
     avro_schema_t schema;       /* for schemaless messages, or NULL */
     avro_value_iface_t *iface;
     char schema_path[512];
+    schema_entry cache[SCHEMA_CACHE_MAX];
+    int n_cache, next_evict;    /* the oldest entry goes when full    */
 };
+
+static void schema_entry_clear(schema_entry *e)
+{
+    if (e->iface) {
+        avro_value_decref(&e->rec);
+        avro_value_iface_decref(e->iface);
+    }
+    if (e->schema)
+        avro_schema_decref(e->schema);
+    free(e->json);
+    memset(e, 0, sizeof *e);
+}
+
+/* The cached writer schema of this JSON text (the same text, byte for
+ * byte: comparing it costs microseconds, hashing it more), parsed on first
+ * sight.  Called with the Avro lock held.  NULL with why set when the text
+ * is not a usable schema or memory is short. */
+static schema_entry *schema_lookup(sv_alert_reader *r, const unsigned char *json, size_t n,
+                                   char *why, size_t cap)
+{
+    for (int i = 0; i < r->n_cache; i++)
+        if (r->cache[i].iface && r->cache[i].n_json == n && !memcmp(r->cache[i].json, json, n))
+            return &r->cache[i];
+    schema_entry *e;
+    int appended = r->n_cache < SCHEMA_CACHE_MAX;
+    if (appended)
+        e = &r->cache[r->n_cache++];
+    else {
+        e = &r->cache[r->next_evict];
+        r->next_evict = (r->next_evict + 1) % SCHEMA_CACHE_MAX;
+        schema_entry_clear(e);
+    }
+    e->json = malloc(n ? n : 1);
+    if (!e->json) {
+        snprintf(why, cap, "out of memory");
+    } else {
+        memcpy(e->json, json, n);
+        e->n_json = n;
+        if (avro_schema_from_json_length((const char *)json, n, &e->schema)) {
+            snprintf(why, cap, "not an Avro schema: %s", avro_strerror());
+            e->schema = NULL;
+        } else if (!(e->iface = avro_generic_class_from_schema(e->schema)) ||
+                   avro_generic_value_new(e->iface, &e->rec)) {
+            snprintf(why, cap, "unusable writer schema: %s", avro_strerror());
+            if (e->iface)
+                avro_value_iface_decref(e->iface);
+            e->iface = NULL;
+        }
+    }
+    if (e->schema && e->iface)
+        return e;
+    schema_entry_clear(e); /* not kept: an empty slot (skipped above) */
+    if (appended)
+        r->n_cache--;
+    return NULL;
+}
 
 int sv_alert_reader_new(const char *schema_path, sv_alert_reader **out, sv_error *err)
 {
@@ -637,6 +712,8 @@ void sv_alert_reader_free(sv_alert_reader *r)
 {
     if (!r)
         return;
+    for (int i = 0; i < r->n_cache; i++)
+        schema_entry_clear(&r->cache[i]);
     if (r->iface)
         avro_value_iface_decref(r->iface);
     if (r->schema)
@@ -665,7 +742,207 @@ static pending_cutouts *pending_at(pending *p, long i)
     return &p->pc[i];
 }
 
-/* Read the container file open as fp: every record into set.  Called with
+/* One record decoded by libavro from mr into rec: 0 or -1.  Every Avro
+ * record is read here (libavro leaks on some damaged data: see
+ * alert_sanitizer.h). */
+__attribute__((noinline)) static int record_read(avro_reader_t mr, avro_value_t *rec)
+{
+    return avro_value_read(mr, rec) ? -1 : 0;
+}
+
+/* The next record's alert and its pending cutouts (*pc); NULL with err set
+ * when memory is short or the source has too many records. */
+static sv_alert *next_record(sv_alert_set *set, pending *pend, long *cap, pending_cutouts **pc,
+                             sv_error *err)
+{
+    sv_alert *a = set->n < ALERT_RECORDS_MAX ? set_push(set, cap) : NULL;
+    *pc = a ? pending_at(pend, a->record) : NULL;
+    if (*pc) {
+        memset(*pc, 0, sizeof **pc);
+        return a;
+    }
+    if (set->n < ALERT_RECORDS_MAX)
+        sv_error_set(err, SV_ERR_NOMEM, "%s: out of memory", set->source);
+    else
+        sv_error_set(err, SV_ERR_FORMAT, "%s: more than %ld records", set->source,
+                     ALERT_RECORDS_MAX);
+    return NULL;
+}
+
+/* ---- container files -------------------------------------------------------
+ * The framing of an object container file (the Avro specification, "Object
+ * Container Files") is read here: the header (magic, metadata map with
+ * avro.schema and avro.codec, 16-byte sync marker), then blocks (object
+ * count, byte size, the objects, the sync marker).  Schemas and objects are
+ * libavro's to parse and decode.  Reading the framing here, rather than
+ * through avro_file_reader, lets a reader parse each writer schema once
+ * (schema_lookup) instead of once per file; the codecs null and deflate
+ * (zlib) are read this way, any other through avro_file_reader. */
+
+typedef struct container_header {
+    const unsigned char *schema;  /* avro.schema: JSON, n_schema bytes     */
+    size_t n_schema;
+    char codec[16];               /* avro.codec ("null" when absent)       */
+    unsigned char sync[16];
+    size_t data;                  /* offset of the first block             */
+} container_header;
+
+/* The zigzag varint long at b[*pos] (before len), *pos moved past it; 0, or
+ * -1 when it is truncated or longer than 10 bytes. */
+static int varint_long(const unsigned char *b, size_t len, size_t *pos, int64_t *v)
+{
+    uint64_t u = 0;
+    for (int shift = 0; shift < 70; shift += 7) {
+        if (*pos >= len)
+            return -1;
+        unsigned char c = b[(*pos)++];
+        u |= (uint64_t)(c & 0x7f) << shift;
+        if (!(c & 0x80)) {
+            *v = (int64_t)(u >> 1) ^ -(int64_t)(u & 1);
+            return 0;
+        }
+    }
+    return -1;
+}
+
+/* A varint length at b[*pos] that fits in what is left; 0 or -1. */
+static int varint_span(const unsigned char *b, size_t len, size_t *pos, size_t *n)
+{
+    int64_t v;
+    if (varint_long(b, len, pos, &v) || v < 0 || (uint64_t)v > len - *pos)
+        return -1;
+    *n = (size_t)v;
+    return 0;
+}
+
+/* The header of the container file in b[0..len) (magic checked by the
+ * caller).  0, or -1 with why set. */
+static int container_header_read(const unsigned char *b, size_t len, container_header *h,
+                                 char *why, size_t cap)
+{
+    memset(h, 0, sizeof *h);
+    snprintf(h->codec, sizeof h->codec, "null");
+    size_t pos = 4;
+    for (;;) { /* the metadata map: blocks of entries, then a 0 count */
+        int64_t count, bytes;
+        if (varint_long(b, len, &pos, &count))
+            goto damaged;
+        if (count == 0)
+            break;
+        if (count < 0 && (count == INT64_MIN || varint_long(b, len, &pos, &bytes)))
+            goto damaged;
+        for (int64_t k = 0; k < (count < 0 ? -count : count); k++) {
+            size_t kn, vn;
+            if (varint_span(b, len, &pos, &kn))
+                goto damaged;
+            const unsigned char *key = b + pos;
+            pos += kn;
+            if (varint_span(b, len, &pos, &vn))
+                goto damaged;
+            const unsigned char *val = b + pos;
+            pos += vn;
+            if (kn == 11 && !memcmp(key, "avro.schema", 11)) {
+                h->schema = val;
+                h->n_schema = vn;
+            } else if (kn == 10 && !memcmp(key, "avro.codec", 10))
+                snprintf(h->codec, sizeof h->codec, "%.*s", (int)(vn < 15 ? vn : 15), val);
+        }
+    }
+    if (len - pos < sizeof h->sync)
+        goto damaged;
+    memcpy(h->sync, b + pos, sizeof h->sync);
+    h->data = pos + sizeof h->sync;
+    if (!h->schema) {
+        snprintf(why, cap, "no avro.schema in the header");
+        return -1;
+    }
+    return 0;
+damaged:
+    snprintf(why, cap, "the header is truncated or damaged");
+    return -1;
+}
+
+/* Read the blocks of the container file b[0..len) with header h (codec
+ * null or deflate): every record into set.  Called with the Avro lock
+ * held.  Returns 0 or a status (whole-file failure). */
+static int read_blocks(sv_alert_reader *r, const unsigned char *b, size_t len,
+                       const container_header *h, sv_alert_set *set, pending *pend,
+                       sv_error *err)
+{
+    char why[256];
+    schema_entry *e = schema_lookup(r, h->schema, h->n_schema, why, sizeof why);
+    if (!e)
+        return sv_error_set(err, SV_ERR_FORMAT, "%s: %s", set->source, why);
+    const char *sname = avro_schema_name(e->schema);
+    snprintf(set->schema_name, sizeof set->schema_name, "%s", sname ? sname : "");
+    avro_reader_t mr = avro_reader_memory("", 0);
+    if (!mr)
+        return sv_error_set(err, SV_ERR_NOMEM, "%s: out of memory", set->source);
+    int deflate = !strcmp(h->codec, "deflate"), st = 0;
+    const char *lost = NULL; /* why the rest of the file cannot be read */
+    long cap = 0, block = 0;
+    for (size_t pos = h->data; !st && !lost && pos < len; block++) {
+        int64_t count;
+        size_t n;
+        if (varint_long(b, len, &pos, &count) || count < 0 || varint_span(b, len, &pos, &n) ||
+            len - pos - n < sizeof h->sync) {
+            lost = "the block is truncated or its header damaged";
+            break;
+        }
+        if (memcmp(b + pos + n, h->sync, sizeof h->sync)) {
+            lost = "the block does not end in the file's sync marker (damaged)";
+            break;
+        }
+        const unsigned char *data = b + pos;
+        unsigned char *plain = NULL;
+        pos += n + sizeof h->sync;
+        if (deflate) {
+            int zs = inflate_all(data, n, 1, ALERT_BLOCK_MAX, &plain, &n, why, sizeof why);
+            if (zs == SV_ERR_NOMEM)
+                st = sv_error_set(err, zs, "%s: out of memory", set->source);
+            if (zs) {
+                lost = why;
+                break;
+            }
+            data = plain;
+        }
+        avro_reader_memory_set_source(mr, (const char *)data, (int64_t)n);
+        for (int64_t k = 0; k < count; k++) {
+            pending_cutouts *pc;
+            sv_alert *a = next_record(set, pend, &cap, &pc, err);
+            if (!a) {
+                st = err ? err->status : SV_ERR_NOMEM;
+                break;
+            }
+            avro_value_reset(&e->rec);
+            if (record_read(mr, &e->rec)) {
+                alert_flag(a, SV_ALERT_UNDECODABLE, set, "cannot decode (this and any later "
+                           "record of the file are lost): %s", avro_strerror());
+                lost = "";
+                break;
+            }
+            if (alert_from_record(set, &e->rec, a, pc)) {
+                st = sv_error_set(err, SV_ERR_NOMEM, "%s: out of memory", set->source);
+                break;
+            }
+        }
+        free(plain);
+    }
+    if (!st && lost && lost[0]) { /* one row stands for what was lost */
+        pending_cutouts *pc;
+        sv_alert *a = next_record(set, pend, &cap, &pc, err);
+        if (a)
+            alert_flag(a, SV_ALERT_UNDECODABLE, set, "cannot decode (this and any later "
+                       "record of the file are lost): block %ld: %s", block, lost);
+        else
+            st = err ? err->status : SV_ERR_NOMEM;
+    }
+    avro_reader_free(mr);
+    return st;
+}
+
+/* Read the container file open as fp with avro_file_reader (the codecs
+ * read_blocks leaves to libavro): every record into set.  Called with
  * the Avro lock held.  Returns 0 or a status (whole-file failure). */
 static int read_container(FILE *fp, sv_alert_set *set, pending *pend, sv_error *err)
 {
@@ -702,16 +979,12 @@ static int read_container(FILE *fp, sv_alert_set *set, pending *pend, sv_error *
         int rv = avro_file_reader_read_value(fr, &rec);
         if (rv == EOF)
             break;
-        sv_alert *a = set->n < ALERT_RECORDS_MAX ? set_push(set, &cap) : NULL;
-        pending_cutouts *pc = a ? pending_at(pend, a->record) : NULL;
-        if (!pc) {
-            st = set->n < ALERT_RECORDS_MAX
-                     ? sv_error_set(err, SV_ERR_NOMEM, "%s: out of memory", set->source)
-                     : sv_error_set(err, SV_ERR_FORMAT, "%s: more than %ld records",
-                                    set->source, ALERT_RECORDS_MAX);
+        pending_cutouts *pc;
+        sv_alert *a = next_record(set, pend, &cap, &pc, err);
+        if (!a) {
+            st = err ? err->status : SV_ERR_NOMEM;
             break;
         }
-        memset(pc, 0, sizeof *pc);
         if (rv) {
             alert_flag(a, SV_ALERT_UNDECODABLE, set, "cannot decode (this and any later "
                        "record of the file are lost): %s", avro_strerror());
@@ -738,7 +1011,7 @@ static int decode_datum(const unsigned char *buf, size_t len, avro_value_t *rec)
         return -2;
     avro_value_reset(rec);
     size_t used = 0; /* (a memory reader does not tell where it stopped) */
-    int st = avro_value_read(mr, rec) || avro_value_sizeof(rec, &used) || used != len ? -1 : 0;
+    int st = record_read(mr, rec) || avro_value_sizeof(rec, &used) || used != len ? -1 : 0;
     avro_reader_free(mr);
     return st;
 }
@@ -777,23 +1050,6 @@ static int read_message(sv_alert_reader *r, const unsigned char *buf, size_t len
     return st == -2 ? sv_error_set(err, SV_ERR_NOMEM, "%s: out of memory", set->source) : 0;
 }
 
-/* The container's codec, from its header metadata (for set->codec). */
-static void container_codec(const unsigned char *buf, size_t len, char *out, size_t cap)
-{
-    static const char key[] = "avro.codec";
-    snprintf(out, cap, "null"); /* the default when the header names none */
-    size_t klen = sizeof key - 1, lim = len < 4096 ? len : 4096;
-    for (size_t i = 4; i + klen + 2 <= lim; i++)
-        if (memcmp(buf + i, key, klen) == 0) {
-            /* the value follows: zigzag length (one byte for short names) */
-            unsigned v = buf[i + klen];
-            size_t n = (v & 0x80) ? 0 : (v >> 1);
-            if (i + klen + 1 + n <= lim && n > 0 && n < cap)
-                snprintf(out, cap, "%.*s", (int)n, (const char *)buf + i + klen + 1);
-            return;
-        }
-}
-
 /* Read the input (whole, in memory) into set. */
 static int read_any(sv_alert_reader *r, const unsigned char *buf, size_t len, const char *name,
                     sv_alert_set *set, sv_error *err)
@@ -815,11 +1071,19 @@ static int read_any(sv_alert_reader *r, const unsigned char *buf, size_t len, co
                             name);
     }
     pending pend = {NULL, 0};
+    container_header h;
     int st;
-    if (container)
-        container_codec(buf, len, set->codec, sizeof set->codec);
-    pthread_mutex_lock(&avro_lock);
     if (container) {
+        char why[128];
+        if (container_header_read(buf, len, &h, why, sizeof why))
+            return sv_error_set(err, SV_ERR_FORMAT, "%s: not a readable Avro container file: "
+                                "%s", name, why);
+        snprintf(set->codec, sizeof set->codec, "%s", h.codec);
+    }
+    pthread_mutex_lock(&avro_lock);
+    if (container && (!strcmp(h.codec, "null") || !strcmp(h.codec, "deflate")))
+        st = read_blocks(r, buf, len, &h, set, &pend, err);
+    else if (container) {
         FILE *fp = len ? fmemopen((void *)buf, len, "rb") : NULL;
         if (!fp)
             st = sv_error_set(err, SV_ERR_NOMEM, "%s: cannot open in memory", name);

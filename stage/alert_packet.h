@@ -8,7 +8,11 @@
  * Avro object container files ("Obj\1" + schema + blocks; codecs null,
  * deflate and snappy as Debian's libavro builds them, lzma when the library
  * has it), one or many alerts each, as brokers archive them, from a file
- * or from a buffer in memory.  The schema is the one the file carries; the
+ * or from a buffer in memory. The container's framing (header, blocks,
+ * sync markers: the Avro specification's "Object Container Files") is read
+ * here for the codecs null and deflate (zlib), so that a reader parses each
+ * writer schema once (below); libavro parses the schemas and decodes every
+ * record, and reads the other codecs' files whole (avro_file_reader).  The schema is the one the file carries; the
  * fields are found by name, so any schema version with these names reads:
  *
  *   ZTF (alert schema 3.x, a record with `candidate`):
@@ -174,7 +178,11 @@ typedef struct sv_alert_reader sv_alert_reader;
 
 /* A reader.  schema_path: NULL, or an Avro schema (.avsc JSON) to decode
  * schemaless messages with.  Returns 0 with *out set, or a status with err
- * naming the schema file.  Not thread-safe with itself; see above. */
+ * naming the schema file.  Not thread-safe with itself; see above.
+ * A reader keeps the writer schemas of the container files it has read,
+ * parsed, by their text (up to 8 distinct texts, the oldest dropped
+ * first): the files of one survey share one schema (tens of kilobytes of
+ * JSON), parsed once for all of them.  Use one reader for a stream. */
 int sv_alert_reader_new(const char *schema_path, sv_alert_reader **out, sv_error *err);
 void sv_alert_reader_free(sv_alert_reader *r);
 

@@ -356,7 +356,7 @@ long sv_alert_table_scored(const sv_alert_table *t)
     return n;
 }
 
-/* ---- writing ----------------------------------------------------------- */
+/* ---- column names ------------------------------------------------------ */
 
 /* The survey's names for the table's columns. */
 typedef struct alert_names {
@@ -421,74 +421,278 @@ static void csv_text(FILE *f, const char *s)
     fputc('"', f);
 }
 
+/* ---- the table as columns ---------------------------------------------- */
+
+static void *cols_keep(sv_alert_columns *c, void *p)
+{
+    if (!p)
+        return NULL;
+    if (c->n_blocks_ == c->cap_blocks_) {
+        int nc = c->cap_blocks_ ? 2 * c->cap_blocks_ : 64;
+        void **nb = realloc(c->blocks_, (size_t)nc * sizeof *nb);
+        if (!nb) {
+            free(p);
+            return NULL;
+        }
+        c->blocks_ = nb;
+        c->cap_blocks_ = nc;
+    }
+    return c->blocks_[c->n_blocks_++] = p;
+}
+
+static char *cols_strdup(sv_alert_columns *c, const char *s)
+{
+    size_t n = strlen(s) + 1;
+    char *d = cols_keep(c, malloc(n));
+    return d ? memcpy(d, s, n) : NULL;
+}
+
+/* The builder: the columns so far and the table they are for. */
+typedef struct cols_builder {
+    sv_alert_columns *c;
+    dia_column *col;
+    int n, cap;
+    long rows;
+    int failed;
+} cols_builder;
+
+/* A new column of the given type and repeat, its data zeroed; NULL when
+ * out of memory (the builder then fails). */
+static void *cols_add(cols_builder *b, const char *name, dia_col_type type, int repeat,
+                      const char *desc)
+{
+    static const size_t size[] = {[DIA_COL_INT16] = 2, [DIA_COL_INT32] = 4,
+                                  [DIA_COL_INT64] = 8, [DIA_COL_FLOAT32] = 4,
+                                  [DIA_COL_FLOAT64] = 8, [DIA_COL_UINT8] = 1,
+                                  [DIA_COL_STRING] = 1};
+    if (b->failed || b->n == b->cap) {
+        b->failed = 1;
+        return NULL;
+    }
+    char *nm = cols_strdup(b->c, name);
+    void *data = cols_keep(b->c, calloc((size_t)(b->rows ? b->rows : 1),
+                                        (size_t)repeat * size[type]));
+    if (!nm || !data) {
+        b->failed = 1;
+        return NULL;
+    }
+    b->col[b->n++] = (dia_column){.name = nm, .type = type, .repeat = repeat,
+                                  .description = desc, .data = data};
+    return data;
+}
+
+/* A string column of one value per row, as wide as the longest. */
+static void cols_add_text(cols_builder *b, const char *name, const char *desc,
+                          const char *(*text)(const sv_alert_table *, long, void *),
+                          const sv_alert_table *t, void *user)
+{
+    size_t w = 1;
+    for (long i = 0; i < t->n; i++) {
+        size_t k = strlen(text(t, i, user));
+        if (k > w)
+            w = k;
+    }
+    char *d = cols_add(b, name, DIA_COL_STRING, (int)w, desc);
+    for (long i = 0; d && i < t->n; i++)
+        memcpy(d + (size_t)i * w, text(t, i, user), strlen(text(t, i, user)));
+}
+
+static const char *text_object(const sv_alert_table *t, long i, void *u)
+{
+    return t->rows[i].object_id;
+}
+static const char *text_survey(const sv_alert_table *t, long i, void *u)
+{
+    return survey_name(t->rows[i].survey);
+}
+static const char *text_source(const sv_alert_table *t, long i, void *u)
+{
+    return t->rows[i].source;
+}
+static const char *text_error(const sv_alert_table *t, long i, void *u)
+{
+    return t->rows[i].error;
+}
+static const char *text_label(const sv_alert_table *t, long i, void *u)
+{
+    return u;
+}
+
+/* The most probable of n values per row of p under classes. */
+typedef struct best_class {
+    const float *p;
+    int n;
+    const sv_model *m;
+} best_class;
+
+static const char *text_best(const sv_alert_table *t, long i, void *u)
+{
+    const best_class *bc = u;
+    int b = best_of(bc->p + (size_t)i * bc->n, bc->n);
+    return b >= 0 ? bc->m->classes[b] : "";
+}
+
+static void cols_meta(sv_alert_columns *c, dia_kv *kv, int *n, const char *key,
+                      const char *value)
+{
+    kv[*n].key = cols_strdup(c, key);
+    kv[*n].value = cols_strdup(c, value);
+    (*n)++;
+}
+
+int sv_alert_table_columns(const sv_alert_table *t, sv_alert_columns *c, sv_error *err)
+{
+    memset(c, 0, sizeof *c);
+    const sv_model *m = t->model;
+    const sv_model *lm = t->lc ? sv_lc_stage_model(t->lc) : NULL;
+    const alert_names *nm = table_names(t);
+    int rb = m->task == SV_TASK_REALBOGUS;
+    char label[128], name[96];
+    sv_model_label(m, label, sizeof label);
+    cols_builder b = {c, NULL, 0, 12 + t->n_out + t->n_lc, t->n, 0};
+    b.col = cols_keep(c, calloc((size_t)b.cap, sizeof *b.col));
+    dia_kv *meta = cols_keep(c, calloc(16 + SV_ALERT_N_FLAGS, sizeof *meta));
+    b.failed = !b.col || !meta;
+
+    int64_t *id = cols_add(&b, nm->id, DIA_COL_INT64, 1, "alert identifier (-1: unknown)");
+    for (long i = 0; id && i < t->n; i++)
+        id[i] = t->rows[i].has_id ? t->rows[i].id : -1;
+    cols_add_text(&b, nm->object, "object identifier", text_object, t, NULL);
+    for (int k = 0; k < t->n_out; k++) {
+        if (rb)
+            snprintf(name, sizeof name, "%s", nm->score);
+        else
+            class_column(m->classes[k], name, sizeof name);
+        float *v = cols_add(&b, name, DIA_COL_FLOAT32, 1,
+                            rb ? "stampvet's P(real)" : "class probability");
+        for (long i = 0; v && i < t->n; i++)
+            v[i] = t->out[(size_t)i * t->n_out + k];
+    }
+    best_class bc = {t->out, t->n_out, m};
+    if (!rb)
+        cols_add_text(&b, "class", "the most probable class", text_best, t, &bc);
+    for (int k = 0; k < t->n_lc; k++) {
+        char cc[64];
+        class_column(lm->classes[k], cc, sizeof cc);
+        snprintf(name, sizeof name, "lc_%s", cc);
+        float *v = cols_add(&b, name, DIA_COL_FLOAT32, 1, "light-curve class probability");
+        for (long i = 0; v && i < t->n; i++)
+            v[i] = t->lc_prob[(size_t)i * t->n_lc + k];
+    }
+    best_class lbc = {t->lc_prob, t->n_lc, lm};
+    if (lm) {
+        cols_add_text(&b, "lc_class", "the most probable light-curve class", text_best, t,
+                      &lbc);
+        int32_t *f = cols_add(&b, "lc_flags", DIA_COL_INT32, 1, "light-curve flags");
+        for (long i = 0; f && i < t->n; i++)
+            f[i] = t->lc_flags[i];
+    }
+    cols_add_text(&b, nm->version, "the model that gave the score", text_label, t, label);
+    double *ps = cols_add(&b, nm->packet, DIA_COL_FLOAT64, 1, "the survey's own score");
+    int32_t *nh = cols_add(&b, nm->history, DIA_COL_INT32, 1, "history length in the packet");
+    int32_t *fl = cols_add(&b, "flags", DIA_COL_INT32, 1, "why not scored (SV_ALERT_*)");
+    for (long i = 0; ps && nh && fl && i < t->n; i++) {
+        ps[i] = t->rows[i].packet_score;
+        nh[i] = t->rows[i].n_history;
+        fl[i] = (int32_t)t->rows[i].flags;
+    }
+    cols_add_text(&b, "survey", "'ztf', 'lsst' or ''", text_survey, t, NULL);
+    cols_add_text(&b, "source", "the file or buffer", text_source, t, NULL);
+    int64_t *rec = cols_add(&b, "record", DIA_COL_INT64, 1, "0-based record in the source");
+    for (long i = 0; rec && i < t->n; i++)
+        rec[i] = t->rows[i].record;
+    cols_add_text(&b, "error", "why flagged", text_error, t, NULL);
+
+    int nmeta = 0;
+    if (!b.failed) {
+        char num[32];
+        cols_meta(c, meta, &nmeta, "SVVERS", PACKAGE_VERSION);
+        cols_meta(c, meta, &nmeta, "MODEL", m->name);
+        cols_meta(c, meta, &nmeta, "MODELVER", m->version);
+        cols_meta(c, meta, &nmeta, "MODELCK", m->checksum);
+        if (lm) {
+            cols_meta(c, meta, &nmeta, "LCMODEL", lm->name);
+            cols_meta(c, meta, &nmeta, "LCMCK", lm->checksum);
+        }
+        snprintf(num, sizeof num, "%ld", t->n);
+        cols_meta(c, meta, &nmeta, "NALERTS", num);
+        snprintf(num, sizeof num, "%ld", sv_alert_table_flagged(t));
+        cols_meta(c, meta, &nmeta, "NFLAGGED", num);
+        snprintf(num, sizeof num, "%ld", sv_alert_table_scored(t));
+        cols_meta(c, meta, &nmeta, "NSCORED", num);
+        for (int k = 0; k <= SV_ALERT_N_FLAGS; k++) {
+            int last = k == SV_ALERT_N_FLAGS;
+            snprintf(num, sizeof num, "FLAG%u", last ? (unsigned)SV_ALERT_FAILED
+                                                     : (unsigned)sv_alert_flag_docs[k].bit);
+            cols_meta(c, meta, &nmeta, num, last ? "FAILED" : sv_alert_flag_docs[k].name);
+        }
+        for (int k = 0; k < nmeta; k++)
+            b.failed |= !meta[k].key || !meta[k].value;
+    }
+    if (b.failed) {
+        sv_alert_columns_free(c);
+        return sv_error_set(err, SV_ERR_NOMEM, "out of memory");
+    }
+    c->table = (dia_table){.nrows = t->n, .ncols = b.n, .cols = b.col, .nmeta = nmeta,
+                           .meta = meta};
+    return 0;
+}
+
+void sv_alert_columns_free(sv_alert_columns *c)
+{
+    for (int i = 0; i < c->n_blocks_; i++)
+        free(c->blocks_[i]);
+    free(c->blocks_);
+    memset(c, 0, sizeof *c);
+}
+
+/* ---- writing ----------------------------------------------------------- */
+
 int sv_alert_table_print_csv(const sv_alert_table *t, FILE *f, sv_error *err)
 {
-    const sv_model *m = t->model;
-    const alert_names *nm = table_names(t);
-    char label[128], col[96];
-    sv_model_label(m, label, sizeof label);
-    int rb = m->task == SV_TASK_REALBOGUS;
-    fprintf(f, "%s,%s", nm->id, nm->object);
-    if (rb)
-        fprintf(f, ",%s", nm->score);
-    else {
-        for (int k = 0; k < t->n_out; k++) {
-            class_column(m->classes[k], col, sizeof col);
-            fprintf(f, ",%s", col);
-        }
-        fputs(",class", f);
-    }
-    const sv_model *lm = t->lc ? sv_lc_stage_model(t->lc) : NULL;
-    for (int k = 0; k < t->n_lc; k++) {
-        class_column(lm->classes[k], col, sizeof col);
-        fprintf(f, ",lc_%s", col);
-    }
-    if (lm)
-        fputs(",lc_class,lc_flags", f);
-    fprintf(f, ",%s,%s,%s,flags,survey,source,record,error\n", nm->version, nm->packet,
-            nm->history);
-    for (long i = 0; i < t->n; i++) {
-        const sv_alert_row *r = &t->rows[i];
-        if (r->has_id)
-            fprintf(f, "%lld", (long long)r->id);
-        fputc(',', f);
-        csv_text(f, r->object_id);
-        const float *o = t->out + (size_t)i * t->n_out;
-        for (int k = 0; k < t->n_out; k++) {
-            fputc(',', f);
-            if (isfinite(o[k]))
-                fprintf(f, "%.9g", (double)o[k]);
-        }
-        if (!rb) {
-            int b = best_of(o, t->n_out);
-            fputc(',', f);
-            if (b >= 0)
-                csv_text(f, m->classes[b]);
-        }
-        if (lm) {
-            const float *p = t->lc_prob + (size_t)i * t->n_lc;
-            for (int k = 0; k < t->n_lc; k++) {
+    sv_alert_columns c;
+    int st = sv_alert_table_columns(t, &c, err);
+    if (st)
+        return st;
+    const dia_table *d = &c.table;
+    char text[1024];
+    for (int k = 0; k < d->ncols; k++)
+        fprintf(f, "%s%s", k ? "," : "", d->cols[k].name);
+    fputc('\n', f);
+    for (int64_t i = 0; i < d->nrows; i++) {
+        for (int k = 0; k < d->ncols; k++) {
+            const dia_column *col = &d->cols[k];
+            if (k)
                 fputc(',', f);
-                if (isfinite(p[k]))
-                    fprintf(f, "%.9g", (double)p[k]);
+            switch (col->type) {
+            case DIA_COL_INT64: {
+                int64_t v = ((const int64_t *)col->data)[i];
+                if (k > 0 || v >= 0) /* the identifier: -1 is unknown */
+                    fprintf(f, "%lld", (long long)v);
+                break;
             }
-            int b = best_of(p, t->n_lc);
-            fputc(',', f);
-            if (b >= 0)
-                csv_text(f, lm->classes[b]);
-            fprintf(f, ",%d", (int)t->lc_flags[i]);
+            case DIA_COL_INT32: fprintf(f, "%d", (int)((const int32_t *)col->data)[i]); break;
+            case DIA_COL_FLOAT32: {
+                double v = ((const float *)col->data)[i];
+                if (isfinite(v))
+                    fprintf(f, "%.9g", v);
+                break;
+            }
+            case DIA_COL_FLOAT64: {
+                double v = ((const double *)col->data)[i];
+                if (isfinite(v))
+                    fprintf(f, "%.9g", v);
+                break;
+            }
+            default: /* DIA_COL_STRING */
+                snprintf(text, sizeof text, "%.*s", (int)col->repeat,
+                         (const char *)col->data + (size_t)i * (size_t)col->repeat);
+                csv_text(f, text);
+            }
         }
-        fputc(',', f);
-        csv_text(f, label);
-        fputc(',', f);
-        if (isfinite(r->packet_score))
-            fprintf(f, "%.9g", r->packet_score);
-        fprintf(f, ",%d,%u,%s,", r->n_history, (unsigned)r->flags, survey_name(r->survey));
-        csv_text(f, r->source);
-        fprintf(f, ",%ld,", r->record);
-        csv_text(f, r->error);
         fputc('\n', f);
     }
+    sv_alert_columns_free(&c);
     return ferror(f) ? sv_error_set(err, SV_ERR_IO, "cannot write the table") : 0;
 }
 
@@ -502,131 +706,101 @@ static int write_csv(const char *tmp, void *user, sv_error *err)
     return st ? st : st2;
 }
 
+/* The comment of a provenance card of the table. */
+static const char *meta_comment(const char *key)
+{
+    static const char *const doc[][2] = {
+        {"SVVERS", "stampvet version"},     {"MODEL", "model name"},
+        {"MODELVER", "model version"},      {"MODELCK", "model file CHECKSUM"},
+        {"LCMODEL", "light-curve model"},   {"LCMCK", "its CHECKSUM"},
+        {"NALERTS", "alerts (rows)"},       {"NFLAGGED", "rows with a flag"},
+        {"NSCORED", "rows with a score"},   {"FLAG32", "no score from the network or features"}};
+    for (size_t k = 0; k < sizeof doc / sizeof doc[0]; k++)
+        if (!strcmp(key, doc[k][0]))
+            return doc[k][1];
+    for (int k = 0; k < SV_ALERT_N_FLAGS; k++) {
+        char name[16];
+        snprintf(name, sizeof name, "FLAG%u", (unsigned)sv_alert_flag_docs[k].bit);
+        if (!strcmp(key, name))
+            return sv_alert_flag_docs[k].meaning;
+    }
+    return NULL;
+}
+
+/* The table's columns as a FITS BINTABLE 'ALERTS', whole columns at a
+ * time; the identifier's -1 is its TNULL. */
 static int write_fits(const char *tmp, void *user, sv_error *err)
 {
-    const sv_alert_table *t = user;
-    const sv_model *m = t->model;
-    const alert_names *nm = table_names(t);
-    int rb = m->task == SV_TASK_REALBOGUS, s = 0;
+    sv_alert_columns c;
+    int st = sv_alert_table_columns(user, &c, err);
+    if (st)
+        return st;
+    const dia_table *d = &c.table;
+    int s = 0;
     fitsfile *f = sv_report_fits_create(tmp, &s, err);
-    if (!f)
+    if (!f) {
+        sv_alert_columns_free(&c);
         return err ? err->status : SV_ERR_IO;
-    enum { NCOL_MAX = 16 + 2 * SV_MAX_CLASSES };
-    char names[NCOL_MAX][72], forms[NCOL_MAX][16];
-    char *ttype[NCOL_MAX], *tform[NCOL_MAX];
-    int nc = 0;
-#define COL(n, fm) (snprintf(names[nc], sizeof names[nc], "%s", n), \
-                    snprintf(forms[nc], sizeof forms[nc], "%s", fm), nc++)
-    COL(nm->id, "K");
-    COL(nm->object, "32A");
-    int c_score = nc + 1;
-    if (rb)
-        COL(nm->score, "E");
-    else {
-        for (int k = 0; k < t->n_out; k++) {
-            class_column(m->classes[k], names[nc], sizeof names[nc]);
-            snprintf(forms[nc++], sizeof forms[0], "E");
-        }
-        char w[16];
-        snprintf(w, sizeof w, "%dA", SV_LABEL_MAX);
-        COL("class", w);
     }
-    const sv_model *lm = t->lc ? sv_lc_stage_model(t->lc) : NULL;
-    int c_lc = nc + 1;
-    for (int k = 0; k < t->n_lc; k++) {
-        char cc[64];
-        class_column(lm->classes[k], cc, sizeof cc);
-        snprintf(names[nc], sizeof names[nc], "lc_%s", cc);
-        snprintf(forms[nc++], sizeof forms[0], "E");
-    }
-    if (lm) {
-        char w[16];
-        snprintf(w, sizeof w, "%dA", SV_LABEL_MAX);
-        COL("lc_class", w);
-        COL("lc_flags", "J");
-    }
-    int c_rest = nc + 1;
-    COL(nm->version, "64A");
-    COL(nm->packet, "E");
-    COL(nm->history, "J");
-    COL("flags", "J");
-    COL("survey", "4A");
-    COL("source", "256A");
-    COL("record", "K");
-    COL("error", "256A");
-#undef COL
+    char forms[64][16], *ttype[64], *tform[64];
+    int nc = d->ncols < 64 ? d->ncols : 64;
     for (int k = 0; k < nc; k++) {
-        ttype[k] = names[k];
+        const dia_column *col = &d->cols[k];
+        if (col->type == DIA_COL_STRING)
+            snprintf(forms[k], sizeof forms[k], "%dA", (int)col->repeat);
+        else
+            snprintf(forms[k], sizeof forms[k], "%s", col->type == DIA_COL_INT64 ? "K"
+                                                  : col->type == DIA_COL_INT32 ? "J"
+                                                  : col->type == DIA_COL_FLOAT32 ? "E" : "D");
+        ttype[k] = (char *)col->name;
         tform[k] = forms[k];
     }
     fits_create_tbl(f, BINARY_TBL, 0, nc, ttype, tform, NULL, "ALERTS", &s);
     long long knull = -1;
-    char key[16];
-    snprintf(key, sizeof key, "TNULL1");
-    fits_write_key(f, TLONGLONG, key, &knull, "identifier unknown", &s);
-    char label[128];
-    sv_model_label(m, label, sizeof label);
-    fits_write_key(f, TSTRING, "SVVERS", (char *)PACKAGE_VERSION, "stampvet version", &s);
-    fits_write_key(f, TSTRING, "MODEL", (char *)m->name, "model name", &s);
-    fits_write_key(f, TSTRING, "MODELVER", (char *)m->version, "model version", &s);
-    fits_write_key(f, TSTRING, "MODELCK", (char *)m->checksum, "model file CHECKSUM", &s);
-    if (lm) {
-        fits_write_key(f, TSTRING, "LCMODEL", (char *)lm->name, "light-curve model", &s);
-        fits_write_key(f, TSTRING, "LCMCK", (char *)lm->checksum, "its CHECKSUM", &s);
+    fits_write_key(f, TLONGLONG, "TNULL1", &knull, "identifier unknown", &s);
+    for (int k = 0; k < d->nmeta && !s; k++) {
+        const char *v = d->meta[k].value;
+        char *end;
+        long long num = strtoll(v, &end, 10);
+        if (d->meta[k].key[0] == 'N' && *v && !*end) /* the counts */
+            fits_write_key(f, TLONGLONG, d->meta[k].key, &num, meta_comment(d->meta[k].key), &s);
+        else
+            fits_write_key(f, TSTRING, d->meta[k].key, (char *)v, meta_comment(d->meta[k].key),
+                           &s);
     }
-    long na = t->n, nf = sv_alert_table_flagged(t), ns = sv_alert_table_scored(t);
-    fits_write_key(f, TLONG, "NALERTS", &na, "alerts (rows)", &s);
-    fits_write_key(f, TLONG, "NFLAGGED", &nf, "rows with a flag", &s);
-    fits_write_key(f, TLONG, "NSCORED", &ns, "rows with a score", &s);
-    for (int k = 0; k < SV_ALERT_N_FLAGS; k++) {
-        snprintf(key, sizeof key, "FLAG%u", (unsigned)sv_alert_flag_docs[k].bit);
-        fits_write_key(f, TSTRING, key, (char *)sv_alert_flag_docs[k].name,
-                       sv_alert_flag_docs[k].meaning, &s);
-    }
-    snprintf(key, sizeof key, "FLAG%u", (unsigned)SV_ALERT_FAILED);
-    fits_write_key(f, TSTRING, key, "FAILED", "no score from the network or features", &s);
-    for (long i = 0; i < t->n && !s; i++) {
-        const sv_alert_row *r = &t->rows[i];
-        long row = i + 1;
-        long long id = r->has_id ? (long long)r->id : knull;
-        char *str;
-        fits_write_col(f, TLONGLONG, 1, row, 1, 1, &id, &s);
-        str = (char *)r->object_id;
-        fits_write_col(f, TSTRING, 2, row, 1, 1, &str, &s);
-        const float *o = t->out + (size_t)i * t->n_out;
-        for (int k = 0; k < t->n_out; k++)
-            sv_report_fits_put_double(f, c_score + k, row, o[k], &s);
-        if (!rb) {
-            int b = best_of(o, t->n_out);
-            str = b >= 0 ? (char *)m->classes[b] : "";
-            fits_write_col(f, TSTRING, c_score + t->n_out, row, 1, 1, &str, &s);
+    char *text = NULL, **rows = NULL;
+    long n = (long)d->nrows;
+    for (int k = 0; k < nc && n > 0 && !s; k++) {
+        const dia_column *col = &d->cols[k];
+        void *data = (void *)col->data;
+        switch (col->type) {
+        case DIA_COL_INT64: fits_write_col(f, TLONGLONG, k + 1, 1, 1, n, data, &s); break;
+        case DIA_COL_INT32: fits_write_col(f, TINT, k + 1, 1, 1, n, data, &s); break;
+        case DIA_COL_FLOAT32: fits_write_col(f, TFLOAT, k + 1, 1, 1, n, data, &s); break;
+        case DIA_COL_FLOAT64: fits_write_col(f, TDOUBLE, k + 1, 1, 1, n, data, &s); break;
+        default: { /* strings: NUL-terminated copies */
+            size_t w = (size_t)col->repeat;
+            char *nt = realloc(text, (size_t)n * (w + 1));
+            char **nr = nt ? realloc(rows, (size_t)n * sizeof *rows) : NULL;
+            if (nt)
+                text = nt;
+            if (!nr) {
+                s = MEMORY_ALLOCATION;
+                break;
+            }
+            rows = nr;
+            for (long i = 0; i < n; i++) {
+                rows[i] = text + (size_t)i * (w + 1);
+                memcpy(rows[i], (const char *)data + (size_t)i * w, w);
+                rows[i][w] = '\0';
+            }
+            fits_write_col(f, TSTRING, k + 1, 1, 1, n, rows, &s);
         }
-        if (lm) {
-            const float *p = t->lc_prob + (size_t)i * t->n_lc;
-            for (int k = 0; k < t->n_lc; k++)
-                sv_report_fits_put_double(f, c_lc + k, row, p[k], &s);
-            int b = best_of(p, t->n_lc);
-            str = b >= 0 ? (char *)lm->classes[b] : "";
-            fits_write_col(f, TSTRING, c_lc + t->n_lc, row, 1, 1, &str, &s);
-            int lf = (int)t->lc_flags[i];
-            fits_write_col(f, TINT, c_lc + t->n_lc + 1, row, 1, 1, &lf, &s);
         }
-        int c = c_rest;
-        str = label;
-        fits_write_col(f, TSTRING, c++, row, 1, 1, &str, &s);
-        sv_report_fits_put_double(f, c++, row, r->packet_score, &s);
-        int nh = r->n_history, fl = (int)r->flags;
-        fits_write_col(f, TINT, c++, row, 1, 1, &nh, &s);
-        fits_write_col(f, TINT, c++, row, 1, 1, &fl, &s);
-        str = (char *)survey_name(r->survey);
-        fits_write_col(f, TSTRING, c++, row, 1, 1, &str, &s);
-        str = (char *)r->source;
-        fits_write_col(f, TSTRING, c++, row, 1, 1, &str, &s);
-        long long rec = r->record;
-        fits_write_col(f, TLONGLONG, c++, row, 1, 1, &rec, &s);
-        str = (char *)r->error;
-        fits_write_col(f, TSTRING, c++, row, 1, 1, &str, &s);
     }
+    free(text);
+    free(rows);
+    sv_alert_columns_free(&c);
     return sv_report_fits_close(f, s, tmp, err);
 }
 

@@ -113,6 +113,25 @@ int sv_alert_table_add_failure(sv_alert_table *t, const char *source, const char
 long sv_alert_table_flagged(const sv_alert_table *t);
 long sv_alert_table_scored(const sv_alert_table *t);
 
+/* The table as columns (dia_stage.h's dia_table), in the order and with
+ * the names above: the identifier (INT64, -1 when unknown: the FITS
+ * TNULL), objectId, the scores (FLOAT32, NaN when not scored), class,
+ * the light-curve columns, the model label, packet score (FLOAT64), the
+ * history length, flags (INT32), survey, source, record (INT64), error
+ * (strings as wide as their longest value); meta: the FITS header's
+ * provenance cards (SVVERS, MODEL, MODELVER, MODELCK, [LCMODEL, LCMCK,]
+ * NALERTS, NFLAGGED, NSCORED, FLAG<bit> = each flag's name).  c owns
+ * every byte of it until sv_alert_columns_free; the table t may change or go afterwards.
+ * Returns 0 or SV_ERR_NOMEM (c is then empty). */
+typedef struct sv_alert_columns {
+    dia_table table;
+    void **blocks_;        /* owned allocations                            */
+    int n_blocks_, cap_blocks_;
+} sv_alert_columns;
+
+int sv_alert_table_columns(const sv_alert_table *t, sv_alert_columns *c, sv_error *err);
+void sv_alert_columns_free(sv_alert_columns *c);
+
 /* Print the table as CSV to f (stdout, say).  Returns 0 or SV_ERR_IO. */
 int sv_alert_table_print_csv(const sv_alert_table *t, FILE *f, sv_error *err);
 

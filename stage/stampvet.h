@@ -313,6 +313,98 @@ SV_API int sv_stage_process_files(sv_stage *s, const dia_file_job *job, sv_error
 SV_API const sv_model *sv_stage_rb_model(const sv_stage *s);
 SV_API const sv_model *sv_stage_class_model(const sv_stage *s);
 
+/* ---- alert packets: Avro alerts in, one scored row per alert out -------- */
+
+/* An alert scorer: a stamp model's scorer and an Avro alert reader, with
+ * the table of the alerts scored so far.  It scores the survey alert
+ * packets brokers receive (ZTF alert schema 3.x, LSST / Rubin 7.x-9.x;
+ * Avro container files with any number of alerts, or schemaless messages
+ * with the writer's schema) exactly as `stampvet score --alerts` does
+ * (doc/alerts.md): each alert's science, template and difference cutouts
+ * as stored in the packet, with the model's own preprocessing. */
+typedef struct sv_alert_scorer sv_alert_scorer;
+
+/* sv_alerts_available: 1 when this build reads Avro alert packets (built
+ * with libavro), else 0 (the functions below then fail with
+ * SV_ERR_UNSUPPORTED).  Thread safety: reentrant. */
+SV_API int sv_alerts_available(void);
+
+/* sv_alert_scorer_create: a scorer for alert packets.
+ *   Given:    m            a realbogus or class model; it must outlive the
+ *                          scorer, unchanged.
+ *             lc_model     NULL, or a light-curve model file: each alert's
+ *                          history in the packet plus the alert itself is
+ *                          classified too (columns lc_p_<class>, lc_class,
+ *                          lc_flags).
+ *             schema       NULL, or the writer's Avro schema (.avsc) for
+ *                          schemaless messages.
+ *             max_batch    alerts per network call (<= 0: 64).
+ *             threads      threads per network call, 1..SV_SCORER_THREADS_MAX.
+ *   Returned: *out         the scorer (sv_alert_scorer_free), NULL on
+ *                          failure.
+ *             err          on failure, the reason naming the file.
+ *   Function return value: SV_OK; SV_ERR_ARG (not a stamp model, an
+ *             argument out of range); SV_ERR_IO, SV_ERR_FORMAT (an
+ *             unreadable schema or light-curve model, named);
+ *             SV_ERR_UNSUPPORTED (built without Avro); SV_ERR_NOMEM.
+ *   Thread safety: reentrant. */
+SV_API int sv_alert_scorer_create(const sv_model *m, const char *lc_model, const char *schema,
+                                  int max_batch, int threads, sv_alert_scorer **out,
+                                  sv_error *err);
+
+/* sv_alert_scorer_free: free a scorer and its table.  NULL is allowed. */
+SV_API void sv_alert_scorer_free(sv_alert_scorer *s);
+
+/* sv_alert_scorer_add_file, sv_alert_scorer_add_buffer: read every alert
+ * of an Avro file, or of len bytes at buf (a container file's bytes or
+ * one schemaless message, called name in messages), score them and add
+ * one row per alert, in order, to the scorer's table.
+ *   Given:    path / buf, len, name (name may be NULL: "(buffer)").
+ *   Returned: err   on failure, the reason naming the source.
+ *   Function return value: SV_OK when the source was read: every alert in
+ *             it is a row, a damaged record, an alert without cutouts or
+ *             with unreadable ones a flagged row (flags, error naming the
+ *             source and the record).  Otherwise the source could not be
+ *             read as a whole and it is one flagged row (UNDECODABLE, with
+ *             the message), as `score --alerts` writes it: SV_ERR_IO
+ *             (cannot open), SV_ERR_FORMAT (not Avro, a damaged header or
+ *             schema, a schemaless message without a schema),
+ *             SV_ERR_UNSUPPORTED (an Avro codec this libavro lacks, named);
+ *             or SV_ERR_NOMEM / SV_ERR_INTERNAL (rows added unscored).
+ *             The buffer is only read during the call.
+ *   Thread safety: one thread at a time per scorer; distinct scorers run
+ *             concurrently (their Avro decoding is serialised inside the
+ *             library, their cutouts and networks are not). */
+SV_API int sv_alert_scorer_add_file(sv_alert_scorer *s, const char *path, sv_error *err);
+SV_API int sv_alert_scorer_add_buffer(sv_alert_scorer *s, const void *buf, size_t len,
+                                      const char *name, sv_error *err);
+
+/* sv_alert_scorer_table: the table of the alerts added so far.
+ *   Returned: *table  owned by the scorer, valid until its next call: one
+ *                     row per alert in input order, columns named as the
+ *                     survey names them (ZTF: candid, objectId, drb,
+ *                     drbversion, packet_drb, nprv; LSST: diaSourceId,
+ *                     diaObjectId, reliability, reliabilityVersion,
+ *                     packet_reliability, nPrvDiaSources; a class model:
+ *                     p_<class> and class for the score; both surveys: id,
+ *                     objectId, score, model, packet_score, nhist), then
+ *                     flags, survey, source, record, error; the identifier
+ *                     is INT64 with -1 for unknown, scores are FLOAT32 with
+ *                     NaN for not scored, strings are as wide as their
+ *                     longest value.  meta: SVVERS, MODEL, MODELVER,
+ *                     MODELCK (the model's CHECKSUM), NALERTS, NFLAGGED,
+ *                     NSCORED (and LCMODEL, LCMCK), FLAG<bit> = each
+ *                     flag's name.  These are the columns
+ *                     of `stampvet score --alerts`, value for value.
+ *             err     on failure, why.
+ *   Function return value: SV_OK; SV_ERR_NOMEM.
+ *   Thread safety: as sv_alert_scorer_add_file. */
+SV_API int sv_alert_scorer_table(sv_alert_scorer *s, const dia_table **table, sv_error *err);
+
+/* sv_alert_scorer_clear: drop the rows scored so far (the model, reader
+ * and its cached schemas stay).  Thread safety: as above. */
+SV_API void sv_alert_scorer_clear(sv_alert_scorer *s);
+
 #ifdef __cplusplus
 }
 #endif

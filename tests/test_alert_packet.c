@@ -439,6 +439,98 @@ static void test_truncated(void **state)
     sv_alert_reader_free(r);
 }
 
+/* One reader keeps the writer schemas it has parsed (by their text):
+ * reading ZTF, then more distinct schemas than it keeps, then
+ * ZTF again gives the same alerts; a deflate file of several blocks reads
+ * record for record; a damaged sync marker loses only the blocks after it. */
+static void test_schema_cache(void **state)
+{
+    (void)state;
+    static char files[1][1400];
+    NEED_FIXTURES("ztf", files, 1, n);
+    (void)n;
+    sv_alert_reader *r = reader(NULL);
+    sv_error err;
+    sv_error_clear(&err);
+    sv_alert_set first, set;
+    assert_int_equal(sv_alert_read_file(r, files[0], &first, &err), 0);
+    char path[600];
+    tmp_path(path, sizeof path, "other_schema.avro");
+    for (int k = 0; k < 12; k++) { /* 12 schemas: more than a reader keeps */
+        char json[200];
+        snprintf(json, sizeof json, "{\"type\": \"record\", \"name\": \"other%d\", \"fields\": "
+                 "[{\"name\": \"candid\", \"type\": \"long\"}]}", k);
+        avro_schema_t s;
+        assert_int_equal(avro_schema_from_json_length(json, strlen(json), &s), 0);
+        avro_value_iface_t *iface = avro_generic_class_from_schema(s);
+        avro_value_t v, f;
+        assert_int_equal(avro_generic_value_new(iface, &v), 0);
+        assert_int_equal(avro_value_get_by_index(&v, 0, &f, NULL), 0);
+        assert_int_equal(avro_value_set_long(&f, 1000 + k), 0);
+        assert_int_equal(write_container(path, s, &v, 2, k % 2 ? "deflate" : "null"), 0);
+        assert_int_equal(sv_alert_read_file(r, path, &set, &err), 0);
+        assert_int_equal(set.n, 2);
+        assert_int_equal(set.alerts[1].flags, SV_ALERT_NO_SURVEY);
+        char name[32];
+        snprintf(name, sizeof name, "other%d", k);
+        assert_string_equal(set.schema_name, name);
+        sv_alert_set_free(&set);
+        avro_value_decref(&v);
+        avro_value_iface_decref(iface);
+        avro_schema_decref(s);
+    }
+    assert_int_equal(sv_alert_read_file(r, files[0], &set, &err), 0);
+    assert_int_equal(set.n, 1);
+    assert_same_alert(&set.alerts[0], &first.alerts[0]);
+    sv_alert_set_free(&set);
+
+    /* three blocks of two records each, deflated */
+    avro_rec rec;
+    avro_rec_open(&rec, files[0]);
+    tmp_path(path, sizeof path, "blocks.avro");
+    avro_file_writer_t w;
+    remove(path);
+    assert_int_equal(avro_file_writer_create_with_codec(path, rec.schema, &w, "deflate",
+                                                        1 << 20), 0);
+    for (int i = 0; i < 6; i++) {
+        assert_int_equal(avro_file_writer_append_value(w, &rec.v), 0);
+        if (i % 2)
+            assert_int_equal(avro_file_writer_flush(w), 0);
+    }
+    assert_int_equal(avro_file_writer_close(w), 0);
+    avro_rec_close(&rec);
+    size_t len;
+    unsigned char *b = read_all(path, &len);
+    assert_int_equal(sv_alert_read_buffer(r, b, len, "blocks.avro", &set, &err), 0);
+    assert_int_equal(set.n, 6);
+    for (int i = 0; i < 6; i++) {
+        assert_int_equal(set.alerts[i].flags, 0);
+        assert_same_alert(&set.alerts[i], &first.alerts[0]);
+    }
+    sv_alert_set_free(&set);
+    /* the sync marker ending the second block damaged: the first block
+     * reads, one flagged row stands for the rest */
+    unsigned char sync[16];
+    memcpy(sync, b + len - 16, 16); /* the last block's marker is the file's */
+    unsigned char *marks[4];
+    int nm = 0;
+    for (unsigned char *p = b; p + 16 <= b + len && nm < 4; p++)
+        if (!memcmp(p, sync, 16))
+            marks[nm++] = p; /* after the header, then after each block */
+    assert_int_equal(nm, 4);
+    marks[2][3] ^= 0x55;
+    assert_int_equal(sv_alert_read_buffer(r, b, len, "blocks.avro", &set, &err), 0);
+    printf("# damaged sync marker: %ld alerts; %s\n", set.n, set.alerts[set.n - 1].error);
+    assert_int_equal(set.n, 3);
+    assert_int_equal(set.alerts[0].flags | set.alerts[1].flags, 0);
+    assert_int_equal(set.alerts[2].flags, SV_ALERT_UNDECODABLE);
+    assert_non_null(strstr(set.alerts[2].error, "sync marker"));
+    sv_alert_set_free(&set);
+    free(b);
+    sv_alert_set_free(&first);
+    sv_alert_reader_free(r);
+}
+
 /* The branch of union field `name` of record v set to null (0) or its
  * value (1); returns the branch value. */
 static avro_value_t set_branch(avro_value_t *v, const char *name, int branch)
@@ -641,6 +733,7 @@ int main(void)
         cmocka_unit_test(test_codecs),
         cmocka_unit_test(test_unknown_codec),
         cmocka_unit_test(test_truncated),
+        cmocka_unit_test(test_schema_cache),
         cmocka_unit_test(test_missing_and_bad_cutouts),
         cmocka_unit_test(test_schemaless),
         cmocka_unit_test(test_random_damage),

@@ -35,17 +35,17 @@ def packet_files(paths):
 def score(paths, model, class_model=None, threads=1):
     """One table of every alert of every packet, in order, with the class
     probabilities beside the real/bogus score when a class model is given."""
-    from astropy.table import hstack, vstack
+    from astropy.table import hstack
 
     files = list(packet_files(paths))
     if not files:
         raise SystemExit("broker_filter: no packets given")
-    rb = vstack([stampvet.score_alerts(f, model=model, threads=threads) for f in files],
-                metadata_conflicts="silent")
+    # errors='flag': a packet that cannot be read is a flagged row, not the
+    # end of the night
+    rb = stampvet.score_alerts(files, model=model, threads=threads, errors="flag")
     if class_model is None:
         return rb
-    cls = vstack([stampvet.score_alerts(f, model=class_model, threads=threads) for f in files],
-                 metadata_conflicts="silent")
+    cls = stampvet.score_alerts(files, model=class_model, threads=threads, errors="flag")
     extra = [c for c in cls.colnames if c.startswith("p_") or c == "class"]
     return hstack([rb, cls[extra]], metadata_conflicts="silent")
 

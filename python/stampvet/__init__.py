@@ -10,6 +10,7 @@ implementation.  See doc/python.md.
     >>> model.score(sci, ref, diff)                       # doctest: +SKIP
     >>> stage = stampvet.Stage(model=path, threads=2)     # doctest: +SKIP
     >>> table = stage.process(sci, ref, diff, detections, header=hdr)  # doctest: +SKIP
+    >>> alerts = stampvet.score_alerts("ztf_alert.avro", model=path)  # doctest: +SKIP
 """
 
 import os
@@ -17,9 +18,9 @@ import os
 import numpy as np
 
 from . import _stampvet
-from ._tables import columns_of, header_bytes, result_table
+from ._tables import alert_table, columns_of, header_bytes, result_table
 
-__all__ = ["Model", "Stage", "Error", "params", "version"]
+__all__ = ["AlertScorer", "Model", "Stage", "Error", "params", "score_alerts", "version"]
 
 Error = _stampvet.Error
 version = _stampvet.version
@@ -189,3 +190,85 @@ class Stage(_stampvet.Stage):
             float("nan") if mjd is None else float(mjd), survey)
         return result_table(out_cols, meta)
 
+
+
+class AlertScorer(_stampvet.AlertScorer):
+    """A reusable alert-packet scorer: the model's network compiled once and
+    an Avro reader that parses each writer schema once, for a broker that
+    scores packets as they arrive (``scorer.score(message_bytes)``).
+
+    AlertScorer(model, lc_model=None, schema=None, threads=1, batch=64):
+    the arguments of score_alerts.  ``score(alerts, errors='raise')`` is
+    score_alerts on this scorer.  One thread at a time uses a scorer (a
+    second waits); use one per thread to score in parallel.
+    """
+
+    def __init__(self, model, *, lc_model=None, schema=None, threads=1, batch=64):
+        if not _stampvet.alerts_available:
+            raise Error("this stampvet was built without Avro: no alert packets "
+                        "(install libavro-dev and rebuild)")
+        if not isinstance(model, Model):
+            model = Model(model)
+        super().__init__(model, None if lc_model is None else os.fspath(lc_model),
+                         None if schema is None else os.fspath(schema), batch, threads)
+        self.model = model
+
+    def __repr__(self):
+        return f"<stampvet.AlertScorer model={self.model.name!r}>"
+
+    def score(self, alerts, errors="raise"):
+        """The score table of alerts (see score_alerts)."""
+        if errors not in ("raise", "flag"):
+            raise ValueError(f"errors={errors!r}: 'raise' or 'flag'")
+        if isinstance(alerts, (str, os.PathLike, bytes, bytearray, memoryview)):
+            alerts = [alerts]
+        sources = []
+        for i, a in enumerate(alerts):
+            if isinstance(a, (str, os.PathLike)):
+                path = os.fspath(a)
+                if isinstance(path, bytes):
+                    path = os.fsdecode(path)
+                sources.append((path, path))
+            elif isinstance(a, (bytes, bytearray, memoryview)):
+                sources.append((a, f"<bytes #{i}>"))
+            else:
+                raise TypeError(f"alerts[{i}]: a path or bytes, not {type(a).__name__}")
+        cols, meta = self._score(sources, errors == "raise")
+        return alert_table(cols, meta)
+
+
+def score_alerts(alerts, model, *, lc_model=None, schema=None, threads=1, batch=64,
+                 errors="raise"):
+    """Score survey alert packets (Apache Avro) as brokers receive them,
+    exactly as ``stampvet score --alerts`` does (doc/alerts.md).
+
+    alerts: an Avro file (str or path-like), its bytes (bytes, bytearray,
+    memoryview: a container file or, with `schema`, one schemaless Kafka
+    message), or a list of these.  ZTF alert packets (schema 3.x) and
+    LSST / Rubin ones (7.x-9.x), any number of alerts per file.
+    model: a real/bogus or class model (path or Model).  lc_model: a
+    light-curve model file: each alert's packet history plus the alert is
+    classified too.  schema: the writer's schema (.avsc) for schemaless
+    messages.  threads, batch: of the network calls.
+
+    Returns an astropy Table, one row per alert in input order, nothing
+    dropped, indexed by the alert's identifier (``t.loc[candid]``), with the
+    columns of ``score --alerts`` named as the survey names them: ZTF
+    candid, objectId, drb (stampvet's P(real); a class model gives
+    p_<class> and class instead), drbversion, packet_drb (ZTF's own drb),
+    nprv; LSST diaSourceId, diaObjectId, reliability, reliabilityVersion,
+    packet_reliability, nPrvDiaSources; then flags, survey, source, record,
+    error.  An unknown identifier is masked.  A damaged record, an alert
+    without cutouts or with unreadable ones is a flagged row (flags, error
+    naming the source and record; score NaN); ``table.meta`` holds the
+    model, its checksum, the counts and the flag names (FLAG1 ...).
+
+    errors: 'raise' (default): a source that cannot be read at all (not
+    Avro, a damaged header, missing file) raises ValueError / OSError
+    with the library's message naming it; 'flag': it becomes one flagged
+    row, as on the command line.  The GIL is released while the engine
+    runs.  To score packets one by one as they arrive, keep an
+    AlertScorer: it compiles the network and parses each schema once.
+    """
+    scorer = AlertScorer(model, lc_model=lc_model, schema=schema, threads=threads, batch=batch)
+    return scorer.score(alerts, errors)

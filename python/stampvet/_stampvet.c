@@ -11,9 +11,9 @@
  *
  * Threads: a Model keeps one cached scorer behind a lock; a call that finds
  * it busy (another Python thread scoring with the same Model) builds its own
- * scorer for the call, so concurrent calls never share one.  A Stage is
- * used by one thread at a time (stampvet.h): its lock makes a second thread
- * wait, with the GIL released.
+ * scorer for the call, so concurrent calls never share one.  A Stage and an
+ * AlertScorer are used by one thread at a time (stampvet.h): their lock
+ * makes a second thread wait, with the GIL released.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -57,6 +57,13 @@ static PyObject *raise_sv(int status, const sv_error *err)
 static PyArrayObject *as_float_rows(PyObject *obj, const char *what, int ndim_min,
                                     int ndim_max)
 {
+    /* numbers only: a complex, boolean or object array is refused, not cast */
+    if (PyArray_Check(obj) && !PyArray_ISFLOAT((PyArrayObject *)obj) &&
+        !PyArray_ISINTEGER((PyArrayObject *)obj)) {
+        PyErr_Format(PyExc_TypeError, "%s: dtype %S: wanted float32 or float64 (or integers)",
+                     what, (PyObject *)PyArray_DESCR((PyArrayObject *)obj));
+        return NULL;
+    }
     PyArray_Descr *f32 = PyArray_DescrFromType(NPY_FLOAT32);
     PyArrayObject *a = (PyArrayObject *)PyArray_FromAny(obj, f32, 0, 0, NPY_ARRAY_ALIGNED | NPY_ARRAY_FORCECAST, NULL);
     if (!a) {
@@ -586,6 +593,39 @@ static PyObject *column_to_array(const dia_column *c, int64_t nrows)
     return (PyObject *)a;
 }
 
+/* (columns, meta) of a result table, copied: columns a list of (name,
+ * array, unit, description), meta a list of (key, value). */
+static PyObject *table_to_python(const dia_table *res)
+{
+    PyObject *cols = PyList_New(res->ncols), *meta = PyList_New(res->nmeta);
+    int ok = cols && meta;
+    for (int32_t i = 0; ok && i < res->ncols; i++) {
+        const dia_column *c = &res->cols[i];
+        PyObject *a = column_to_array(c, res->nrows);
+        PyObject *item = a ? Py_BuildValue("(sNss)", c->name, a, c->unit ? c->unit : "",
+                                           c->description ? c->description : "")
+                           : NULL;
+        if (!item)
+            ok = 0;
+        else
+            PyList_SET_ITEM(cols, i, item);
+    }
+    for (int32_t i = 0; ok && i < res->nmeta; i++) {
+        const char *v = res->meta[i].value ? res->meta[i].value : "";
+        PyObject *item = Py_BuildValue("(sN)", res->meta[i].key,
+                                       PyUnicode_DecodeLatin1(v, (Py_ssize_t)strlen(v), "replace"));
+        if (!item)
+            ok = 0;
+        else
+            PyList_SET_ITEM(meta, i, item);
+    }
+    if (ok)
+        return Py_BuildValue("(NN)", cols, meta);
+    Py_XDECREF(cols);
+    Py_XDECREF(meta);
+    return NULL;
+}
+
 /* ---- Stage ------------------------------------------------------------- */
 
 typedef struct {
@@ -752,35 +792,8 @@ static PyObject *Stage_process(StageObject *self, PyObject *args, PyObject *kw)
         goto done;
     }
     /* copy the result out while the stage is still ours */
-    PyObject *cols = PyList_New(res->ncols), *meta = PyList_New(res->nmeta);
-    int ok = cols && meta;
-    for (int32_t i = 0; ok && i < res->ncols; i++) {
-        const dia_column *c = &res->cols[i];
-        PyObject *a = column_to_array(c, res->nrows);
-        PyObject *item = a ? Py_BuildValue("(sNss)", c->name, a, c->unit ? c->unit : "",
-                                           c->description ? c->description : "")
-                           : NULL;
-        if (!item)
-            ok = 0;
-        else
-            PyList_SET_ITEM(cols, i, item);
-    }
-    for (int32_t i = 0; ok && i < res->nmeta; i++) {
-        const char *v = res->meta[i].value ? res->meta[i].value : "";
-        PyObject *item = Py_BuildValue("(sN)", res->meta[i].key,
-                                       PyUnicode_DecodeLatin1(v, (Py_ssize_t)strlen(v), "replace"));
-        if (!item)
-            ok = 0;
-        else
-            PyList_SET_ITEM(meta, i, item);
-    }
+    result = table_to_python(res);
     PyThread_release_lock(self->lock);
-    if (ok)
-        result = Py_BuildValue("(NN)", cols, meta);
-    else {
-        Py_XDECREF(cols);
-        Py_XDECREF(meta);
-    }
 done:
     for (int k = 0; k < 3; k++)
         Py_XDECREF(im[k]);
@@ -832,6 +845,155 @@ static PyTypeObject StageType = {
     .tp_new = PyType_GenericNew,
 };
 
+/* ---- alert packets ----------------------------------------------------- */
+
+typedef struct {
+    PyObject_HEAD
+    sv_alert_scorer *as;
+    PyObject *model;            /* the Model whose sv_model the scorer uses */
+    PyThread_type_lock lock;    /* one thread at a time per scorer          */
+} AlertScorerObject;
+
+static void AlertScorer_dealloc(AlertScorerObject *self)
+{
+    sv_alert_scorer_free(self->as);
+    Py_XDECREF(self->model);
+    if (self->lock)
+        PyThread_free_lock(self->lock);
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+/* AlertScorer(model, lc_model=None, schema=None, batch=64, threads=1) */
+static int AlertScorer_init(AlertScorerObject *self, PyObject *args, PyObject *kw)
+{
+    static char *kwlist[] = {"model", "lc_model", "schema", "batch", "threads", NULL};
+    PyObject *model;
+    const char *lc_model = NULL, *schema = NULL;
+    int batch = 64, threads = 1;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "O!|zzii", kwlist, &ModelType, &model,
+                                     &lc_model, &schema, &batch, &threads))
+        return -1;
+    if (self->as) {
+        PyErr_SetString(PyExc_RuntimeError, "AlertScorer already initialised");
+        return -1;
+    }
+    ModelObject *mo = (ModelObject *)model;
+    if (!model_ready(mo))
+        return -1;
+    if (threads < 1 || threads > SV_SCORER_THREADS_MAX) {
+        PyErr_Format(PyExc_ValueError, "threads = %d (1..%d)", threads, SV_SCORER_THREADS_MAX);
+        return -1;
+    }
+    sv_error err;
+    int rc;
+    Py_BEGIN_ALLOW_THREADS
+    rc = sv_alert_scorer_create(mo->m, lc_model, schema, batch, threads, &self->as, &err);
+    Py_END_ALLOW_THREADS
+    if (rc)
+        return raise_sv(rc, &err), -1;
+    if (!(self->lock = PyThread_allocate_lock()))
+        return PyErr_NoMemory(), -1;
+    Py_INCREF(model);
+    self->model = model;
+    return 0;
+}
+
+/* Add one (source, name) item to the scorer (lock held): a str is a file,
+ * a bytes-like object an Avro file's bytes or one message.  Returns the
+ * library's status, or -100 with a Python exception set. */
+static int alert_add(sv_alert_scorer *as, PyObject *item, sv_error *err)
+{
+    PyObject *src, *name;
+    if (!PyArg_ParseTuple(item, "OU", &src, &name))
+        return -100;
+    const char *name_c = PyUnicode_AsUTF8(name);
+    if (!name_c)
+        return -100;
+    int rc;
+    if (PyUnicode_Check(src)) {
+        PyObject *path = NULL;
+        if (!PyUnicode_FSConverter(src, &path))
+            return -100;
+        Py_BEGIN_ALLOW_THREADS
+        rc = sv_alert_scorer_add_file(as, PyBytes_AS_STRING(path), err);
+        Py_END_ALLOW_THREADS
+        Py_DECREF(path);
+        return rc;
+    }
+    Py_buffer view;
+    if (PyObject_GetBuffer(src, &view, PyBUF_CONTIG_RO)) {
+        PyErr_Format(PyExc_TypeError, "alerts: %s is neither a path nor bytes", name_c);
+        return -100;
+    }
+    Py_BEGIN_ALLOW_THREADS
+    rc = sv_alert_scorer_add_buffer(as, view.buf, (size_t)view.len, name_c, err);
+    Py_END_ALLOW_THREADS
+    PyBuffer_Release(&view);
+    return rc;
+}
+
+/* _score(sources, raise_errors=True) -> (columns, meta): sources a list of
+ * (source, name), name what messages and the source column call it.  A
+ * source that cannot be read as a whole raises when raise_errors, else is
+ * one flagged row.  The table holds this call's alerts only. */
+static PyObject *AlertScorer_score(AlertScorerObject *self, PyObject *args, PyObject *kw)
+{
+    static char *kwlist[] = {"sources", "raise_errors", NULL};
+    PyObject *sources;
+    int raise_errors = 1;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "O|p", kwlist, &sources, &raise_errors))
+        return NULL;
+    if (!self->as) {
+        PyErr_SetString(PyExc_RuntimeError, "AlertScorer not initialised");
+        return NULL;
+    }
+    PyObject *seq = PySequence_Fast(sources, "sources must be a list of (source, name)");
+    if (!seq)
+        return NULL;
+    Py_BEGIN_ALLOW_THREADS
+    PyThread_acquire_lock(self->lock, WAIT_LOCK);
+    Py_END_ALLOW_THREADS
+    sv_alert_scorer_clear(self->as);
+    PyObject *result = NULL;
+    sv_error err;
+    int rc = 0;
+    for (Py_ssize_t i = 0; i < PySequence_Fast_GET_SIZE(seq); i++) {
+        rc = alert_add(self->as, PySequence_Fast_GET_ITEM(seq, i), &err);
+        if (rc == -100)
+            goto done;
+        if (rc && (raise_errors || rc == SV_ERR_NOMEM || rc == SV_ERR_INTERNAL)) {
+            raise_sv(rc, &err);
+            goto done;
+        }
+    }
+    const dia_table *tab;
+    if ((rc = sv_alert_scorer_table(self->as, &tab, &err)))
+        raise_sv(rc, &err);
+    else
+        result = table_to_python(tab);
+done:
+    sv_alert_scorer_clear(self->as);
+    PyThread_release_lock(self->lock);
+    Py_DECREF(seq);
+    return result;
+}
+
+static PyMethodDef AlertScorer_methods[] = {
+    {"_score", (PyCFunction)(void (*)(void))AlertScorer_score, METH_VARARGS | METH_KEYWORDS,
+     "_score(sources, raise_errors=True) -> (columns, meta)"},
+    {NULL}};
+
+static PyTypeObject AlertScorerType = {
+    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "stampvet._stampvet.AlertScorer",
+    .tp_basicsize = sizeof(AlertScorerObject),
+    .tp_dealloc = (destructor)AlertScorer_dealloc,
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE,
+    .tp_doc = "An alert-packet scorer (the C side of stampvet.AlertScorer).",
+    .tp_methods = AlertScorer_methods,
+    .tp_init = (initproc)AlertScorer_init,
+    .tp_new = PyType_GenericNew,
+};
+
 /* ---- module ------------------------------------------------------------ */
 
 static const char *param_type_name(dia_param_type t)
@@ -879,7 +1041,8 @@ static struct PyModuleDef moddef = {
 PyMODINIT_FUNC PyInit__stampvet(void)
 {
     import_array();
-    if (PyType_Ready(&ModelType) < 0 || PyType_Ready(&StageType) < 0)
+    if (PyType_Ready(&ModelType) < 0 || PyType_Ready(&StageType) < 0 ||
+        PyType_Ready(&AlertScorerType) < 0)
         return NULL;
     PyObject *m = PyModule_Create(&moddef);
     if (!m)
@@ -890,10 +1053,13 @@ PyMODINIT_FUNC PyInit__stampvet(void)
                                               PyExc_RuntimeError, NULL);
     Py_INCREF(&ModelType);
     Py_INCREF(&StageType);
+    Py_INCREF(&AlertScorerType);
     if (!StampvetError || PyModule_AddObject(m, "Error", StampvetError) ||
         PyModule_AddObject(m, "Model", (PyObject *)&ModelType) ||
         PyModule_AddObject(m, "Stage", (PyObject *)&StageType) ||
-        PyModule_AddStringConstant(m, "version", sv_version())) {
+        PyModule_AddObject(m, "AlertScorer", (PyObject *)&AlertScorerType) ||
+        PyModule_AddStringConstant(m, "version", sv_version()) ||
+        PyModule_AddIntConstant(m, "alerts_available", sv_alerts_available())) {
         Py_DECREF(m);
         return NULL;
     }

@@ -87,3 +87,21 @@ def result_table(columns, meta):
         t.add_column(Column(arr, name=name, unit=unit or None, description=desc or None),
                      copy=False)
     return t
+
+
+def alert_table(columns, meta):
+    """The alert score table: result_table, the identifier (the first
+    column, -1 when unknown) masked where unknown and made the index, and
+    the counts in meta as integers."""
+    from astropy.table import MaskedColumn
+
+    t = result_table(columns, meta)
+    key = t.colnames[0]
+    ids = t[key]
+    t[key] = MaskedColumn(ids, mask=np.asarray(ids) < 0, name=key,
+                          description=ids.description)
+    for k in ("NALERTS", "NFLAGGED", "NSCORED"):
+        if k in t.meta:
+            t.meta[k] = int(t.meta[k])
+    t.add_index(key)
+    return t

@@ -163,8 +163,12 @@ def test_bad_inputs(rb_model_path, tmp_path):
         m.score(s[0], s, s)
     with pytest.raises(ValueError, match="4-D"):
         m.score(s[None, None], s, s)
-    with pytest.raises(TypeError, match="diff: not convertible to a float32 array"):
+    with pytest.raises(TypeError, match="diff: dtype <U1: wanted float32 or float64"):
         m.score(s, s, np.full((63, 63), "x"))
+    with pytest.raises(TypeError, match="ref: dtype complex128: wanted float32 or float64"):
+        m.score(s, s.astype(complex), s)
+    with pytest.raises(TypeError, match="sci: dtype bool"):
+        m.score(s > 0, s, s)
     with pytest.raises(ValueError, match="model 'rb-ztf' needs this stamp"):
         m.score(s, None, s)
     with pytest.raises(ValueError, match="takes no features"):

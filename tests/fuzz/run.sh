@@ -37,7 +37,17 @@ for r in $readers; do
     [ $st -eq 0 ] || [ "$n" -gt 0 ] || n="?"   # died without an artifact: see the log
     rate=$(( ${runs:-0} / secs ))
     printf '%-12s %8s %12s %10s %9s\n' "$r" "$secs" "${runs:-?}" "$rate" "$n" | tee -a fuzz-report.txt
-    if [ "$n" != 0 ]; then
+    # keras: an open finding (README): HDF5 1.10 loops for minutes in
+    # H5HG_protect reading a variable-length string attribute through a
+    # damaged global heap; with FUZZ_KNOWN_HANGS=1 (CI's smoke) timeouts of
+    # that reader alone are reported, not failed on
+    known=0
+    if [ "$r" = keras ] && [ "${FUZZ_KNOWN_HANGS:-0}" = 1 ] && [ "$n" != 0 ] &&
+        [ "$(ls "fuzz-findings/$r" | grep -vc '^timeout-')" = 0 ]; then
+        known=1
+        echo "    $n timeout(s): the known HDF5 global-heap hang (tests/fuzz/README.md), not failed on"
+    fi
+    if [ "$n" != 0 ] && [ $known = 0 ]; then
         bad=1
         grep -m3 -E 'ERROR|SUMMARY|leak|timeout|out-of-memory' "$log" | sed 's/^/    /'
     fi
