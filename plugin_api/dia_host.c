@@ -218,11 +218,22 @@ static const dia_param_desc *find_param(const dia_param_desc *params, int n,
     return NULL;
 }
 
+/* A range bound as people write it: integers in full ("4294967295", not
+ * "4.29497e+09"), other values with %g.  Returns buf (32 bytes). */
+static const char *number_text(char buf[32], double v)
+{
+    if (v == floor(v) && fabs(v) < 1e18)
+        snprintf(buf, 32, "%.0f", v);
+    else
+        snprintf(buf, 32, "%g", v);
+    return buf;
+}
+
 /* Check one value against its declaration. */
 static dia_status check_value(const dia_param_desc *p, const char *v,
                               char *errbuf, size_t errlen)
 {
-    char *end = NULL;
+    char *end = NULL, lo[32], hi[32];
     switch (p->type) {
     case DIA_PARAM_BOOL:
         if (dia_params_parse_bool(v) < 0)
@@ -238,8 +249,8 @@ static dia_status check_value(const dia_param_desc *p, const char *v,
                         "parameter '%s': '%s' is not an integer", p->key, v);
         if ((double)x < p->min || (double)x > p->max)
             return fail(errbuf, errlen, DIA_ERR_CONFIG,
-                        "parameter '%s': %lld is outside the allowed range [%g, %g]",
-                        p->key, x, p->min, p->max);
+                        "parameter '%s': %lld is outside the allowed range [%s, %s]",
+                        p->key, x, number_text(lo, p->min), number_text(hi, p->max));
         return DIA_OK;
     }
     case DIA_PARAM_REAL: {
@@ -250,8 +261,8 @@ static dia_status check_value(const dia_param_desc *p, const char *v,
                         "parameter '%s': '%s' is not a finite number", p->key, v);
         if (x < p->min || x > p->max)
             return fail(errbuf, errlen, DIA_ERR_CONFIG,
-                        "parameter '%s': %g is outside the allowed range [%g, %g]",
-                        p->key, x, p->min, p->max);
+                        "parameter '%s': %g is outside the allowed range [%s, %s]",
+                        p->key, x, number_text(lo, p->min), number_text(hi, p->max));
         return DIA_OK;
     }
     case DIA_PARAM_CHOICE:
@@ -338,8 +349,9 @@ const char *dia_status_name(dia_status status)
 
 static void print_range(FILE *out, const dia_param_desc *p)
 {
+    char lo[32], hi[32];
     if (p->type == DIA_PARAM_INT || p->type == DIA_PARAM_REAL)
-        fprintf(out, "[%g, %g]", p->min, p->max);
+        fprintf(out, "[%s, %s]", number_text(lo, p->min), number_text(hi, p->max));
     else if (p->type == DIA_PARAM_CHOICE)
         fprintf(out, "%s", p->choices ? p->choices : "");
     else if (p->type == DIA_PARAM_BOOL)

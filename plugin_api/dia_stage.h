@@ -215,7 +215,12 @@ typedef enum dia_log_level {
  * locking on the host side beyond what the host itself requires.  The
  * cancel flag is polled between batches of detections; when *cancel becomes
  * non-zero, process() stops, discards its partial results and returns
- * DIA_ERR_CANCELLED. */
+ * DIA_ERR_CANCELLED.  The flag is shared between threads (a host's signal
+ * handler or controller thread writes it while the stage reads it), so
+ * both sides access it atomically: the stage with a relaxed atomic load
+ * (__atomic_load_n(cancel, __ATOMIC_RELAXED)), the host with
+ * __atomic_store_n (lock-free for int, so also from a signal handler); a
+ * plain volatile read is a data race in C11 (ThreadSanitizer reports it). */
 typedef struct dia_host_services {
     uint32_t struct_size;          /* sizeof(dia_host_services)             */
     void *user;                    /* handed back to log()                  */

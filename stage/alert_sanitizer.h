@@ -19,7 +19,16 @@
 #ifndef SV_ALERT_SANITIZER_H
 #define SV_ALERT_SANITIZER_H
 
-#ifdef __SANITIZE_ADDRESS__
+/* gcc says __SANITIZE_ADDRESS__, clang (before 15) only __has_feature */
+#if defined(__SANITIZE_ADDRESS__)
+#define SV_ALERT_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define SV_ALERT_ASAN 1
+#endif
+#endif
+
+#ifdef SV_ALERT_ASAN
 const char *__asan_default_options(void);
 const char *__asan_default_options(void) { return "allocator_may_return_null=1"; }
 const char *__lsan_default_suppressions(void);

@@ -130,7 +130,7 @@ static void worker_stage_log(void *user, dia_log_level level, const char *messag
 
 int sv_batch_cancelled(const sv_batch *b)
 {
-    return b->opt.cancel ? *b->opt.cancel != 0 : 0;
+    return b->opt.cancel ? __atomic_load_n(b->opt.cancel, __ATOMIC_RELAXED) != 0 : 0;
 }
 
 /* ---- output verification ------------------------------------------------ */
@@ -882,6 +882,10 @@ int sv_batch_run_pool(sv_batch *b, sv_batch_fetch_fn fetch, void *fetch_user,
         w[i].fetch = fetch;
         w[i].fetch_user = fetch_user;
     }
+    /* cfitsio creates its global lock lazily, in the first fits_open_file,
+     * unguarded: two workers opening their first files at once race on it
+     * (ThreadSanitizer sees it).  Initialise it here, before any worker. */
+    fits_init_cfitsio();
     int started = 0, rc = SV_OK;
     for (; started < n; started++) {
         int e = pthread_create(&w[started].thread, NULL, worker_main, &w[started]);

@@ -52,7 +52,8 @@
  * other hosts are left to `stampvet clean --older-than`.
  *
  * Stopping.  When *options.cancel becomes non-zero (the CLI sets it from
- * SIGINT/SIGTERM; the library installs no signal handler), no new exposure
+ * SIGINT/SIGTERM with an atomic store, as dia_stage.h asks of a host's
+ * cancel flag; the library installs no signal handler), no new exposure
  * is started; the same flag is the stage's host cancel flag, so a running
  * process_files() stops early and leaves no file.  Exposures not done are
  * CANCELLED in the results.

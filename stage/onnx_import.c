@@ -79,6 +79,12 @@ typedef struct oimp {
 static int o_unsup(oimp *k, const Onnx__NodeProto *n, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
+/* A node's name for messages: ONNX makes it optional ("?" when absent). */
+static const char *o_node_name(const Onnx__NodeProto *n)
+{
+    return n->name && n->name[0] ? n->name : "?";
+}
+
 static int o_unsup(oimp *k, const Onnx__NodeProto *n, const char *fmt, ...)
 {
     char what[512];
@@ -87,7 +93,7 @@ static int o_unsup(oimp *k, const Onnx__NodeProto *n, const char *fmt, ...)
     vsnprintf(what, sizeof what, fmt, ap);
     va_end(ap);
     return sv_error_set(k->err, SV_ERR_UNSUPPORTED, "%s: node '%s' (%s): %s", k->src,
-                        n->name && n->name[0] ? n->name : "?", n->op_type, what);
+                        o_node_name(n), n->op_type, what);
 }
 
 static oval *o_find(oimp *k, const char *name)
@@ -192,7 +198,7 @@ static float *o_floats(oimp *k, const Onnx__NodeProto *n, const char *name, size
     }
     if (want && c != want) {
         sv_error_set(k->err, SV_ERR_FORMAT, "%s: node '%s' (%s): constant '%s' has %zu values, "
-                     "%zu expected", k->src, n->name, n->op_type, name, c, want);
+                     "%zu expected", k->src, o_node_name(n), n->op_type, name, c, want);
         return NULL;
     }
     float *w = malloc((c ? c : 1) * sizeof *w);
@@ -309,7 +315,7 @@ static int o_add(oimp *k, const Onnx__NodeProto *n, nn_layer *L, int n_in, const
         L->in[i] = in[i];
     int r = nn_net_add(k->net, L, k->err);
     if (r < 0)
-        return sv_error_prefix(k->err, "%s: node '%s' (%s): ", k->src, n->name, n->op_type);
+        return sv_error_prefix(k->err, "%s: node '%s' (%s): ", k->src, o_node_name(n), n->op_type);
     *idx = r;
     return 0;
 }
@@ -341,7 +347,7 @@ static oval *o_data(oimp *k, const Onnx__NodeProto *n, size_t i, unsigned ok)
     oval *v = o_find(k, n->input[i]);
     if (!v) {
         sv_error_set(k->err, SV_ERR_FORMAT, "%s: node '%s' (%s): input '%s' is computed by no "
-                     "earlier node", k->src, n->name, n->op_type, n->input[i]);
+                     "earlier node", k->src, o_node_name(n), n->op_type, n->input[i]);
         return NULL;
     }
     if (!(ok & (1u << v->kind))) {
@@ -379,7 +385,7 @@ static int o_out(oimp *k, const Onnx__NodeProto *n, vkind kind, int idx)
 {
     if (n->n_output < 1)
         return sv_error_set(k->err, SV_ERR_FORMAT, "%s: node '%s' has no output", k->src,
-                            n->name);
+                            o_node_name(n));
     if (!o_new(k, n->output[0], kind, idx))
         return sv_error_set(k->err, SV_ERR_NOMEM, "%s: out of memory", k->src);
     return 0;
@@ -437,7 +443,7 @@ static int o_window(oimp *k, const Onnx__NodeProto *n, const oval *x, nn_layer *
         return o_unsup(k, n, "kernel_shape or strides out of range");
     if (ks[0] != kh0 || ks[1] != kw0)
         return sv_error_set(k->err, SV_ERR_FORMAT, "%s: node '%s': kernel_shape disagrees with "
-                            "the weights", k->src, n->name);
+                            "the weights", k->src, o_node_name(n));
     L->kh = (int)ks[0];
     L->kw = (int)ks[1];
     L->sh = (int)st[0];
@@ -512,7 +518,7 @@ static int o_dense(oimp *k, const Onnx__NodeProto *n, oval *x, float *K, float *
             free(K);
             free(B);
             return sv_error_set(k->err, SV_ERR_SHAPE, "%s: node '%s': %d inputs, fewer than "
-                                "its flattened images hold", k->src, n->name, fin);
+                                "its flattened images hold", k->src, o_node_name(n), fin);
         }
         float *R = malloc((size_t)fin * units * sizeof *R);
         if (!R) {
@@ -615,7 +621,7 @@ static int op_add(oimp *k, const Onnx__NodeProto *n)
     oval *a = o_find(k, n->input[0]), *b = o_find(k, n->input[1]);
     if (!a || !b)
         return sv_error_set(k->err, SV_ERR_FORMAT, "%s: node '%s': an input is computed by no "
-                            "earlier node", k->src, n->name);
+                            "earlier node", k->src, o_node_name(n));
     if (a->kind == V_CONST) {
         oval *t = a;
         a = b;
@@ -1377,7 +1383,7 @@ static int o_graph(oimp *k)
         o_supported(list, sizeof list);
         missing[strlen(missing) - 1] = '\0';
         return sv_error_set(k->err, SV_ERR_UNSUPPORTED, "%s: operators not supported:%s (node "
-                            "'%s' is the first; %s are)", k->src, missing, first->name, list);
+                            "'%s' is the first; %s are)", k->src, missing, o_node_name(first), list);
     }
     for (size_t i = 0; i < g->n_node; i++)
         if (!o_converter(k, g->node[i]))
@@ -1451,6 +1457,38 @@ static uint8_t *o_slurp(const char *path, size_t *len, sv_error *err)
     return buf;
 }
 
+/* onnx.proto is proto2: a string field the file leaves out is NULL after
+ * unpacking.  The names ONNX requires (a node's op_type, an attribute's,
+ * an initializer's and a graph input's or output's name) and a node's
+ * output are checked here, once, so that the importer can rely on them. */
+static int o_check_required(const Onnx__GraphProto *g, const char *path, sv_error *err)
+{
+    for (size_t i = 0; i < g->n_node; i++) {
+        const Onnx__NodeProto *n = g->node[i];
+        if (!n->op_type)
+            return sv_error_set(err, SV_ERR_FORMAT, "%s: node %zu ('%s') has no op_type", path,
+                                i, o_node_name(n));
+        if (n->n_output < 1) /* every operator the importer maps has one */
+            return sv_error_set(err, SV_ERR_FORMAT, "%s: node '%s' (%s) has no output", path,
+                                o_node_name(n), n->op_type);
+        for (size_t a = 0; a < n->n_attribute; a++)
+            if (!n->attribute[a]->name)
+                return sv_error_set(err, SV_ERR_FORMAT, "%s: node '%s' (%s): attribute %zu "
+                                    "has no name", path, o_node_name(n), n->op_type, a);
+    }
+    for (size_t i = 0; i < g->n_initializer; i++)
+        if (!g->initializer[i]->name)
+            return sv_error_set(err, SV_ERR_FORMAT, "%s: initializer %zu has no name", path, i);
+    for (size_t i = 0; i < g->n_input; i++)
+        if (!g->input[i]->name)
+            return sv_error_set(err, SV_ERR_FORMAT, "%s: graph input %zu has no name", path, i);
+    for (size_t i = 0; i < g->n_output; i++)
+        if (!g->output[i]->name)
+            return sv_error_set(err, SV_ERR_FORMAT, "%s: graph output %zu has no name", path,
+                                i);
+    return SV_OK;
+}
+
 int sv_onnx_import(const char *path, const sv_import_options *opt_in, sv_model **out,
                    sv_error *err)
 {
@@ -1473,6 +1511,10 @@ int sv_onnx_import(const char *path, const sv_import_options *opt_in, sv_model *
             onnx__model_proto__free_unpacked(mp, NULL);
         return sv_error_set(err, SV_ERR_FORMAT, "%s: not an ONNX model (the protobuf does not "
                             "parse as onnx.ModelProto with a graph)", path);
+    }
+    if ((st = o_check_required(mp->graph, path, err))) {
+        onnx__model_proto__free_unpacked(mp, NULL);
+        return st;
     }
     oimp k;
     memset(&k, 0, sizeof k);

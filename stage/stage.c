@@ -656,7 +656,7 @@ static int score_chunk(sv_stage *s, const exposure_view *v, int n, const double 
     J.res = res;
     const int B = s->cfg.batch;
     for (int b0 = 0; b0 < nv; b0 += B) {
-        if (s->host.cancel && *s->host.cancel)
+        if (s->host.cancel && __atomic_load_n(s->host.cancel, __ATOMIC_RELAXED))
             return sv_error_set(err, SV_ERR_CANCELLED, "cancelled by the host");
         double t1 = now_s();
         J.rows = s->rows + b0;

@@ -29,6 +29,7 @@
 #include "params_hash.h"
 #include "dia_host.h"
 #include "dia_stage.h"
+#include "fits_dates.h"
 
 static const dia_param_desc params[] = {
     {"threads", DIA_PARAM_INT, "1", 1, 64, NULL, "accepted for the batch convention"},
@@ -61,7 +62,7 @@ static void set_err(dia_instance *in, const char *fmt, ...)
 
 static int cancelled(const dia_instance *in)
 {
-    return in->host.cancel && *in->host.cancel;
+    return in->host.cancel && __atomic_load_n(in->host.cancel, __ATOMIC_RELAXED);
 }
 
 static dia_status t_create(const dia_kv *kv, size_t n, const dia_host_services *services,
@@ -235,7 +236,7 @@ static dia_status t_process_files(dia_instance *in, const dia_file_job *job)
         fits_write_key_str(out, "MODELCK", in->model_ck, "model CHECKSUM", &status);
     if (job->exposure_id)
         fits_write_key_str(out, "EXPID", job->exposure_id, "exposure", &status);
-    fits_write_date(out, &status);
+    sv_fits_write_date(out, &status); /* fits_write_date: gmtime(), not thread-safe */
     fits_copy_hdu(det, out, 0, &status);
     int ncols = 0;
     long nrows = 0;
@@ -261,9 +262,9 @@ static dia_status t_process_files(dia_instance *in, const dia_file_job *job)
     }
     int hdutype;
     fits_movabs_hdu(out, 1, &hdutype, &status);
-    fits_write_chksum(out, &status);
+    sv_fits_write_chksum(out, &status);
     fits_movabs_hdu(out, 2, &hdutype, &status);
-    fits_write_chksum(out, &status);
+    sv_fits_write_chksum(out, &status);
     if (status) {
         fits_get_errstatus(status, msg);
         set_err(in, "output %s: %s", job->output, msg);

@@ -1,8 +1,9 @@
 #!/bin/sh
 # One command line: every command prints its help with --help (exit 0) and
 # its usage errors with exit 2; the commands on the shared option table
-# (stage/cli/cli_opts.h: inspect so far) take -o/-q/-v/-h and say the exit
-# statuses in --help; a man page per command and the bash completion are
+# (stage/cli/cli_opts.h) take -o/-q/-v/-h, say the exit statuses in --help,
+# refuse usage errors in one style ("stampvet CMD: problem (see stampvet CMD
+# --help)", no doubled prefix) and print numeric ranges in full; a man page per command and the bash completion are
 # generated from the --help texts and name every command and option.
 set -u
 sv="$SV_BUILDDIR/stampvet"
@@ -17,7 +18,8 @@ for c in $commands; do
     st=$?
     [ $st -eq 2 ] || { echo "$c --no-such-option: status $st (wanted 2)"; exit 1; }
 done
-for c in inspect; do
+table_commands="inspect demo run batch bench clean"
+for c in $table_commands; do
     "$sv" "$c" -h >"$tmp/help" || { echo "$c -h failed"; exit 1; }
     for o in "-o, --output" "-q, --quiet" "-v, --verbose" "-h, --help" "exit status:"; do
         grep -q -- "$o" "$tmp/help" || { echo "$c --help lacks '$o'"; exit 1; }
@@ -25,7 +27,29 @@ for c in inspect; do
     "$sv" "$c" --bogus >/dev/null 2>"$tmp/err"
     grep -q "^stampvet $c: unknown option --bogus (see stampvet $c --help)$" "$tmp/err" ||
         { echo "$c: unexpected usage message:"; cat "$tmp/err"; exit 1; }
+    "$sv" "$c" -q -v >/dev/null 2>"$tmp/err"
+    [ $? -eq 2 ] && grep -q "^stampvet $c: --quiet and --verbose together" "$tmp/err" ||
+        { echo "$c -q -v accepted"; cat "$tmp/err"; exit 1; }
+    "$sv" "$c" -o >/dev/null 2>"$tmp/err"
+    [ $? -eq 2 ] && grep -q "^stampvet $c: option -o needs an argument" "$tmp/err" ||
+        { echo "$c -o without FILE:"; cat "$tmp/err"; exit 1; }
 done
+# numeric arguments: out-of-range values are usage errors naming the range,
+# bounds printed in full (not 4.29497e+09)
+for args in "demo --size 1x" "batch --threads 0 m" "bench --runs 0" "clean --older-than -3 ."; do
+    "$sv" $args >/dev/null 2>"$tmp/err"
+    st=$?
+    c=${args%% *}
+    [ $st -eq 2 ] && grep -q "^stampvet $c: --[a-z-]*: '[^']*' is not an* [a-z]* in \[[0-9.]*, [0-9.]*\] (see stampvet $c --help)$" "$tmp/err" ||
+        { echo "$args: status $st, message:"; cat "$tmp/err"; exit 1; }
+done
+"$sv" run --dump-config >"$tmp/dump" || { echo "run --dump-config failed"; exit 1; }
+grep -q '^# .*mask bits.*(int: \[0, 4294967295\])$' "$tmp/dump" ||
+    { echo "run --dump-config: mask_bits range not in full"; grep mask_bits "$tmp/dump"; exit 1; }
+! grep -q '[0-9]e+[0-9]' "$tmp/dump" || { echo "run --dump-config: exponent in a range"; exit 1; }
+"$sv" run --set mask_bits=5000000000 --dump-config >/dev/null 2>"$tmp/err"
+grep -q "^stampvet run: --set: parameter 'mask_bits': 5000000000 is outside the allowed range \[0, 4294967295\]$" "$tmp/err" ||
+    { echo "run: out-of-range parameter message:"; cat "$tmp/err"; exit 1; }
 # inspect -o writes the summary into a file, nothing on stdout
 "$sv" simulate --exposure --size 64 --detections 1 -q -o "$tmp/e" >/dev/null || exit 1
 "$sv" inspect -o "$tmp/report.txt" "$tmp/e_det.fits" >"$tmp/stdout" || { echo "inspect -o failed"; exit 1; }

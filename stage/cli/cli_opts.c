@@ -1,7 +1,9 @@
 /* cli_opts.c — see cli_opts.h. */
 #include "cli_opts.h"
 
+#include <errno.h>
 #include <getopt.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,6 +32,53 @@ int cli_usage_error(const char *cmd, const char *fmt, ...)
     fprintf(stderr, " (see stampvet %s --help)\n", cmd);
     va_end(ap);
     return CLI_USAGE;
+}
+
+int cli_redirect_stdout(const char *cmd, const cli_common *com)
+{
+    const char *to = com->output ? com->output : com->quiet ? "/dev/null" : NULL;
+    if (to && !freopen(to, "w", stdout)) {
+        fprintf(stderr, "stampvet %s: %s: cannot write\n", cmd, to);
+        return CLI_FAILED;
+    }
+    return 0;
+}
+
+const char *cli_number_text(char *buf, double v)
+{
+    if (v == floor(v) && fabs(v) < 1e18)
+        snprintf(buf, 32, "%.0f", v);
+    else
+        snprintf(buf, 32, "%g", v);
+    return buf;
+}
+
+int cli_parse_long(const char *cmd, const char *opt, const char *arg, long lo, long hi,
+                   long *out)
+{
+    char *end = NULL, a[32], b[32];
+    errno = 0;
+    long v = strtol(arg, &end, 10);
+    if (errno || end == arg || *end || v < lo || v > hi) {
+        return cli_usage_error(cmd, "--%s: '%s' is not an integer in [%s, %s]", opt, arg,
+                               cli_number_text(a, (double)lo), cli_number_text(b, (double)hi));
+    }
+    *out = v;
+    return 0;
+}
+
+int cli_parse_double(const char *cmd, const char *opt, const char *arg, double lo, double hi,
+                     double *out)
+{
+    char *end = NULL, a[32], b[32];
+    errno = 0;
+    double v = strtod(arg, &end);
+    if (errno || end == arg || *end || !(v >= lo && v <= hi)) {
+        return cli_usage_error(cmd, "--%s: '%s' is not a number in [%s, %s]", opt, arg,
+                               cli_number_text(a, lo), cli_number_text(b, hi));
+    }
+    *out = v;
+    return 0;
 }
 
 static void print_opt(FILE *out, const cli_opt *o, const char *help)

@@ -64,6 +64,24 @@ void cli_help(const cli_cmd *c, FILE *out);
  * CLI_USAGE. */
 int cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/* For a command whose result is text on stdout: -o FILE sends stdout to
+ * FILE, -q (without -o) to /dev/null.  Returns 0, or CLI_FAILED after
+ * printing "stampvet CMD: FILE: cannot write". */
+int cli_redirect_stdout(const char *cmd, const cli_common *com);
+
+/* A numeric option's argument: a whole decimal integer (cli_parse_long) or
+ * a finite number (cli_parse_double) in [lo, hi].  Returns 0 with *out
+ * set, or CLI_USAGE after printing (cli_usage_error) "stampvet CMD:
+ * --OPT: 'ARG' is not an integer in [LO, HI]" (bounds as cli_number_text). */
+int cli_parse_long(const char *cmd, const char *opt, const char *arg, long lo, long hi,
+                   long *out);
+int cli_parse_double(const char *cmd, const char *opt, const char *arg, double lo, double hi,
+                     double *out);
+
+/* v as people write a bound: integers in full ("4294967295"), else %g.
+ * Returns buf (at least 32 bytes). */
+const char *cli_number_text(char *buf, double v);
+
 /* The common exit-status text, shared by every --help and man page. */
 extern const char cli_exit_text[];
 

@@ -16,7 +16,6 @@
 
 #include <cblas.h>
 #include <errno.h>
-#include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,6 +29,7 @@
 #include "batch.h"
 #include "batch_progress.h"
 #include "batch_summary.h"
+#include "cli_opts.h"
 #include "commands.h"
 #include "dia_host.h"
 #include "manifest.h"
@@ -39,18 +39,21 @@
 /* ---- signals ------------------------------------------------------------- */
 
 /* sig_atomic_t is int on every platform this builds on; the stage's cancel
- * flag is a const volatile int *. */
+ * flag is a const volatile int *, read by the workers with atomic loads
+ * (dia_stage.h), so it is written with an atomic store (lock-free: safe in
+ * a signal handler). */
 _Static_assert(sizeof(sig_atomic_t) == sizeof(int), "sig_atomic_t must be an int");
 static volatile sig_atomic_t stop_signal;
 
 static void on_stop(int sig)
 {
-    if (stop_signal) { /* a second signal: stop now (outputs are atomic) */
+    if (__atomic_load_n(&stop_signal, __ATOMIC_RELAXED)) { /* a second signal: stop now
+                                                               (outputs are atomic) */
         signal(sig, SIG_DFL);
         raise(sig);
         return;
     }
-    stop_signal = sig;
+    __atomic_store_n(&stop_signal, sig, __ATOMIC_RELAXED);
 }
 
 static void install_signals(void)
@@ -125,62 +128,112 @@ static int merge_summaries(const char *out, int n, char **in)
 
 /* ---- the command -------------------------------------------------------------- */
 
-static void usage(FILE *out)
-{
-    fprintf(out,
-            "usage: stampvet batch MANIFEST [--config FILE] [--set KEY=VALUE]...\n"
-            "                      [--threads N] [--force] [--summary FILE]\n"
-            "                      [--shard I/N] [--mpi] [--stage NAME|PATH]\n"
-            "                      [--progress auto|bar|lines|none] [--quiet|--verbose]\n"
-            "       stampvet batch --merge-summaries OUT SUMMARY...\n"
-            "\n"
-            "Run every exposure of MANIFEST through the stage (process_files), on N\n"
-            "worker threads, each with its own stage instance.  A failed exposure is\n"
-            "reported and the others go on.  An output that is already complete (FITS\n"
-            "checksums verify) with the same provenance (configuration hash card\n"
-            "SVCFGHSH, model checksums) is skipped, so a rerun finishes what an\n"
-            "interrupted night left; --force redoes everything.  SIGINT or SIGTERM\n"
-            "stops between exposures (the stage writes atomically: no partial file)\n"
-            "and the summary so far is written.\n"
-            "\n"
-            "MANIFEST: one exposure per line `SCI REF DIFF DETECTIONS [MASK] OUTPUT\n"
-            "[key=value ...]`, '#' comments; or CSV (header science,reference,\n"
-            "difference,detections,mask,output,id,<overrides>); or a FITS table with\n"
-            "those columns.  Relative paths are relative to the manifest's folder.\n"
-            "key=value overrides are stage parameters for that exposure (preset=,\n"
-            "rb_model=, ...); id= names the exposure.\n"
-            "\n"
-            "options:\n"
-            "  --config FILE     stage configuration, `key = value` lines, '#' comments\n"
-            "  --set KEY=VALUE   one parameter (after --config; repeatable)\n"
-            "  --threads N       worker threads (default 1); each stage instance gets\n"
-            "                    threads=1 unless the configuration sets it\n"
-            "  --force           redo exposures whose output is complete\n"
-            "  --summary FILE    summary table, FITS if FILE ends in .fits, else CSV\n"
-            "                    (default: MANIFEST without extension + .summary.csv,\n"
-            "                    .summary.I-of-N.csv with --shard)\n"
-            "  --shard I/N       only exposures whose 0-based manifest index i has\n"
-            "                    i %% N == I-1 (for job arrays: I = 1..N)\n"
-            "  --mpi             spread the exposures over the MPI ranks (mpirun); rank 0\n"
-            "                    hands them out as ranks free up and writes the summary%s\n"
-            "  --stage WHERE     the DIA stage: a registered name (default stampvet) or\n"
-            "                    the path of a stage module (.so)\n"
-            "  --hash-card NAME  header card with the stage's configuration hash\n"
-            "                    (default SVCFGHSH)\n"
-            "  --progress MODE   bar (live, for a terminal), lines (timestamped), none;\n"
-            "                    auto (default): bar when stderr is a terminal\n"
-            "  --quiet           only errors from the stage and the engine (default:\n"
-            "                    warnings too); --verbose: also info and debug messages\n"
-            "  --merge-summaries OUT SUMMARY...  concatenate summaries (of shards)\n"
-            "\n"
-            "exit status: 0 all exposures ok or skipped; 1 some failed (or an error);\n"
-            "2 usage; 128+N when stopped by signal N.\n",
-#ifdef HAVE_MPI
-            ""
-#else
-            "\n                    (not in this build: configure --with-mpi)"
+enum { O_CONFIG = 1000, O_SET, O_THREADS, O_FORCE, O_SUMMARY, O_SHARD, O_MPI, O_STAGE,
+       O_MERGE, O_PROGRESS, O_HASHCARD };
+
+static const cli_opt batch_opts[] = {
+    {"config", O_CONFIG, "FILE", "stage configuration, `key = value` lines, '#' comments"},
+    {"set", O_SET, "KEY=VALUE", "one parameter (after --config; repeatable)"},
+    {"threads", O_THREADS, "N", "worker threads [1, 1024] (default 1); each stage instance\n"
+                                "gets threads=1 unless the configuration sets it"},
+    {"force", O_FORCE, NULL, "redo exposures whose output is complete"},
+    {"summary", O_SUMMARY, "FILE", "the same as -o"},
+    {"shard", O_SHARD, "I/N", "only exposures whose 0-based manifest index i has\n"
+                              "i % N == I-1 (for job arrays: I = 1..N)"},
+    {"mpi", O_MPI, NULL, "spread the exposures over the MPI ranks (mpirun); rank 0\n"
+                         "hands them out as ranks free up and writes the summary"
+#ifndef HAVE_MPI
+                         "\n(not in this build: configure --with-mpi)"
 #endif
-    );
+    },
+    {"stage", O_STAGE, "WHERE", "the DIA stage: a registered name (default stampvet) or\n"
+                                "the path of a stage module (.so)"},
+    {"hash-card", O_HASHCARD, "NAME", "header card with the stage's configuration hash\n"
+                                      "(default SVCFGHSH)"},
+    {"progress", O_PROGRESS, "MODE", "bar (live, for a terminal), lines (timestamped), none;\n"
+                                     "auto (default): bar when stderr is a terminal"},
+    {"merge-summaries", O_MERGE, "OUT", "concatenate the SUMMARY files (of shards) into OUT"},
+    {NULL, 0, NULL, NULL},
+};
+
+static const cli_cmd batch_cmd = {
+    "batch",
+    "stampvet batch MANIFEST [--config FILE] [--set KEY=VALUE]...\n"
+    "               [--threads N] [--force] [-o SUMMARY]\n"
+    "               [--shard I/N] [--mpi] [--stage NAME|PATH]\n"
+    "               [--progress auto|bar|lines|none] [-q|-v]\n"
+    "stampvet batch --merge-summaries OUT SUMMARY...",
+    "Run every exposure of MANIFEST through the stage (process_files), on N\n"
+    "worker threads, each with its own stage instance.  A failed exposure is\n"
+    "reported and the others go on.  An output that is already complete (FITS\n"
+    "checksums verify) with the same provenance (configuration hash card\n"
+    "SVCFGHSH, model checksums) is skipped, so a rerun finishes what an\n"
+    "interrupted night left; --force redoes everything.  SIGINT or SIGTERM\n"
+    "stops between exposures (the stage writes atomically: no partial file)\n"
+    "and the summary so far is written.\n"
+    "\n"
+    "MANIFEST: one exposure per line `SCI REF DIFF DETECTIONS [MASK] OUTPUT\n"
+    "[key=value ...]`, '#' comments; or CSV (header science,reference,\n"
+    "difference,detections,mask,output,id,<overrides>); or a FITS table with\n"
+    "those columns.  Relative paths are relative to the manifest's folder.\n"
+    "key=value overrides are stage parameters for that exposure (preset=,\n"
+    "rb_model=, ...); id= names the exposure.\n"
+    "\n"
+    "-q: only errors from the stage and the engine (default: warnings too);\n"
+    "-v: also info and debug messages.",
+    batch_opts,
+    "summary table, FITS if FILE ends in .fits, else CSV\n"
+    "(default: MANIFEST without extension + .summary.csv,\n"
+    ".summary.I-of-N.csv with --shard)",
+    "Exit status 128+N when stopped by signal N; exit status 1 also when some\n"
+    "exposures failed."};
+
+typedef struct batch_args {
+    sv_kvlist cfg; /* for whichever stage --stage names, which checks it */
+    const char *summary, *stage, *merge, *progress, *hash_card;
+    long threads;
+    int force, use_mpi, shard_i, shard_n;
+} batch_args;
+
+static int batch_option(void *user, int key, const char *arg)
+{
+    batch_args *a = user;
+    sv_error err;
+    sv_error_clear(&err);
+    switch (key) {
+    case O_CONFIG:
+        if (sv_config_file_read(arg, &a->cfg, &err))
+            return cli_usage_error("batch", "%s", err.text);
+        return 0;
+    case O_SET: {
+        const char *eq = strchr(arg, '=');
+        if (!eq || eq == arg)
+            return cli_usage_error("batch", "--set %s: expected KEY=VALUE", arg);
+        if (sv_kvlist_set_text(&a->cfg, arg, "--set", &err))
+            return cli_usage_error("batch", "%s", err.text);
+        return 0;
+    }
+    case O_THREADS: return cli_parse_long("batch", "threads", arg, 1, 1024, &a->threads);
+    case O_FORCE: a->force = 1; return 0;
+    case O_SUMMARY: a->summary = arg; return 0;
+    case O_SHARD:
+        if (sscanf(arg, "%d/%d", &a->shard_i, &a->shard_n) != 2 || a->shard_n < 1 ||
+            a->shard_i < 1 || a->shard_i > a->shard_n)
+            return cli_usage_error("batch", "--shard %s: expected I/N with 1 <= I <= N", arg);
+        return 0;
+    case O_MPI: a->use_mpi = 1; return 0;
+    case O_STAGE: a->stage = arg; return 0;
+    case O_MERGE: a->merge = arg; return 0;
+    case O_PROGRESS:
+        if (strcmp(arg, "auto") && strcmp(arg, "bar") && strcmp(arg, "lines") &&
+            strcmp(arg, "none"))
+            return cli_usage_error("batch", "--progress %s: expected auto, bar, lines or none",
+                                   arg);
+        a->progress = arg;
+        return 0;
+    case O_HASHCARD: a->hash_card = arg; return 0;
+    }
+    return CLI_USAGE;
 }
 
 static char *default_summary(const char *manifest, int shard_i, int shard_n)
@@ -203,109 +256,25 @@ static char *default_summary(const char *manifest, int shard_i, int shard_n)
 
 int cmd_batch(int argc, char **argv)
 {
-    enum { O_CONFIG = 1000, O_SET, O_THREADS, O_FORCE, O_SUMMARY, O_SHARD, O_MPI, O_STAGE,
-           O_MERGE, O_PROGRESS, O_QUIET, O_VERBOSE, O_HASHCARD, O_HELP };
-    static const struct option opts[] = {
-        {"config", required_argument, NULL, O_CONFIG},
-        {"set", required_argument, NULL, O_SET},
-        {"threads", required_argument, NULL, O_THREADS},
-        {"force", no_argument, NULL, O_FORCE},
-        {"summary", required_argument, NULL, O_SUMMARY},
-        {"shard", required_argument, NULL, O_SHARD},
-        {"mpi", no_argument, NULL, O_MPI},
-        {"stage", required_argument, NULL, O_STAGE},
-        {"merge-summaries", required_argument, NULL, O_MERGE},
-        {"progress", required_argument, NULL, O_PROGRESS},
-        {"quiet", no_argument, NULL, O_QUIET},
-        {"verbose", no_argument, NULL, O_VERBOSE},
-        {"hash-card", required_argument, NULL, O_HASHCARD},
-        {"help", no_argument, NULL, O_HELP},
-        {0}};
-    /* the configuration: for whichever stage --stage names, which checks it */
-    sv_kvlist cfg = {.unchecked = 1};
+    batch_args a = {.cfg = {.unchecked = 1}, .stage = "stampvet", .progress = "auto",
+                    .threads = 1, .shard_i = 1, .shard_n = 1};
+    cli_common com = {0};
+    char cmdline[512]; /* provenance: SVCMD of every output (before getopt permutes argv) */
+    cli_command_line(argc, argv, cmdline, sizeof cmdline);
+    int optind = 0, rc = cli_parse(&batch_cmd, argc, argv, &com, batch_option, &a, &optind);
+    if (rc >= 0) {
+        sv_kvlist_free(&a.cfg);
+        return rc;
+    }
+    rc = 0;
+    sv_kvlist cfg = a.cfg;
     sv_error err;
     sv_error_clear(&err);
-    const char *summary = NULL, *stage = "stampvet", *merge = NULL, *progress = "auto";
-    const char *hash_card = NULL;
-    int threads = 1, force = 0, use_mpi = 0, shard_i = 1, shard_n = 1;
-    int verbosity = DIA_LOG_WARNING;
-    int c, rc = 0;
-    char cmdline[512]; /* provenance: SVCMD of every output */
-    cli_command_line(argc, argv, cmdline, sizeof cmdline);
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-        switch (c) {
-        case O_CONFIG: {
-            int st = sv_config_file_read(optarg, &cfg, &err);
-            if (st) {
-                sv_kvlist_free(&cfg);
-                cli_fail("batch", "%s", err.text);
-                return st == SV_ERR_NOMEM ? 1 : 2;
-            }
-            break;
-        }
-        case O_SET: {
-            const char *eq = strchr(optarg, '=');
-            if (!eq || eq == optarg) {
-                sv_kvlist_free(&cfg);
-                cli_fail("batch", "--set %s: expected KEY=VALUE", optarg);
-                return 2;
-            }
-            int st = sv_kvlist_set_text(&cfg, optarg, "--set", &err);
-            if (st) {
-                sv_kvlist_free(&cfg);
-                cli_fail("batch", "%s", err.text);
-                return st == SV_ERR_NOMEM ? 1 : 2;
-            }
-            break;
-        }
-        case O_THREADS: {
-            char *end;
-            long v = strtol(optarg, &end, 10);
-            if (*end || v < 1 || v > 1024) {
-                sv_kvlist_free(&cfg);
-                cli_fail("batch", "--threads %s: expected 1..1024", optarg);
-                return 2;
-            }
-            threads = (int)v;
-            break;
-        }
-        case O_FORCE: force = 1; break;
-        case O_SUMMARY: summary = optarg; break;
-        case O_SHARD:
-            if (sscanf(optarg, "%d/%d", &shard_i, &shard_n) != 2 || shard_n < 1 ||
-                shard_i < 1 || shard_i > shard_n) {
-                sv_kvlist_free(&cfg);
-                cli_fail("batch", "--shard %s: expected I/N with 1 <= I <= N", optarg);
-                return 2;
-            }
-            break;
-        case O_MPI: use_mpi = 1; break;
-        case O_STAGE: stage = optarg; break;
-        case O_MERGE: merge = optarg; break;
-        case O_PROGRESS:
-            if (strcmp(optarg, "auto") && strcmp(optarg, "bar") && strcmp(optarg, "lines") &&
-                strcmp(optarg, "none")) {
-                sv_kvlist_free(&cfg);
-                cli_fail("batch", "--progress %s: expected auto, bar, lines or none", optarg);
-                return 2;
-            }
-            progress = optarg;
-            break;
-        case O_QUIET: verbosity = DIA_LOG_ERROR; break;
-        case O_VERBOSE: verbosity = DIA_LOG_DEBUG; break;
-        case O_HASHCARD: hash_card = optarg; break;
-        case O_HELP:
-        case 'h':
-            usage(stdout);
-            sv_kvlist_free(&cfg);
-            return 0;
-        default:
-            sv_kvlist_free(&cfg);
-            usage(stderr);
-            return 2;
-        }
-    }
+    const char *summary = com.output ? com.output : a.summary, *stage = a.stage;
+    const char *merge = a.merge, *progress = a.progress, *hash_card = a.hash_card;
+    int threads = (int)a.threads, force = a.force, use_mpi = a.use_mpi;
+    int shard_i = a.shard_i, shard_n = a.shard_n;
+    int verbosity = com.quiet ? DIA_LOG_ERROR : com.verbose ? DIA_LOG_DEBUG : DIA_LOG_WARNING;
     if (merge) {
         sv_kvlist_free(&cfg);
         if (optind >= argc) {
@@ -316,8 +285,8 @@ int cmd_batch(int argc, char **argv)
     }
     if (optind != argc - 1) {
         sv_kvlist_free(&cfg);
-        usage(stderr);
-        return 2;
+        return optind < argc ? cli_usage_error("batch", "one MANIFEST, not %d", argc - optind)
+                             : cli_usage_error("batch", "no MANIFEST given");
     }
     const char *manifest_path = argv[optind];
 #ifndef HAVE_MPI

@@ -3,46 +3,110 @@
 #include "config.h"
 #endif
 
-#include <getopt.h>
 #include <glob.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "bench_infer.h"
+#include "cli_opts.h"
 #include "commands.h"
 #include "model.h"
 #include "model_fits.h"
 #include "nn_plan.h"
 
-static const char bench_usage[] =
-    "usage: stampvet bench [--threads LIST] [--batch LIST] [--runs N] [--seconds S]\n"
-    "                      [--isa NAME|all] [--model M.fits]... [--models-dir DIR]\n"
-    "                      [--no-braai] [--no-models] [--tsv] [--dump DIR]\n"
-    "\n"
+enum { O_THREADS = 256, O_BATCH, O_RUNS, O_SECONDS, O_ISA, O_MODEL, O_MODELS_DIR, O_NO_BRAAI,
+       O_NO_MODELS, O_TSV, O_DUMP };
+
+static const cli_opt bench_opts[] = {
+    {"threads", O_THREADS, "LIST", "worker threads, comma list of [1, 256] (1,2)"},
+    {"batch", O_BATCH, "LIST", "stamps per call, comma list of [1, 65536] (1,16,256)"},
+    {"runs", O_RUNS, "N", "timed runs per figure [1, 1000] (5)"},
+    {"seconds", O_SECONDS, "S", "length of one run [0.001, 60] (0.5)"},
+    {"isa", O_ISA, "NAME", "auto, generic, avx2, avx512, reference, or all those this\n"
+                           "CPU runs (auto)"},
+    {"model", O_MODEL, "FILE", "also benchmark this model file (repeatable)"},
+    {"models-dir", O_MODELS_DIR, "DIR", "benchmark DIR/*.fits (default: models, if it exists)"},
+    {"no-braai", O_NO_BRAAI, NULL, "skip the built-in braai network"},
+    {"no-models", O_NO_MODELS, NULL, "only the built-in braai network (no models folder)"},
+    {"tsv", O_TSV, NULL, "machine-readable lines: stampvet threads=T batch=B\n"
+                         "stamps_per_s=X isa=I net=NAME"},
+    {"dump", O_DUMP, "DIR", "write the braai network's weights and a parity check\n"
+                            "(braai.weights.f32, check_input.f32, check_output.f32)\n"
+                            "for bench/export_onnx.py, then exit"},
+    {NULL, 0, NULL, NULL},
+};
+
+static const cli_cmd bench_cmd = {
+    "bench",
+    "stampvet bench [--threads LIST] [--batch LIST] [--runs N] [--seconds S]\n"
+    "               [--isa NAME|all] [--model M.fits]... [--models-dir DIR]\n"
+    "               [--no-braai] [--no-models] [--tsv] [--dump DIR] [-o FILE]",
     "Inference throughput in stamps per second through the fast path, for ZTF's\n"
     "braai network (built here with random weights: 38.1 MFLOP per 63x63x3\n"
     "stamp) and every model file given or found in the models folder.  Each\n"
     "figure is the median of N runs of about S seconds; the share of peak is the\n"
     "FLOP rate over the FP32 FMA peak measured here, per core, times the threads;\n"
     "the rate counts the network's nominal (direct convolution) FLOPs, so with\n"
-    "Winograd convolutions, which multiply 2.25 times less, it can pass 100%.\n"
-    "\n"
-    "  --threads LIST    worker threads, comma list (1,2)\n"
-    "  --batch LIST      stamps per call, comma list (1,16,256)\n"
-    "  --runs N          timed runs per figure (5)\n"
-    "  --seconds S       length of one run (0.5)\n"
-    "  --isa NAME        auto, generic, avx2, avx512, reference, or all those this\n"
-    "                    CPU runs (auto)\n"
-    "  --model FILE      also benchmark this model file (repeatable)\n"
-    "  --models-dir DIR  benchmark DIR/*.fits (default: models, if it exists)\n"
-    "  --no-braai        skip the built-in braai network\n"
-    "  --no-models       only the built-in braai network (no models folder)\n"
-    "  --tsv             machine-readable lines: stampvet threads=T batch=B\n"
-    "                    stamps_per_s=X isa=I net=NAME\n"
-    "  --dump DIR        write the braai network's weights and a parity check\n"
-    "                    (braai.weights.f32, check_input.f32, check_output.f32)\n"
-    "                    for bench/export_onnx.py, then exit\n";
+    "Winograd convolutions, which multiply 2.25 times less, it can pass 100%.",
+    bench_opts, "write the figures to FILE instead of stdout", NULL};
+
+typedef struct bench_args {
+    int threads[16], n_threads, batches[16], n_batches;
+    long runs;
+    int no_braai, no_models, tsv, all_isa;
+    double seconds;
+    nn_isa isa;
+    const char *models_dir, *dump;
+    const char *model_files[64];
+    int n_model_files;
+} bench_args;
+
+static int parse_list(const char *s, int *v, int max, int lo, int hi);
+
+static int bench_option(void *user, int key, const char *arg)
+{
+    bench_args *a = user;
+    switch (key) {
+    case O_THREADS:
+        a->n_threads = parse_list(arg, a->threads, 16, 1, 256);
+        if (a->n_threads < 1)
+            return cli_usage_error("bench", "--threads: '%s' is not a comma list of [1, 256]",
+                                   arg);
+        return 0;
+    case O_BATCH:
+        a->n_batches = parse_list(arg, a->batches, 16, 1, 65536);
+        if (a->n_batches < 1)
+            return cli_usage_error("bench", "--batch: '%s' is not a comma list of [1, 65536]",
+                                   arg);
+        return 0;
+    case O_RUNS: return cli_parse_long("bench", "runs", arg, 1, 1000, &a->runs);
+    case O_SECONDS: return cli_parse_double("bench", "seconds", arg, 0.001, 60, &a->seconds);
+    case O_ISA:
+        if (!strcmp(arg, "all")) {
+            a->all_isa = 1;
+            return 0;
+        }
+        if (nn_isa_from_name(arg) < 0)
+            return cli_usage_error("bench", "--isa: '%s' is not auto, generic, avx2, avx512, "
+                                   "reference or all", arg);
+        a->isa = (nn_isa)nn_isa_from_name(arg);
+        if (!nn_isa_supported(a->isa))
+            return cli_usage_error("bench", "--isa %s: not supported by this CPU", arg);
+        return 0;
+    case O_MODEL:
+        if (a->n_model_files == 64)
+            return cli_usage_error("bench", "at most 64 --model files");
+        a->model_files[a->n_model_files++] = arg;
+        return 0;
+    case O_MODELS_DIR: a->models_dir = arg; return 0;
+    case O_NO_BRAAI: a->no_braai = 1; return 0;
+    case O_NO_MODELS: a->no_models = 1; return 0;
+    case O_TSV: a->tsv = 1; return 0;
+    case O_DUMP: a->dump = arg; return 0;
+    }
+    return CLI_USAGE;
+}
 
 static int parse_list(const char *s, int *v, int max, int lo, int hi)
 {
@@ -71,88 +135,24 @@ typedef struct bench_net {
 
 int cmd_bench(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"threads", required_argument, NULL, 't'}, {"batch", required_argument, NULL, 'b'},
-        {"runs", required_argument, NULL, 'r'},    {"seconds", required_argument, NULL, 's'},
-        {"isa", required_argument, NULL, 'i'},     {"model", required_argument, NULL, 'm'},
-        {"models-dir", required_argument, NULL, 'd'}, {"no-braai", no_argument, NULL, 'n'},
-        {"no-models", no_argument, NULL, 'N'},
-        {"tsv", no_argument, NULL, 'v'},           {"dump", required_argument, NULL, 'D'},
-        {"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0},
-    };
-    int threads[16] = {1, 2}, n_threads = 2, batches[16] = {1, 16, 256}, n_batches = 3;
-    int runs = 5, no_braai = 0, no_models = 0, tsv = 0, all_isa = 0;
-    double seconds = 0.5;
-    nn_isa isa = NN_ISA_AUTO;
-    const char *models_dir = NULL, *dump = NULL;
-    const char *model_files[64];
-    int n_model_files = 0;
-    optind = 1;
-    int c;
-    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-        switch (c) {
-        case 't':
-            n_threads = parse_list(optarg, threads, 16, 1, 256);
-            if (n_threads < 1)
-                return cli_fail("bench", "--threads '%s': comma list of 1..256", optarg), 2;
-            break;
-        case 'b':
-            n_batches = parse_list(optarg, batches, 16, 1, 65536);
-            if (n_batches < 1)
-                return cli_fail("bench", "--batch '%s': comma list of 1..65536", optarg), 2;
-            break;
-        case 'r':
-            runs = atoi(optarg);
-            if (runs < 1 || runs > 1000)
-                return cli_fail("bench", "--runs '%s': 1..1000", optarg), 2;
-            break;
-        case 's':
-            seconds = atof(optarg);
-            if (!(seconds > 0 && seconds <= 60))
-                return cli_fail("bench", "--seconds '%s': (0, 60]", optarg), 2;
-            break;
-        case 'i':
-            if (!strcmp(optarg, "all")) {
-                all_isa = 1;
-                break;
-            }
-            if (nn_isa_from_name(optarg) < 0)
-                return cli_fail("bench", "--isa '%s': auto, generic, avx2, avx512, reference "
-                                         "or all", optarg), 2;
-            isa = (nn_isa)nn_isa_from_name(optarg);
-            if (!nn_isa_supported(isa))
-                return cli_fail("bench", "--isa %s: not supported by this CPU", optarg);
-            break;
-        case 'm':
-            if (n_model_files == 64)
-                return cli_fail("bench", "at most 64 --model files"), 2;
-            model_files[n_model_files++] = optarg;
-            break;
-        case 'd':
-            models_dir = optarg;
-            break;
-        case 'n':
-            no_braai = 1;
-            break;
-        case 'N':
-            no_models = 1;
-            break;
-        case 'v':
-            tsv = 1;
-            break;
-        case 'D':
-            dump = optarg;
-            break;
-        case 'h':
-            fputs(bench_usage, stdout);
-            return 0;
-        default:
-            fputs(bench_usage, stderr);
-            return 2;
-        }
-    }
-    if (optind < argc)
-        return cli_fail("bench", "unexpected argument '%s' (see --help)", argv[optind]), 2;
+    bench_args a = {.threads = {1, 2}, .n_threads = 2, .batches = {1, 16, 256},
+                    .n_batches = 3, .runs = 5, .seconds = 0.5, .isa = NN_ISA_AUTO};
+    cli_common com = {0};
+    int first = 0, pst = cli_parse(&bench_cmd, argc, argv, &com, bench_option, &a, &first);
+    if (pst < 0 && first < argc)
+        pst = cli_usage_error("bench", "unexpected argument '%s'", argv[first]);
+    if (pst >= 0)
+        return pst;
+    if (cli_redirect_stdout("bench", &com))
+        return CLI_FAILED;
+    int *threads = a.threads, n_threads = a.n_threads, *batches = a.batches;
+    int n_batches = a.n_batches, runs = (int)a.runs, no_braai = a.no_braai;
+    int no_models = a.no_models, tsv = a.tsv, all_isa = a.all_isa;
+    double seconds = a.seconds;
+    nn_isa isa = a.isa;
+    const char *models_dir = a.models_dir, *dump = a.dump;
+    const char **model_files = a.model_files;
+    int n_model_files = a.n_model_files;
 
     sv_error err;
     sv_error_clear(&err);

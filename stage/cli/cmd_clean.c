@@ -1,16 +1,23 @@
 /* cmd_clean.c — `stampvet clean DIR ...`: remove the temporary files that
  * killed stampvet writers left (atomic_file.h), and nothing else. */
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "atomic_file.h"
+#include "cli_opts.h"
 #include "commands.h"
 
-static const char clean_usage[] =
-    "usage: stampvet clean [--older-than SECONDS] [-n] [-q] DIR ...\n"
-    "\n"
+enum { O_OLDER_THAN = 256 };
+
+static const cli_opt clean_opts[] = {
+    {"older-than", O_OLDER_THAN, "SECONDS", "also remove pattern files older than this (any host)"},
+    {"dry-run", 'n', NULL, "list what would be removed, remove nothing"},
+    {NULL, 0, NULL, NULL},
+};
+
+static const cli_cmd clean_cmd = {
+    "clean", "stampvet clean [--older-than SECONDS] [-n] [-q] [-o LIST] DIR ...",
     "Remove the temporary files that killed stampvet runs left in each folder DIR\n"
     "(not below it).  Every stampvet writer names its temporary file\n"
     "    DIR/.svtmp-HOST-PID-N.NAME\n"
@@ -21,13 +28,8 @@ static const char clean_usage[] =
     "(HOST is this machine and PID is not a running process), or, with\n"
     "--older-than, when it was last changed more than SECONDS ago (the only test\n"
     "for other machines' files on a shared file system).  Nothing else is touched.\n"
-    "`stampvet batch` does the first kind in its output folders by itself.\n"
-    "\n"
-    "  --older-than SECONDS  also remove pattern files older than this (any host)\n"
-    "  -n, --dry-run         list what would be removed, remove nothing\n"
-    "  -q, --quiet           do not list the files\n"
-    "\n"
-    "Exit status: 0 done, 1 a folder could not be read, 2 usage.\n";
+    "`stampvet batch` does the first kind in its output folders by itself.",
+    clean_opts, "write the list of removed files to FILE instead of stdout", NULL};
 
 typedef struct clean_ctx {
     int quiet, dry_run;
@@ -40,41 +42,41 @@ static void each(void *user, const char *path)
         printf("%s%s\n", c->dry_run ? "would remove " : "removed ", path);
 }
 
+typedef struct clean_args {
+    double age;
+    int dry_run;
+} clean_args;
+
+static int clean_option(void *user, int key, const char *arg)
+{
+    clean_args *a = user;
+    if (key == 'n') {
+        a->dry_run = 1;
+        return 0;
+    }
+    if (cli_parse_double("clean", "older-than", arg, 0, 1e12, &a->age))
+        return CLI_USAGE;
+    if (!(a->age > 0))
+        return cli_usage_error("clean", "--older-than: '%s' is not a positive number of "
+                               "seconds", arg);
+    return 0;
+}
+
 int cmd_clean(int argc, char **argv)
 {
-    static const struct option opts[] = {{"older-than", required_argument, NULL, 'a'},
-                                         {"dry-run", no_argument, NULL, 'n'},
-                                         {"quiet", no_argument, NULL, 'q'},
-                                         {"help", no_argument, NULL, 'h'},
-                                         {0, 0, 0, 0}};
-    clean_ctx ctx = {0, 0};
-    double age = 0;
-    int c;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "nqh", opts, NULL)) != -1) {
-        switch (c) {
-        case 'a': {
-            char *end;
-            age = strtod(optarg, &end);
-            if (end == optarg || *end || !(age > 0)) {
-                fprintf(stderr, "stampvet clean: --older-than: '%s' is not a positive number "
-                                "of seconds\n", optarg);
-                return 2;
-            }
-            break;
-        }
-        case 'n': ctx.dry_run = 1; break;
-        case 'q': ctx.quiet = 1; break;
-        case 'h': fputs(clean_usage, stdout); return 0;
-        default: fputs(clean_usage, stderr); return 2;
-        }
-    }
-    if (optind >= argc) {
-        fprintf(stderr, "stampvet clean: no folder given\n%s", clean_usage);
-        return 2;
-    }
+    clean_args a = {0, 0};
+    cli_common com = {0};
+    int first = 0, pst = cli_parse(&clean_cmd, argc, argv, &com, clean_option, &a, &first);
+    if (pst < 0 && first >= argc)
+        pst = cli_usage_error("clean", "no folder given");
+    if (pst >= 0)
+        return pst;
+    if (cli_redirect_stdout("clean", &com))
+        return CLI_FAILED;
+    clean_ctx ctx = {com.quiet, a.dry_run};
+    double age = a.age;
     int rc = 0;
-    for (int i = optind; i < argc; i++) {
+    for (int i = first; i < argc; i++) {
         sv_error err;
         sv_error_clear(&err);
         int n = sv_atomic_clean(argv[i], age, ctx.dry_run, each, &ctx, &err);

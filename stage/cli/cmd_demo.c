@@ -7,13 +7,13 @@
  * annotated table that comes back is summarised: scores per true class,
  * flags, the highest-scoring detections, and the time taken.
  */
-#include <getopt.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include "cli_opts.h"
 #include "commands.h"
 #include "dia_host.h"
 #include "sim_exposure.h"
@@ -21,24 +21,53 @@
 #include "stage_plugin.h"
 #include "stamps.h"
 
-static const char demo_usage[] =
-    "usage: stampvet demo [--model RB.fits] [--class-model CLS.fits] [--survey ztf|ilmt]\n"
-    "                     [--size N] [--detections N] [--seed S] [--threads N]\n"
-    "\n"
+static const cli_opt demo_opts[] = {
+    {"model", 'm', "FILE", "real/bogus model (default: ZTF's braai d6_m7, the installed\n"
+                           "models/braai-d6_m7.fits, or $STAMPVET_MODELS/braai-d6_m7.fits)"},
+    {"class-model", 'c', "FILE", "also classify with this class model"},
+    {"survey", 'S', "NAME", "ztf (default) or ilmt; an ILMT exposure (0.33\"/pixel) is\n"
+                            "resampled to the model's pixel scale"},
+    {"size", 'z', "N", "image side in pixels [64, 65536] (1024)"},
+    {"detections", 'n', "N", "injected detections [0, 10000000] (300)"},
+    {"seed", 's', "S", "simulation seed (1)"},
+    {"threads", 't', "N", "stage worker threads [1, 1024] (2)"},
+    {NULL, 0, NULL, NULL},
+};
+
+static const cli_cmd demo_cmd = {
+    "demo",
+    "stampvet demo [--model RB.fits] [--class-model CLS.fits] [--survey ztf|ilmt]\n"
+    "              [--size N] [--detections N] [--seed S] [--threads N] [-o FILE]",
     "Simulate one survey exposure (science, reference and difference images with\n"
     "a WCS, and its difference-image detections with their true classes), hand it\n"
     "to the stampvet stage in memory through the DIA stage ABI, and summarise the\n"
-    "annotated detections it returns.\n"
-    "\n"
-    "  --model FILE        real/bogus model (default: ZTF's braai d6_m7, the installed\n"
-    "                      models/braai-d6_m7.fits, or $STAMPVET_MODELS/braai-d6_m7.fits)\n"
-    "  --class-model FILE  also classify with this class model\n"
-    "  --survey NAME       ztf (default) or ilmt; an ILMT exposure (0.33\"/pixel) is\n"
-    "                      resampled to the model's pixel scale\n"
-    "  --size N            image side in pixels (1024)\n"
-    "  --detections N      injected detections (300)\n"
-    "  --seed S            simulation seed (1)\n"
-    "  --threads N         stage worker threads (2)\n";
+    "annotated detections it returns.",
+    demo_opts, "write the summary to FILE instead of stdout", NULL};
+
+typedef struct demo_args {
+    const char *model, *cls_model, *survey;
+    long size, threads, ndet;
+    uint64_t seed;
+} demo_args;
+
+static int demo_option(void *user, int key, const char *arg)
+{
+    demo_args *a = user;
+    switch (key) {
+    case 'm': a->model = arg; return 0;
+    case 'c': a->cls_model = arg; return 0;
+    case 'S':
+        if (strcmp(arg, "ztf") && strcmp(arg, "ilmt"))
+            return cli_usage_error("demo", "--survey: '%s' is not ztf or ilmt", arg);
+        a->survey = arg;
+        return 0;
+    case 'z': return cli_parse_long("demo", "size", arg, 64, 65536, &a->size);
+    case 'n': return cli_parse_long("demo", "detections", arg, 0, 10000000, &a->ndet);
+    case 's': return cli_parse_seed("demo", arg, &a->seed) ? CLI_USAGE : 0;
+    case 't': return cli_parse_long("demo", "threads", arg, 1, 1024, &a->threads);
+    }
+    return CLI_USAGE;
+}
 
 static void demo_log(void *user, dia_log_level level, const char *msg)
 {
@@ -57,30 +86,19 @@ static const dia_column *find_col(const dia_table *t, const char *name)
 
 int cmd_demo(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"model", required_argument, NULL, 'm'},  {"class-model", required_argument, NULL, 'c'},
-        {"survey", required_argument, NULL, 'S'}, {"size", required_argument, NULL, 'z'},
-        {"detections", required_argument, NULL, 'n'}, {"seed", required_argument, NULL, 's'},
-        {"threads", required_argument, NULL, 't'}, {"help", no_argument, NULL, 'h'},
-        {0, 0, 0, 0}};
-    const char *model = NULL, *cls_model = NULL, *survey = "ztf";
-    int size = 1024, threads = 2, c;
-    long ndet = 300;
-    unsigned long long seed = 1;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-        switch (c) {
-        case 'm': model = optarg; break;
-        case 'c': cls_model = optarg; break;
-        case 'S': survey = optarg; break;
-        case 'z': size = atoi(optarg); break;
-        case 'n': ndet = atol(optarg); break;
-        case 's': seed = strtoull(optarg, NULL, 10); break;
-        case 't': threads = atoi(optarg); break;
-        case 'h': fputs(demo_usage, stdout); return 0;
-        default: fputs(demo_usage, stderr); return 2;
-        }
-    }
+    demo_args a = {NULL, NULL, "ztf", 1024, 2, 300, 1};
+    cli_common com = {0};
+    int first = 0, pst = cli_parse(&demo_cmd, argc, argv, &com, demo_option, &a, &first);
+    if (pst < 0 && first < argc)
+        pst = cli_usage_error("demo", "unexpected argument '%s'", argv[first]);
+    if (pst >= 0)
+        return pst;
+    if (cli_redirect_stdout("demo", &com))
+        return CLI_FAILED;
+    const char *model = a.model, *cls_model = a.cls_model, *survey = a.survey;
+    int size = (int)a.size, threads = (int)a.threads;
+    long ndet = a.ndet;
+    uint64_t seed = a.seed;
     char err[2048] = "";
     dia_host_stage *stage = NULL;
     dia_host_register_static("stampvet", sv_stage_descriptor);

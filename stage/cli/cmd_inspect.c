@@ -187,8 +187,8 @@ int cmd_inspect(int argc, char **argv)
         return st;
     if (optind_ >= argc)
         return cli_usage_error("inspect", "no FILE given");
-    if (com.output && !freopen(com.output, "w", stdout))
-        return cli_fail("inspect", "%s: cannot write", com.output);
+    if (cli_redirect_stdout("inspect", &com))
+        return CLI_FAILED;
     optind = optind_;
     int rc = 0;
     for (int i = optind; i < argc; i++) {

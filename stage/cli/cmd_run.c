@@ -2,60 +2,96 @@
  * stage's ABI (the same calls a pipeline makes), to an annotated FITS
  * table.  The configuration is a key = value file (stage_config_file.h)
  * plus --set overrides. */
-#include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli_opts.h"
 #include "commands.h"
 #include "dia_host.h"
 #include "stage_config_file.h"
 #include "stage_plugin.h"
 
-static const char run_usage[] =
-    "usage: stampvet run [--config FILE] --sci SCI.fits --ref REF.fits --diff DIFF.fits\n"
-    "                    --detections DET.fits [--mask MASK.fits] [--set key=value ...]\n"
-    "                    [--exposure-id ID] [--overwrite] [-q] -o OUT.fits\n"
-    "       stampvet run [--config FILE] [--set key=value ...] --dump-config\n"
-    "\n"
+enum { O_SCI = 256, O_REF, O_DIFF, O_DET, O_MASK, O_EXPID, O_DUMP, O_HISTORY, O_OVERWRITE };
+
+static const cli_opt run_opts[] = {
+    {"config", 'c', "FILE", "key = value configuration ('#' comments); unknown keys\n"
+                            "are errors naming FILE:LINE"},
+    {"set", 's', "KEY=VALUE", "set a parameter (after the file; may be repeated)"},
+    {"sci", O_SCI, "FILE", "science image (FITS, .fz, .gz; cfitsio extended syntax)"},
+    {"ref", O_REF, "FILE", "reference (template) image on the same pixel grid"},
+    {"diff", O_DIFF, "FILE", "difference image"},
+    {"detections", O_DET, "FILE", "detection table (FITS binary table)"},
+    {"mask", O_MASK, "FILE", "optional mask image (non-zero bits in mask_bits = bad)"},
+    {"exposure-id", O_EXPID, "ID", "recorded in the output header (EXPID)"},
+    {"history", O_HISTORY, "FILE", "light-curve table of the detections' histories (with\n"
+                                   "--set lc_model=MODEL.fits: light-curve class columns)"},
+    {"overwrite", O_OVERWRITE, NULL, "replace OUT.fits if it exists (without: refused)"},
+    {"dump-config", O_DUMP, NULL, "print the effective configuration (--config FILE, then\n"
+                                  "--set and --history, over the defaults) as a\n"
+                                  "configuration file, every parameter with its help, and\n"
+                                  "exit"},
+    {NULL, 0, NULL, NULL},
+};
+
+static const cli_cmd run_cmd = {
+    "run",
+    "stampvet run [--config FILE] --sci SCI.fits --ref REF.fits --diff DIFF.fits\n"
+    "             --detections DET.fits [--mask MASK.fits] [--set key=value ...]\n"
+    "             [--exposure-id ID] [--overwrite] [-q|-v] -o OUT.fits\n"
+    "stampvet run [--config FILE] [--set key=value ...] --dump-config",
     "Cut a science/reference/difference stamp triplet around every detection of\n"
     "one exposure, score it with the real/bogus model (and the class model, if\n"
     "configured) and write the detections annotated, one row per input row, in\n"
-    "input order, to OUT.fits (written atomically).\n"
-    "\n"
-    "  -c, --config FILE     key = value configuration ('#' comments); unknown keys\n"
-    "                        are errors naming FILE:LINE\n"
-    "  -s, --set KEY=VALUE   set a parameter (after the file; may be repeated)\n"
-    "      --sci FILE        science image (FITS, .fz, .gz; cfitsio extended syntax)\n"
-    "      --ref FILE        reference (template) image on the same pixel grid\n"
-    "      --diff FILE       difference image\n"
-    "      --detections FILE detection table (FITS binary table)\n"
-    "      --mask FILE       optional mask image (non-zero bits in mask_bits = bad)\n"
-    "      --exposure-id ID  recorded in the output header (EXPID)\n"
-    "      --history FILE    light-curve table of the detections' histories (with\n"
-    "                        --set lc_model=MODEL.fits: light-curve class columns)\n"
-    "  -o, --output FILE     the annotated table to write; never one of the inputs\n"
-    "                        (same path or same file through links: refused)\n"
-    "      --overwrite       replace OUT.fits if it exists (without: refused)\n"
-    "  -q, --quiet           no summary line\n"
-    "      --dump-config     print the effective configuration (--config FILE, then\n"
-    "                        --set and --history, over the defaults) as a\n"
-    "                        configuration file, every parameter with its help, and\n"
-    "                        exit\n";
+    "input order, to OUT.fits (written atomically).  The stage's summary lines go\n"
+    "to stdout (none with -q), its warnings and errors to stderr, and with -v\n"
+    "its debug messages too.",
+    run_opts,
+    "the annotated table to write; never one of the inputs\n"
+    "(same path or same file through links: refused)",
+    NULL};
+
+typedef struct run_args {
+    const char *config, *sci, *ref, *diff, *det, *mask, *expid, *history;
+    int dump, overwrite, nset;
+    char **sets;
+} run_args;
+
+static int run_option(void *user, int key, const char *arg)
+{
+    run_args *a = user;
+    switch (key) {
+    case 'c': a->config = arg; break;
+    case 's': a->sets[a->nset++] = (char *)arg; break;
+    case O_SCI: a->sci = arg; break;
+    case O_REF: a->ref = arg; break;
+    case O_DIFF: a->diff = arg; break;
+    case O_DET: a->det = arg; break;
+    case O_MASK: a->mask = arg; break;
+    case O_EXPID: a->expid = arg; break;
+    case O_DUMP: a->dump = 1; break;
+    case O_HISTORY: a->history = arg; break;
+    case O_OVERWRITE: a->overwrite = 1; break;
+    default: return CLI_USAGE;
+    }
+    return 0;
+}
 
 static volatile int run_cancel = 0;
 
 static void on_signal(int sig)
 {
     (void)sig;
-    run_cancel = 1;
+    __atomic_store_n(&run_cancel, 1, __ATOMIC_RELAXED); /* read atomically (dia_stage.h) */
 }
 
 typedef struct run_log {
-    int quiet;
+    int quiet, verbose;
 } run_log;
 
+/* The stage's messages: errors and warnings on stderr, information on
+ * stdout unless -q, debug on stderr with -v. */
 static void run_log_cb(void *user, dia_log_level level, const char *msg)
 {
     const run_log *l = user;
@@ -64,68 +100,34 @@ static void run_log_cb(void *user, dia_log_level level, const char *msg)
                 msg);
     else if (level == DIA_LOG_INFO && !l->quiet)
         printf("%s\n", msg);
+    else if (level == DIA_LOG_DEBUG && l->verbose)
+        fprintf(stderr, "stampvet run: %s\n", msg);
 }
 
 int cmd_run(int argc, char **argv)
 {
-    enum { O_SCI = 256, O_REF, O_DIFF, O_DET, O_MASK, O_EXPID, O_DUMP, O_HISTORY, O_OVERWRITE };
-    static const struct option opts[] = {
-        {"config", required_argument, NULL, 'c'},  {"set", required_argument, NULL, 's'},
-        {"sci", required_argument, NULL, O_SCI},   {"ref", required_argument, NULL, O_REF},
-        {"diff", required_argument, NULL, O_DIFF}, {"detections", required_argument, NULL, O_DET},
-        {"mask", required_argument, NULL, O_MASK}, {"exposure-id", required_argument, NULL, O_EXPID},
-        {"output", required_argument, NULL, 'o'},  {"quiet", no_argument, NULL, 'q'},
-        {"dump-config", no_argument, NULL, O_DUMP}, {"help", no_argument, NULL, 'h'},
-        {"history", required_argument, NULL, O_HISTORY},
-        {"overwrite", no_argument, NULL, O_OVERWRITE},
-        {0, 0, 0, 0}};
-    const char *config = NULL, *sci = NULL, *ref = NULL, *diff = NULL, *det = NULL;
-    const char *mask = NULL, *expid = NULL, *output = NULL, *history = NULL;
-    int dump = 0, nset = 0, overwrite = 0, c;
-    run_log log = {0};
-    char **sets = calloc((size_t)argc + 1, sizeof *sets);
-    if (!sets)
+    run_args a = {0};
+    cli_common com = {0};
+    int first = 0;
+    a.sets = calloc((size_t)argc + 1, sizeof *a.sets);
+    if (!a.sets)
         return cli_fail("run", "out of memory");
     char cmdline[512]; /* provenance: SVCMD */
     cli_command_line(argc, argv, cmdline, sizeof cmdline);
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "c:s:o:qh", opts, NULL)) != -1) {
-        switch (c) {
-        case 'c': config = optarg; break;
-        case 's': sets[nset++] = optarg; break;
-        case O_SCI: sci = optarg; break;
-        case O_REF: ref = optarg; break;
-        case O_DIFF: diff = optarg; break;
-        case O_DET: det = optarg; break;
-        case O_MASK: mask = optarg; break;
-        case O_EXPID: expid = optarg; break;
-        case 'o': output = optarg; break;
-        case 'q': log.quiet = 1; break;
-        case O_DUMP: dump = 1; break;
-        case O_HISTORY: history = optarg; break;
-        case O_OVERWRITE: overwrite = 1; break;
-        case 'h':
-            fputs(run_usage, stdout);
-            free(sets);
-            return 0;
-        default:
-            fputs(run_usage, stderr);
-            free(sets);
-            return 2;
-        }
+    int pst = cli_parse(&run_cmd, argc, argv, &com, run_option, &a, &first);
+    if (pst < 0 && first < argc)
+        pst = cli_usage_error("run", "unexpected argument '%s'", argv[first]);
+    if (pst < 0 && !a.dump && (!a.sci || !a.ref || !a.diff || !a.det || !com.output))
+        pst = cli_usage_error("run", "--sci, --ref, --diff, --detections and -o are required");
+    if (pst >= 0) {
+        free(a.sets);
+        return pst;
     }
-    if (optind < argc) {
-        fprintf(stderr, "stampvet run: unexpected argument '%s'\n%s", argv[optind], run_usage);
-        free(sets);
-        return 2;
-    }
+    const char *config = a.config, *output = com.output, *history = a.history;
+    char **sets = a.sets;
+    int nset = a.nset, dump = a.dump;
+    run_log log = {com.quiet, com.verbose};
     const dia_stage_descriptor *d = sv_stage_descriptor();
-    if (!dump && (!sci || !ref || !diff || !det || !output)) {
-        fprintf(stderr, "stampvet run: --sci, --ref, --diff, --detections and -o are required\n%s",
-                run_usage);
-        free(sets);
-        return 2;
-    }
     sv_kvlist kv = {0};
     sv_error err;
     sv_error_clear(&err);
@@ -180,7 +182,8 @@ int cmd_run(int argc, char **argv)
     sa.sa_handler = on_signal;
     sigaction(SIGINT, &sa, &old_int);
     sigaction(SIGTERM, &sa, &old_term);
-    dia_file_job job = {sizeof job, sci, ref, diff, det, mask, output, expid, overwrite};
+    dia_file_job job = {sizeof job, a.sci, a.ref, a.diff, a.det, a.mask, output, a.expid,
+                        a.overwrite};
     dia_status st = d->process_files(inst, &job);
     sigaction(SIGINT, &old_int, NULL);
     sigaction(SIGTERM, &old_term, NULL);

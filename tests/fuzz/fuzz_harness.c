@@ -16,7 +16,11 @@
 
 #include <fitsio.h>
 
+#include "config.h"
 #include "readers.h"
+#ifdef HAVE_AVRO
+#include "alert_sanitizer.h" /* libavro's own leaks and unchecked lengths */
+#endif
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

@@ -20,6 +20,12 @@
 #ifdef HAVE_HDF5
 #include "keras_import.h"
 #endif
+#ifdef HAVE_ONNX
+#include "onnx_import.h"
+#endif
+#ifdef HAVE_AVRO
+#include "alert_packet.h"
+#endif
 
 /* At most this many rows of a table are read (the size checks are what
  * matter; reading a million rows would only slow the fuzzer down). */
@@ -225,6 +231,57 @@ static int read_cutout(const char *path, sv_error *err)
     return st;
 }
 
+#ifdef HAVE_ONNX
+/* The import maps the whole graph before it checks the outputs against
+ * the task: a model that is no real/bogus one is imported again as a
+ * classifier, so both description paths run. */
+static int read_onnx(const char *path, sv_error *err)
+{
+    sv_import_options opt = sv_import_options_defaults();
+    opt.features = "f1,f2,f3,f4";
+    sv_model *m = NULL;
+    int st = sv_onnx_import(path, &opt, &m, err);
+    if (st == SV_ERR_ARG) {
+        sv_error_clear(err);
+        opt.task = SV_TASK_CLASS;
+        st = sv_onnx_import(path, &opt, &m, err);
+    }
+    sv_model_free(m);
+    return st;
+}
+#endif
+
+#ifdef HAVE_AVRO
+static volatile double avro_sink; /* keeps the reads below from being dropped */
+
+/* Every alert of a container file, each field and cutout looked at as the
+ * scorer does (alert_score.c). */
+static int read_avro(const char *path, sv_error *err)
+{
+    sv_alert_reader *r = NULL;
+    int st = sv_alert_reader_new(NULL, &r, err);
+    if (st)
+        return st;
+    sv_alert_set set;
+    memset(&set, 0, sizeof set);
+    st = sv_alert_read_file(r, path, &set, err);
+    double sum = 0;
+    for (long i = 0; i < set.n; i++) {
+        const sv_alert *a = &set.alerts[i];
+        sum += sv_alert_field_real(&a->candidate, "magpsf");
+        for (int h = 0; h < a->n_history; h++)
+            sum += sv_alert_field_real(&a->history[h], "jd");
+        for (int c = 0; c < 3; c++)
+            if (a->cutout[c].pix)
+                sum += a->cutout[c].pix[a->cutout[c].h * a->cutout[c].w - 1];
+    }
+    avro_sink = sum;
+    sv_alert_set_free(&set);
+    sv_alert_reader_free(r);
+    return st;
+}
+#endif
+
 const sv_fuzz_reader sv_fuzz_readers[] = {
     {"det", ".fits", read_det},
     {"image", ".fits", read_image},
@@ -240,6 +297,12 @@ const sv_fuzz_reader sv_fuzz_readers[] = {
     {"features", ".csv", read_features},
     {"lightcurve", ".fits", read_lightcurve},
     {"stamptable", ".fits", read_stamptable},
+#ifdef HAVE_ONNX
+    {"onnx", ".onnx", read_onnx},
+#endif
+#ifdef HAVE_AVRO
+    {"avro", ".avro", read_avro},
+#endif
     {NULL, NULL, NULL},
 };
 
