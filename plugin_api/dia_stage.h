@@ -333,7 +333,9 @@ typedef struct dia_table {
 
 /* Paths of one exposure on disk, for process_files().  The stage reads the
  * images (FITS, compressed FITS, .gz as cfitsio reads them) and the
- * detections (FITS BINTABLE), processes, and writes `output` atomically (a
+ * detections (a FITS BINTABLE, a FITS_LDAC catalogue's LDAC_OBJECTS, or a
+ * CSV or ECSV table; what a file is goes by its content, not its name; a
+ * file that is none of them is refused naming it), processes, and writes `output` atomically (a
  * temporary file in the same folder, then rename): on failure no output
  * file is left and an existing one is untouched.  mask may be NULL.
  *

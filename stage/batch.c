@@ -16,6 +16,7 @@
 
 #include "atomic_file.h"
 #include "batch_summary.h"
+#include "detections.h"
 #include "sha256.h"
 
 #define DEFAULT_HASH_CARD "SVCFGHSH"
@@ -256,19 +257,15 @@ int sv_batch_output_complete(const char *path, const char *hash_card,
     return 1;
 }
 
-/* Rows of the first table of a detection file (cfitsio name syntax
- * allowed, as the stage reads it). */
+/* Rows of a detection table as the stage reads it (detections.h: FITS
+ * BINTABLE or FITS_LDAC, CSV, ECSV; cfitsio name syntax allowed), or -1. */
 static int64_t detection_rows(const char *path)
 {
-    fitsfile *f = NULL;
-    int status = 0;
-    LONGLONG n = -1;
-    if (sv_fits_guard_file(path, NULL) || fits_open_table(&f, path, READONLY, &status))
+    sv_det_file *f = NULL;
+    if (sv_det_file_open(path, &f, NULL))
         return -1;
-    if (fits_get_num_rowsll(f, &n, &status))
-        n = -1;
-    status = 0;
-    fits_close_file(f, &status);
+    int64_t n = sv_det_file_nrows(f);
+    sv_det_file_close(f);
     return n;
 }
 

@@ -198,7 +198,7 @@ int sv_out_schema_make(const sv_out_names *nm, const sv_model *class_model,
         add_col(s, SV_OUT_CLASS, 0, "CLASS", DIA_COL_STRING, label_width(class_model), "",
                 "most probable class");
     }
-    add_col(s, SV_OUT_FLAGS, 0, "FLAGS", DIA_COL_INT32, 1, "",
+    add_col(s, SV_OUT_FLAGS, 0, nm->flags && *nm->flags ? nm->flags : "FLAGS", DIA_COL_INT32, 1, "",
             "stamp-quality bitmask (FLAGn cards)");
     add_col(s, SV_OUT_BADFRAC, 0, "BADFRAC", DIA_COL_FLOAT32, 1, "",
             "fraction of bad stamp values");
@@ -239,6 +239,9 @@ int sv_out_schema_ncols(const sv_out_schema *s) { return s->ncols; }
 void sv_out_schema_prov(const sv_out_schema *s, sv_provenance *p)
 {
     sv_prov_str(p, "RBCOL", s->col[0].name, "the real/bogus score column");
+    for (int i = 0; i < s->ncols; i++)
+        if (s->col[i].kind == SV_OUT_FLAGS)
+            sv_prov_str(p, "FLAGCOL", s->col[i].name, "the stamp-quality flags column");
     sv_prov_int(p, "PIXORIG", s->origin, "pixel origin of XPIX, YPIX (the input x/y's)");
 }
 

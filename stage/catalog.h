@@ -23,7 +23,7 @@
  *                        NaN when not scored  [only with a class model]
  *       CLASS        nA  the most probable class ('' when not scored)
  *                        [only with a class model]
- *       FLAGS        J   stamp-quality bitmask (stamps.h; documented in the
+ *       FLAGS        J   (sextractor: SV_FLAGS) stamp-quality bitmask (stamps.h; documented in the
  *                        header as FLAG1 = 'EDGE', FLAG2 = 'BADFRAC', ...:
  *                        the keyword's number is the bit's value)
  *       BADFRAC      E   fraction of NaN/inf/masked values in the in-image
@@ -38,7 +38,8 @@
  *     schema's description: the origin of XPIX/YPIX is in it);
  *   - header: provenance cards (sv_provenance: SVVERS, DIAABI, RBMODEL,
  *     RBMVERS, RBMCKSUM, CLMODEL ..., thresholds, input file names, DATE),
- *     RBCOL (the score column's name) and PIXORIG (XPIX/YPIX's origin:
+ *     RBCOL and FLAGCOL (the score's and flags' column names) and PIXORIG
+ *     (XPIX/YPIX's origin:
  *     sv_out_schema_prov),
  *     the FLAGn cards, CHECKSUM and DATASUM.
  * HDU 3, BINTABLE EXTNAME = 'STAMPS' [save_stamps = extension]: the
@@ -119,7 +120,8 @@ const char *sv_prov_get(const sv_provenance *p, const char *key);
  *   ztf          drb, drbversion (the model's version, sv_model_label), and
  *                positions in the input's origin, 1 (ZTF's xpos/ypos)
  *   lsst         reliability, positions 0-based (LSST's x/y)
- *   sextractor   rb, positions 1-based (X_IMAGE/Y_IMAGE)
+ *   sextractor   rb, positions 1-based (X_IMAGE/Y_IMAGE), and the stamp
+ *                flags as SV_FLAGS (SExtractor's own FLAGS stay the input's)
  *   generic      rb, positions 1-based
  * The version column exists when the preset has one and is named after the
  * score column (<score>version: drbversion, or drb_svversion after
@@ -175,6 +177,7 @@ typedef struct sv_out_names {
     const char *version;        /* version column name; NULL or "": none */
     const char *model_version;  /* the version column's value            */
     int origin;                 /* pixel origin of XPIX/YPIX: 0 or 1     */
+    const char *flags;          /* flags column name; NULL: "FLAGS"      */
 } sv_out_names;
 
 typedef struct sv_out_schema {
@@ -211,7 +214,8 @@ const sv_out_col *sv_out_schema_col(const sv_out_schema *s, int i);
 const char *sv_out_schema_colname(const sv_out_schema *s, int i);
 
 /* Add the schema's conventions to a provenance: RBCOL (the score column's
- * name) and PIXORIG (the origin of XPIX, YPIX). */
+ * name), FLAGCOL (the flags column's) and PIXORIG (the origin of XPIX,
+ * YPIX). */
 void sv_out_schema_prov(const sv_out_schema *s, sv_provenance *p);
 
 /* The FITS TFORM of a column ("1E", "1D", "1J", "1L", "9A", "3969E"). */

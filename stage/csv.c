@@ -69,3 +69,49 @@ int sv_csv_split(char *line, sv_csv_field *f, int max, int blanks, char *why, si
             return n;
     }
 }
+
+int sv_csv_split_blanks(char *line, sv_csv_field *f, int max, char *why, size_t cap)
+{
+    int n = 0;
+    char *p = line;
+    for (;;) {
+        while (*p == ' ' || *p == '\t')
+            p++;
+        if (!*p)
+            return n;
+        if (n == max) {
+            snprintf(why, cap, "more than %d fields", max);
+            return -1;
+        }
+        char *start = p, *w = p;
+        int quoted = *p == '"';
+        if (quoted) {
+            for (p++;; p++) {
+                if (!*p) {
+                    snprintf(why, cap, "unterminated quote");
+                    return -1;
+                }
+                if (*p == '"') {
+                    if (p[1] != '"')
+                        break;
+                    p++;
+                }
+                *w++ = *p;
+            }
+            p++;
+            if (*p && *p != ' ' && *p != '\t') {
+                snprintf(why, cap, "text after a closing quote");
+                return -1;
+            }
+        } else {
+            while (*p && *p != ' ' && *p != '\t')
+                *w++ = *p++;
+        }
+        if (*p)
+            p++;
+        *w = '\0';
+        f[n].text = start;
+        f[n].quoted = quoted;
+        n++;
+    }
+}

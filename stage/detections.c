@@ -1,5 +1,6 @@
 /* detections.c — see detections.h. */
 #include "detections.h"
+#include "det_text.h"
 #include "fits_guard.h"
 
 #include <math.h>
@@ -19,13 +20,17 @@ typedef struct preset_row {
     int origin;
     const char *score;    /* the survey's name of the real/bogus score     */
     int score_version;    /* 1: a <score>version column (ZTF drbversion)   */
+    const char *flags;    /* the stamp-quality flags column                */
 } preset_row;
 
+/* SExtractor catalogues have a FLAGS column of their own (extraction
+ * flags): the stage's are SV_FLAGS beside it. */
 static const preset_row presets[] = {
-    {"ztf", "candid", "xpos", "ypos", "ra", "dec", 1, "drb", 1},
-    {"sextractor", "NUMBER", "X_IMAGE", "Y_IMAGE", "ALPHA_J2000", "DELTA_J2000", 1, "rb", 0},
-    {"lsst", "diaSourceId", "x", "y", "ra", "dec", 0, "reliability", 0},
-    {"generic", "id", "x", "y", "ra", "dec", 1, "rb", 0},
+    {"ztf", "candid", "xpos", "ypos", "ra", "dec", 1, "drb", 1, "FLAGS"},
+    {"sextractor", "NUMBER", "X_IMAGE", "Y_IMAGE", "ALPHA_J2000", "DELTA_J2000", 1, "rb", 0,
+     "SV_FLAGS"},
+    {"lsst", "diaSourceId", "x", "y", "ra", "dec", 0, "reliability", 0, "FLAGS"},
+    {"generic", "id", "x", "y", "ra", "dec", 1, "rb", 0, "FLAGS"},
 };
 
 /* The score column's name and, when the preset has one, its version
@@ -52,6 +57,7 @@ int sv_det_map_preset(const char *preset, sv_det_map *map)
             map->origin = presets[i].origin;
             map->coords = SV_COORDS_AUTO;
             set_score(map, presets[i].score, presets[i].score_version);
+            snprintf(map->flags, sizeof map->flags, "%s", presets[i].flags);
             return SV_OK;
         }
     return SV_ERR_ARG;
@@ -334,6 +340,7 @@ void sv_column_read_int64(const dia_column *c, int64_t row0, int n, int64_t *out
 struct sv_det_file {
     fitsfile *fp;
     char path[1024];
+    char format[48];   /* "FITS BINTABLE HDU 2", "FITS_LDAC", "CSV", "ECSV" */
     int64_t nrows;
     sv_det_schema schema;
     int *typecode;     /* per column, cfitsio's                              */
@@ -367,6 +374,79 @@ static int structural(const char *key)
     return 0;
 }
 
+/* Open a FITS file and move to its detection table: the HDU named with
+ * cfitsio syntax, else the FITS_LDAC LDAC_OBJECTS table, else the first
+ * binary table.  Sets f->fp (closed by the caller on failure) and
+ * f->format. */
+static int open_fits_table(sv_det_file *f, const char *path, sv_error *err)
+{
+    int status = 0, hdutype = 0, hdu = 1, nhdu = 0;
+    if (sv_fits_guard_file(path, err))
+        return err ? err->status : SV_ERR_FORMAT;
+    if (fits_open_file(&f->fp, path, READONLY, &status)) {
+        f->fp = NULL;
+        return fail_fits(err, SV_ERR_IO, path, "cannot open the detection table", status);
+    }
+    fits_get_hdu_num(f->fp, &hdu);
+    fits_get_hdu_type(f->fp, &hdutype, &status);
+    fits_get_num_hdus(f->fp, &nhdu, &status);
+    int chosen = hdu != 1 || hdutype != IMAGE_HDU; /* named by the user */
+    int n_objects = 0, n_imhead = 0, first_table = 0, objects = 0;
+    for (int i = 2; i <= nhdu && !status; i++) { /* what the file holds */
+        char extname[FLEN_VALUE] = "";
+        fits_movabs_hdu(f->fp, i, &hdutype, &status);
+        int s2 = 0;
+        fits_read_key_str(f->fp, "EXTNAME", extname, NULL, &s2);
+        if (hdutype == BINARY_TBL && !strcmp(extname, "LDAC_OBJECTS") && !n_objects++)
+            objects = i;
+        n_imhead += hdutype == BINARY_TBL && !strcmp(extname, "LDAC_IMHEAD");
+        if ((hdutype == BINARY_TBL || hdutype == ASCII_TBL) && !first_table)
+            first_table = i;
+    }
+    if (status)
+        return fail_fits(err, SV_ERR_IO, path, "unreadable FITS file", status);
+    int ldac = n_objects > 0 || n_imhead > 0;
+    if (chosen) {
+        char extname[FLEN_VALUE] = "";
+        int s2 = 0;
+        fits_movabs_hdu(f->fp, hdu, &hdutype, &status);
+        fits_read_key_str(f->fp, "EXTNAME", extname, NULL, &s2);
+        if (!strcmp(extname, "LDAC_IMHEAD"))
+            return sv_error_set(err, SV_ERR_FORMAT,
+                                "%s: extension %d is LDAC_IMHEAD, the image header of a "
+                                "FITS_LDAC catalogue; the detections are in LDAC_OBJECTS%s",
+                                path, hdu - 1, objects ? "" : " (none in this file)");
+    } else if (ldac) {
+        if (n_objects == 0)
+            return sv_error_set(err, SV_ERR_FORMAT, "%s: a FITS_LDAC catalogue (LDAC_IMHEAD) "
+                                "without an LDAC_OBJECTS table", path);
+        if (n_objects > 1)
+            return sv_error_set(err, SV_ERR_FORMAT,
+                                "%s: %d LDAC_OBJECTS tables (a catalogue of several chips); "
+                                "name the one of this exposure, e.g. %s[%d]",
+                                path, n_objects, path, objects - 1);
+        hdu = objects;
+    } else {
+        hdu = first_table ? first_table : 1;
+    }
+    fits_movabs_hdu(f->fp, hdu, &hdutype, &status);
+    if (status)
+        return fail_fits(err, SV_ERR_IO, path, "unreadable FITS file", status);
+    if (hdutype == ASCII_TBL)
+        return sv_error_set(err, SV_ERR_FORMAT,
+                            "%s: the detection table is an ASCII table; give a binary table "
+                            "(BINTABLE)",
+                            path);
+    if (hdutype != BINARY_TBL)
+        return sv_error_set(err, SV_ERR_FORMAT, "%s: no binary table (BINTABLE) in the file",
+                            path);
+    if (ldac && hdu == objects)
+        snprintf(f->format, sizeof f->format, "FITS_LDAC LDAC_OBJECTS, HDU %d", hdu);
+    else
+        snprintf(f->format, sizeof f->format, "FITS BINTABLE, HDU %d", hdu);
+    return SV_OK;
+}
+
 void sv_det_file_close(sv_det_file *f)
 {
     if (!f)
@@ -392,44 +472,20 @@ int sv_det_file_open(const char *path, sv_det_file **out, sv_error *err)
     if (!f)
         return sv_error_set(err, SV_ERR_NOMEM, "%s: out of memory", path);
     snprintf(f->path, sizeof f->path, "%s", path);
-    int status = 0, hdutype = 0, hdu = 1;
-    if (sv_fits_guard_file(path, err)) {
+    sv_det_format fmt = sv_det_text_sniff(path);
+    int st = fmt == SV_DET_CSV || fmt == SV_DET_ECSV ? sv_det_text_read(path, fmt, &f->fp, err)
+             : fmt == SV_DET_UNKNOWN ? sv_error_set(err, SV_ERR_FORMAT, "%s: not a detection "
+                                                    "table: neither FITS (it does not begin "
+                                                    "with SIMPLE = T), nor CSV (no comma in its "
+                                                    "first line), nor ECSV (# %%ECSV)", path)
+                                     : open_fits_table(f, path, err);
+    if (st) {
         sv_det_file_close(f);
-        return err ? err->status : SV_ERR_FORMAT;
+        return st;
     }
-    if (fits_open_file(&f->fp, path, READONLY, &status)) {
-        f->fp = NULL;
-        sv_det_file_close(f);
-        return fail_fits(err, SV_ERR_IO, path, "cannot open the detection table", status);
-    }
-    fits_get_hdu_num(f->fp, &hdu);
-    fits_get_hdu_type(f->fp, &hdutype, &status);
-    if (hdu == 1 && hdutype == IMAGE_HDU) {
-        int nhdu = 0;
-        fits_get_num_hdus(f->fp, &nhdu, &status);
-        for (int i = 2; i <= nhdu && !status; i++) {
-            fits_movabs_hdu(f->fp, i, &hdutype, &status);
-            if (hdutype == BINARY_TBL || hdutype == ASCII_TBL)
-                break;
-        }
-    }
-    if (status) {
-        int st = status;
-        sv_det_file_close(f);
-        return fail_fits(err, SV_ERR_IO, path, "unreadable FITS file", st);
-    }
-    if (hdutype == ASCII_TBL) {
-        sv_det_file_close(f);
-        return sv_error_set(err, SV_ERR_FORMAT,
-                            "%s: the detection table is an ASCII table; give a binary table "
-                            "(BINTABLE)",
-                            path);
-    }
-    if (hdutype != BINARY_TBL) {
-        sv_det_file_close(f);
-        return sv_error_set(err, SV_ERR_FORMAT, "%s: no binary table (BINTABLE) in the file",
-                            path);
-    }
+    if (fmt != SV_DET_FITS)
+        snprintf(f->format, sizeof f->format, "%s", fmt == SV_DET_CSV ? "CSV" : "ECSV");
+    int status = 0;
     LONGLONG nrows = 0, naxis1 = 0;
     int ncols = 0;
     fits_get_num_rowsll(f->fp, &nrows, &status);
@@ -515,6 +571,7 @@ int sv_det_file_open(const char *path, sv_det_file **out, sv_error *err)
 }
 
 int64_t sv_det_file_nrows(const sv_det_file *f) { return f->nrows; }
+const char *sv_det_file_format(const sv_det_file *f) { return f->format; }
 const char *sv_det_file_path(const sv_det_file *f) { return f->path; }
 const sv_det_schema *sv_det_file_schema(const sv_det_file *f) { return &f->schema; }
 

@@ -1,12 +1,13 @@
 /* detections.h — the detection table: column presets and mapping, reading
- * FITS binary tables in chunks, and pixel positions.
+ * FITS binary tables (also FITS_LDAC; CSV and ECSV through det_text.h) in
+ * chunks, and pixel positions.
  *
  * Column presets (column names are matched case-insensitively, as FITS
  * does):
  *
  *   preset      id            x, y               origin  ra, dec         score out
  *   ztf         candid        xpos, ypos         1       ra, dec         drb, drbversion
- *   sextractor  NUMBER        X_IMAGE, Y_IMAGE   1       ALPHA_J2000,    rb
+ *   sextractor  NUMBER        X_IMAGE, Y_IMAGE   1       ALPHA_J2000,    rb, SV_FLAGS
  *                                                        DELTA_J2000
  *   lsst        diaSourceId   x, y               0       ra, dec         reliability
  *   generic     id            x, y               1       ra, dec         rb
@@ -15,7 +16,8 @@
  * FITS/SExtractor/ZTF conventions, 0 for LSST's; the output's positions
  * (XPIX, YPIX) are in the same origin.  `score out` is the survey's name of
  * the real/bogus score column the stage adds (catalog.h: the output
- * schema), with ZTF's version column beside it.  Each name and the origin
+ * schema), with ZTF's version column beside it; the stage's stamp flags
+ * are FLAGS, or SV_FLAGS beside SExtractor's own FLAGS.  Each name and the origin
  * can be overridden (col_id, col_x, col_y, col_ra, col_dec, pixel_origin;
  * rb_column renames the score, and the version column to
  * <rb_column>version).
@@ -70,6 +72,7 @@ typedef struct sv_det_map {
     sv_coords coords;
     char score[SV_COLNAME_MAX];          /* output score column          */
     char score_version[SV_COLNAME_MAX];  /* its version column, or ""    */
+    char flags[SV_COLNAME_MAX];          /* output stamp-flags column    */
 } sv_det_map;
 
 /* Fill *map with a preset's names and origin ("ztf", "sextractor", "lsst",
@@ -154,16 +157,28 @@ typedef struct sv_det_schema {
 
 typedef struct sv_det_file sv_det_file;
 
-/* Open the detection table of `path`: the HDU selected with cfitsio
- * extended syntax ("cands.fits[2]") or else the first binary table.
- * Returns 0 with *out set, or SV_ERR_IO (cannot open, not FITS) /
- * SV_ERR_FORMAT (no binary table, an ASCII table, a variable-length array
- * column) with err naming the file. */
+/* Open the detection table of `path`, whose format its first bytes say
+ * (det_text.h):
+ *   FITS     the HDU selected with cfitsio extended syntax ("cands.fits[2]"),
+ *            else a FITS_LDAC catalogue's LDAC_OBJECTS table (SExtractor:
+ *            the LDAC_IMHEAD table before it holds the image's header, not
+ *            detections), else the first binary table;
+ *   CSV, ECSV  read into an in-memory binary table (det_text.h), so the
+ *            output copies their columns as it copies a FITS table's.
+ * Returns 0 with *out set, or SV_ERR_IO (cannot open or read) /
+ * SV_ERR_FORMAT (none of these formats, no binary table, an ASCII table, a
+ * variable-length array column, a FITS_LDAC file with no or several
+ * LDAC_OBJECTS tables or LDAC_IMHEAD named, a damaged CSV/ECSV line) with
+ * err naming the file and the problem (a cfitsio message, when there is
+ * one, only follows ours). */
 int sv_det_file_open(const char *path, sv_det_file **out, sv_error *err);
 void sv_det_file_close(sv_det_file *f);
 
 int64_t sv_det_file_nrows(const sv_det_file *f);
 const char *sv_det_file_path(const sv_det_file *f);
+/* What was read: "FITS BINTABLE, HDU 2", "FITS_LDAC LDAC_OBJECTS, HDU 3",
+ * "CSV", "ECSV" (the output's DETFMT card). */
+const char *sv_det_file_format(const sv_det_file *f);
 const sv_det_schema *sv_det_file_schema(const sv_det_file *f);
 /* A column source over the file's columns. */
 sv_col_source sv_det_file_source(const sv_det_file *f);

@@ -48,7 +48,9 @@ static int read_cat(const char *path, cat *c, sv_error *err)
     fits_get_num_rows(f, &c->n, &st);
     fits_get_num_cols(f, &ncol, &st);
     fits_get_colnum(f, CASESEN, "REAL", &creal, &st);
-    fits_get_colnum(f, CASESEN, "FLAGS", &cfl, &st);
+    char flagcol[FLEN_VALUE] = "FLAGS"; /* catalog.h: FLAGCOL (sextractor: SV_FLAGS) */
+    fits_read_key_str(f, "FLAGCOL", flagcol, NULL, &(int){0});
+    fits_get_colnum(f, CASESEN, flagcol, &cfl, &st);
     fits_get_colnum(f, CASESEN, "XPIX", &cx, &st);
     fits_get_colnum(f, CASESEN, "YPIX", &cy, &st);
     char rbcol[FLEN_VALUE] = ""; /* the score column (catalog.h: RBCOL) */

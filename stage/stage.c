@@ -259,7 +259,8 @@ int sv_stage_create(const sv_stage_config *cfg, const dia_host_services *host,
     {
         char version[64];
         sv_model_label(s->rb, version, sizeof version);
-        sv_out_names nm = {s->map.score, s->map.score_version, version, s->map.origin};
+        sv_out_names nm = {s->map.score, s->map.score_version, version, s->map.origin,
+                           s->map.flags};
         if ((st = sv_out_schema_make(&nm, s->cls, s->save, s->S, &s->schema, err)))
             goto fail;
     }
@@ -1467,6 +1468,7 @@ int sv_stage_process_files(sv_stage *s, const dia_file_job *job, sv_error *err)
     memset(&p, 0, sizeof p);
     prov_common(s, &plan, &v, &p);
     prov_inputs(s, job, &p);
+    sv_prov_str(&p, "DETFMT", sv_det_file_format(fi.det), "detection table format");
     prov_observation(&p, fi.im[0].header, fi.im[0].ncards);
     if (job->exposure_id)
         sv_prov_str(&p, "EXPID", job->exposure_id, "exposure identifier");

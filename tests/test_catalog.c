@@ -69,7 +69,7 @@ static sv_model *class_model(const char *const *names, int n)
 static const sv_out_names *rb_names(const char *score)
 {
     static sv_out_names nm;
-    nm = (sv_out_names){score, NULL, "", 1};
+    nm = (sv_out_names){score, NULL, "", 1, NULL};
     return &nm;
 }
 
@@ -431,13 +431,14 @@ static void test_preset_names(void **state)
     static const struct {
         const char *preset, *rb_column, *score, *version;
         int origin;
+        const char *flags;
     } want[] = {
-        {"ztf", "", "drb", "drbversion", 1},
-        {"lsst", "", "reliability", "", 0},
-        {"sextractor", "", "rb", "", 1},
-        {"generic", "", "rb", "", 1},
-        {"ztf", "drb_sv", "drb_sv", "drb_svversion", 1},
-        {"lsst", "rb", "rb", "", 0},
+        {"ztf", "", "drb", "drbversion", 1, "FLAGS"},
+        {"lsst", "", "reliability", "", 0, "FLAGS"},
+        {"sextractor", "", "rb", "", 1, "SV_FLAGS"}, /* beside SExtractor's FLAGS */
+        {"generic", "", "rb", "", 1, "FLAGS"},
+        {"ztf", "drb_sv", "drb_sv", "drb_svversion", 1, "FLAGS"},
+        {"lsst", "rb", "rb", "", 0, "FLAGS"},
     };
     for (size_t t = 0; t < sizeof want / sizeof want[0]; t++) {
         dia_kv kv[2] = {{"preset", want[t].preset}, {"rb_column", want[t].rb_column}};
@@ -450,7 +451,7 @@ static void test_preset_names(void **state)
         assert_string_equal(map.score, want[t].score);
         assert_string_equal(map.score_version, want[t].version);
         assert_int_equal(map.origin, want[t].origin);
-        sv_out_names nm = {map.score, map.score_version, "d6_m7", map.origin};
+        sv_out_names nm = {map.score, map.score_version, "d6_m7", map.origin, map.flags};
         sv_out_schema s;
         assert_int_equal(sv_out_schema_make(&nm, NULL, SV_SAVE_NONE, 63, &s, &err), 0);
         int v = want[t].version[0] != '\0';
@@ -468,6 +469,8 @@ static void test_preset_names(void **state)
         memset(&p, 0, sizeof p);
         sv_out_schema_prov(&s, &p);
         assert_string_equal(sv_prov_get(&p, "RBCOL"), want[t].score);
+        assert_string_equal(sv_prov_get(&p, "FLAGCOL"), want[t].flags);
+        assert_string_equal(sv_out_schema_colname(&s, 2 + v), want[t].flags);
         assert_string_equal(sv_prov_get(&p, "PIXORIG"), want[t].origin ? "1" : "0");
     }
 }
@@ -481,7 +484,7 @@ static void test_conventions_in_file(void **state)
     snprintf(in, sizeof in, "%s/in.fits", tmpdir);
     snprintf(out, sizeof out, "%s/out_conv.fits", tmpdir);
     write_input(in, 4);
-    sv_out_names nm = {"drb", "drbversion", "d6_m7", 0};
+    sv_out_names nm = {"drb", "drbversion", "d6_m7", 0, "FLAGS"};
     write_catalog(in, out, 4, SV_SAVE_EXTENSION, NULL, &nm);
     fitsfile *fp;
     int status = 0, anynul = 0;

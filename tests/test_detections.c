@@ -373,6 +373,140 @@ static void test_fits_table(void **state)
     sv_det_file_close(f);
 }
 
+static void write_text(const char *path, const char *text)
+{
+    FILE *fp = fopen(path, "w");
+    assert_non_null(fp);
+    fputs(text, fp);
+    fclose(fp);
+}
+
+/* CSV: types from the values, quoting, empty cells; the table reads as a
+ * FITS one does. */
+static void test_csv_table(void **state)
+{
+    char path[300];
+    snprintf(path, sizeof path, "%s/det.csv", tmpdir);
+    write_text(path, "# a comment\n"
+                     "id, xpos ,ypos,name,mixed,gappy\n"
+                     "1660293514215020001,10.5,20,\"a, b\",3,\n"
+                     "\n"
+                     "2,11,21.5,c,x,5\n");
+    sv_det_file *f = NULL;
+    sv_error err;
+    sv_error_clear(&err);
+    assert_int_equal(sv_det_file_open(path, &f, &err), 0);
+    assert_string_equal(sv_det_file_format(f), "CSV");
+    const sv_det_schema *s = sv_det_file_schema(f);
+    assert_int_equal(sv_det_file_nrows(f), 2);
+    assert_int_equal(s->ncols, 6);
+    const char *names[6] = {"id", "xpos", "ypos", "name", "mixed", "gappy"};
+    const char *forms[6] = {"1K", "1D", "1D", "4A", "1A", "1D"};
+    for (int i = 0; i < 6; i++) {
+        assert_string_equal(s->ttype[i], names[i]);
+        assert_string_equal(s->tform[i], forms[i]);
+    }
+    sv_col_source src = sv_det_file_source(f);
+    assert_true(src.integer(src.src, 0));
+    assert_true(src.numeric(src.src, 1) && !src.integer(src.src, 1));
+    assert_false(src.numeric(src.src, 3));
+    int64_t id[2];
+    double v[2];
+    assert_int_equal(sv_det_file_read_int64(f, 0, 0, 2, id, &err), 0);
+    assert_true(id[0] == 1660293514215020001LL && id[1] == 2);
+    assert_int_equal(sv_det_file_read_double(f, 2, 0, 2, v, &err), 0);
+    assert_float_equal(v[0], 20, 0);
+    assert_float_equal(v[1], 21.5, 0);
+    assert_int_equal(sv_det_file_read_double(f, 5, 0, 2, v, &err), 0);
+    assert_true(isnan(v[0]));
+    assert_float_equal(v[1], 5, 0);
+    unsigned char raw[2 * 64];
+    assert_int_equal(s->rowbytes, 8 + 8 + 8 + 4 + 1 + 8);
+    assert_int_equal(sv_det_file_read_raw(f, 0, 2, raw, &err), 0);
+    assert_memory_equal(raw + 24, "a, b", 4);
+    sv_det_file_close(f);
+}
+
+/* ECSV: the YAML header's datatypes and units (flow and block entries,
+ * nested meta), the data's header line, quoted values, empty values. */
+static void test_ecsv_table(void **state)
+{
+    char path[300];
+    snprintf(path, sizeof path, "%s/det.ecsv", tmpdir);
+    write_text(path, "# %ECSV 1.0\n"
+                     "# ---\n"
+                     "# datatype:\n"
+                     "# - {name: id, datatype: int64}\n"
+                     "# - {name: x, unit: pix, datatype: float64, description: 'x, 1-based'}\n"
+                     "# - {name: ok, datatype: bool}\n"
+                     "# - name: label\n"
+                     "#   datatype: string\n"
+                     "#   meta: !!omap\n"
+                     "#   - {a: 1}\n"
+                     "# - {name: q, datatype: int16}\n"
+                     "# meta: !!omap\n"
+                     "# - {EXPID: e1}\n"
+                     "# schema: astropy-2.0\n"
+                     "id x ok label q\n"
+                     "1 10.5 True \"a b\" -3\n"
+                     "2 \"\" False c 7\n");
+    sv_det_file *f = NULL;
+    sv_error err;
+    sv_error_clear(&err);
+    if (sv_det_file_open(path, &f, &err))
+        fail_msg("%s", err.text);
+    assert_string_equal(sv_det_file_format(f), "ECSV");
+    const sv_det_schema *s = sv_det_file_schema(f);
+    assert_int_equal(s->ncols, 5);
+    const char *forms[5] = {"1K", "1D", "1L", "3A", "1I"};
+    for (int i = 0; i < 5; i++)
+        assert_string_equal(s->tform[i], forms[i]);
+    assert_string_equal(s->tunit[1], "pix");
+    double v[2];
+    assert_int_equal(sv_det_file_read_double(f, 1, 0, 2, v, &err), 0);
+    assert_float_equal(v[0], 10.5, 0);
+    assert_true(isnan(v[1]));
+    assert_int_equal(sv_det_file_read_double(f, 4, 0, 2, v, &err), 0);
+    assert_float_equal(v[0], -3, 0);
+    sv_det_file_close(f);
+}
+
+/* Damaged text tables: the file, the line and the problem. */
+static void test_text_table_errors(void **state)
+{
+    static const struct {
+        const char *text, *want;
+    } bad[] = {
+        {"a,b\n1,2\n3\n", "line 3: 1 fields, the header names 2 columns"},
+        {"a,b,A\n1,2,3\n", "line 1: two columns named 'A'"},
+        {"a,,c\n1,2,3\n", "line 1: an empty column name"},
+        {"a,b\n1,\"2\n", "line 2: unterminated quote"},
+        {"# %ECSV 1.0\n# ---\n# datatype:\n# - {name: a, datatype: int8}\n"
+         "# - {name: b, datatype: float64}\na b\n300 1\n",
+         "line 7: column 'a': '300' is not an integer in [-128, 127]"},
+        {"# %ECSV 1.0\n# ---\n# datatype:\n# - {name: a, datatype: float64}\n"
+         "# - {name: b, datatype: float64}\na c\n1 2\n",
+         "line 6: column 2 is 'c' here but 'b' in the ECSV header"},
+        {"# %ECSV 1.0\n# ---\n# datatype:\n# - {name: a, datatype: string, subtype: 'float64[2]'}\n"
+         "a\n\"[1,2]\"\n", "line 4: ECSV column 'a' is an array"},
+        {"# %ECSV 1.0\n# ---\n# datatype:\n# - {name: a, datatype: complex128}\na\n1\n",
+         "line 4: ECSV column 'a': datatype 'complex128'"},
+        {"# %ECSV 1.0\n# ---\n# datatype:\n# - {name: a, datatype: float64}\n", "no data header"},
+    };
+    char path[300];
+    snprintf(path, sizeof path, "%s/bad.txt", tmpdir);
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        write_text(path, bad[i].text);
+        sv_det_file *f = NULL;
+        sv_error err;
+        sv_error_clear(&err);
+        assert_int_equal(sv_det_file_open(path, &f, &err), SV_ERR_FORMAT);
+        assert_null(f);
+        if (!strstr(err.text, bad[i].want) || !strstr(err.text, path))
+            fail_msg("case %zu: '%s' does not say '%s'", i, err.text, bad[i].want);
+    }
+}
+
 static void test_fits_table_errors(void **state)
 {
     char path[300];
@@ -384,13 +518,19 @@ static void test_fits_table_errors(void **state)
     assert_int_equal(sv_det_file_open(path, &f, &err), SV_ERR_IO);
     assert_null(f);
     assert_non_null(strstr(err.text, path));
-    /* not FITS */
+    /* not FITS, and text that is no CSV (no comma) */
     snprintf(path, sizeof path, "%s/garbage.fits", tmpdir);
     FILE *fp = fopen(path, "w");
     fputs("this is not a FITS file at all\n", fp);
     fclose(fp);
-    assert_int_equal(sv_det_file_open(path, &f, &err), SV_ERR_IO);
-    assert_non_null(strstr(err.text, "garbage.fits"));
+    assert_int_equal(sv_det_file_open(path, &f, &err), SV_ERR_FORMAT);
+    assert_non_null(strstr(err.text, "garbage.fits: not a detection table"));
+    fp = fopen(path, "wb");
+    fputs("\x01\x02\x03 binary", fp);
+    fclose(fp);
+    assert_int_equal(sv_det_file_open(path, &f, &err), SV_ERR_FORMAT);
+    assert_non_null(strstr(err.text, "garbage.fits: not a detection table"));
+    assert_null(strstr(err.text, "cfitsio"));
     /* an image, no table */
     snprintf(path, sizeof path, "%s/image.fits", tmpdir);
     fitsfile *ff;
@@ -463,6 +603,9 @@ int main(void)
         cmocka_unit_test(test_table_validate),
         cmocka_unit_test(test_fits_table),
         cmocka_unit_test(test_fits_table_errors),
+        cmocka_unit_test(test_csv_table),
+        cmocka_unit_test(test_ecsv_table),
+        cmocka_unit_test(test_text_table_errors),
     };
     return cmocka_run_group_tests_name("detections", tests, setup, teardown);
 }

@@ -106,7 +106,10 @@ def main():
         fail("preset %s has no version column" % preset)
     if not hdr.get("RBMVERS"):
         fail("RBMVERS is empty")
-    own = [a.rb, "REAL", "FLAGS", "BADFRAC", "XPIX", "YPIX"]
+    flags = hdr.get("FLAGCOL")
+    if flags != ("SV_FLAGS" if preset == "sextractor" else "FLAGS"):
+        fail("FLAGCOL = %r for preset %s" % (flags, preset))
+    own = [a.rb, "REAL", flags, "BADFRAC", "XPIX", "YPIX"]
     for c in own:
         if c not in t.colnames:
             fail("no column %s" % c)
@@ -120,7 +123,7 @@ def main():
     if hdr["NDET"] != len(d):
         fail("NDET = %s for %d rows" % (hdr["NDET"], len(d)))
     rb = np.ma.filled(np.ma.asarray(t[a.rb], dtype=float), np.nan)
-    fl = np.asarray(t["FLAGS"])
+    fl = np.asarray(t[flags])
     unscored = (fl & NOSCORE) != 0
     if (np.isnan(rb) != unscored).any():
         bad = np.nonzero(np.isnan(rb) != unscored)[0][0]
