@@ -18,8 +18,8 @@
 
 #include <zlib.h>
 
-#include "alert_score.h"
-#include "model_fits.h"
+#include "pipeline/alert_score.h"
+#include "model/model_fits.h"
 
 static double now(void)
 {

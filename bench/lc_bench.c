@@ -27,9 +27,9 @@
 #include <string.h>
 #include <time.h>
 
-#include "lc_infer.h"
-#include "nn_engine.h"
-#include "parallel.h"
+#include "nn/fast/lc_infer.h"
+#include "nn/nn_engine.h"
+#include "core/parallel.h"
 
 static double now_s(void)
 {

@@ -28,12 +28,12 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "model.h"
-#include "model_fits.h"
-#include "nn.h"
-#include "preprocess.h"
-#include "sim_exposure.h"
-#include "stage.h"
+#include "model/model.h"
+#include "model/model_fits.h"
+#include "nn/nn.h"
+#include "model/preprocess.h"
+#include "sim/sim_exposure.h"
+#include "pipeline/stage.h"
 
 static double now_s(void)
 {

@@ -36,13 +36,13 @@
 #include <string.h>
 #include <time.h>
 
-#include "arch.h"
-#include "dataset.h"
-#include "model.h"
-#include "nn_engine.h"
-#include "nn_train.h"
-#include "parallel.h"
-#include "train.h"
+#include "model/arch.h"
+#include "data/dataset.h"
+#include "model/model.h"
+#include "nn/nn_engine.h"
+#include "nn/fast/nn_train.h"
+#include "core/parallel.h"
+#include "train/train.h"
 
 static double now_s(void)
 {

@@ -2,7 +2,7 @@
 """Training throughput of the braai network (VGG6) in PyTorch: the reference
 for bench/train_bench.c.
 
-The same network as stampvet's `--arch braai` (stage/arch.h): 63x63x3 input,
+The same network as stampvet's `--arch braai` (stage/model/arch.h): 63x63x3 input,
 conv 3x3x16 relu (valid), conv 3x3x16 relu, maxpool 2, dropout .25,
 conv 3x3x32 relu, conv 3x3x32 relu, maxpool 4, dropout .25, flatten,
 dense 256 relu, dropout .5, dense 1 sigmoid (312,081 parameters); binary

@@ -215,7 +215,7 @@ stampvet's simulator alone can teach the same network, and the base that shows w
 simulated pre-training is worth in the transfer-learning experiment. P(real) for a
 63x63 science/reference/difference triplet at ZTF's 1.01"/pixel, channels SCI,REF,DIFF,
 each stamp divided by its L2 norm (\`--norm l2\`, as braai d6_m9). Architecture
-\`$ARCH\` (\`stage/arch.h\`; braai = ZTF's VGG6 real/bogus network, 312,081 parameters)
+\`$ARCH\` (\`stage/model/arch.h\`; braai = ZTF's VGG6 real/bogus network, 312,081 parameters)
 trained from scratch.
 
 ## Data

@@ -24,12 +24,12 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "atomic_file.h"
-#include "batch.h"
-#include "params_hash.h"
+#include "core/atomic_file.h"
+#include "batch/batch.h"
+#include "core/params_hash.h"
 #include "dia_host.h"
 #include "dia_stage.h"
-#include "fits_dates.h"
+#include "fits/fits_dates.h"
 
 static const dia_param_desc params[] = {
     {"threads", DIA_PARAM_INT, "1", 1, 64, NULL, "accepted for the batch convention"},

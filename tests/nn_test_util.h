@@ -9,8 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "nn.h"
-#include "nn_engine.h"
+#include "nn/nn.h"
+#include "nn/nn_engine.h"
 
 /* deterministic uniform generator for test data (splitmix64) */
 static uint64_t tu_state = 12345;

@@ -16,11 +16,11 @@
 
 #include <fitsio.h>
 
-#include "model.h"
-#include "model_fits.h"
-#include "nn.h"
-#include "nn_engine.h"
-#include "preprocess.h"
+#include "model/model.h"
+#include "model/model_fits.h"
+#include "nn/nn.h"
+#include "nn/nn_engine.h"
+#include "model/preprocess.h"
 
 /* ---- models ----------------------------------------------------------- */
 

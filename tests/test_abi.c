@@ -14,8 +14,8 @@
 #include <unistd.h>
 
 #include "dia_host.h"
-#include "stage.h"
-#include "stage_plugin.h"
+#include "pipeline/stage.h"
+#include "pipeline/stage_plugin.h"
 #include "stage_test_util.h"
 
 static char module_path[4096], bad_path[4096], noentry_path[4096];

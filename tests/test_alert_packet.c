@@ -20,9 +20,9 @@
 #include <cmocka.h>
 #include <dirent.h>
 
-#include "alert_packet.h"
-#include "alert_sanitizer.h"
-#include "score.h"
+#include "data/alert_packet.h"
+#include "data/alert_sanitizer.h"
+#include "infer/score.h"
 
 /* ---- helpers -------------------------------------------------------------- */
 

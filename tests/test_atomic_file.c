@@ -18,7 +18,7 @@
 #include <unistd.h>
 #include <utime.h>
 
-#include "atomic_file.h"
+#include "core/atomic_file.h"
 
 static char dir[256];
 

@@ -1,4 +1,4 @@
-/* test_batch.c — the batch engine (stage/batch.c) on the test stage module
+/* test_batch.c — the batch engine (stage/batch/batch.c) on the test stage module
  * (tests/batch_test_stage.c) through the ABI only: configuration hash,
  * output verification for resume, failure isolation, resume and --force,
  * shards, cancellation, per-exposure overrides, progress reports. */
@@ -15,9 +15,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "batch.h"
-#include "params_hash.h"
-#include "manifest.h"
+#include "batch/batch.h"
+#include "core/params_hash.h"
+#include "batch/manifest.h"
 
 static char tmpdir[256], module[4096];
 

@@ -11,7 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "batch_summary.h"
+#include "batch/batch_summary.h"
 
 static char tmpdir[256];
 

@@ -16,12 +16,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "atomic_file.h"
-#include "catalog.h"
-#include "detections.h"
-#include "stage_params.h"
-#include "stamp_table.h"
-#include "stamps.h"
+#include "core/atomic_file.h"
+#include "pipeline/catalog.h"
+#include "pipeline/detections.h"
+#include "pipeline/stage_params.h"
+#include "data/stamp_table.h"
+#include "pipeline/stamps.h"
 
 static char tmpdir[256];
 

@@ -14,9 +14,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "detections.h"
-#include "stage_params.h"
-#include "stamps.h"
+#include "pipeline/detections.h"
+#include "pipeline/stage_params.h"
+#include "pipeline/stamps.h"
 
 static char tmpdir[256];
 

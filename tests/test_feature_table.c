@@ -13,7 +13,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "feature_table.h"
+#include "data/feature_table.h"
 
 static sv_model *feature_model(void)
 {

@@ -15,7 +15,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "fits_image.h"
+#include "fits/fits_image.h"
 
 static char dir[256];
 

@@ -30,13 +30,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "detections.h"
-#include "feature_table.h"
-#include "fits_guard.h"
-#include "fits_image.h"
+#include "pipeline/detections.h"
+#include "data/feature_table.h"
+#include "fits/fits_guard.h"
+#include "fits/fits_image.h"
 #include "fuzz/readers.h"
 #ifdef HAVE_AVRO
-#include "alert_sanitizer.h" /* the avro reader: libavro's own leaks */
+#include "data/alert_sanitizer.h" /* the avro reader: libavro's own leaks */
 #endif
 
 static char dir[256];

@@ -22,9 +22,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "keras_import.h"
-#include "nn_engine.h"
-#include "sha256.h"
+#include "model/import/keras_import.h"
+#include "nn/nn_engine.h"
+#include "core/sha256.h"
 
 #define TOL 1e-5
 

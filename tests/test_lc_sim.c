@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "lc_sim.h"
+#include "sim/lc_sim.h"
 
 static int dbl_cmp(const void *a, const void *b)
 {

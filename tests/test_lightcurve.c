@@ -24,21 +24,21 @@
 #include <unistd.h>
 
 #include "config.h"
-#include "evaluate.h"
-#include "finetune.h"
-#include "lc_arch.h"
-#include "lc_infer.h"
-#include "lc_sim.h"
-#include "lc_source.h"
-#include "lc_stage.h"
-#include "lightcurve.h"
-#include "arch.h"
-#include "model_fits.h"
-#include "nn_engine.h"
-#include "stage.h"
-#include "train.h"
+#include "train/evaluate.h"
+#include "train/finetune.h"
+#include "model/lc_arch.h"
+#include "nn/fast/lc_infer.h"
+#include "sim/lc_sim.h"
+#include "data/lc_source.h"
+#include "pipeline/lc_stage.h"
+#include "data/lightcurve.h"
+#include "model/arch.h"
+#include "model/model_fits.h"
+#include "nn/nn_engine.h"
+#include "pipeline/stage.h"
+#include "train/train.h"
 #ifdef HAVE_HDF5
-#include "keras_import.h"
+#include "model/import/keras_import.h"
 #endif
 
 static char tmpdir[1024];

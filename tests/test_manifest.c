@@ -13,7 +13,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "manifest.h"
+#include "batch/manifest.h"
 
 static sv_manifest *parse(const char *text, const char *basedir, int csv, sv_error *err)
 {

@@ -28,8 +28,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "dataset.h"
-#include "metrics.h"
+#include "data/dataset.h"
+#include "train/metrics.h"
 
 static void test_auc_hand(void **state)
 {

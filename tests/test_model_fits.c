@@ -17,11 +17,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "model.h"
-#include "model_describe.h"
-#include "model_fits.h"
-#include "nn.h"
-#include "nn_engine.h"
+#include "model/model.h"
+#include "model/model_describe.h"
+#include "model/model_fits.h"
+#include "nn/nn.h"
+#include "nn/nn_engine.h"
 
 static char tmpdir[512];
 

@@ -14,7 +14,7 @@
 
 #include <cmocka.h>
 
-#include "nn_plan.h"
+#include "nn/fast/nn_plan.h"
 #include "nn_test_util.h"
 
 /* ---- building nets ------------------------------------------------------ */

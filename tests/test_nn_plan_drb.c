@@ -16,12 +16,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "keras_import.h"
-#include "model.h"
-#include "nn_engine.h"
-#include "nn_plan.h"
-#include "preprocess.h"
-#include "score.h"
+#include "model/import/keras_import.h"
+#include "model/model.h"
+#include "nn/nn_engine.h"
+#include "nn/fast/nn_plan.h"
+#include "model/preprocess.h"
+#include "infer/score.h"
 
 #define MAX_ALERTS 64
 

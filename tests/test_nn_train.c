@@ -30,12 +30,12 @@
 
 #include <cmocka.h>
 
-#include "arch.h"
-#include "dataset.h"
-#include "model.h"
-#include "nn_train.h"
+#include "model/arch.h"
+#include "data/dataset.h"
+#include "model/model.h"
+#include "nn/fast/nn_train.h"
 #include "nn_test_util.h"
-#include "train.h"
+#include "train/train.h"
 
 /* ---- networks ------------------------------------------------------------ */
 

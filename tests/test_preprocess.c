@@ -15,7 +15,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "preprocess.h"
+#include "model/preprocess.h"
 
 static uint64_t rng_state = 7;
 static float urand(float lo, float hi)

@@ -31,11 +31,11 @@
 #ifdef HAVE_CONFIG_H
 #include "config.h"
 #endif
-#include "lc_infer.h"
-#include "model_fits.h"
-#include "nn_engine.h"
+#include "nn/fast/lc_infer.h"
+#include "model/model_fits.h"
+#include "nn/nn_engine.h"
 #ifdef HAVE_HDF5
-#include "keras_import.h"
+#include "model/import/keras_import.h"
 #endif
 
 #define TOL 1e-5

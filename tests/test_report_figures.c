@@ -30,10 +30,10 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "dataset.h"
-#include "metrics.h"
-#include "report_figures.h"
-#include "scores_table.h"
+#include "data/dataset.h"
+#include "train/metrics.h"
+#include "train/report_figures.h"
+#include "data/scores_table.h"
 
 static void test_roc_pr_hand(void **state)
 {

@@ -16,8 +16,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "nn_engine.h"
-#include "score.h"
+#include "nn/nn_engine.h"
+#include "infer/score.h"
 
 static char tmpdir[256];
 

@@ -11,7 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "sha256.h"
+#include "core/sha256.h"
 
 static void test_vectors(void **state)
 {

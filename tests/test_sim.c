@@ -21,11 +21,11 @@
 #include <wcslib/wcs.h>
 #include <wcslib/wcshdr.h>
 
-#include "sim_classes.h"
-#include "sim_exposure.h"
-#include "sim_frame.h"
-#include "sim_stamps.h"
-#include "stamp_table.h"
+#include "sim/sim_classes.h"
+#include "sim/sim_exposure.h"
+#include "sim/sim_frame.h"
+#include "sim/sim_stamps.h"
+#include "data/stamp_table.h"
 
 static char tmpdir[256];
 

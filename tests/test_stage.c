@@ -16,15 +16,15 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "catalog.h"
+#include "pipeline/catalog.h"
 #include "dia_host.h"
-#include "fits_image.h"
-#include "model_fits.h"
-#include "score.h"
-#include "stage.h"
-#include "stage_plugin.h"
+#include "fits/fits_image.h"
+#include "model/model_fits.h"
+#include "infer/score.h"
+#include "pipeline/stage.h"
+#include "pipeline/stage_plugin.h"
 #include "stage_test_util.h"
-#include "stamps.h"
+#include "pipeline/stamps.h"
 
 #define S 31
 #define NW 160

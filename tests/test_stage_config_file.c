@@ -13,9 +13,9 @@
 #include <unistd.h>
 
 #include "dia_host.h"
-#include "stage_config_file.h"
-#include "stage_params.h"
-#include "stage_plugin.h"
+#include "pipeline/stage_config_file.h"
+#include "pipeline/stage_params.h"
+#include "pipeline/stage_plugin.h"
 
 static char path[64];
 

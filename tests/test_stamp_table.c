@@ -19,8 +19,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "atomic_file.h"
-#include "stamp_table.h"
+#include "core/atomic_file.h"
+#include "data/stamp_table.h"
 
 static char tmpdir[256];
 

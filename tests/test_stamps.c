@@ -12,8 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "fits_image.h"
-#include "stamps.h"
+#include "fits/fits_image.h"
+#include "pipeline/stamps.h"
 
 #define W 64
 #define H 48

@@ -21,12 +21,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "arch.h"
-#include "dataset.h"
-#include "finetune.h"
-#include "model.h"
-#include "nn_engine.h"
-#include "train.h"
+#include "model/arch.h"
+#include "data/dataset.h"
+#include "train/finetune.h"
+#include "model/model.h"
+#include "nn/nn_engine.h"
+#include "train/train.h"
 
 #define S 16
 

@@ -1,5 +1,5 @@
 /* cli_opts.c — see cli_opts.h. */
-#include "cli_opts.h"
+#include "cli/cli_opts.h"
 
 #include <errno.h>
 #include <getopt.h>

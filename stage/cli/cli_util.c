@@ -6,7 +6,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "commands.h"
+#include "cli/commands.h"
 
 int cli_fail(const char *cmd, const char *fmt, ...)
 {

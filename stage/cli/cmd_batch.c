@@ -1,7 +1,7 @@
 /* cmd_batch.c — `stampvet batch`: a night of exposures through a DIA stage.
  *
- * The work is in stage/batch.c (engine), stage/manifest.c (the list),
- * stage/batch_summary.c (the table) and stage/batch_progress.c (progress);
+ * The work is in stage/batch/batch.c (engine), stage/batch/manifest.c (the list),
+ * stage/batch/batch_summary.c (the table) and stage/batch/batch_progress.c (progress);
  * this file parses options, installs the signal handlers (SIGINT/SIGTERM set
  * a flag, SIGXFSZ is ignored so that a full file-size limit becomes a write
  * error), with --mpi initialises MPI, and sets OpenBLAS to one thread per
@@ -26,15 +26,15 @@
 #include <mpi.h>
 #endif
 
-#include "batch.h"
-#include "batch_progress.h"
-#include "batch_summary.h"
-#include "cli_opts.h"
-#include "commands.h"
+#include "batch/batch.h"
+#include "batch/batch_progress.h"
+#include "batch/batch_summary.h"
+#include "cli/cli_opts.h"
+#include "cli/commands.h"
 #include "dia_host.h"
-#include "manifest.h"
-#include "stage_config_file.h"
-#include "stage_plugin.h"
+#include "batch/manifest.h"
+#include "pipeline/stage_config_file.h"
+#include "pipeline/stage_plugin.h"
 
 /* ---- signals ------------------------------------------------------------- */
 

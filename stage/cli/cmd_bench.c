@@ -8,12 +8,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "bench_infer.h"
-#include "cli_opts.h"
-#include "commands.h"
-#include "model.h"
-#include "model_fits.h"
-#include "nn_plan.h"
+#include "infer/bench_infer.h"
+#include "cli/cli_opts.h"
+#include "cli/commands.h"
+#include "model/model.h"
+#include "model/model_fits.h"
+#include "nn/fast/nn_plan.h"
 
 enum { O_THREADS = 256, O_BATCH, O_RUNS, O_SECONDS, O_ISA, O_MODEL, O_MODELS_DIR, O_NO_BRAAI,
        O_NO_MODELS, O_TSV, O_DUMP };

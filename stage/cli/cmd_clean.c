@@ -4,9 +4,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "atomic_file.h"
-#include "cli_opts.h"
-#include "commands.h"
+#include "core/atomic_file.h"
+#include "cli/cli_opts.h"
+#include "cli/commands.h"
 
 enum { O_OLDER_THAN = 256 };
 

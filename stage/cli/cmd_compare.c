@@ -7,13 +7,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "commands.h"
-#include "compare.h"
-#include "lc_cli.h"
-#include "dataset.h"
-#include "model.h"
-#include "model_fits.h"
-#include "train_opts.h"
+#include "cli/commands.h"
+#include "train/compare.h"
+#include "cli/lc_cli.h"
+#include "data/dataset.h"
+#include "model/model.h"
+#include "model/model_fits.h"
+#include "cli/train_opts.h"
 
 enum { OPT_THRESHOLD = 1 };
 

@@ -13,13 +13,13 @@
 #include <string.h>
 #include <time.h>
 
-#include "cli_opts.h"
-#include "commands.h"
+#include "cli/cli_opts.h"
+#include "cli/commands.h"
 #include "dia_host.h"
-#include "sim_exposure.h"
-#include "stage.h"
-#include "stage_plugin.h"
-#include "stamps.h"
+#include "sim/sim_exposure.h"
+#include "pipeline/stage.h"
+#include "pipeline/stage_plugin.h"
+#include "pipeline/stamps.h"
 
 static const cli_opt demo_opts[] = {
     {"model", 'm', "FILE", "real/bogus model (default: ZTF's braai d6_m7, the installed\n"

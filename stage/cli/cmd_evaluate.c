@@ -7,16 +7,16 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "commands.h"
-#include "dataset.h"
-#include "lc_cli.h"
-#include "lightcurve.h"
-#include "evaluate.h"
-#include "model.h"
-#include "model_fits.h"
-#include "parallel.h"
-#include "report.h"
-#include "train_opts.h"
+#include "cli/commands.h"
+#include "data/dataset.h"
+#include "cli/lc_cli.h"
+#include "data/lightcurve.h"
+#include "train/evaluate.h"
+#include "model/model.h"
+#include "model/model_fits.h"
+#include "core/parallel.h"
+#include "train/report.h"
+#include "cli/train_opts.h"
 
 enum { OPT_MODEL = 1, OPT_DATA, OPT_OUT, OPT_THRESHOLD, OPT_THREADS, OPT_MAX_ROWS, OPT_LC,
        OPT_SCORES_OUT };

@@ -5,13 +5,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "commands.h"
-#include "lc_cli.h"
-#include "dataset.h"
-#include "finetune.h"
-#include "model.h"
-#include "model_fits.h"
-#include "train_opts.h"
+#include "cli/commands.h"
+#include "cli/lc_cli.h"
+#include "data/dataset.h"
+#include "train/finetune.h"
+#include "model/model.h"
+#include "model/model_fits.h"
+#include "cli/train_opts.h"
 
 static void help(void)
 {

@@ -8,12 +8,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "commands.h"
-#include "import_opts.h"
+#include "cli/commands.h"
+#include "cli/import_opts.h"
 
 #ifdef HAVE_HDF5
-#include "keras_import.h"
-#include "model_fits.h"
+#include "model/import/keras_import.h"
+#include "model/model_fits.h"
 #endif
 
 static const char import_keras_usage[] =

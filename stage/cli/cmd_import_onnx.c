@@ -7,12 +7,12 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "commands.h"
-#include "import_opts.h"
+#include "cli/commands.h"
+#include "cli/import_opts.h"
 
 #ifdef HAVE_ONNX
-#include "model_fits.h"
-#include "onnx_import.h"
+#include "model/model_fits.h"
+#include "model/import/onnx_import.h"
 #endif
 
 static const char import_onnx_usage[] =

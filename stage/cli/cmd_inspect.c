@@ -4,12 +4,12 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "cli_opts.h"
-#include "commands.h"
-#include "fits_guard.h"
-#include "model.h"
-#include "model_describe.h"
-#include "model_fits.h"
+#include "cli/cli_opts.h"
+#include "cli/commands.h"
+#include "fits/fits_guard.h"
+#include "model/model.h"
+#include "model/model_describe.h"
+#include "model/model_fits.h"
 
 /* observation and WCS cards, then the cards stampvet writes: a model file's
  * (model_fits.h), a labelled-stamps table's (stamp_table.h) and the stage

@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "commands.h"
+#include "cli/commands.h"
 #include "config.h"
 
 static void help(void)
@@ -70,16 +70,16 @@ int cmd_report(int argc, char **argv)
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "atomic_file.h"
-#include "dataset.h"
-#include "lightcurve.h"
-#include "evaluate.h"
-#include "model_fits.h"
-#include "parallel.h"
-#include "plot.h"
-#include "report_pages.h"
-#include "scores_table.h"
-#include "train_opts.h"
+#include "core/atomic_file.h"
+#include "data/dataset.h"
+#include "data/lightcurve.h"
+#include "train/evaluate.h"
+#include "model/model_fits.h"
+#include "core/parallel.h"
+#include "train/plot.h"
+#include "train/report_pages.h"
+#include "data/scores_table.h"
+#include "cli/train_opts.h"
 
 enum {
     OPT_EVAL = 1, OPT_DATA, OPT_MODEL, OPT_COMPARE, OPT_CATALOG, OPT_TITLE, OPT_THRESHOLD,

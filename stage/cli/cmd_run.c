@@ -7,11 +7,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cli_opts.h"
-#include "commands.h"
+#include "cli/cli_opts.h"
+#include "cli/commands.h"
 #include "dia_host.h"
-#include "stage_config_file.h"
-#include "stage_plugin.h"
+#include "pipeline/stage_config_file.h"
+#include "pipeline/stage_plugin.h"
 
 enum { O_SCI = 256, O_REF, O_DIFF, O_DET, O_MASK, O_EXPID, O_DUMP, O_HISTORY, O_OVERWRITE };
 

@@ -11,11 +11,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "commands.h"
-#include "feature_table.h"
-#include "model_fits.h"
-#include "score.h"
-#include "tensor_score.h"
+#include "cli/commands.h"
+#include "data/feature_table.h"
+#include "model/model_fits.h"
+#include "infer/score.h"
+#include "infer/tensor_score.h"
 
 static const char score_usage[] =
     "usage: stampvet score --model M.fits --sci S.fits --ref R.fits --diff D.fits\n"

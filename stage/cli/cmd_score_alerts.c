@@ -11,13 +11,13 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "commands.h"
-#include "model_fits.h"
-#include "report.h"
-#include "score.h"
+#include "cli/commands.h"
+#include "model/model_fits.h"
+#include "train/report.h"
+#include "infer/score.h"
 #ifdef HAVE_AVRO
-#include "alert_sanitizer.h"
-#include "alert_score.h"
+#include "data/alert_sanitizer.h"
+#include "pipeline/alert_score.h"
 #endif
 
 static const char alerts_usage[] =

@@ -6,10 +6,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "commands.h"
-#include "lc_cli.h"
-#include "sim_exposure.h"
-#include "sim_stamps.h"
+#include "cli/commands.h"
+#include "cli/lc_cli.h"
+#include "sim/sim_exposure.h"
+#include "sim/sim_stamps.h"
 
 static void usage(FILE *out)
 {

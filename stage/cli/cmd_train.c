@@ -5,14 +5,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "arch.h"
-#include "commands.h"
-#include "dataset.h"
-#include "lc_cli.h"
-#include "model.h"
-#include "model_fits.h"
-#include "train.h"
-#include "train_opts.h"
+#include "model/arch.h"
+#include "cli/commands.h"
+#include "data/dataset.h"
+#include "cli/lc_cli.h"
+#include "model/model.h"
+#include "model/model_fits.h"
+#include "train/train.h"
+#include "cli/train_opts.h"
 
 enum { OPT_ARCH = 1, OPT_NORM };
 

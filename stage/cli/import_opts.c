@@ -4,14 +4,14 @@
 #include "config.h"
 #endif
 
-#include "import_opts.h"
+#include "cli/import_opts.h"
 
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "commands.h"
+#include "cli/commands.h"
 
 int cli_import_parse(const char *cmd, const char *usage, int keras, int argc, char **argv,
                      sv_import_options *out, const char **in_path_out, const char **out_path_out)

@@ -3,7 +3,7 @@
 #ifndef SV_CLI_IMPORT_OPTS_H
 #define SV_CLI_IMPORT_OPTS_H
 
-#include "model_import.h"
+#include "model/model_import.h"
 
 /* The --help lines of the options both commands take (after MODEL and
  * import-keras's --arch). */

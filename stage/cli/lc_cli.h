@@ -9,9 +9,9 @@
 #ifndef SV_CLI_LC_CLI_H
 #define SV_CLI_LC_CLI_H
 
-#include "dataset.h"
-#include "lightcurve.h"
-#include "model.h"
+#include "data/dataset.h"
+#include "data/lightcurve.h"
+#include "model/model.h"
 
 /* 1 when argv names light curves: the flag --lightcurves, or the value of
  * --data, --val, --train, --test, --from, --base or --model is a

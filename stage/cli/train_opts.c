@@ -1,5 +1,5 @@
 /* train_opts.c — what the training commands share.  See train_opts.h. */
-#include "train_opts.h"
+#include "cli/train_opts.h"
 
 #include <cblas.h>
 #include <errno.h>
@@ -8,12 +8,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "commands.h"
-#include "evaluate.h"
-#include "lc_source.h"
-#include "model_fits.h"
-#include "parallel.h"
-#include "stamp_table.h"
+#include "cli/commands.h"
+#include "train/evaluate.h"
+#include "data/lc_source.h"
+#include "model/model_fits.h"
+#include "core/parallel.h"
+#include "data/stamp_table.h"
 
 void train_cli_init(train_cli *t, const char *cmd)
 {

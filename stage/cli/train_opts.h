@@ -10,11 +10,11 @@
 #include <getopt.h>
 #include <stdio.h>
 
-#include "compare.h"
-#include "dataset.h"
-#include "finetune.h"
-#include "model.h"
-#include "train.h"
+#include "train/compare.h"
+#include "data/dataset.h"
+#include "train/finetune.h"
+#include "model/model.h"
+#include "train/train.h"
 
 /* Option codes (getopt_long `val`s) of the shared options.  A command's
  * own codes are below 1000 or from 2000 on. */

@@ -19,7 +19,7 @@
 #include "config.h"
 #include "readers.h"
 #ifdef HAVE_AVRO
-#include "alert_sanitizer.h" /* libavro's own leaks and unchecked lengths */
+#include "data/alert_sanitizer.h" /* libavro's own leaks and unchecked lengths */
 #endif
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);

@@ -6,25 +6,25 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "detections.h"
-#include "feature_table.h"
-#include "fits_image.h"
-#include "lightcurve.h"
-#include "manifest.h"
-#include "model.h"
-#include "model_fits.h"
-#include "nn.h"
-#include "score.h"
-#include "stage_config_file.h"
-#include "stamp_table.h"
+#include "pipeline/detections.h"
+#include "data/feature_table.h"
+#include "fits/fits_image.h"
+#include "data/lightcurve.h"
+#include "batch/manifest.h"
+#include "model/model.h"
+#include "model/model_fits.h"
+#include "nn/nn.h"
+#include "infer/score.h"
+#include "pipeline/stage_config_file.h"
+#include "data/stamp_table.h"
 #ifdef HAVE_HDF5
-#include "keras_import.h"
+#include "model/import/keras_import.h"
 #endif
 #ifdef HAVE_ONNX
-#include "onnx_import.h"
+#include "model/import/onnx_import.h"
 #endif
 #ifdef HAVE_AVRO
-#include "alert_packet.h"
+#include "data/alert_packet.h"
 #endif
 
 /* At most this many rows of a table are read (the size checks are what

@@ -11,7 +11,7 @@
 #ifndef SV_FUZZ_READERS_H
 #define SV_FUZZ_READERS_H
 
-#include "sv_error.h"
+#include "core/sv_error.h"
 
 typedef struct sv_fuzz_reader {
     const char *name;   /* also the seed folder tests/fuzz/<name>/ and the

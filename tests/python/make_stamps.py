@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Write a small synthetic labelled-stamps table (stage/stamp_table.h layout)
+"""Write a small synthetic labelled-stamps table (stage/data/stamp_table.h layout)
 for the CLI tests of train / finetune / evaluate / compare.
 
 usage: make_stamps.py OUT.fits N SIZE CLASSES SEED [NOISE]

@@ -2,7 +2,7 @@
 """onnx_seeds.py OUTDIR -- small ONNX models made here with onnx.helper
 (python3-onnx), the fuzz seeds of the ONNX importer (tests/fuzz/onnx/).
 
-Each uses operators of the importer's table (stage/onnx_import.c) on a
+Each uses operators of the importer's table (stage/model/import/onnx_import.c) on a
 small stamp so that a file stays well under the fuzz runner's 64 KiB:
   cnn.onnx   3x8x8 stamp: Conv (same pads), Relu, MaxPool, Flatten, Gemm,
              Softmax

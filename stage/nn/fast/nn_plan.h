@@ -1,0 +1,129 @@
+/* nn_plan.h — the inference fast path: a finalised nn_net compiled into an
+ * execution plan.
+ *
+ * nn_plan_new() reads the network once and
+ *   - repacks every weight tensor into the layout its kernel wants (output
+ *     channels padded to a multiple of 16, zero rows for padded input
+ *     channels, Dense rows in the physical order of the padded Flatten);
+ *   - runs 3x3 stride-1 convolutions on 16 or more channels as Winograd
+ *     F(2x2,3x3) (2.25 times fewer multiplications; the transformed
+ *     weights are computed once, in double precision), others as direct
+ *     convolutions with register tiling;
+ *   - fuses Conv2D/Dense + bias + ReLU into one kernel call (other
+ *     activations run right after on the logical values), makes Flatten and
+ *     Dropout (inference) free, and turns "same" padding into a zero border;
+ *   - picks the kernels of one instruction set: AVX-512, AVX2+FMA, or
+ *     portable C, chosen at run time from what the CPU supports;
+ *   - sizes the scratch of each worker: the convolutional part of one stamp
+ *     runs in two ping-pong buffers that stay in the core's L2 cache, and the
+ *     Dense part runs over a chunk of up to 16 stamps at once so that the
+ *     dense weights are read once per chunk.
+ * nn_plan_run() spreads chunks of stamps over `threads` workers (the calling
+ * thread plus threads-1 POSIX threads started for the call): per-core stamp
+ * streams, never one stamp split across threads.  It calls no BLAS and
+ * changes no process-global state.
+ *
+ * Covered networks: one input (a H x W x C stamp, or a feature vector) and a
+ * chain of Conv2D (valid/same, any stride, any activation), MaxPool2D,
+ * AveragePool2D, Flatten, Dropout, Activation, BatchNormalization (folded
+ * into the Conv2D or Dense before it when that one is linear and the folded
+ * weights stay exact to float rounding, else applied per value), and Dense
+ * on vectors.  Any other network (several inputs, SeparableConv2D, GRU,
+ * ...) is still accepted: the plan then runs the reference engine
+ * (nn_forward), one nn_workspace per worker, and nn_plan_isa() says
+ * "reference".
+ *
+ * Results equal the reference engine's (nn_forward) up to float rounding
+ * (summation order): tests/test_nn_plan.c holds them to 1e-5.
+ *
+ * Instruction set override: the environment variable STAMPVET_ISA
+ * (generic, avx2, avx512, reference; unset or "auto" = the best the CPU has;
+ * read once per process, cpu.h) is honoured by nn_plan_new();
+ * nn_plan_new_isa() takes the choice explicitly.
+ *
+ * Thread safety: a plan only reads the nn_net given to nn_plan_new (which
+ * must stay alive and unchanged while the plan exists; the plan keeps its
+ * own copy of the repacked weights).  One plan is used by one thread at a
+ * time (nn_plan_run is not reentrant on the same plan: it owns the workers'
+ * scratch); distinct plans, even over the same net, run concurrently.
+ */
+#ifndef SV_NN_PLAN_H
+#define SV_NN_PLAN_H
+
+#include <stddef.h>
+
+#include "core/cpu.h"
+#include "nn/nn.h"
+#include "core/sv_error.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct nn_plan nn_plan;
+
+/* nn_isa, nn_isa_name() and nn_isa_from_name() are in cpu.h. */
+
+/* 1 when this build has the kernels of `isa` and this CPU (and OS) can run
+ * them; AUTO, GENERIC and REFERENCE always give 1.  Thread-safe. */
+int nn_isa_supported(nn_isa isa);
+
+/* The ISA that AUTO resolves to on this CPU.  Thread-safe. */
+nn_isa nn_isa_best(void);
+
+/* Compile `net` (finalised) for batches of up to max_batch samples per
+ * nn_plan_run call, with the ISA named by STAMPVET_ISA (or the best one).
+ * Returns NULL with err set when net is not finalised, max_batch is not in
+ * 1..2^20, STAMPVET_ISA names an unknown or unsupported ISA, or memory runs
+ * out.  Thread-safe (reads net only). */
+nn_plan *nn_plan_new(const nn_net *net, int max_batch, sv_error *err);
+
+/* The same with an explicit ISA (NN_ISA_AUTO: the best; the environment is
+ * not read).  An ISA this CPU cannot run is an error (SV_ERR_UNSUPPORTED). */
+nn_plan *nn_plan_new_isa(const nn_net *net, int max_batch, nn_isa isa, sv_error *err);
+
+/* Options of nn_plan_new_flags (or-ed). */
+#define NN_PLAN_NO_WINOGRAD 1u /* 3x3 stride-1 convolutions by direct kernels only */
+
+/* nn_plan_new_isa with options; nn_plan_new_isa passes 0. */
+nn_plan *nn_plan_new_flags(const nn_net *net, int max_batch, nn_isa isa, unsigned flags,
+                           sv_error *err);
+
+void nn_plan_free(nn_plan *p);
+
+/* Inference over `batch` samples (1..max_batch).  inputs[i] points to
+ * batch x (size of network input i) floats, sample-major, in the layout of
+ * nn.h (one pointer per net input in net->inputs order); out receives
+ * batch x nn_plan_out_size() floats, the network output in the same layout
+ * as nn_forward's.  threads (>= 1) workers share the batch, each running
+ * whole stamps; more threads than chunks of stamps are not started.
+ * Returns 0, or a status with err set (bad arguments, out of memory, an
+ * error of the reference engine).  A helper thread that cannot be started
+ * leaves its share to the others.  Not reentrant on the
+ * same plan. */
+int nn_plan_run(nn_plan *p, int batch, const float *const *inputs, float *out, int threads,
+                sv_error *err);
+
+/* The ISA the plan runs: "avx512", "avx2", "generic", or "reference" when
+ * the network is not covered by the fast path (or REFERENCE was asked). */
+const char *nn_plan_isa(const nn_plan *p);
+
+/* Floats of one sample's output. */
+size_t nn_plan_out_size(const nn_plan *p);
+
+/* Floating-point operations of one sample's forward pass, counting a
+ * multiply-add of Conv2D, DepthwiseConv2D, SeparableConv2D and Dense as 2
+ * (the usual "FLOPs" of a CNN; pools and activations not counted).
+ * Thread-safe. */
+double nn_net_flops(const nn_net *net);
+
+/* Measured FP32 throughput of one core with the FMA instructions of `isa`
+ * (GENERIC: the portable vector multiply-add), in GFLOP/s: the best of
+ * repeated register-resident FMA loops over about `seconds` (0.2 is plenty).
+ * Returns 0 when the ISA is not supported here.  Thread-safe. */
+double nn_isa_peak_gflops(nn_isa isa, double seconds);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

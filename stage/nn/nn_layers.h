@@ -1,0 +1,197 @@
+/* nn_layers.h — internal to the NN engine: the per-layer kernels.
+ *
+ * Not installed, not part of the public API.  nn_engine.c walks the graph
+ * and calls, for each layer, one forward and (in training) one backward
+ * kernel from the nn_layer_*.c files, handing them an nn_lctx that holds
+ * every pointer they need.  Kernels never allocate: all memory comes from the
+ * workspace (caches sized by nn_layer_mem, shared scratch).
+ *
+ * Conventions for every kernel:
+ *   - tensors are sample-major, channels-last (nn.h);
+ *   - forward writes c->y (batch * L->out_size floats) and, when
+ *     c->training, whatever its backward needs into c->cache / c->icache;
+ *   - backward reads c->dy (dLoss/dOutput; it may overwrite it in place with
+ *     dLoss/dPre-activation), ADDS dLoss/dInput into c->dx[i] when non-NULL
+ *     and ADDS parameter gradients into c->g[j] when non-NULL.
+ *
+ * Thread safety: kernels are reentrant; they only write through c.
+ */
+#ifndef SV_NN_LAYERS_H
+#define SV_NN_LAYERS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "nn/nn.h"
+
+/* ---- deterministic generator (xoshiro256** seeded by splitmix64) ------- */
+
+typedef struct nn_rng {
+    uint64_t s[4];
+} nn_rng;
+
+static inline uint64_t nn_splitmix64(uint64_t *x)
+{
+    uint64_t z = (*x += 0x9e3779b97f4a7c15ULL);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return z ^ (z >> 31);
+}
+
+static inline void nn_rng_seed(nn_rng *r, uint64_t seed)
+{
+    uint64_t x = seed;
+    for (int i = 0; i < 4; i++)
+        r->s[i] = nn_splitmix64(&x);
+}
+
+static inline uint64_t nn_rng_next(nn_rng *r)
+{
+    uint64_t *s = r->s;
+    uint64_t x = s[1] * 5;
+    uint64_t result = ((x << 7) | (x >> 57)) * 9;
+    uint64_t t = s[1] << 17;
+    s[2] ^= s[0];
+    s[3] ^= s[1];
+    s[1] ^= s[2];
+    s[0] ^= s[3];
+    s[2] ^= t;
+    s[3] = (s[3] << 45) | (s[3] >> 19);
+    return result;
+}
+
+/* Uniform double in [0, 1). */
+static inline double nn_rng_uniform(nn_rng *r)
+{
+    return (double)(nn_rng_next(r) >> 11) * (1.0 / 9007199254740992.0);
+}
+
+/* ---- the context of one layer call ------------------------------------ */
+
+typedef struct nn_lctx {
+    const nn_layer *L;                    /* the layer                      */
+    const nn_layer *in_layer[NN_MAX_INPUTS]; /* its producers (shapes)      */
+    int batch;
+    int max_batch;                        /* the workspace's (cache layout) */
+    int training;
+    const float *x[NN_MAX_INPUTS];        /* producer outputs               */
+    float *y;                             /* this layer's output            */
+    float *dy;                            /* backward: dLoss/dy (writable)  */
+    float *dx[NN_MAX_INPUTS];             /* backward: += dLoss/dx, or NULL */
+    float *g[NN_MAX_PARAMS];              /* backward: += dLoss/dparam, or NULL */
+    float *cache;                         /* layer cache (nn_layer_mem)     */
+    int *icache;
+    float *scratch;                       /* shared scratch (nn_layer_mem)  */
+    float *scratch2;
+    nn_rng *rng;                          /* Dropout masks                  */
+    nn_layer *Lw;                         /* writable layer: BN moving stats
+                                             (training forward only)        */
+} nn_lctx;
+
+/* Memory a layer needs for batches up to max_batch: floats and ints of its
+ * own cache (kept from forward to backward) and floats of the two shared
+ * scratch buffers (reused by every layer).  Inference needs less. */
+typedef struct nn_mem {
+    size_t cache;
+    size_t icache;
+    size_t scratch;
+    size_t scratch2;
+} nn_mem;
+
+void nn_layer_mem(const nn_net *net, int layer, int max_batch, int training,
+                  nn_mem *m);
+
+/* Read access to a gradient buffer of a const workspace (nn_optim.c). */
+struct nn_workspace;
+const float *nn_workspace_grad_const(const struct nn_workspace *ws, int layer,
+                                     int param);
+
+/* ---- helpers shared by the layer files -------------------------------- */
+
+
+/* The sliding-window geometry of a Conv2D / DepthwiseConv2D /
+ * SeparableConv2D / pooling layer L over its input layer In (NHWC, per
+ * sample): input h x w x c, output ho x wo x co (co = L->shape[2]), kernel
+ * kh x kw, strides sh, sw, leading padding pt (rows), pl (columns), and
+ * p = ho * wo output positions. */
+typedef struct nn_window {
+    int h, w, c;
+    int ho, wo, co;
+    int kh, kw, sh, sw;
+    int pt, pl;
+    int p;
+} nn_window;
+
+void nn_window_of(const nn_layer *L, const nn_layer *In, nn_window *g);
+
+/* keep[n*T + t] = 1 when step t of sample n (F values of x, sample-major
+ * (N, T, F)) holds a value other than mask_value, else 0 (Keras Masking).
+ * nn_layer_mask.c. */
+void nn_seq_mask(const float *x, int N, int T, int F, float mask_value, int *keep);
+
+/* Apply activation in place over rows x last values (softmax over last). */
+void nn_act_forward(nn_act act, float alpha, float *y, size_t rows,
+                    int last);
+/* dy <- dy * act'(pre) computed from the activation output y. */
+void nn_act_backward(nn_act act, float alpha, const float *y, float *dy,
+                     size_t rows, int last);
+
+/* ---- kernels, by family ------------------------------------------------ */
+
+/* nn_layer_conv.c: Conv2D, DepthwiseConv2D, SeparableConv2D */
+void nn_conv2d_forward(nn_lctx *c);
+void nn_conv2d_backward(nn_lctx *c);
+void nn_dwconv_forward(nn_lctx *c);
+void nn_dwconv_backward(nn_lctx *c);
+void nn_sepconv_forward(nn_lctx *c);
+void nn_sepconv_backward(nn_lctx *c);
+
+/* nn_layer_pool.c: MaxPool2D, AveragePool2D, GlobalAveragePooling2D */
+void nn_pool_forward(nn_lctx *c);
+void nn_pool_backward(nn_lctx *c);
+void nn_gap_forward(nn_lctx *c);
+void nn_gap_backward(nn_lctx *c);
+
+/* nn_layer_basic.c: Dense, Flatten, Dropout, Concatenate, Activation,
+ * activations */
+void nn_dense_forward(nn_lctx *c);
+void nn_dense_backward(nn_lctx *c);
+void nn_copy_forward(nn_lctx *c);     /* Flatten, inference Dropout */
+void nn_copy_backward(nn_lctx *c);
+void nn_dropout_forward(nn_lctx *c);
+void nn_dropout_backward(nn_lctx *c);
+void nn_concat_forward(nn_lctx *c);
+void nn_concat_backward(nn_lctx *c);
+void nn_activation_forward(nn_lctx *c);
+void nn_activation_backward(nn_lctx *c);
+
+/* nn_layer_bn.c: BatchNormalization */
+void nn_bn_forward(nn_lctx *c);
+void nn_bn_backward(nn_lctx *c);
+
+/* nn_layer_gru.c: GRU (cache floats for max_batch: see the file) */
+size_t nn_gru_cache_size(const nn_layer *L, const nn_layer *in, int max_batch,
+                         int training);
+void nn_gru_forward(nn_lctx *c);
+void nn_gru_backward(nn_lctx *c);
+
+/* nn_layer_lstm.c: LSTM (cache floats for max_batch: see the file; masked
+ * layers also use max_batch * T ints of icache) */
+size_t nn_lstm_cache_size(const nn_layer *L, const nn_layer *in, int max_batch,
+                          int training);
+void nn_lstm_forward(nn_lctx *c);
+void nn_lstm_backward(nn_lctx *c);
+
+/* nn_layer_conv1d.c: Conv1D (no cache) */
+void nn_conv1d_forward(nn_lctx *c);
+void nn_conv1d_backward(nn_lctx *c);
+
+/* nn_layer_add.c: Add */
+void nn_add_forward(nn_lctx *c);
+void nn_add_backward(nn_lctx *c);
+
+/* nn_layer_mask.c: Masking */
+void nn_masking_forward(nn_lctx *c);
+void nn_masking_backward(nn_lctx *c);
+
+#endif

@@ -1,0 +1,200 @@
+/* detections.h — the detection table: column presets and mapping, reading
+ * FITS binary tables (also FITS_LDAC; CSV and ECSV through det_text.h) in
+ * chunks, and pixel positions.
+ *
+ * Column presets (column names are matched case-insensitively, as FITS
+ * does):
+ *
+ *   preset      id            x, y               origin  ra, dec         score out
+ *   ztf         candid        xpos, ypos         1       ra, dec         drb, drbversion
+ *   sextractor  NUMBER        X_IMAGE, Y_IMAGE   1       ALPHA_J2000,    rb, SV_FLAGS
+ *                                                        DELTA_J2000
+ *   lsst        diaSourceId   x, y               0       ra, dec         reliability
+ *   generic     id            x, y               1       ra, dec         rb
+ *
+ * `origin` is the pixel coordinate of the centre of the first pixel: 1 for
+ * FITS/SExtractor/ZTF conventions, 0 for LSST's; the output's positions
+ * (XPIX, YPIX) are in the same origin.  `score out` is the survey's name of
+ * the real/bogus score column the stage adds (catalog.h: the output
+ * schema), with ZTF's version column beside it; the stage's stamp flags
+ * are FLAGS, or SV_FLAGS beside SExtractor's own FLAGS.  Each name and the origin
+ * can be overridden (col_id, col_x, col_y, col_ra, col_dec, pixel_origin;
+ * rb_column renames the score, and the version column to
+ * <rb_column>version).
+ *
+ * Where positions come from (`coords`):
+ *   auto   the x/y columns when the table has both, else ra/dec through the
+ *          image WCS (WCSLIB wcss2p), else an error naming the columns
+ *          looked for and the table;
+ *   pixel  the x/y columns (an error names the missing one);
+ *   sky    the ra/dec columns (degrees) through the WCS.
+ * Positions from the sky need a WCS: without one that is an error.
+ *
+ * The id column is optional: when present and of an integer type its value
+ * identifies a detection in messages and in the STAMPS extension; otherwise
+ * the 0-based row number does.
+ *
+ * A multi-input model (stamp + features, sv_model.features) takes its
+ * feature vector from the detection columns of the same names.
+ *
+ * Positions handed on are 0-BASED pixels; a NaN or infinite coordinate, or
+ * a sky position the WCS cannot place, gives NaN and SV_FLAG_BADCOORD (the
+ * row stays, it is only not scored).
+ *
+ * Thread safety: all functions are reentrant; an sv_det_file is used by
+ * one thread at a time.
+ */
+#ifndef SV_DETECTIONS_H
+#define SV_DETECTIONS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "dia_stage.h"
+#include "fits/fits_image.h"
+#include "model/model.h"
+#include "pipeline/stage_params.h"
+#include "core/sv_error.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define SV_COLNAME_MAX 72
+
+typedef enum sv_coords { SV_COORDS_AUTO = 0, SV_COORDS_PIXEL = 1, SV_COORDS_SKY = 2 } sv_coords;
+
+typedef struct sv_det_map {
+    char preset[16];
+    char id[SV_COLNAME_MAX], x[SV_COLNAME_MAX], y[SV_COLNAME_MAX];
+    char ra[SV_COLNAME_MAX], dec[SV_COLNAME_MAX];
+    int origin;               /* 0 or 1 */
+    sv_coords coords;
+    char score[SV_COLNAME_MAX];          /* output score column          */
+    char score_version[SV_COLNAME_MAX];  /* its version column, or ""    */
+    char flags[SV_COLNAME_MAX];          /* output stamp-flags column    */
+} sv_det_map;
+
+/* Fill *map with a preset's names and origin ("ztf", "sextractor", "lsst",
+ * "generic"); coords auto.  Returns 0 or SV_ERR_ARG for an unknown preset. */
+int sv_det_map_preset(const char *preset, sv_det_map *map);
+
+/* The preset of cfg->preset with cfg's explicit names, origin and coords
+ * applied.  Returns 0 or SV_ERR_ARG. */
+int sv_det_map_from_config(const sv_stage_config *cfg, sv_det_map *map, sv_error *err);
+
+/* A column source: n columns with names; numeric(i) says whether column i
+ * holds one number per row (a scalar of an integer or floating type);
+ * integer(i) whether it is an integer type. */
+typedef struct sv_col_source {
+    int ncols;
+    const char *(*name)(const void *src, int i);
+    int (*numeric)(const void *src, int i);
+    int (*integer)(const void *src, int i);
+    const void *src;
+    const char *origin;       /* the table's name for messages             */
+} sv_col_source;
+
+/* What to read: column indices (0-based) in the source. */
+typedef struct sv_det_plan {
+    int use_sky;              /* 1: col_a/col_b are ra/dec; 0: x/y          */
+    int col_a, col_b;
+    int col_id;               /* -1: none usable (row numbers identify)     */
+    int n_feat;
+    int col_feat[SV_MAX_FEATURES];
+    char what[160];           /* e.g. "x/y from 'xpos','ypos' (origin 1)"  */
+} sv_det_plan;
+
+/* Decide where positions (and features of `feature_model`, may be NULL)
+ * come from.  have_wcs: whether a usable WCS exists for sky positions.
+ * Returns 0, or SV_ERR_SHAPE with err naming the table and the missing or
+ * non-numeric column (and what to configure), or for sky positions without
+ * a WCS. */
+int sv_det_plan_make(const sv_det_map *map, const sv_col_source *src, int have_wcs,
+                     const sv_model *feature_model, sv_det_plan *plan, sv_error *err);
+
+/* Convert n coordinate pairs (a, b: x/y in the map's origin, or ra/dec in
+ * degrees) into 0-based pixels x0, y0; bad ones get NaN and
+ * SV_FLAG_BADCOORD is ORed into flags[i].  wcs is needed for sky positions
+ * only.  Returns the number of bad positions. */
+int sv_det_positions(const sv_det_plan *plan, const sv_det_map *map, sv_wcs *wcs, int n,
+                     const double *a, const double *b, double *x0, double *y0,
+                     uint32_t *flags);
+
+/* ---- in-memory tables (dia_table) -------------------------------------- */
+
+/* Check a host's table: nrows >= 0, columns with names, known types,
+ * repeat >= 1, data for nrows > 0.  Returns 0 or SV_ERR_ARG naming the
+ * column. */
+int sv_table_validate(const dia_table *t, const char *origin, sv_error *err);
+
+/* A column source over a validated dia_table. */
+sv_col_source sv_table_source(const dia_table *t, const char *origin);
+
+/* Rows row0 .. row0+n-1 of a scalar numeric column as double / int64
+ * (floating values are truncated towards zero for int64; NaN gives 0). */
+void sv_column_read_double(const dia_column *c, int64_t row0, int n, double *out);
+void sv_column_read_int64(const dia_column *c, int64_t row0, int n, int64_t *out);
+
+/* Bytes of one element of a column type (STRING: 1). */
+size_t sv_col_type_size(dia_col_type t);
+
+/* ---- FITS binary tables, read in chunks -------------------------------- */
+
+/* The input table's columns and the header cards the output keeps: what the
+ * catalog writer needs to reproduce every input column with its type,
+ * unit, dimensions, scaling and null value. */
+typedef struct sv_det_schema {
+    int ncols;
+    char (*ttype)[SV_COLNAME_MAX];
+    char (*tform)[SV_COLNAME_MAX];
+    char (*tunit)[SV_COLNAME_MAX];
+    int nextra;
+    char (*extra)[81];        /* other header records (TDIMn, TNULLn,
+                                 TSCALn, TZEROn, TDISPn, COMMENT, ...)      */
+    size_t rowbytes;          /* NAXIS1                                     */
+} sv_det_schema;
+
+typedef struct sv_det_file sv_det_file;
+
+/* Open the detection table of `path`, whose format its first bytes say
+ * (det_text.h):
+ *   FITS     the HDU selected with cfitsio extended syntax ("cands.fits[2]"),
+ *            else a FITS_LDAC catalogue's LDAC_OBJECTS table (SExtractor:
+ *            the LDAC_IMHEAD table before it holds the image's header, not
+ *            detections), else the first binary table;
+ *   CSV, ECSV  read into an in-memory binary table (det_text.h), so the
+ *            output copies their columns as it copies a FITS table's.
+ * Returns 0 with *out set, or SV_ERR_IO (cannot open or read) /
+ * SV_ERR_FORMAT (none of these formats, no binary table, an ASCII table, a
+ * variable-length array column, a FITS_LDAC file with no or several
+ * LDAC_OBJECTS tables or LDAC_IMHEAD named, a damaged CSV/ECSV line) with
+ * err naming the file and the problem (a cfitsio message, when there is
+ * one, only follows ours). */
+int sv_det_file_open(const char *path, sv_det_file **out, sv_error *err);
+void sv_det_file_close(sv_det_file *f);
+
+int64_t sv_det_file_nrows(const sv_det_file *f);
+const char *sv_det_file_path(const sv_det_file *f);
+/* What was read: "FITS BINTABLE, HDU 2", "FITS_LDAC LDAC_OBJECTS, HDU 3",
+ * "CSV", "ECSV" (the output's DETFMT card). */
+const char *sv_det_file_format(const sv_det_file *f);
+const sv_det_schema *sv_det_file_schema(const sv_det_file *f);
+/* A column source over the file's columns. */
+sv_col_source sv_det_file_source(const sv_det_file *f);
+
+/* Rows row0 .. row0+n-1 (0-based) of column col (0-based): as double (TNULL
+ * and NaN give NaN; scaling applied), as int64, or the raw row bytes
+ * (n * rowbytes, exactly as stored).  Return 0 or SV_ERR_IO naming file,
+ * column and rows. */
+int sv_det_file_read_double(sv_det_file *f, int col, int64_t row0, int n, double *out,
+                            sv_error *err);
+int sv_det_file_read_int64(sv_det_file *f, int col, int64_t row0, int n, int64_t *out,
+                           sv_error *err);
+int sv_det_file_read_raw(sv_det_file *f, int64_t row0, int n, unsigned char *out,
+                         sv_error *err);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,8 +1,0 @@
-/* stage_module.c — the one symbol stampvet.so exports (dia_stage.h). */
-#include "dia_stage.h"
-#include "stage_plugin.h"
-
-DIA_EXPORT const dia_stage_descriptor *dia_stage_entry(void)
-{
-    return sv_stage_descriptor();
-}
