@@ -21,7 +21,7 @@
 #include "pipeline/detections.h"
 #include "pipeline/stage_params.h"
 #include "data/stamp_table.h"
-#include "pipeline/stamps.h"
+#include "fits/stamps.h"
 
 static char tmpdir[256];
 

@@ -16,7 +16,7 @@
 
 #include "pipeline/detections.h"
 #include "pipeline/stage_params.h"
-#include "pipeline/stamps.h"
+#include "fits/stamps.h"
 
 static char tmpdir[256];
 

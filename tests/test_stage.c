@@ -24,7 +24,7 @@
 #include "pipeline/stage.h"
 #include "pipeline/stage_plugin.h"
 #include "stage_test_util.h"
-#include "pipeline/stamps.h"
+#include "fits/stamps.h"
 
 #define S 31
 #define NW 160

@@ -13,7 +13,7 @@
 #include <string.h>
 
 #include "fits/fits_image.h"
-#include "pipeline/stamps.h"
+#include "fits/stamps.h"
 
 #define W 64
 #define H 48

@@ -16,7 +16,7 @@
 
 #include "core/atomic_file.h"
 #include "batch/batch_summary.h"
-#include "pipeline/detections.h"
+#include "data/det_table.h"
 #include "core/sha256.h"
 
 #define DEFAULT_HASH_CARD "SVCFGHSH"

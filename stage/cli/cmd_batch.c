@@ -13,8 +13,8 @@
  * never by the library.
  */
 #include "config.h"
+#include "nn/nn_engine.h"
 
-#include <cblas.h>
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
@@ -308,7 +308,7 @@ int cmd_batch(int argc, char **argv)
     }
 #endif
     install_signals();
-    openblas_set_num_threads(1);
+    nn_blas_single_thread();
     dia_host_register_static("stampvet", sv_stage_descriptor);
 
     sv_manifest *m = NULL;

@@ -19,7 +19,7 @@
 #include "sim/sim_exposure.h"
 #include "pipeline/stage.h"
 #include "pipeline/stage_plugin.h"
-#include "pipeline/stamps.h"
+#include "fits/stamps.h"
 
 static const cli_opt demo_opts[] = {
     {"model", 'm', "FILE", "real/bogus model (default: ZTF's braai d6_m7, the installed\n"

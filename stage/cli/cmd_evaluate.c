@@ -15,8 +15,9 @@
 #include "model/model.h"
 #include "model/model_fits.h"
 #include "core/parallel.h"
-#include "train/report.h"
+#include "fits/report_file.h"
 #include "cli/train_opts.h"
+#include "nn/nn_engine.h"
 
 enum { OPT_MODEL = 1, OPT_DATA, OPT_OUT, OPT_THRESHOLD, OPT_THREADS, OPT_MAX_ROWS, OPT_LC,
        OPT_SCORES_OUT };
@@ -162,7 +163,7 @@ int cmd_evaluate(int argc, char **argv)
             goto done;
         }
     }
-    train_cli_blas_single_thread();
+    nn_blas_single_thread();
     sv_metrics met;
     double t0 = cli_seconds();
     if (sv_evaluate(m, &src, &ec, &met, scores_out ? &scores : NULL, &err)) {

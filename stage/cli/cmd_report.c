@@ -80,6 +80,7 @@ int cmd_report(int argc, char **argv)
 #include "train/report_pages.h"
 #include "data/scores_table.h"
 #include "cli/train_opts.h"
+#include "nn/nn_engine.h"
 
 enum {
     OPT_EVAL = 1, OPT_DATA, OPT_MODEL, OPT_COMPARE, OPT_CATALOG, OPT_TITLE, OPT_THRESHOLD,
@@ -120,7 +121,7 @@ static int score_here(const sv_model *m, const char *model, const char *data, do
     ec.threshold = threshold;
     float *sc = NULL;
     int n_out = 0, rc = 1;
-    train_cli_blas_single_thread();
+    nn_blas_single_thread();
     if (sv_source_open_table(&src, data, &so, &err) ||
         sv_evaluate_scores(m, &src, &ec, &sc, &n_out, &err) ||
         sv_evaluate_scores_table(m, model, &src, data, 1, sc, threshold, s, &err))
@@ -141,7 +142,7 @@ static int lightcurves(const sv_model *m, const char *model, const char *data,
     sv_lc_set set;
     memset(&set, 0, sizeof set);
     int rc = 0;
-    train_cli_blas_single_thread();
+    nn_blas_single_thread();
     if (sv_lc_read_fits(data, NULL, &set, &err) ||
         sv_report_lightcurves(m, model, &set, o, &err))
         rc = cli_fail("report", "%s", err.text);

@@ -13,7 +13,7 @@
 
 #include "cli/commands.h"
 #include "model/model_fits.h"
-#include "train/report.h"
+#include "fits/report_file.h"
 #include "infer/score.h"
 #ifdef HAVE_AVRO
 #include "data/alert_sanitizer.h"

@@ -1,7 +1,6 @@
 /* train_opts.c — what the training commands share.  See train_opts.h. */
 #include "cli/train_opts.h"
 
-#include <cblas.h>
 #include <errno.h>
 #include <math.h>
 #include <stdarg.h>
@@ -14,6 +13,7 @@
 #include "model/model_fits.h"
 #include "core/parallel.h"
 #include "data/stamp_table.h"
+#include "nn/nn_engine.h"
 
 void train_cli_init(train_cli *t, const char *cmd)
 {
@@ -554,8 +554,6 @@ int train_cli_progress(const sv_epoch_stats *e, void *user)
     return 0;
 }
 
-void train_cli_blas_single_thread(void) { openblas_set_num_threads(1); }
-
 int train_cli_resample_to(train_cli *t, const sv_model *base)
 {
     if (!t->resample)
@@ -599,7 +597,7 @@ int train_cli_train(train_cli *t, sv_model *m, const sv_stamp_source *src,
                     sv_train_result *res)
 {
     fflush(stdout);
-    train_cli_blas_single_thread();
+    nn_blas_single_thread();
     t->cfg.progress = train_cli_progress;
     t->cfg.progress_user = t;
     sv_error err;
@@ -624,7 +622,7 @@ int train_cli_finetune(train_cli *t, const sv_model *base, const sv_stamp_source
     fc.train.progress = train_cli_progress;
     fc.train.progress_user = t;
     fflush(stdout);
-    train_cli_blas_single_thread();
+    nn_blas_single_thread();
     sv_error err;
     sv_error_clear(&err);
     if (sv_finetune(base, src, t->data, &fc, out, res, &err))
@@ -672,7 +670,7 @@ int train_cli_compare_run(const train_cli *t, const sv_model *base, const sv_sta
                           sv_compare_result *res)
 {
     fflush(stdout);
-    train_cli_blas_single_thread();
+    nn_blas_single_thread();
     sv_error err;
     sv_error_clear(&err);
     if (sv_compare(base, tr, t->train, te, cc, res, &err))

@@ -239,12 +239,6 @@ void train_cli_print_labels(const sv_stamp_source *src);
 /* Progress callback printing one line per epoch on stdout (user: train_cli). */
 int train_cli_progress(const sv_epoch_stats *e, void *user);
 
-/* Tell OpenBLAS to run each call single-threaded: the training and
- * evaluation loops already run one BLAS call per worker thread, and
- * OpenBLAS' own threads would only compete with them.  An application
- * choice (process-wide), made by the CLI, never by the library. */
-void train_cli_blas_single_thread(void);
-
 /* Read the base model at path (for the light-curve form: a light-curve
  * model).  Returns it (free with sv_model_free), or NULL after a message. */
 sv_model *train_cli_read_model(const train_cli *t, const char *path);

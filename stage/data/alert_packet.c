@@ -12,7 +12,7 @@
 #include <avro.h>
 #include <zlib.h>
 
-#include "infer/score.h"
+#include "fits/stamp_file.h"
 
 #define ALERT_CUTOUT_MAX (64u << 20) /* largest inflated cutout, bytes     */
 #define ALERT_RECORDS_MAX 10000000L  /* records of one source              */

@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "data/stamp_table.h"
-#include "pipeline/stamps.h"
+#include "fits/stamps.h"
 
 /* ---- generators and splits ------------------------------------------------ */
 

@@ -63,55 +63,12 @@
 #include <stdint.h>
 
 #include "dia_stage.h"
-#include "model/model.h"
+#include "model/lc_set.h"
 #include "core/sv_error.h"
 
 #ifdef __cplusplus
 extern "C" {
 #endif
-
-/* SV_LC_MAX_BANDS, SV_LC_BAND_LEN, SV_LC_MAX_META come from lc_prep.h
- * (through model.h) */
-#define SV_LC_ID_LEN 40
-#define SV_LC_MAX_OBS 100000   /* observations of one candidate            */
-
-/* One observation. */
-typedef struct sv_lc_obs {
-    double t;          /* MJD                                               */
-    float flux;        /* difference flux, or the limit (ulim)              */
-    float fluxerr;     /* 1 sigma                                           */
-    int16_t band;      /* index into the set's band list                    */
-    uint8_t ulim;      /* 1: non-detection, flux is an upper limit          */
-    uint8_t pad_;
-} sv_lc_obs;
-
-/* One candidate's light curve. */
-typedef struct sv_lc {
-    char id[SV_LC_ID_LEN];
-    int n;             /* observations, in time order                       */
-    sv_lc_obs *obs;    /* points into the set's pool                        */
-    int label;         /* class index into the set's classes, -1 unknown    */
-    double t_alert;    /* classify at this MJD (NaN: use all observations)  */
-    float *meta;       /* set->n_meta values (NaN unknown), into the pool   */
-} sv_lc;
-
-typedef struct sv_lc_set {
-    long n;                                     /* candidates               */
-    sv_lc *lc;
-    int n_bands;
-    char bands[SV_LC_MAX_BANDS][SV_LC_BAND_LEN];
-    int n_classes;                              /* 0: unlabelled            */
-    char classes[SV_MAX_CLASSES][SV_LABEL_MAX];
-    int n_meta;
-    char meta_names[SV_LC_MAX_META][SV_LABEL_MAX];
-    char survey[32];
-    char origin[512];                           /* file or description      */
-    /* storage (owned) */
-    long n_obs;
-    sv_lc_obs *obs_pool;
-    float *meta_pool;
-    long *id_order;     /* candidate indices sorted by id (sv_lc_set_index) */
-} sv_lc_set;
 
 /* Options of the readers. */
 typedef struct sv_lc_read_options {
@@ -125,9 +82,6 @@ typedef struct sv_lc_read_options {
 } sv_lc_read_options;
 
 sv_lc_read_options sv_lc_read_defaults(void);
-
-/* Free what a set owns (it may be zeroed or partially built). */
-void sv_lc_set_free(sv_lc_set *s);
 
 /* Read a light-curve table or a ZTF prv_candidates-form table from path
  * (the HDU 'LIGHTCURVE' if present, else the first BINTABLE; 'CANDIDATES'
@@ -149,18 +103,6 @@ int sv_lc_fits_is_lightcurve(const char *path);
 int sv_lc_from_table(const dia_table *t, const sv_lc_read_options *opt, const char *what,
                      sv_lc_set *s, sv_error *err);
 
-/* Index of the candidate with identifier id, or -1 (binary search over a
- * sorted index built on first use: not thread-safe on the first call; call
- * sv_lc_set_index once before sharing the set between threads, and again
- * after changing identifiers: it is built once, rebuilt only when
- * s->id_order is freed and set to NULL). */
-long sv_lc_find(sv_lc_set *s, const char *id);
-int sv_lc_set_index(sv_lc_set *s, sv_error *err);
-
-/* Index of band `name` in the set (exact match after trimming blanks), or
- * -1. */
-int sv_lc_band_index(const sv_lc_set *s, const char *name);
-
 /* Write a set as the light-curve table above (atomically: a temporary file
  * renamed over path).  extra_cards: optional "KEY=value" strings written to
  * the CANDIDATES header as string cards (provenance), NULL-terminated.
@@ -170,12 +112,6 @@ int sv_lc_band_index(const sv_lc_set *s, const char *name);
 int sv_lc_write_fits(const sv_lc_set *s, const char *path, const char *const *extra_cards,
                      int n_truth, const char (*truth_names)[SV_LABEL_MAX], const float *truth,
                      sv_error *err);
-
-/* Allocate an empty set for n candidates with n_obs observations in total
- * and n_meta metadata values each (pools zeroed, meta NaN, labels -1,
- * t_alert NaN); the caller fills lc[i].obs by pointing into obs_pool.
- * Returns 0 or SV_ERR_NOMEM. */
-int sv_lc_set_alloc(sv_lc_set *s, long n, long n_obs, int n_meta, sv_error *err);
 
 /* Convert a ZTF-style magnitude pair to flux as the reader does (exposed
  * for tests and hosts): detection (isdiffpos sign s = +1/-1):

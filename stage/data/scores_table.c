@@ -11,7 +11,7 @@
 
 #include "config.h"
 #include "core/csv.h"
-#include "train/report.h"
+#include "fits/report_file.h"
 #include "data/stamp_table.h"
 
 #ifndef PACKAGE_VERSION

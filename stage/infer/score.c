@@ -1,139 +1,13 @@
 /* score.c — see score.h. */
 #include "infer/score.h"
-#include "fits/fits_guard.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-#include <fitsio.h>
-
 #include "nn/fast/nn_plan.h"
 #include "model/preprocess.h"
 
-#define SCORE_DIM_MAX 16384
 #define SCORE_BATCH_MAX (1 << 20)
-
-/* Read the stamp of an open FITS file (see sv_stamp_read); closes fp.
- * name names it in messages; header, if non-NULL, gets the image HDU's
- * header (fits_hdr2str). */
-static int stamp_read_open(fitsfile *fp, const char *name, float **pix, int *h, int *w,
-                           char **header, int *n_cards, sv_error *err)
-{
-    int status = 0, naxis = 0, hdutype = 0, nhdu = 0;
-    long naxes[3] = {0, 0, 0};
-    char txt[FLEN_STATUS];
-    /* the primary HDU, or the first image extension holding data (a
-     * compressed image lives in an extension, the primary is empty) */
-    fits_get_num_hdus(fp, &nhdu, &status);
-    for (int i = 1; i <= nhdu && !status; i++) {
-        if (fits_movabs_hdu(fp, i, &hdutype, &status))
-            break;
-        if (hdutype != IMAGE_HDU)
-            continue;
-        if (fits_get_img_dim(fp, &naxis, &status))
-            break;
-        if (naxis > 0)
-            break;
-    }
-    if (status) {
-        fits_get_errstatus(status, txt);
-        fits_close_file(fp, &(int){0});
-        return sv_error_set(err, SV_ERR_FORMAT, "%s: unreadable FITS file (cfitsio: %s)", name,
-                            txt);
-    }
-    if (naxis < 2 || naxis > 3 || fits_get_img_size(fp, naxis, naxes, &status)) {
-        fits_close_file(fp, &(int){0});
-        return sv_error_set(err, SV_ERR_FORMAT, "%s: no 2-D image (NAXIS = %d)", name, naxis);
-    }
-    if (naxis == 3 && naxes[2] != 1) {
-        fits_close_file(fp, &(int){0});
-        return sv_error_set(err, SV_ERR_FORMAT, "%s: a %ldx%ldx%ld cube, not a 2-D stamp", name,
-                            naxes[0], naxes[1], naxes[2]);
-    }
-    if (naxes[0] < 1 || naxes[1] < 1 || naxes[0] > SCORE_DIM_MAX || naxes[1] > SCORE_DIM_MAX) {
-        fits_close_file(fp, &(int){0});
-        return sv_error_set(err, SV_ERR_FORMAT, "%s: stamp of %ldx%ld pixels (1..%d each)", name,
-                            naxes[0], naxes[1], SCORE_DIM_MAX);
-    }
-    long n = naxes[0] * naxes[1];
-    float *buf = malloc((size_t)n * sizeof *buf);
-    if (!buf) {
-        fits_close_file(fp, &(int){0});
-        return sv_error_set(err, SV_ERR_NOMEM, "%s: out of memory", name);
-    }
-    float nulval = __builtin_nanf("");
-    int anynul = 0;
-    if (fits_read_img(fp, TFLOAT, 1, n, &nulval, buf, &anynul, &status)) {
-        fits_get_errstatus(status, txt);
-        free(buf);
-        fits_close_file(fp, &(int){0});
-        return sv_error_set(err, SV_ERR_IO, "%s: cannot read the image (truncated?) (cfitsio: "
-                            "%s)", name, txt);
-    }
-    if (header) {
-        int nk = 0;
-        if (fits_hdr2str(fp, 0, NULL, 0, header, &nk, &status)) {
-            fits_get_errstatus(status, txt);
-            free(buf);
-            fits_close_file(fp, &(int){0});
-            return sv_error_set(err, SV_ERR_FORMAT, "%s: unreadable header (cfitsio: %s)", name,
-                                txt);
-        }
-        *n_cards = nk;
-    }
-    fits_close_file(fp, &status);
-    *pix = buf;
-    *w = (int)naxes[0];
-    *h = (int)naxes[1];
-    return 0;
-}
-
-int sv_stamp_read(const char *path, float **pix, int *h, int *w, sv_error *err)
-{
-    fitsfile *fp = NULL;
-    int status = 0;
-    char txt[FLEN_STATUS];
-    *pix = NULL;
-    *h = *w = 0;
-    if (sv_fits_guard_file(path, err))
-        return err ? err->status : SV_ERR_FORMAT;
-    if (fits_open_diskfile(&fp, path, READONLY, &status)) {
-        fits_get_errstatus(status, txt);
-        return sv_error_set(err, SV_ERR_IO, "%s: cannot open as FITS (cfitsio: %s)", path, txt);
-    }
-    return stamp_read_open(fp, path, pix, h, w, NULL, NULL, err);
-}
-
-int sv_stamp_read_memory(const void *buf, size_t len, const char *name, float **pix, int *h,
-                         int *w, char **header, int *n_cards, sv_error *err)
-{
-    fitsfile *fp = NULL;
-    int status = 0;
-    char txt[FLEN_STATUS];
-    *pix = NULL;
-    *h = *w = 0;
-    if (header) {
-        *header = NULL;
-        *n_cards = 0;
-    }
-    if (len < 2880)
-        return sv_error_set(err, SV_ERR_FORMAT, "%s: %zu bytes, shorter than one FITS block "
-                            "(2880)", name, len);
-    /* cfitsio's memory driver reads the caller's buffer in place: it only
-     * writes or reallocates it in READWRITE mode */
-    void *mem = (void *)buf;
-    size_t size = len;
-    if (fits_open_memfile(&fp, name, READONLY, &mem, &size, 0, NULL, &status)) {
-        fits_get_errstatus(status, txt);
-        return sv_error_set(err, SV_ERR_FORMAT, "%s: not a FITS file (cfitsio: %s)", name, txt);
-    }
-    int st = stamp_read_open(fp, name, pix, h, w, header, n_cards, err);
-    if (st && header && *header) {
-        fits_free_memory(*header, &(int){0});
-        *header = NULL;
-    }
-    return st;
-}
 
 struct sv_scorer {
     const sv_model *m;
@@ -227,7 +101,7 @@ int sv_scorer_prepare(sv_scorer *s, int slot, const sv_triplet *t, const float *
     const sv_model *m = s->m;
     if (slot < 0 || slot >= s->max_batch || !t || !scratch)
         return SV_ERR_ARG;
-    if (t->h < 1 || t->w < 1 || t->h > SCORE_DIM_MAX || t->w > SCORE_DIM_MAX)
+    if (t->h < 1 || t->w < 1 || t->h > SV_STAMP_DIM_MAX || t->w > SV_STAMP_DIM_MAX)
         return SV_ERR_SHAPE;
     for (int c = 0; c < m->pre.n_channels; c++)
         if (!t->chan[m->pre.channel[c]])
@@ -269,7 +143,7 @@ int sv_scorer_run(sv_scorer *s, int n, const sv_triplet *t, const float *feature
         int b = n - done < s->max_batch ? n - done : s->max_batch;
         for (int i = 0; i < b; i++) {
             const sv_triplet *tr = &t[done + i];
-            if (tr->h < 1 || tr->w < 1 || tr->h > SCORE_DIM_MAX || tr->w > SCORE_DIM_MAX)
+            if (tr->h < 1 || tr->w < 1 || tr->h > SV_STAMP_DIM_MAX || tr->w > SV_STAMP_DIM_MAX)
                 return sv_error_set(err, SV_ERR_SHAPE, "triplet %d: stamp of %dx%d pixels",
                                     done + i, tr->w, tr->h);
             for (int c = 0; c < m->pre.n_channels; c++)

@@ -19,12 +19,12 @@
  *
  * Thread safety: an sv_scorer is used by one thread at a time (except
  * sv_scorer_prepare, see there); several scorers may share one model
- * (read-only) in as many threads.  sv_stamp_read is reentrant (given a
- * reentrant cfitsio build).
+ * (read-only) in as many threads.  Stamp files are read with fits/stamp_file.h.
  */
 #ifndef SV_SCORE_H
 #define SV_SCORE_H
 
+#include "fits/stamp_file.h"
 #include "model/model.h"
 #include "stampvet.h"
 #include "core/sv_error.h"
@@ -35,22 +35,6 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
-
-/* Read a 2-D FITS image (the primary HDU, or the first image HDU with data,
- * as for compressed images) as stored: *pix gets h x w floats, row-major
- * with NAXIS1 fastest, NaN for blank pixels.  Gzipped files are read as
- * cfitsio reads them.  The caller frees *pix.  Returns 0, SV_ERR_IO (cannot
- * open) or SV_ERR_FORMAT (not a 2-D image, absurd size) with err naming the
- * file. */
-int sv_stamp_read(const char *path, float **pix, int *h, int *w, sv_error *err);
-
-/* The same from len bytes of a FITS file in memory (not compressed with
- * gzip: inflate it first); name names it in messages.  header, if
- * non-NULL, gets the image HDU's header as *n_cards 80-character cards,
- * NUL-terminated (free it with free(); NULL on failure).  The buffer is
- * read, never written or kept. */
-int sv_stamp_read_memory(const void *buf, size_t len, const char *name, float **pix, int *h,
-                         int *w, char **header, int *n_cards, sv_error *err);
 
 /* A scorer for model m (which must outlive it, unchanged), running up to
  * max_batch triplets per network call (max_batch <= 0: 64) with `threads`

@@ -13,7 +13,7 @@
 
 #include "nn/fast/lc_infer.h"
 #include "nn/nn_engine.h"
-#include "train/report.h"
+#include "fits/report_file.h"
 
 #define TENSOR_MAX_VALUES ((long long)1 << 31) /* floats in one file */
 

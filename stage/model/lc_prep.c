@@ -8,7 +8,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "data/lightcurve.h"
+#include "model/lc_set.h"
 
 sv_lcprep sv_lcprep_defaults(sv_lcmode mode)
 {

@@ -25,6 +25,13 @@ extern "C" {
 
 typedef struct nn_workspace nn_workspace;
 
+/* Tell OpenBLAS to run each call single-threaded: the training and
+ * evaluation loops already run one BLAS call per worker thread, and
+ * OpenBLAS' own threads would only compete with them.  An application
+ * choice (process-wide), made by the CLI, never by the library.  Not
+ * thread-safe: call once before starting threads. */
+void nn_blas_single_thread(void);
+
 /* A workspace for `net` (finalised) and batches up to max_batch samples.
  * training != 0 also allocates what backward needs.  NULL with err set on
  * failure.  Thread-safe (reads net only). */

@@ -12,7 +12,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "train/report.h"
+#include "fits/report_file.h"
 
 #ifndef PACKAGE_VERSION
 #define PACKAGE_VERSION "?"

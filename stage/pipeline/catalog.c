@@ -16,7 +16,7 @@
 
 #include "core/atomic_file.h"
 #include "config.h"
-#include "pipeline/stamps.h"
+#include "fits/stamps.h"
 
 /* ---- provenance ---------------------------------------------------------- */
 

@@ -22,7 +22,7 @@
 #include "core/parallel.h"
 #include "infer/score.h"
 #include "core/sha256.h"
-#include "pipeline/stamps.h"
+#include "fits/stamps.h"
 
 #ifndef SV_PKGDATADIR
 #define SV_PKGDATADIR ""

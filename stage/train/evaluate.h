@@ -32,7 +32,7 @@
 #include "data/dataset.h"
 #include "train/metrics.h"
 #include "model/model.h"
-#include "train/report.h" /* sv_report_kind: the report formats by name */
+#include "fits/report_file.h" /* sv_report_kind: the report formats by name */
 #include "data/scores_table.h"
 #include "core/sv_error.h"
 

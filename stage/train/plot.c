@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "train/report.h"
+#include "fits/report_file.h"
 #include "train/report_figures.h"
 
 #define FONT "DejaVu Sans"

@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "config.h"
-#include "train/report.h"
+#include "fits/report_file.h"
 
 #ifndef PACKAGE_VERSION
 #define PACKAGE_VERSION "unknown"

@@ -1,5 +1,5 @@
 /* stamps.c — see stamps.h. */
-#include "pipeline/stamps.h"
+#include "fits/stamps.h"
 
 #include <math.h>
 #include <stdlib.h>

@@ -1,5 +1,5 @@
-/* report.c — report files.  See report.h. */
-#include "train/report.h"
+/* report_file.c — report files.  See report_file.h. */
+#include "fits/report_file.h"
 #include "fits/fits_dates.h"
 
 #include "core/atomic_file.h"

@@ -1,5 +1,5 @@
 /* det_text.c — see det_text.h. */
-#include "pipeline/det_text.h"
+#include "data/det_text.h"
 
 #include <ctype.h>
 #include <errno.h>

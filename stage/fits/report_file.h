@@ -1,4 +1,4 @@
-/* report.h — the files of stampvet's reports (evaluate.h, compare.h): the
+/* report_file.h — the files of stampvet's reports (evaluate.h, compare.h): the
  * format a name asks for, and writing them atomically as CSV or FITS
  * tables.
  *
@@ -9,8 +9,8 @@
  *
  * Thread safety: all functions are reentrant (the temporary names of
  * atomic_file.h differ between concurrent callers). */
-#ifndef SV_REPORT_H
-#define SV_REPORT_H
+#ifndef SV_REPORT_FILE_H
+#define SV_REPORT_FILE_H
 
 #include <stddef.h>
 #include <stdio.h>
