@@ -57,6 +57,17 @@ static int prov_put(sv_provenance *p, const char *key, char type, const char *va
     return SV_OK;
 }
 
+int sv_prov_merge(sv_provenance *p, const sv_provenance *q)
+{
+    int st = SV_OK;
+    for (int i = 0; q && i < q->n; i++) {
+        const sv_prov_card *c = &q->card[i];
+        if (prov_put(p, c->key, c->type, c->value, c->comment))
+            st = SV_ERR_ARG;
+    }
+    return st;
+}
+
 int sv_prov_str(sv_provenance *p, const char *key, const char *value, const char *comment)
 {
     return prov_put(p, key, 's', value, comment);

@@ -105,6 +105,10 @@ int sv_prov_int(sv_provenance *p, const char *key, long long value, const char *
 int sv_prov_bool(sv_provenance *p, const char *key, int value, const char *comment);
 /* The value of key, or NULL. */
 const char *sv_prov_get(const sv_provenance *p, const char *key);
+/* Add every card of q to p, in q's order (a key p has already: its card
+ * is replaced where it stands).  Returns 0, or SV_ERR_ARG when p is full
+ * (the cards that fit are added). */
+int sv_prov_merge(sv_provenance *p, const sv_provenance *q);
 
 /* ---- the stage's own columns: the one output schema ------------------------
  *

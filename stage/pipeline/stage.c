@@ -14,6 +14,8 @@
 
 #include "core/atomic_file.h"
 #include "pipeline/catalog.h"
+#include "pipeline/catalog_sink.h"
+#include "pipeline/result_table.h"
 #include "config.h"
 #include "pipeline/detections.h"
 #include "fits/fits_image.h"
@@ -47,20 +49,6 @@ typedef struct worker {
     char msg[160];
 } worker;
 
-/* ---- the in-memory result table ----------------------------------------- */
-
-typedef struct result_store {
-    dia_table table;
-    dia_column *cols;
-    int ncols;
-    void **bufs;         /* one per column, owned                          */
-    char **names;        /* copied names / units / descriptions            */
-    int nnames;
-    dia_kv *meta;
-    char (*metatext)[2][SV_PROV_VALUE_MAX];
-    int nmeta;
-} result_store;
-
 typedef struct row_key {
     int64_t pix;             /* strip of the centre pixel, then its column   */
     int row;
@@ -84,7 +72,8 @@ struct sv_stage {
                                 order they are cut                          */
     row_key *keys;           /* sorting them                                */
     int rows_cap;
-    result_store res;
+    sv_result_table res;     /* process()'s results (result_table.h)      */
+    sv_provenance prov;      /* scratch of stage_run                       */
     sv_stage_stats stats;
     sv_lc_stage *lc;         /* light-curve model (lc_stage.h), or NULL    */
     sv_image img[3];         /* the file path's images, pixel buffers kept
@@ -295,20 +284,6 @@ fail:
     return st ? st : SV_ERR_INTERNAL;
 }
 
-static void result_store_free(result_store *r)
-{
-    for (int i = 0; i < r->ncols; i++)
-        free(r->bufs ? r->bufs[i] : NULL);
-    for (int i = 0; i < r->nnames; i++)
-        free(r->names[i]);
-    free(r->bufs);
-    free(r->names);
-    free(r->cols);
-    free(r->meta);
-    free(r->metatext);
-    memset(r, 0, sizeof *r);
-}
-
 void sv_stage_free(sv_stage *s)
 {
     if (!s)
@@ -327,7 +302,7 @@ void sv_stage_free(sv_stage *s)
     sv_lc_stage_free(s->lc);
     for (int c = 0; c < 3; c++)
         sv_image_free(&s->img[c]);
-    result_store_free(&s->res);
+    sv_result_table_free(&s->res);
     free(s);
 }
 
@@ -873,87 +848,46 @@ static void prov_counts(const sv_stage *s, sv_provenance *p)
         sv_lc_stage_prov_counts(s->lc, p);
 }
 
-static void iso_date(char *buf, size_t len)
-{
-    time_t t = time(NULL);
-    struct tm tm;
-    gmtime_r(&t, &tm);
-    strftime(buf, len, "%Y-%m-%dT%H:%M:%S", &tm);
-}
 
-/* ---- chunk buffers ---------------------------------------------------------- */
+/* ---- the one pipeline --------------------------------------------------------- */
 
+/* Where the detections come from: a column source (names and types, for
+ * the column plan) and its readers (row0 .. row0+n-1 of column col as
+ * doubles / integers; 0 or a status with err set). */
+typedef struct det_input {
+    sv_col_source src;
+    int64_t nrows;
+    int (*read_double)(void *ctx, int col, int64_t row0, int n, double *out, sv_error *err);
+    int (*read_int64)(void *ctx, int col, int64_t row0, int n, int64_t *out, sv_error *err);
+    /* start the light-curve stage on this exposure (lc_stage.h) */
+    int (*lc_begin)(void *ctx, sv_lc_stage *lc, const sv_out_schema *o, sv_error *err);
+    void *ctx;
+    const sv_provenance *prov; /* the entry point's cards, after the common ones */
+} det_input;
+
+/* The working buffers of a chunk of cap rows. */
 typedef struct chunk_bufs {
     int cap;
     double *a, *b, *x0, *y0, *step, *tmp;
     float *feat1, *feat2;
-    sv_results r;         /* arrays of cap rows (file path)             */
-    float *prob;
+    float *prob;                 /* cap x n_classes                        */
     int16_t *label;
+    float *lc_prob, *cls_t;      /* cap x n_lc; the class columns, K x cap */
+    int16_t *lc_label;
+    int32_t *lc_flags;
 } chunk_bufs;
 
 static void chunk_bufs_free(chunk_bufs *cb)
 {
-    free(cb->a);
-    free(cb->b);
-    free(cb->x0);
-    free(cb->y0);
-    free(cb->step);
-    free(cb->tmp);
-    free(cb->feat1);
-    free(cb->feat2);
-    free(cb->r.rb);
-    free(cb->r.real);
-    free(cb->r.flags);
-    free(cb->r.badfrac);
-    free(cb->r.xpix);
-    free(cb->r.ypix);
-    free(cb->r.id);
-    for (int c = 0; c < 3; c++)
-        free(cb->r.stamp[c]);
-    free(cb->prob);
-    free(cb->label);
+    void *p[] = {cb->a, cb->b, cb->x0, cb->y0, cb->step, cb->tmp, cb->feat1, cb->feat2,
+                 cb->prob, cb->label, cb->lc_prob, cb->cls_t, cb->lc_label, cb->lc_flags};
+    for (size_t i = 0; i < sizeof p / sizeof p[0]; i++)
+        free(p[i]);
     memset(cb, 0, sizeof *cb);
 }
 
-/* own_results: also allocate the result arrays (file path); otherwise they
- * point into the result table. */
-static int chunk_bufs_init(const sv_stage *s, chunk_bufs *cb, int cap, int own_results,
-                           sv_error *err)
-{
-    memset(cb, 0, sizeof *cb);
-    cb->cap = cap;
-    size_t n = (size_t)cap;
-    int K = s->cls ? s->cls->n_classes : 0;
-    int nf1 = s->rb->n_features, nf2 = s->cls ? s->cls->n_features : 0;
-    int ok = (cb->a = malloc(n * sizeof(double))) && (cb->b = malloc(n * sizeof(double))) &&
-             (cb->x0 = malloc(n * sizeof(double))) && (cb->y0 = malloc(n * sizeof(double))) &&
-             (cb->step = malloc(2 * n * sizeof(double))) &&
-             (cb->tmp = malloc(n * sizeof(double)));
-    if (ok && nf1)
-        ok = (cb->feat1 = malloc(n * nf1 * sizeof(float))) != NULL;
-    if (ok && nf2)
-        ok = (cb->feat2 = malloc(n * nf2 * sizeof(float))) != NULL;
-    if (ok && K)
-        ok = (cb->prob = malloc(n * K * sizeof(float))) && (cb->label = malloc(n * 2));
-    if (ok && own_results) {
-        ok = (cb->r.rb = malloc(n * sizeof(float))) && (cb->r.real = malloc(n)) &&
-             (cb->r.flags = malloc(n * sizeof(int32_t))) &&
-             (cb->r.badfrac = malloc(n * sizeof(float))) &&
-             (cb->r.xpix = malloc(n * sizeof(double))) &&
-             (cb->r.ypix = malloc(n * sizeof(double))) &&
-             (cb->r.id = malloc(n * sizeof(int64_t)));
-        if (ok && s->save != SV_SAVE_NONE)
-            for (int c = 0; c < 3 && ok; c++)
-                ok = (cb->r.stamp[c] = malloc(n * s->S * s->S * sizeof(float))) != NULL;
-    }
-    if (!ok) {
-        chunk_bufs_free(cb);
-        return sv_error_set(err, SV_ERR_NOMEM, "stampvet: out of memory for %d rows", cap);
-    }
-    return SV_OK;
-}
-
+/* The chunk size: SV_STAGE_CHUNK rows, fewer when the stamps are kept
+ * (STAMP_CHUNK_BYTES), never below a batch. */
 static int chunk_rows(const sv_stage *s)
 {
     int cap = SV_STAGE_CHUNK;
@@ -969,6 +903,153 @@ static int chunk_rows(const sv_stage *s)
     if (cap < 1)
         cap = 1;
     return cap;
+}
+
+static int chunk_bufs_init(const sv_stage *s, chunk_bufs *cb, sv_error *err)
+{
+    memset(cb, 0, sizeof *cb);
+    int cap = cb->cap = chunk_rows(s);
+    size_t n = (size_t)cap;
+    int K = s->schema.n_classes, L = s->schema.n_lc;
+    int nf1 = s->rb->n_features, nf2 = s->cls ? s->cls->n_features : 0;
+    int ok = (cb->a = malloc(n * sizeof(double))) && (cb->b = malloc(n * sizeof(double))) &&
+             (cb->x0 = malloc(n * sizeof(double))) && (cb->y0 = malloc(n * sizeof(double))) &&
+             (cb->step = malloc(2 * n * sizeof(double))) &&
+             (cb->tmp = malloc(n * sizeof(double)));
+    if (ok && nf1)
+        ok = (cb->feat1 = malloc(n * nf1 * sizeof(float))) != NULL;
+    if (ok && nf2)
+        ok = (cb->feat2 = malloc(n * nf2 * sizeof(float))) != NULL;
+    if (ok && K)
+        ok = (cb->prob = malloc(n * K * sizeof(float))) && (cb->label = malloc(n * 2));
+    if (ok && s->lc)
+        ok = (cb->lc_prob = malloc(n * L * sizeof(float))) &&
+             (cb->cls_t = malloc(n * (K ? K : 1) * sizeof(float))) &&
+             (cb->lc_label = malloc(n * sizeof(int16_t))) &&
+             (cb->lc_flags = malloc(n * sizeof(int32_t)));
+    if (!ok) {
+        chunk_bufs_free(cb);
+        return sv_error_set(err, SV_ERR_NOMEM, "stampvet: out of memory for %d rows", cap);
+    }
+    return SV_OK;
+}
+
+/* n rows of the detections' features of a plan, row-major */
+static int read_features(const det_input *in, const sv_det_plan *plan, int64_t row0, int n,
+                         double *tmp, float *feat, sv_error *err)
+{
+    for (int k = 0; k < plan->n_feat; k++) {
+        int st = in->read_double(in->ctx, plan->col_feat[k], row0, n, tmp, err);
+        if (st)
+            return st;
+        for (int i = 0; i < n; i++)
+            feat[(size_t)i * plan->n_feat + k] = (float)tmp[i];
+    }
+    return SV_OK;
+}
+
+/* The light curves of a scored chunk (lc_stage.h): r's lc_* arrays. */
+static int classify_chunk(sv_stage *s, chunk_bufs *cb, int64_t row0, sv_results *r,
+                          sv_error *err)
+{
+    const int K = s->schema.n_classes, n = r->n;
+    const float *cp[SV_MAX_CLASSES];
+    for (int k = 0; k < K; k++) { /* the class probabilities, by column */
+        float *col = cb->cls_t + (size_t)k * cb->cap;
+        for (int i = 0; i < n; i++)
+            col[i] = r->prob[(size_t)i * K + k];
+        cp[k] = col;
+    }
+    r->lc_prob = cb->lc_prob;
+    r->lc_label = cb->lc_label;
+    r->lc_flags = cb->lc_flags;
+    return sv_lc_stage_classify(s->lc, row0, n, r->rb, K ? cp : NULL, r->lc_prob, r->lc_label,
+                                r->lc_flags, err);
+}
+
+/* The stage's one pipeline, behind process() and process_files(): the
+ * detections of `in` on the exposure `v` are planned (positions, features:
+ * detections.h), checked against the output schema, cut and scored chunk
+ * by chunk (score_chunk), their light curves classified, and handed to the
+ * sink with the provenance (result_sink.h).  Returns 0 or a status with
+ * err set; the sink has then been aborted (or never begun). */
+static int stage_run(sv_stage *s, const exposure_view *v, const det_input *in,
+                     const sv_result_sink *sink, sv_error *err)
+{
+    double t0 = now_s();
+    sv_det_plan plan, plan2;
+    memset(&plan2, 0, sizeof plan2);
+    chunk_bufs cb;
+    memset(&cb, 0, sizeof cb);
+    int began = 0, st;
+    if ((st = sv_det_plan_make(&s->map, &in->src, v->pos != NULL,
+                               s->rb->n_features ? s->rb : NULL, &plan, err)) ||
+        (s->cls && s->cls->n_features &&
+         (st = sv_det_plan_make(&s->map, &in->src, v->pos != NULL, s->cls, &plan2, err))) ||
+        (st = sv_out_schema_check_clash(&s->schema, &in->src, err)))
+        goto fail;
+    s->stats.t_read += now_s() - t0;
+    if (s->lc && (st = in->lc_begin(in->ctx, s->lc, &s->schema, err)))
+        goto fail;
+    if ((st = chunk_bufs_init(s, &cb, err)))
+        goto fail;
+    sv_provenance *p = &s->prov;
+    memset(p, 0, sizeof *p);
+    prov_common(s, &plan, v, p);
+    sv_prov_merge(p, in->prov);
+    const int64_t N = in->nrows;
+    double tw = now_s();
+    began = 1;
+    if ((st = sink->begin(sink->ctx, N, cb.cap, p, err)))
+        goto fail;
+    s->stats.t_write += now_s() - tw;
+    for (int64_t row0 = 0; row0 < N; row0 += cb.cap) {
+        int n = N - row0 < cb.cap ? (int)(N - row0) : cb.cap;
+        double tr = now_s();
+        sv_results r;
+        memset(&r, 0, sizeof r);
+        r.n = n;
+        r.prob = cb.prob;
+        r.label = cb.label;
+        sink->rows(sink->ctx, row0, n, &r);
+        if ((st = in->read_double(in->ctx, plan.col_a, row0, n, cb.a, err)) ||
+            (st = in->read_double(in->ctx, plan.col_b, row0, n, cb.b, err)) ||
+            (st = read_features(in, &plan, row0, n, cb.tmp, cb.feat1, err)) ||
+            (st = read_features(in, &plan2, row0, n, cb.tmp, cb.feat2, err)))
+            goto fail;
+        if (r.id && plan.col_id >= 0) {
+            if ((st = in->read_int64(in->ctx, plan.col_id, row0, n, r.id, err)))
+                goto fail;
+        } else if (r.id) {
+            for (int i = 0; i < n; i++)
+                r.id[i] = row0 + i;
+        }
+        memset(r.flags, 0, (size_t)n * sizeof *r.flags);
+        sv_det_positions(&plan, &s->map, v->pos, n, cb.a, cb.b, cb.x0, cb.y0,
+                         (uint32_t *)r.flags);
+        s->stats.t_read += now_s() - tr;
+        if ((st = score_chunk(s, v, n, cb.x0, cb.y0, cb.feat1, cb.feat2, &r, cb.step, err)) ||
+            (s->lc && (st = classify_chunk(s, &cb, row0, &r, err))))
+            goto fail;
+        tw = now_s();
+        if ((st = sink->write(sink->ctx, row0, &r, err)))
+            goto fail;
+        s->stats.t_write += now_s() - tw;
+    }
+    s->stats.rows = N;
+    tw = now_s();
+    memset(p, 0, sizeof *p);
+    prov_counts(s, p);
+    began = 0;
+    st = sink->finish(sink->ctx, p, err);
+    s->stats.t_write += now_s() - tw;
+    chunk_bufs_free(&cb);
+    return st;
+fail:
+    if (began)
+        sink->abort(sink->ctx);
+    chunk_bufs_free(&cb);
+    return st;
 }
 
 /* ---- in memory -------------------------------------------------------------- */
@@ -991,16 +1072,6 @@ static int check_image(const dia_image *im, const char *role, sv_error *err)
     return SV_OK;
 }
 
-static char *store_str(result_store *r, const char *text)
-{
-    if (!text)
-        return NULL;
-    char *p = strdup(text);
-    if (p)
-        r->names[r->nnames++] = p;
-    return p;
-}
-
 static int header_cards(const dia_image *im)
 {
     if (!im->header)
@@ -1008,6 +1079,35 @@ static int header_cards(const dia_image *im)
     if (im->header_ncards > 0)
         return im->header_ncards;
     return (int)(strlen(im->header) / 80);
+}
+
+/* the host's detection table and exposure as a det_input */
+typedef struct table_input {
+    const dia_table *det;
+    const dia_exposure *x;
+} table_input;
+
+static int table_read_double(void *ctx, int col, int64_t row0, int n, double *out,
+                             sv_error *err)
+{
+    (void)err;
+    sv_column_read_double(&((table_input *)ctx)->det->cols[col], row0, n, out);
+    return SV_OK;
+}
+
+static int table_read_int64(void *ctx, int col, int64_t row0, int n, int64_t *out,
+                            sv_error *err)
+{
+    (void)err;
+    sv_column_read_int64(&((table_input *)ctx)->det->cols[col], row0, n, out);
+    return SV_OK;
+}
+
+static int table_lc_begin(void *ctx, sv_lc_stage *lc, const sv_out_schema *o, sv_error *err)
+{
+    const table_input *t = ctx;
+    return sv_lc_stage_begin_table(lc, t->det, t->x->history, t->x->mjd, o->n_classes,
+                                   o->class_name, err);
 }
 
 int sv_stage_process(sv_stage *s, const dia_exposure *x, const dia_table *det,
@@ -1018,7 +1118,7 @@ int sv_stage_process(sv_stage *s, const dia_exposure *x, const dia_table *det,
     if (!s || !results)
         return sv_error_set(err, SV_ERR_ARG, "stampvet: process() needs an instance and a "
                                              "results pointer");
-    result_store_free(&s->res);
+    sv_result_table_free(&s->res);
     memset(&s->stats, 0, sizeof s->stats);
     double t_start = now_s();
     if (!x || x->struct_size < sizeof(dia_exposure))
@@ -1059,260 +1159,43 @@ int sv_stage_process(sv_stage *s, const dia_exposure *x, const dia_table *det,
     int nc[3] = {header_cards(ims[0]), header_cards(ims[1]), header_cards(ims[2])};
     const char *names[3] = {"science image header", "reference image header",
                             "difference image header"};
-    if ((st = view_prepare(s, &v, hdr, nc, names, err))) {
-        view_free(&v);
-        return st;
-    }
-    sv_col_source src = sv_table_source(det, "detection table");
-    sv_det_plan plan, plan2;
-    memset(&plan2, 0, sizeof plan2);
-    if ((st = sv_det_plan_make(&s->map, &src, v.pos != NULL, s->rb->n_features ? s->rb : NULL,
-                               &plan, err)) ||
-        (s->cls && s->cls->n_features &&
-         (st = sv_det_plan_make(&s->map, &src, v.pos != NULL, s->cls, &plan2, err))) ||
-        (st = sv_out_schema_check_clash(&s->schema, &src, err))) {
-        view_free(&v);
-        return st;
-    }
+    if ((st = view_prepare(s, &v, hdr, nc, names, err)))
+        goto done;
     s->stats.t_read = now_s() - t_start;
 
-    /* the result table: input columns copied, then the stage's */
-    result_store *R = &s->res;
-    const sv_out_schema *o = &s->schema;
-    int K = o->n_classes;
-    if (s->lc && (st = sv_lc_stage_begin_table(s->lc, det, x->history, x->mjd, K,
-                                               o->class_name, err))) {
-        view_free(&v);
-        return st;
+    /* the host's cards: after the common ones (stage_run) */
+    sv_provenance *p = malloc(sizeof *p);
+    if (!p) {
+        st = sv_error_set(err, SV_ERR_NOMEM, "stampvet: out of memory");
+        goto done;
     }
-    float *lc_pcol[SV_MAX_CLASSES] = {0};
-    char *lc_lab = NULL;
-    int32_t *lc_flags = NULL;
-    int nown = sv_out_schema_ncols(o);
-    int ncols = det->ncols + nown;
-    int64_t N = det->nrows;
-    R->cols = calloc((size_t)ncols, sizeof *R->cols);
-    R->bufs = calloc((size_t)ncols, sizeof *R->bufs);
-    R->names = calloc((size_t)ncols * 3 + 8, sizeof *R->names);
-    if (!R->cols || !R->bufs || !R->names) {
-        view_free(&v);
-        result_store_free(R);
-        return sv_error_set(err, SV_ERR_NOMEM, "stampvet: out of memory");
-    }
-    R->ncols = ncols;
-    size_t rows = N > 0 ? (size_t)N : 1;
-    int ok = 1;
-    for (int i = 0; i < det->ncols && ok; i++) {
-        const dia_column *in = &det->cols[i];
-        dia_column *c = &R->cols[i];
-        *c = *in;
-        size_t bytes = (size_t)N * (size_t)in->repeat * sv_col_type_size(in->type);
-        R->bufs[i] = malloc(bytes ? bytes : 1);
-        ok = R->bufs[i] != NULL;
-        if (ok && bytes)
-            memcpy(R->bufs[i], in->data, bytes);
-        c->data = R->bufs[i];
-        c->name = store_str(R, in->name);
-        c->unit = store_str(R, in->unit);
-        c->description = store_str(R, in->description);
-        ok = ok && c->name && (!in->unit || c->unit) && (!in->description || c->description);
-    }
-    float *rb = NULL, *badfrac = NULL, *stamps[3] = {NULL, NULL, NULL};
-    uint8_t *real = NULL;
-    int32_t *flags = NULL;
-    double *xpix = NULL, *ypix = NULL;
-    float *pcol[SV_MAX_CLASSES] = {0};
-    char *labels = NULL;
-    int label_width = 1, lc_label_width = 1;
-    int S = s->S;
-    for (int k = 0; k < nown && ok; k++) { /* the output schema (catalog.h) */
-        const sv_out_col *oc = &o->col[k];
-        int i = det->ncols + k;
-        dia_column *c = &R->cols[i];
-        c->name = oc->name;
-        c->type = oc->type;
-        c->repeat = oc->repeat;
-        c->unit = oc->unit[0] ? oc->unit : NULL;
-        c->description = oc->description;
-        if (oc->kind == SV_OUT_STAMP) {
-            c->ndim = 2;
-            c->dims[0] = c->dims[1] = S;
-        }
-        R->bufs[i] = malloc(rows * sv_col_type_size(c->type) * (size_t)c->repeat);
-        ok = R->bufs[i] != NULL;
-        c->data = R->bufs[i];
-        if (!ok)
-            break;
-        void *b = R->bufs[i];
-        switch (oc->kind) {
-        case SV_OUT_SCORE: rb = b; break;
-        case SV_OUT_VERSION:
-            memset(b, 0, rows * (size_t)c->repeat);
-            for (int64_t r = 0; r < N; r++)
-                memcpy((char *)b + r * c->repeat, o->model_version,
-                       strnlen(o->model_version, (size_t)c->repeat));
-            break;
-        case SV_OUT_REAL: real = b; break;
-        case SV_OUT_PROB: pcol[oc->index] = b; break;
-        case SV_OUT_CLASS: labels = b, label_width = c->repeat; break;
-        case SV_OUT_FLAGS: flags = b; break;
-        case SV_OUT_BADFRAC: badfrac = b; break;
-        case SV_OUT_XPIX: xpix = b; break;
-        case SV_OUT_YPIX: ypix = b; break;
-        case SV_OUT_STAMP: stamps[oc->index] = b; break;
-        case SV_OUT_LC_PROB: lc_pcol[oc->index] = b; break;
-        case SV_OUT_LC_CLASS: lc_lab = b, lc_label_width = c->repeat; break;
-        case SV_OUT_LC_FLAGS: lc_flags = b; break;
-        }
-    }
-    chunk_bufs cb;
-    memset(&cb, 0, sizeof cb);
-    if (!ok || (st = chunk_bufs_init(s, &cb, chunk_rows(s), 0, err))) {
-        view_free(&v);
-        result_store_free(R);
-        return ok ? st : sv_error_set(err, SV_ERR_NOMEM, "stampvet: out of memory for %lld "
-                                      "result rows", (long long)N);
-    }
-    for (int64_t row0 = 0; row0 < N; row0 += cb.cap) {
-        int n = N - row0 < cb.cap ? (int)(N - row0) : cb.cap;
-        sv_results r;
-        memset(&r, 0, sizeof r);
-        r.n = n;
-        r.rb = rb + row0;
-        r.real = real + row0;
-        r.flags = flags + row0;
-        r.badfrac = badfrac + row0;
-        r.xpix = xpix + row0;
-        r.ypix = ypix + row0;
-        r.prob = cb.prob;
-        r.label = cb.label;
-        for (int c = 0; c < 3; c++)
-            r.stamp[c] = stamps[c] ? stamps[c] + (size_t)row0 * S * S : NULL;
-        memset(r.flags, 0, (size_t)n * sizeof *r.flags);
-        sv_column_read_double(&det->cols[plan.col_a], row0, n, cb.a);
-        sv_column_read_double(&det->cols[plan.col_b], row0, n, cb.b);
-        sv_det_positions(&plan, &s->map, v.pos, n, cb.a, cb.b, cb.x0, cb.y0,
-                         (uint32_t *)r.flags);
-        for (int f = 0; f < plan.n_feat; f++) {
-            sv_column_read_double(&det->cols[plan.col_feat[f]], row0, n, cb.tmp);
-            for (int i = 0; i < n; i++)
-                cb.feat1[(size_t)i * plan.n_feat + f] = (float)cb.tmp[i];
-        }
-        if (s->cls && s->cls->n_features)
-            for (int f = 0; f < plan2.n_feat; f++) {
-                sv_column_read_double(&det->cols[plan2.col_feat[f]], row0, n, cb.tmp);
-                for (int i = 0; i < n; i++)
-                    cb.feat2[(size_t)i * plan2.n_feat + f] = (float)cb.tmp[i];
-            }
-        if ((st = score_chunk(s, &v, n, cb.x0, cb.y0, cb.feat1, cb.feat2, &r, cb.step, err))) {
-            chunk_bufs_free(&cb);
-            view_free(&v);
-            result_store_free(R);
-            return st;
-        }
-        double tw = now_s();
-        for (int k = 0; k < K; k++)
-            for (int i = 0; i < n; i++)
-                pcol[k][row0 + i] = cb.prob[(size_t)i * K + k];
-        if (K)
-            for (int i = 0; i < n; i++) {
-                char *dst = labels + (size_t)(row0 + i) * label_width;
-                memset(dst, 0, (size_t)label_width);
-                if (cb.label[i] >= 0)
-                    memcpy(dst, o->class_name[cb.label[i]],
-                           strnlen(o->class_name[cb.label[i]], (size_t)label_width));
-            }
-        s->stats.t_write += now_s() - tw;
-    }
-    chunk_bufs_free(&cb);
-    s->stats.rows = N;
-    if (s->lc && N > 0) { /* light curves: every row at once (lc_stage.h) */
-        int L = o->n_lc;
-        float *lp = malloc((size_t)N * L * sizeof *lp);
-        int16_t *ll = malloc((size_t)N * sizeof *ll);
-        if (!lp || !ll)
-            st = sv_error_set(err, SV_ERR_NOMEM, "stampvet: out of memory");
-        else
-            st = sv_lc_stage_classify(s->lc, 0, (int)N, rb, (const float *const *)pcol, lp, ll,
-                                      lc_flags, err);
-        for (int64_t i = 0; !st && i < N; i++) {
-            for (int k = 0; k < L; k++)
-                lc_pcol[k][i] = lp[(size_t)i * L + k];
-            char *dst = lc_lab + (size_t)i * lc_label_width;
-            memset(dst, 0, (size_t)lc_label_width);
-            if (ll[i] >= 0)
-                memcpy(dst, o->lc_name[ll[i]], strnlen(o->lc_name[ll[i]], (size_t)lc_label_width));
-        }
-        free(lp);
-        free(ll);
-        if (st) {
-            view_free(&v);
-            result_store_free(R);
-            return st;
-        }
-    }
-
-    /* provenance as meta */
-    sv_provenance p;
-    memset(&p, 0, sizeof p);
-    prov_common(s, &plan, &v, &p);
+    memset(p, 0, sizeof *p);
     if (x->exposure_id)
-        sv_prov_str(&p, "EXPID", x->exposure_id, "exposure identifier");
+        sv_prov_str(p, "EXPID", x->exposure_id, "exposure identifier");
     if (x->survey)
-        sv_prov_str(&p, "SURVEY", x->survey, NULL);
+        sv_prov_str(p, "SURVEY", x->survey, NULL);
     if (x->band)
-        sv_prov_str(&p, "BAND", x->band, NULL);
-    prov_observation(&p, hdr[0], nc[0]);
+        sv_prov_str(p, "BAND", x->band, NULL);
+    prov_observation(p, hdr[0], nc[0]);
     if (isfinite(x->mjd))
-        sv_prov_dbl(&p, "MJD-OBS", x->mjd, "from the host");
-    prov_counts(s, &p);
-    char date[32];
-    iso_date(date, sizeof date);
-    sv_prov_str(&p, "DATE", date, "UTC of processing");
-    for (int b = 0; b < SV_N_FLAGS; b++) {
-        char k[9];
-        snprintf(k, sizeof k, "FLAG%u", sv_flag_docs[b].bit);
-        sv_prov_str(&p, k, sv_flag_docs[b].name, sv_flag_docs[b].meaning);
-    }
+        sv_prov_dbl(p, "MJD-OBS", x->mjd, "from the host");
+    table_input ti = {det, x};
+    det_input in = {sv_table_source(det, "detection table"), det->nrows, table_read_double,
+                    table_read_int64, table_lc_begin, &ti, p};
+    sv_result_sink sink = sv_result_table_sink(&s->res, det, &s->schema);
+    st = stage_run(s, &v, &in, &sink, err);
+    free(p);
+done:
     view_free(&v);
-    R->meta = calloc((size_t)p.n + 1, sizeof *R->meta);
-    R->metatext = calloc((size_t)p.n + 1, sizeof *R->metatext);
-    if (!R->meta || !R->metatext) {
-        result_store_free(R);
-        return sv_error_set(err, SV_ERR_NOMEM, "stampvet: out of memory");
-    }
-    for (int i = 0; i < p.n; i++) {
-        snprintf(R->metatext[i][0], SV_PROV_VALUE_MAX, "%s", p.card[i].key);
-        snprintf(R->metatext[i][1], SV_PROV_VALUE_MAX, "%s", p.card[i].value);
-        R->meta[i].key = R->metatext[i][0];
-        R->meta[i].value = R->metatext[i][1];
-    }
-    R->nmeta = p.n;
-    R->table.nrows = N;
-    R->table.ncols = ncols;
-    R->table.cols = R->cols;
-    R->table.nmeta = R->nmeta;
-    R->table.meta = R->meta;
     s->stats.t_total = now_s() - t_start;
+    if (st)
+        return st;
     log_summary(s, NULL);
-    *results = &R->table;
+    *results = &s->res.table;
     return SV_OK;
 }
 
 /* ---- from files ------------------------------------------------------------- */
-
-typedef struct file_inputs {
-    sv_image *im;            /* the stage's three images (kept: s->img)     */
-    uint32_t *mask;
-    sv_det_file *det;
-} file_inputs;
-
-static void file_inputs_free(file_inputs *fi)
-{
-    free(fi->mask);
-    sv_det_file_close(fi->det);
-    memset(fi, 0, sizeof *fi);
-}
 
 typedef struct image_job {
     const char *paths[3];
@@ -1328,26 +1211,35 @@ static void image_task(int c, void *ctx)
     J->status[c] = sv_image_read_reuse(J->paths[c], J->im[c], J->cap[c], &J->err[c]);
 }
 
-static int read_chunk_features(sv_det_file *f, const sv_det_plan *plan, int64_t row0, int n,
-                               double *tmp, float *feat, sv_error *err)
+/* a detection file and the job as a det_input */
+typedef struct file_input {
+    sv_det_file *det;
+    const dia_file_job *job;
+} file_input;
+
+static int file_read_double(void *ctx, int col, int64_t row0, int n, double *out,
+                            sv_error *err)
 {
-    for (int k = 0; k < plan->n_feat; k++) {
-        int st = sv_det_file_read_double(f, plan->col_feat[k], row0, n, tmp, err);
-        if (st)
-            return st;
-        for (int i = 0; i < n; i++)
-            feat[(size_t)i * plan->n_feat + k] = (float)tmp[i];
-    }
-    return SV_OK;
+    return sv_det_file_read_double(((file_input *)ctx)->det, col, row0, n, out, err);
 }
 
-int sv_stage_process_files(sv_stage *s, const dia_file_job *job, sv_error *err)
+static int file_read_int64(void *ctx, int col, int64_t row0, int n, int64_t *out,
+                           sv_error *err)
 {
-    if (!s)
-        return sv_error_set(err, SV_ERR_ARG, "stampvet: no instance");
-    result_store_free(&s->res);
-    memset(&s->stats, 0, sizeof s->stats);
-    double t_start = now_s();
+    return sv_det_file_read_int64(((file_input *)ctx)->det, col, row0, n, out, err);
+}
+
+static int file_lc_begin(void *ctx, sv_lc_stage *lc, const sv_out_schema *o, sv_error *err)
+{
+    const dia_file_job *job = ((file_input *)ctx)->job;
+    return sv_lc_stage_begin_file(lc, job->detections, job->science, o->n_classes,
+                                  o->class_name, err);
+}
+
+/* The job's files are all given, and the output is none of them nor of
+ * the stage's models (atomic_file.h, dia_stage.h). */
+static int check_file_job(const sv_stage *s, const dia_file_job *job, sv_error *err)
+{
     if (!job || job->struct_size < DIA_FILE_JOB_SIZE_1_0)
         return sv_error_set(err, SV_ERR_ARG, "file job: %s (struct_size %u, expected >= %zu)",
                             job ? "too small a dia_file_job" : "none given",
@@ -1361,37 +1253,38 @@ int sv_stage_process_files(sv_stage *s, const dia_file_job *job, sv_error *err)
         return sv_error_set(err, SV_ERR_ARG, "file job: no detection table file");
     if (!job->output || !*job->output)
         return sv_error_set(err, SV_ERR_ARG, "file job: no output file");
-    {
-        /* the output is none of the files read (atomic_file.h, dia_stage.h) */
-        const char *in[] = {job->science, job->reference, job->difference, job->detections,
-                            job->mask, s->rb->path, s->cls ? s->cls->path : NULL,
-                            s->cfg.lc_model, s->cfg.lc_history};
-        static const char *const in_role[] = {"science image", "reference image",
-                                              "difference image", "detection table",
-                                              "mask image", "real/bogus model", "class model",
-                                              "light-curve model", "light-curve history table"};
-        int overwrite = job->struct_size >= sizeof(dia_file_job) && job->overwrite;
-        int st = sv_output_check(job->output, in, in_role, (int)(sizeof in / sizeof in[0]),
-                                 overwrite, err);
-        if (st)
-            return sv_error_prefix(err, "file job: ");
-    }
+    const char *in[] = {job->science, job->reference, job->difference, job->detections,
+                        job->mask, s->rb->path, s->cls ? s->cls->path : NULL,
+                        s->cfg.lc_model, s->cfg.lc_history};
+    static const char *const in_role[] = {"science image", "reference image",
+                                          "difference image", "detection table",
+                                          "mask image", "real/bogus model", "class model",
+                                          "light-curve model", "light-curve history table"};
+    int overwrite = job->struct_size >= sizeof(dia_file_job) && job->overwrite;
+    if (sv_output_check(job->output, in, in_role, (int)(sizeof in / sizeof in[0]), overwrite,
+                        err))
+        return sv_error_prefix(err, "file job: ");
+    return SV_OK;
+}
 
-    file_inputs fi;
-    memset(&fi, 0, sizeof fi);
-    fi.im = s->img;
+int sv_stage_process_files(sv_stage *s, const dia_file_job *job, sv_error *err)
+{
+    if (!s)
+        return sv_error_set(err, SV_ERR_ARG, "stampvet: no instance");
+    sv_result_table_free(&s->res);
+    memset(&s->stats, 0, sizeof s->stats);
+    double t_start = now_s();
+    int st;
+    if ((st = check_file_job(s, job, err)))
+        return st;
+    const char *paths[3] = {job->science, job->reference, job->difference};
+    static const char *const role[3] = {"science", "reference", "difference"};
+    const sv_image *im = s->img;
+    uint32_t *mask = NULL;
+    sv_det_file *det = NULL;
+    sv_provenance *p = NULL;
     exposure_view v;
     memset(&v, 0, sizeof v);
-    sv_catalog *cat = NULL;
-    chunk_bufs cb;
-    memset(&cb, 0, sizeof cb);
-    unsigned char *raw = NULL;
-    struct {
-        float *prob, *clsT;
-        int16_t *label;
-        int32_t *flags;
-    } lcb = {NULL, NULL, NULL, NULL}; /* light-curve chunk results */
-    int st;
     {
         /* the three images at once, on up to `threads` threads */
         image_job ij;
@@ -1410,169 +1303,76 @@ int sv_stage_process_files(sv_stage *s, const dia_file_job *job, sv_error *err)
             }
     }
     for (int c = 1; c < 3; c++)
-        if (fi.im[c].width != fi.im[0].width || fi.im[c].height != fi.im[0].height) {
+        if (im[c].width != im[0].width || im[c].height != im[0].height) {
             st = sv_error_set(err, SV_ERR_SHAPE,
                               "images not on one pixel grid: science image %s is %d x %d "
                               "pixels but %s image %s is %d x %d",
-                              paths[0], fi.im[0].width, fi.im[0].height, role[c], paths[c],
-                              fi.im[c].width, fi.im[c].height);
+                              paths[0], im[0].width, im[0].height, role[c], paths[c],
+                              im[c].width, im[c].height);
             goto done;
         }
     if (job->mask && *job->mask) {
         int32_t mw, mh;
-        if ((st = sv_mask_read(job->mask, &fi.mask, &mw, &mh, err)))
+        if ((st = sv_mask_read(job->mask, &mask, &mw, &mh, err)))
             goto done;
-        if (mw != fi.im[0].width || mh != fi.im[0].height) {
+        if (mw != im[0].width || mh != im[0].height) {
             st = sv_error_set(err, SV_ERR_SHAPE,
                               "mask %s is %d x %d pixels but the images are %d x %d", job->mask,
-                              mw, mh, fi.im[0].width, fi.im[0].height);
+                              mw, mh, im[0].width, im[0].height);
             goto done;
         }
     }
     for (int c = 0; c < 3; c++) {
-        v.fr.img[c] = fi.im[c].data;
-        v.fr.stride[c] = fi.im[c].width;
+        v.fr.img[c] = im[c].data;
+        v.fr.stride[c] = im[c].width;
     }
-    v.fr.width = fi.im[0].width;
-    v.fr.height = fi.im[0].height;
-    v.fr.mask = fi.mask;
-    v.fr.mask_stride = fi.im[0].width;
+    v.fr.width = im[0].width;
+    v.fr.height = im[0].height;
+    v.fr.mask = mask;
+    v.fr.mask_stride = im[0].width;
     v.fr.mask_bits = s->cfg.mask_bits;
     {
-        const char *hdr[3] = {fi.im[0].header, fi.im[1].header, fi.im[2].header};
-        int nc[3] = {fi.im[0].ncards, fi.im[1].ncards, fi.im[2].ncards};
+        const char *hdr[3] = {im[0].header, im[1].header, im[2].header};
+        int nc[3] = {im[0].ncards, im[1].ncards, im[2].ncards};
         if ((st = view_prepare(s, &v, hdr, nc, paths, err)))
             goto done;
     }
-    if ((st = sv_det_file_open(job->detections, &fi.det, err)))
+    if ((st = sv_det_file_open(job->detections, &det, err)))
         goto done;
-    sv_col_source src = sv_det_file_source(fi.det);
-    sv_det_plan plan, plan2;
-    memset(&plan2, 0, sizeof plan2);
-    if ((st = sv_det_plan_make(&s->map, &src, v.pos != NULL, s->rb->n_features ? s->rb : NULL,
-                               &plan, err)))
-        goto done;
-    if (s->cls && s->cls->n_features &&
-        (st = sv_det_plan_make(&s->map, &src, v.pos != NULL, s->cls, &plan2, err)))
-        goto done;
-    if ((st = sv_out_schema_check_clash(&s->schema, &src, err)))
-        goto done;
-    s->stats.t_read += now_s() - t_start;
-    if (s->lc && (st = sv_lc_stage_begin_file(s->lc, job->detections, job->science,
-                                              s->schema.n_classes, s->schema.class_name, err)))
-        goto done;
+    s->stats.t_read = now_s() - t_start;
 
-    /* output */
-    double tw = now_s();
-    sv_provenance p;
-    memset(&p, 0, sizeof p);
-    prov_common(s, &plan, &v, &p);
-    prov_inputs(s, job, &p);
-    sv_prov_str(&p, "DETFMT", sv_det_file_format(fi.det), "detection table format");
-    prov_observation(&p, fi.im[0].header, fi.im[0].ncards);
-    if (job->exposure_id)
-        sv_prov_str(&p, "EXPID", job->exposure_id, "exposure identifier");
-    sv_out_schema schema = s->schema;
-    if (sv_header_string(fi.im[0].header, fi.im[0].ncards, "SURVEY", schema.survey,
-                         sizeof schema.survey))
-        sv_header_string(fi.im[0].header, fi.im[0].ncards, "TELESCOP", schema.survey,
-                         sizeof schema.survey);
-    sv_header_string(fi.im[0].header, fi.im[0].ncards, "FILTER", schema.band,
-                     sizeof schema.band);
-    sv_header_string(fi.im[0].header, fi.im[0].ncards, "BUNIT", schema.bunit,
-                     sizeof schema.bunit);
-    schema.pixscale = s->cfg.resample ? s->rb->pre.pixel_scale : v.img_scale;
-    int64_t N = sv_det_file_nrows(fi.det);
-    if ((st = sv_catalog_open(job->output, sv_det_file_schema(fi.det), &schema, N, &p, &cat,
-                              err)))
-        goto done;
-    s->stats.t_write += now_s() - tw;
-    if ((st = chunk_bufs_init(s, &cb, chunk_rows(s), 1, err)))
-        goto done;
-    size_t rowbytes = sv_det_file_schema(fi.det)->rowbytes;
-    raw = malloc((size_t)cb.cap * (rowbytes ? rowbytes : 1));
-    if (s->lc) { /* light-curve results of a chunk (lc_stage.h) */
-        int K = s->schema.n_classes > 0 ? s->schema.n_classes : 1;
-        lcb.prob = malloc((size_t)cb.cap * s->schema.n_lc * sizeof(float));
-        lcb.label = malloc((size_t)cb.cap * sizeof(int16_t));
-        lcb.flags = malloc((size_t)cb.cap * sizeof(int32_t));
-        lcb.clsT = malloc((size_t)cb.cap * K * sizeof(float));
-        if (!lcb.prob || !lcb.label || !lcb.flags || !lcb.clsT) {
-            free(raw);
-            raw = NULL;
-        }
-    }
-    if (!raw) {
+    /* the files' cards: after the common ones (stage_run) */
+    if (!(p = malloc(sizeof *p))) {
         st = sv_error_set(err, SV_ERR_NOMEM, "stampvet: out of memory");
         goto done;
     }
-    for (int64_t row0 = 0; row0 < N; row0 += cb.cap) {
-        int n = N - row0 < cb.cap ? (int)(N - row0) : cb.cap;
-        double tr = now_s();
-        sv_results r = cb.r;
-        r.n = n;
-        r.prob = cb.prob;
-        r.label = cb.label;
-        if ((st = sv_det_file_read_raw(fi.det, row0, n, raw, err)) ||
-            (st = sv_det_file_read_double(fi.det, plan.col_a, row0, n, cb.a, err)) ||
-            (st = sv_det_file_read_double(fi.det, plan.col_b, row0, n, cb.b, err)) ||
-            (st = read_chunk_features(fi.det, &plan, row0, n, cb.tmp, cb.feat1, err)) ||
-            (st = read_chunk_features(fi.det, &plan2, row0, n, cb.tmp, cb.feat2, err)))
-            goto done;
-        if (plan.col_id >= 0) {
-            if ((st = sv_det_file_read_int64(fi.det, plan.col_id, row0, n, r.id, err)))
-                goto done;
-        } else {
-            for (int i = 0; i < n; i++)
-                r.id[i] = row0 + i;
-        }
-        memset(r.flags, 0, (size_t)n * sizeof *r.flags);
-        sv_det_positions(&plan, &s->map, v.pos, n, cb.a, cb.b, cb.x0, cb.y0,
-                         (uint32_t *)r.flags);
-        s->stats.t_read += now_s() - tr;
-        if ((st = score_chunk(s, &v, n, cb.x0, cb.y0, cb.feat1, cb.feat2, &r, cb.step, err)))
-            goto done;
-        if (s->lc) {
-            int K = s->schema.n_classes;
-            const float *cp[SV_MAX_CLASSES];
-            for (int k = 0; k < K; k++) {
-                float *col = lcb.clsT + (size_t)k * cb.cap;
-                for (int i = 0; i < n; i++)
-                    col[i] = r.prob[(size_t)i * K + k];
-                cp[k] = col;
-            }
-            if ((st = sv_lc_stage_classify(s->lc, row0, n, r.rb, K ? cp : NULL, lcb.prob,
-                                           lcb.label, lcb.flags, err)))
-                goto done;
-            r.lc_prob = lcb.prob;
-            r.lc_label = lcb.label;
-            r.lc_flags = lcb.flags;
-        }
-        tw = now_s();
-        if ((st = sv_catalog_write(cat, row0, raw, &r, err)))
-            goto done;
-        s->stats.t_write += now_s() - tw;
-    }
-    s->stats.rows = N;
-    tw = now_s();
-    sv_provenance pc;
-    memset(&pc, 0, sizeof pc);
-    prov_counts(s, &pc);
-    if ((st = sv_catalog_add_prov(cat, &pc, err)))
-        goto done;
-    st = sv_catalog_commit(cat, err);
-    cat = NULL;
-    s->stats.t_write += now_s() - tw;
+    memset(p, 0, sizeof *p);
+    prov_inputs(s, job, p);
+    sv_prov_str(p, "DETFMT", sv_det_file_format(det), "detection table format");
+    prov_observation(p, im[0].header, im[0].ncards);
+    if (job->exposure_id)
+        sv_prov_str(p, "EXPID", job->exposure_id, "exposure identifier");
+    /* the STAMPS extension's header, from the science image */
+    sv_out_schema schema = s->schema;
+    if (sv_header_string(im[0].header, im[0].ncards, "SURVEY", schema.survey,
+                         sizeof schema.survey))
+        sv_header_string(im[0].header, im[0].ncards, "TELESCOP", schema.survey,
+                         sizeof schema.survey);
+    sv_header_string(im[0].header, im[0].ncards, "FILTER", schema.band, sizeof schema.band);
+    sv_header_string(im[0].header, im[0].ncards, "BUNIT", schema.bunit, sizeof schema.bunit);
+    schema.pixscale = s->cfg.resample ? s->rb->pre.pixel_scale : v.img_scale;
+
+    file_input fin = {det, job};
+    det_input in = {sv_det_file_source(det), sv_det_file_nrows(det), file_read_double,
+                    file_read_int64, file_lc_begin, &fin, p};
+    sv_catalog_sink cs;
+    sv_result_sink sink = sv_catalog_sink_make(&cs, job->output, det, &schema);
+    st = stage_run(s, &v, &in, &sink, err);
 done:
-    sv_catalog_abort(cat);
-    free(raw);
-    free(lcb.prob);
-    free(lcb.clsT);
-    free(lcb.label);
-    free(lcb.flags);
-    chunk_bufs_free(&cb);
+    free(p);
+    free(mask);
+    sv_det_file_close(det);
     view_free(&v);
-    file_inputs_free(&fi);
     s->stats.t_total = now_s() - t_start;
     if (!st)
         log_summary(s, job->output);
