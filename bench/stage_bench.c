@@ -187,6 +187,7 @@ int main(int argc, char **argv)
 
     sv_error err;
     sv_error_clear(&err);
+    int made_model = 0; /* only a model written here is removed at the end */
     if (!model) {
         char def[1024];
         if (sv_stage_default_model(def, sizeof def) == 0) {
@@ -197,6 +198,7 @@ int main(int argc, char **argv)
                 fprintf(stderr, "stage_bench: %s\n", err.text);
                 return 1;
             }
+            made_model = 1;
         }
         model = mpath;
     }
@@ -265,7 +267,7 @@ int main(int argc, char **argv)
     if (!dir_opt) {
         for (int k = 0; k < 5; k++)
             unlink(paths[k]);
-        if (model == mpath)
+        if (made_model) /* never the default model it found */
             unlink(mpath);
         rmdir(dir);
     }
