@@ -11,7 +11,6 @@
 #include "core/atomic_file.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <fitsio.h>
 #include <math.h>
 #include <stdarg.h>
@@ -520,17 +519,16 @@ int sv_model_write_fits(const sv_model *m, const char *path, sv_error *err)
         return st;
 
     /* a temporary name beside the destination (atomic_file.h) */
-    char *tmp = sv_atomic_tmp_new(path, err);
-    if (!tmp)
+    sv_atomic_file af;
+    if (sv_atomic_begin_name(&af, path, err))
         return err && err->status ? err->status : SV_ERR_IO;
 
     wctx w = {NULL, 0, NULL};
-    fits_create_diskfile(&w.f, tmp, &w.st);
+    fits_create_diskfile(&w.f, af.tmp, &w.st);
     if (w.st) {
         char t[FLEN_STATUS];
         int s0 = w.st;
-        unlink(tmp);
-        free(tmp);
+        sv_atomic_abort(&af);
         return sv_error_set(err, SV_ERR_IO, "%s: cannot create the temporary file (cfitsio: %s)",
                             path, fits_text(s0, t));
     }
@@ -543,8 +541,7 @@ int sv_model_write_fits(const sv_model *m, const char *path, sv_error *err)
         char t[FLEN_STATUS];
         int s0 = w.st, s2 = 0;
         fits_delete_file(w.f, &s2);
-        unlink(tmp);
-        free(tmp);
+        sv_atomic_abort(&af);
         return sv_error_set(err, SV_ERR_IO, "%s: cannot write the model (%s: cfitsio: %s)", path,
                             w.what ? w.what : "?", fits_text(s0, t));
     }
@@ -552,32 +549,12 @@ int sv_model_write_fits(const sv_model *m, const char *path, sv_error *err)
     if (w.st) {
         char t[FLEN_STATUS];
         int s0 = w.st;
-        unlink(tmp);
-        free(tmp);
+        sv_atomic_abort(&af);
         return sv_error_set(err, SV_ERR_IO, "%s: cannot finish writing the model (cfitsio: %s)",
                             path, fits_text(s0, t));
     }
-    /* durable before it becomes visible */
-    int fd = open(tmp, O_RDONLY);
-    if (fd < 0 || fsync(fd) != 0) {
-        int e = errno;
-        if (fd >= 0)
-            close(fd);
-        unlink(tmp);
-        free(tmp);
-        return sv_error_set(err, SV_ERR_IO, "%s: cannot sync the written model: %s", path,
-                            strerror(e));
-    }
-    close(fd);
-    if (rename(tmp, path) != 0) {
-        int e = errno;
-        unlink(tmp);
-        free(tmp);
-        return sv_error_set(err, SV_ERR_IO, "%s: cannot move the written model into place: %s",
-                            path, strerror(e));
-    }
-    free(tmp);
-    return 0;
+    /* durable before it becomes visible (atomic_file.h) */
+    return sv_atomic_commit(&af, err);
 }
 
 /* ======================================================================
