@@ -1813,3 +1813,27 @@ int sv_model_fits_is_model(const char *path)
     fits_close_file(f, &st);
     return s2 == 0 && value[0] != '\'';
 }
+
+int sv_model_fits_task(const char *path, sv_task *task)
+{
+    if (!sv_model_fits_is_model(path))
+        return -1;
+    fitsfile *f = NULL;
+    int st = 0, rc = -1;
+    fits_open_diskfile(&f, path, READONLY, &st);
+    if (st)
+        goto fail;
+    char value[FLEN_VALUE] = "";
+    sv_task t;
+    if (!fits_read_key(f, TSTRING, "TASK", value, NULL, &st) && !sv_task_from_name(value, &t)) {
+        *task = t;
+        rc = 0;
+    }
+
+fail:
+    st = 0;
+    if (f)
+        fits_close_file(f, &st);
+    fits_clear_errmsg();
+    return rc;
+}
