@@ -745,6 +745,7 @@ static const struct kclass {
     {"GaussianNoise", NN_DROPOUT, kp_dropout, KC_KEEPS_MASK},
     {"BatchNormalization", NN_BATCHNORM, kp_batchnorm, KC_KEEPS_MASK},
     {"Concatenate", NN_CONCAT, kp_concat, KC_MULTI},
+    {"GlobalAveragePooling1D", NN_GLOBAL_AVGPOOL1D, kp_global_pool, KC_MASKED},
     {"GRU", NN_GRU, kp_recurrent, KC_MASKED},
     {"LSTM", NN_LSTM, kp_recurrent, KC_MASKED},
     {"Activation", NN_ACTIVATION, kp_activation, KC_KEEPS_MASK},
