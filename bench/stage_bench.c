@@ -11,7 +11,8 @@
  * what the ABI's process_files and `stampvet run` call) and prints the time per
  * exposure broken down into read (images and detections), cut (cutting,
  * flagging and preprocessing the stamps), infer (the networks), write (the
- * output table), all wall-clock seconds of phases that run in turn, the
+ * output table), all wall-clock seconds of phases that run in turn (total
+ * also counts hashing the input files for the provenance), the
  * share of everything but inference, the peak resident memory of this
  * process (getrusage), and, with --repeat, the median of each column.
  * Without --model it uses the stage's default model (braai-d6_m7.fits,
