@@ -23,7 +23,9 @@ typedef struct sv_command {
 extern const sv_command sv_commands[];
 
 /* Shared helpers for subcommands (cli_util.c). */
-/* Print "stampvet NAME: message" to stderr; returns 1. */
+/* Print "stampvet NAME: message" to stderr, once: a message that already
+ * begins with "stampvet: " or "stampvet NAME: " (the library's messages
+ * for pipeline hosts) loses that prefix.  Returns 1. */
 int cli_fail(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Seconds on the monotonic clock (for elapsed times). */
 double cli_seconds(void);
