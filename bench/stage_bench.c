@@ -11,7 +11,8 @@
  * what the ABI's process_files and `stampvet run` call) and prints the time per
  * exposure broken down into read (images and detections), cut (cutting,
  * flagging and preprocessing the stamps), infer (the networks), write (the
- * output table), all wall-clock seconds of phases that run in turn, the
+ * output table), all wall-clock seconds of phases that run in turn (total
+ * also counts hashing the input files for the provenance), the
  * share of everything but inference, the peak resident memory of this
  * process (getrusage), and, with --repeat, the median of each column.
  * Without --model it uses the stage's default model (braai-d6_m7.fits,
@@ -187,6 +188,7 @@ int main(int argc, char **argv)
 
     sv_error err;
     sv_error_clear(&err);
+    int made_model = 0; /* only a model written here is removed at the end */
     if (!model) {
         char def[1024];
         if (sv_stage_default_model(def, sizeof def) == 0) {
@@ -197,6 +199,7 @@ int main(int argc, char **argv)
                 fprintf(stderr, "stage_bench: %s\n", err.text);
                 return 1;
             }
+            made_model = 1;
         }
         model = mpath;
     }
@@ -265,7 +268,7 @@ int main(int argc, char **argv)
     if (!dir_opt) {
         for (int k = 0; k < 5; k++)
             unlink(paths[k]);
-        if (model == mpath)
+        if (made_model) /* never the default model it found */
             unlink(mpath);
         rmdir(dir);
     }
