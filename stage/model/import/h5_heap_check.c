@@ -17,8 +17,10 @@ static uint64_t le(const unsigned char *p, int n)
     return v;
 }
 
-/* The superblock's size of lengths (2, 4 or 8), or 0 when there is none. */
-static int length_size(const unsigned char *d, size_t n)
+/* The superblock's offset in the file (*base: the user block's size, to
+ * which the file's addresses are relative), its sizes of offsets (*O) and
+ * lengths (returned; 2, 4 or 8), or 0 when there is none. */
+static int length_size(const unsigned char *d, size_t n, size_t *base, int *O)
 {
     static const unsigned char sig[8] = {0x89, 'H', 'D', 'F', '\r', '\n', 0x1a, '\n'};
     for (size_t at = 0; at + 16 <= n; at = at ? 2 * at : 512) {
@@ -26,16 +28,28 @@ static int length_size(const unsigned char *d, size_t n)
             continue;
         int version = d[at + 8];
         int len = version <= 1 ? d[at + 14] : d[at + 10];
-        return len == 2 || len == 4 || len == 8 ? len : 0;
+        *O = version <= 1 ? d[at + 13] : d[at + 9];
+        *base = at;
+        int ok = (len == 2 || len == 4 || len == 8) && (*O == 2 || *O == 4 || *O == 8);
+        return ok ? len : 0;
     }
     return 0;
 }
 
-/* Walk the collection at d[0 .. size): 0 when it advances to its end. */
-static int walk_ok(const unsigned char *c, uint64_t size, int L)
+/* One collection's objects: index -> size (the heap's indices are 16-bit). */
+typedef struct gcol {
+    uint64_t addr;
+    uint64_t size[65536];
+    unsigned char used[65536];
+} gcol;
+
+/* Walk the collection c[0 .. size) as HDF5 does, noting its objects in g:
+ * 0 when the walk advances to its end. */
+static int walk(const unsigned char *c, uint64_t size, int L, gcol *g)
 {
-    const uint64_t hdr = 8 + (uint64_t)L; /* signature, version, reserved, size */
-    const uint64_t objhdr = 8 + (uint64_t)L; /* index, refs, reserved, size     */
+    const uint64_t hdr = 8 + (uint64_t)L;    /* signature, version, reserved, size */
+    const uint64_t objhdr = 8 + (uint64_t)L; /* index, refs, reserved, size       */
+    memset(g->used, 0, sizeof g->used);
     uint64_t p = hdr;
     while (p < size) {
         if (p + objhdr > size) /* too small for an object: free space */
@@ -45,7 +59,33 @@ static int walk_ok(const unsigned char *c, uint64_t size, int L)
         uint64_t need = idx ? objhdr + ((osize + 7) & ~(uint64_t)7) : osize;
         if (need == 0 || need > size - p)
             return -1;
+        if (idx) {
+            g->used[idx] = 1;
+            g->size[idx] = osize;
+        }
         p += need;
+    }
+    return 0;
+}
+
+/* A variable-length reference (length 4 bytes, collection address, object
+ * index 4 bytes) to the collection g whose length is that of one of g's
+ * objects but whose index is not one of them: HDF5 1.10 reads that index
+ * without a check (it is an assertion, compiled out of release builds).
+ * Only references whose length matches an object are judged, so that an
+ * 8-byte field that merely equals the collection's address (a dimension,
+ * a size) is not taken for one.  Returns the offset of the first, or 0. */
+static size_t bad_reference(const unsigned char *d, size_t n, int O, const gcol *g)
+{
+    for (size_t i = 4; i + (size_t)O + 4 <= n; i++) {
+        if (le(d + i, O) != g->addr)
+            continue;
+        uint64_t len = le(d + i - 4, 4), idx = le(d + i + O, 4);
+        if (!len || (idx < 65536 && g->used[idx]))
+            continue;
+        for (unsigned k = 1; k < 65536; k++)
+            if (g->used[k] && g->size[k] == len)
+                return i - 4;
     }
     return 0;
 }
@@ -80,21 +120,36 @@ int sv_h5_heap_check(const char *path, sv_error *err)
         free(d);
         return sv_error_set(err, SV_ERR_IO, "%s: read error", path);
     }
-    int L = length_size(d, n), st = SV_OK;
-    for (size_t at = 0; L && at + 8 + (size_t)L <= n && !st; at++) {
+    size_t base = 0;
+    int O = 8, L = length_size(d, n, &base, &O), st = SV_OK;
+    gcol *g = L ? malloc(sizeof *g) : NULL;
+    if (L && !g) {
+        free(d);
+        return sv_error_set(err, SV_ERR_NOMEM, "%s: out of memory checking it", path);
+    }
+    for (size_t at = base; L && at + 8 + (size_t)L <= n && !st; at++) {
         if (d[at] != 'G' || memcmp(d + at, "GCOL", 4) || d[at + 4] != 1 || d[at + 5] ||
             d[at + 6] || d[at + 7])
             continue;
         uint64_t size = le(d + at + 8, L);
         if (size < GCOL_MIN || size > n - at)
             continue;
-        if (walk_ok(d + at, size, L))
+        g->addr = at - base;
+        size_t ref;
+        if (walk(d + at, size, L, g))
             st = sv_error_set(err, SV_ERR_FORMAT,
                               "%s: damaged HDF5 global heap (the collection at byte %zu has an "
                               "object whose size does not fit it); the HDF5 library would "
                               "loop reading it",
                               path, at);
+        else if ((ref = bad_reference(d, n, O, g)))
+            st = sv_error_set(err, SV_ERR_FORMAT,
+                              "%s: damaged HDF5 variable-length reference at byte %zu (object "
+                              "%llu of the global heap at byte %zu, which has no such object); "
+                              "the HDF5 library would read outside its memory",
+                              path, ref, (unsigned long long)le(d + ref + 4 + O, 4), at);
     }
+    free(g);
     free(d);
     return st;
 }

@@ -1,5 +1,5 @@
-/* h5_heap_check.h — refuse an HDF5 file whose global heap would hang the
- * HDF5 library, before the library reads it.
+/* h5_heap_check.h — refuse an HDF5 file whose global heap would hang or
+ * crash the HDF5 library, before the library reads it.
  *
  * HDF5 keeps variable-length data (the strings h5py and Keras write as
  * attributes: model_config, keras_version, backend, layer_names ...) in
@@ -11,6 +11,18 @@
  * the collections are walked here the same way first, on the file's
  * bytes: a collection whose walk does not advance, or runs past its own
  * end, makes the file damaged.
+ *
+ * The second finding: HDF5 1.10 reads the object a variable-length
+ * reference names (length, collection address, object index) without
+ * checking that the collection holds that index (an assertion, compiled
+ * out of release builds), and reads outside its memory.  References to a
+ * collection are looked for on the file's bytes too: 4 bytes of length,
+ * the collection's address, 4 bytes of index.  One whose length is that of
+ * an object of the collection but whose index is none of its objects makes
+ * the file damaged.  (Only references whose length matches an object are
+ * judged, so that an 8-byte field that happens to equal the address, a
+ * dimension or a size, is not mistaken for one: a damaged reference whose
+ * length is damaged too still reaches HDF5.)
  *
  * Only what looks like a collection header is walked: the signature
  * "GCOL", version 1, three zero bytes, and a size of at least 4096 bytes

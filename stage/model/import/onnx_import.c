@@ -469,6 +469,12 @@ static int op_conv(oimp *k, const Onnx__NodeProto *n)
     if (!wv || wv->kind != V_CONST || wv->t->n_dims != 4)
         return o_unsup(k, n, "weights that are not a constant (O, I, kh, kw) tensor");
     const int64_t *d = wv->t->dims;
+    for (int q = 0; q < 4; q++)
+        if (d[q] < 1 || d[q] > 65536)
+            return sv_error_set(k->err, SV_ERR_SHAPE,
+                                "%s: node '%s' (Conv): weights of shape (%lld, %lld, %lld, %lld)",
+                                k->src, o_node_name(n), (long long)d[0], (long long)d[1],
+                                (long long)d[2], (long long)d[3]);
     int O = (int)d[0], I = (int)d[1], kh = (int)d[2], kw = (int)d[3];
     nn_layer L = nn_layer_defaults(NN_CONV2D, "");
     L.filters = O;
@@ -499,8 +505,12 @@ static int op_conv(oimp *k, const Onnx__NodeProto *n)
         B = calloc((size_t)O, sizeof *B); /* a later Add may fill it */
     }
     int idx;
-    if ((st = o_add(k, n, &L, 1, &x->layer, &idx)) ||
-        (st = o_pend(k, idx, 0, K, (size_t)O * I * kh * kw))) {
+    if ((st = o_add(k, n, &L, 1, &x->layer, &idx))) {
+        free(K);
+        free(B);
+        return st;
+    }
+    if ((st = o_pend(k, idx, 0, K, (size_t)O * I * kh * kw))) { /* it took K */
         free(B);
         return st;
     }
