@@ -473,8 +473,6 @@ int sv_wcs_from_header(const char *header, int ncards, const char *origin, sv_wc
     size_t have = strnlen(header, (size_t)ncards * 80);
     if (nkey == 0)
         return sv_error_set(err, SV_ERR_FORMAT, "%s: no WCS (empty header)", origin);
-    if (wcs_axes_check(header, nkey, origin, err))
-        return err ? err->status : SV_ERR_FORMAT;
     char *buf = malloc((size_t)nkey * 80 + 1);
     sv_wcs *w = calloc(1, sizeof *w);
     if (!buf || !w) {
@@ -485,6 +483,13 @@ int sv_wcs_from_header(const char *header, int ncards, const char *origin, sv_wc
     memcpy(buf, header, have);
     memset(buf + have, ' ', (size_t)nkey * 80 - have);
     buf[(size_t)nkey * 80] = '\0';
+    /* the axes of the text WCSLIB reads: a card cut short by a NUL is
+     * padded, so it is checked as padded (a NAXIS cut so would pass) */
+    if (wcs_axes_check(buf, nkey, origin, err)) {
+        free(buf);
+        free(w);
+        return err ? err->status : SV_ERR_FORMAT;
+    }
 
     int nreject = 0, st, fixstat[NWCSFIX];
     char why[256] = "";
