@@ -405,6 +405,70 @@ static void test_roundtrip_lightcurve(void **state)
     sv_model_free(m);
 }
 
+/* GlobalAveragePooling1D (a kind added in its own file) through the model
+ * file, masked (after Masking and a masked GRU) and plain */
+static void test_roundtrip_gap1d(void **state)
+{
+    (void)state;
+    for (int masked = 0; masked < 2; masked++) {
+        nn_net *net = nn_net_new();
+        input(net, "lc", 2, 7, 3, 0);
+        nn_layer L = nn_layer_defaults(NN_MASKING, "mask");
+        add(net, &L, "lc", NULL, NULL, NULL);
+        L = nn_layer_defaults(NN_GRU, "g1");
+        L.units = 5; L.return_sequences = 1; L.reset_after = 1; L.recurrent_act = NN_ACT_SIGMOID;
+        add(net, &L, "mask", masked ? "lc" : NULL, NULL, NULL);
+        L = nn_layer_defaults(NN_GLOBAL_AVGPOOL1D, "gap1d");
+        add(net, &L, "g1", masked ? "lc" : NULL, NULL, NULL);
+        L = nn_layer_defaults(NN_DENSE, "out");
+        L.units = 3; L.act = NN_ACT_SOFTMAX;
+        add(net, &L, "gap1d", NULL, NULL, NULL);
+        sv_error e;
+        sv_error_clear(&e);
+        assert_int_equal(nn_net_finalize(net, &e), 0);
+        randomize(net);
+        sv_model *m = sv_model_new(net);
+        m->task = SV_TASK_LIGHTCURVE;
+        strcpy(m->name, "gap1d-test");
+        m->n_classes = 3;
+        strcpy(m->classes[0], "a");
+        strcpy(m->classes[1], "b");
+        strcpy(m->classes[2], "c");
+        m->n_features = 3;
+        strcpy(m->features[0], "dt");
+        strcpy(m->features[1], "mag");
+        strcpy(m->features[2], "magerr");
+        assert_int_equal(sv_model_validate(m, &e), 0);
+        char path[600];
+        path_in_tmp(path, sizeof path, masked ? "gap1d_masked.fits" : "gap1d.fits");
+        write_ok(m, path);
+        sv_model *r = NULL;
+        int st = sv_model_read_fits(path, &r, &e);
+        if (st)
+            fprintf(stderr, "# read: %s\n", e.text);
+        assert_int_equal(st, 0);
+        int g = nn_net_find(r->net, "gap1d");
+        assert_true(g >= 0);
+        assert_int_equal(r->net->layers[g].kind, NN_GLOBAL_AVGPOOL1D);
+        assert_int_equal(r->net->layers[g].n_in, masked ? 2 : 1);
+        assert_int_equal(r->net->layers[g].rank, 1);
+        assert_int_equal(r->net->layers[g].shape[0], 5);
+        compare_models(m, r);
+        compare_forward(m, r);
+        char *buf = NULL;
+        size_t len = 0;
+        FILE *f = open_memstream(&buf, &len);
+        assert_non_null(f);
+        assert_int_equal(sv_model_describe(f, r), 0);
+        fclose(f);
+        assert_non_null(strstr(buf, "gap1d (global_average_pooling1d)"));
+        assert_true((strstr(buf, "masked(0)") != NULL) == masked);
+        free(buf);
+        sv_model_free(r);
+        sv_model_free(m);
+    }
+}
+
 /* the FITS layout itself, as any FITS reader sees it */
 static void test_layout(void **state)
 {
@@ -1271,6 +1335,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_roundtrip_stamp),
         cmocka_unit_test(test_roundtrip_lightcurve),
+        cmocka_unit_test(test_roundtrip_gap1d),
         cmocka_unit_test(test_layout),
         cmocka_unit_test(test_write_atomic),
         cmocka_unit_test(test_prov_rules),

@@ -16,6 +16,7 @@
 #include <pthread.h>
 
 #include "nn_test_util.h"
+#include "nn/nn_ops.h"
 
 static nn_layer one_in(nn_kind kind, const char *name, int in)
 {
@@ -120,6 +121,61 @@ static void test_names(void **state)
     assert_int_equal(nn_act_from_name("LeakyReLU"), NN_ACT_LEAKY_RELU);
     assert_int_equal(nn_act_from_name("swish"), -1);
     assert_string_equal(nn_kind_name((nn_kind)99), "unknown");
+    assert_int_equal(nn_kind_from_name("GlobalAveragePooling1D"), NN_GLOBAL_AVGPOOL1D);
+}
+
+/* The registry (nn/ops/nn_ops_list.h) keeps every kind's number and model-
+ * file name: model files store the names, and the numbers are the ABI of
+ * nn.h.  Every descriptor has what the engine calls. */
+static void test_registry(void **state)
+{
+    (void)state;
+    static const struct {
+        nn_kind kind;
+        int value;
+        const char *name;
+    } fixed[] = {
+        {NN_INPUT, 0, "input"},
+        {NN_CONV2D, 1, "conv2d"},
+        {NN_DEPTHWISE_CONV2D, 2, "depthwise_conv2d"},
+        {NN_SEPARABLE_CONV2D, 3, "separable_conv2d"},
+        {NN_MAXPOOL2D, 4, "max_pooling2d"},
+        {NN_AVGPOOL2D, 5, "average_pooling2d"},
+        {NN_GLOBAL_AVGPOOL2D, 6, "global_average_pooling2d"},
+        {NN_DENSE, 7, "dense"},
+        {NN_FLATTEN, 8, "flatten"},
+        {NN_DROPOUT, 9, "dropout"},
+        {NN_BATCHNORM, 10, "batch_normalization"},
+        {NN_CONCAT, 11, "concatenate"},
+        {NN_GRU, 12, "gru"},
+        {NN_ACTIVATION, 13, "activation"},
+        {NN_LSTM, 14, "lstm"},
+        {NN_CONV1D, 15, "conv1d"},
+        {NN_ADD, 16, "add"},
+        {NN_MASKING, 17, "masking"},
+        {NN_GLOBAL_AVGPOOL1D, 18, "global_average_pooling1d"},
+    };
+    assert_int_equal(NN_KIND_COUNT, (int)(sizeof fixed / sizeof fixed[0]));
+    for (size_t i = 0; i < sizeof fixed / sizeof fixed[0]; i++) {
+        assert_int_equal((int)fixed[i].kind, fixed[i].value);
+        assert_string_equal(nn_kind_name(fixed[i].kind), fixed[i].name);
+    }
+    for (int k = 0; k < NN_KIND_COUNT; k++) {
+        const nn_op *op = nn_op_of((nn_kind)k);
+        assert_non_null(op);
+        assert_non_null(op->name);
+        assert_non_null(op->shape);
+        assert_true(op->n_in_min <= op->n_in_max && op->n_in_max <= NN_MAX_INPUTS);
+        if (k != NN_INPUT) {
+            assert_non_null(op->forward);
+            assert_non_null(op->backward);
+            assert_true(op->n_in_min >= 1);
+        }
+        if (op->in_rank)
+            assert_non_null(op->in_what);
+    }
+    assert_null(nn_op_of(NN_KIND_COUNT));
+    assert_null(nn_op_of((nn_kind)-1));
 }
 
 /* ---- building, shapes, parameters ----------------------------------------------- */
@@ -1043,6 +1099,11 @@ static void dump_case(FILE *f, const char *name, nn_net *net, int batch, int fir
         size_t n = (size_t)batch * tu_input_size(net, k);
         in[k] = malloc(n * sizeof(float));
         tu_fill(in[k], n, -1, 1);
+        const nn_layer *I = &net->layers[net->inputs[k]];
+        if (!strcmp(I->name, "mask") && I->rank == 2) /* a step mask: every third step */
+            for (size_t st = 0; st < (size_t)batch * I->shape[0]; st++)
+                if (st % 3 == 1)
+                    memset(in[k] + st * I->shape[1], 0, (size_t)I->shape[1] * sizeof(float));
     }
     nn_workspace *ws = nn_workspace_new(net, batch, 0, &err);
     if (!ws || nn_forward(ws, net, batch, (const float *const *)in, 0, &err)) {
@@ -1057,12 +1118,13 @@ static void dump_case(FILE *f, const char *name, nn_net *net, int batch, int fir
                 "%s{\"name\":\"%s\",\"kind\":\"%s\",\"act\":\"%s\",\"alpha\":%.9g,"
                 "\"filters\":%d,\"units\":%d,\"kernel\":[%d,%d],\"strides\":[%d,%d],"
                 "\"padding\":\"%s\",\"depth_multiplier\":%d,\"use_bias\":%d,\"epsilon\":%.9g,"
-                "\"return_sequences\":%d,\"reset_after\":%d,\"recurrent_act\":\"%s\",\"in\":[",
+                "\"return_sequences\":%d,\"reset_after\":%d,\"recurrent_act\":\"%s\","
+                "\"mask_value\":%.9g,\"in\":[",
                 i ? ",\n" : "", L->name, nn_kind_name(L->kind), nn_act_name(L->act),
                 (double)L->alpha, L->filters, L->units, L->kh, L->kw, L->sh, L->sw,
                 L->padding == NN_PAD_SAME ? "same" : "valid", L->depth_multiplier, L->use_bias,
                 (double)L->epsilon, L->return_sequences, L->reset_after,
-                nn_act_name(L->recurrent_act));
+                nn_act_name(L->recurrent_act), (double)L->mask_value);
         for (int k = 0; k < L->n_in; k++)
             fprintf(f, k ? ",%d" : "%d", L->in[k]);
         fprintf(f, "],\"shape\":[");
@@ -1177,6 +1239,20 @@ static int dump_reference(const char *path)
     L = one_in(NN_GLOBAL_AVGPOOL2D, "gap", i);
     tu_add(net, &L);
     DUMP("global average pool");
+    /* GlobalAveragePooling1D, plain and masked by a second input (every
+     * third step of "mask" is all zeros: dump_case) */
+    for (int masked = 0; masked < 2; masked++) {
+        net = nn_net_new();
+        i = tu_input(net, "x", 2, 7, 3, 0);
+        int mk = masked ? tu_input(net, "mask", 2, 7, 2, 0) : -1;
+        L = one_in(NN_GLOBAL_AVGPOOL1D, "gap1d", i);
+        if (masked) {
+            L.n_in = 2;
+            L.in[1] = mk;
+        }
+        tu_add(net, &L);
+        DUMP(masked ? "global average pool 1d, masked" : "global average pool 1d");
+    }
     /* dense and activations */
     for (int a = 0; a < NN_ACT_COUNT; a++) {
         net = nn_net_new();
@@ -1240,6 +1316,7 @@ int main(int argc, char **argv)
         return dump_reference(argv[2]);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_names),
+        cmocka_unit_test(test_registry),
         cmocka_unit_test(test_braai_shapes),
         cmocka_unit_test(test_shape_errors),
         cmocka_unit_test(test_forward_exact),

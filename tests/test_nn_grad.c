@@ -618,6 +618,53 @@ static void test_grad_conv1d_add_masking(void **state)
     run_single(net, 2, 0.6, "masking + causal conv1d + add(relu)");
 }
 
+/* GlobalAveragePooling1D: plain (after a Conv1D, so that the weights get
+ * gradients through it) and masked by a second input (samples with masked
+ * steps at the end, the start, the middle, and one fully masked) */
+static void test_grad_gap1d(void **state)
+{
+    (void)state;
+    const int T = 5, F = 2, B = 4;
+    float mask[4 * 5 * 2];
+    static const int keep[4][5] = {
+        {1, 1, 1, 0, 0}, {0, 1, 1, 1, 1}, {1, 0, 1, 1, 0}, {0, 0, 0, 0, 0}};
+    for (int n = 0; n < B; n++)
+        for (int t = 0; t < T; t++)
+            for (int f = 0; f < F; f++)
+                mask[(n * T + t) * F + f] = keep[n][t] ? (float)(0.5 + f) : 0.0f;
+    for (int masked = 0; masked < 2; masked++) {
+        nn_net *net = nn_net_new();
+        int in = tu_input(net, "seq", 2, T, 3, 0);
+        int m = masked ? tu_input(net, "mask", 2, T, F, 0) : -1;
+        nn_layer C = nn_layer_defaults(NN_CONV1D, "c0");
+        C.n_in = 1;
+        C.in[0] = in;
+        C.filters = 4;
+        C.kh = 2;
+        C.padding = NN_PAD_CAUSAL;
+        C.act = NN_ACT_TANH;
+        int c0 = tu_add(net, &C);
+        nn_layer G = nn_layer_defaults(NN_GLOBAL_AVGPOOL1D, "gap1d");
+        G.n_in = masked ? 2 : 1;
+        G.in[0] = c0;
+        G.in[1] = m;
+        int g = tu_add(net, &G);
+        nn_layer D = nn_layer_defaults(NN_DENSE, "d");
+        D.n_in = 1;
+        D.in[0] = g;
+        D.units = 3;
+        D.act = NN_ACT_SIGMOID;
+        tu_add(net, &D);
+        tu_finalize(net);
+        assert_int_equal(net->layers[g].rank, 1);
+        assert_int_equal(net->layers[g].shape[0], 4);
+        tu_random_weights(net, 0.6);
+        gradcheck_masked(net, B, -1.0, 1.0, masked ? mask : NULL,
+                         masked ? "masked global_average_pooling1d" : "global_average_pooling1d");
+        nn_net_free(net);
+    }
+}
+
 /* ---- losses ------------------------------------------------------------------ */
 
 typedef float (*loss3)(const float *, const float *, int, int, const float *, float *);
@@ -715,6 +762,7 @@ int main(void)
         cmocka_unit_test(test_grad_lstm),
         cmocka_unit_test(test_grad_masked_recurrent),
         cmocka_unit_test(test_grad_conv1d_add_masking),
+        cmocka_unit_test(test_grad_gap1d),
         cmocka_unit_test(test_grad_losses),
     };
     tu_seed(20240601);

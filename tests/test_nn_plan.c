@@ -14,7 +14,9 @@
 
 #include <cmocka.h>
 
+#include "nn/fast/lc_infer.h"
 #include "nn/fast/nn_plan.h"
+#include "nn/fast/nn_train.h"
 #include "nn_test_util.h"
 
 /* ---- building nets ------------------------------------------------------ */
@@ -477,6 +479,58 @@ static int isa_child(const char *want)
     return ok ? 0 : 1;
 }
 
+/* A layer kind the fast paths do not know (GlobalAveragePooling1D, added
+ * without touching nn/fast): nn_plan runs the reference engine and agrees
+ * with it; the training plan and the light-curve fast path say "not
+ * covered" (their callers then use the reference engine). */
+static void test_fallback_unknown_kind(void **s)
+{
+    (void)s;
+    sv_error err;
+    sv_error_clear(&err);
+    nn_net *net = nn_net_new();
+    int i = tu_input(net, "seq", 2, 9, 4, 0);
+    nn_layer C = nn_layer_defaults(NN_CONV1D, "c0");
+    C.n_in = 1;
+    C.in[0] = i;
+    C.filters = 5;
+    C.kh = 3;
+    C.act = NN_ACT_RELU;
+    i = tu_add(net, &C);
+    nn_layer G = nn_layer_defaults(NN_GLOBAL_AVGPOOL1D, "gap1d");
+    G.n_in = 1;
+    G.in[0] = i;
+    i = tu_add(net, &G);
+    nn_layer D = nn_layer_defaults(NN_DENSE, "d");
+    D.n_in = 1;
+    D.in[0] = i;
+    D.units = 2;
+    D.act = NN_ACT_SOFTMAX;
+    tu_add(net, &D);
+    tu_finalize(net);
+    tu_random_weights(net, 0.5);
+    compare_net(net, "gap1d (reference)", 1);
+    nn_net_free(net);
+    /* the training plan and the light-curve path, on GAP1D straight after
+     * the input (so that it is the first layer they do not know) */
+    net = nn_net_new();
+    i = tu_input(net, "seq", 2, 9, 4, 0);
+    G.in[0] = i;
+    i = tu_add(net, &G);
+    D.in[0] = i;
+    tu_add(net, &D);
+    tu_finalize(net);
+    nn_tplan *tp = nn_tplan_new(net, NN_ISA_AUTO, 0, &err);
+    assert_null(tp); /* (it trains images and vectors only) */
+    assert_int_equal(err.status, SV_ERR_UNSUPPORTED);
+    sv_error_clear(&err);
+    sv_lc_infer *lc = sv_lc_infer_new(net, 4, &err);
+    assert_null(lc);
+    assert_int_equal(err.status, SV_ERR_UNSUPPORTED);
+    assert_non_null(strstr(err.text, "global_average_pooling1d"));
+    nn_net_free(net);
+}
+
 int main(int argc, char **argv)
 {
     if (argc == 3 && !strcmp(argv[1], "--isa-child"))
@@ -495,6 +549,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_bn),
         cmocka_unit_test(test_fallback_two_inputs),
         cmocka_unit_test(test_braai),
+        cmocka_unit_test(test_fallback_unknown_kind),
         cmocka_unit_test(test_isa_selection),
         cmocka_unit_test(test_errors),
         cmocka_unit_test(test_concurrent_plans),

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "nn/nn.h"
+#include "nn/nn_ops.h"
 
 const char *sv_format_count(unsigned long long n, char *buf, size_t cap)
 {
@@ -48,50 +49,10 @@ static void layer_notes(const nn_layer *L, char *buf, size_t cap)
         if (k < cap)                                                                             \
             k += (size_t)snprintf(buf + k, cap - k, __VA_ARGS__);                                \
     } while (0)
-    const char *pad = L->padding == NN_PAD_SAME ? "same" : "valid";
-    switch (L->kind) {
-    case NN_CONV2D:
-    case NN_SEPARABLE_CONV2D:
-    case NN_DEPTHWISE_CONV2D:
-        ADD("%dx%d", L->kh, L->kw);
-        if (L->kind != NN_CONV2D && L->depth_multiplier != 1)
-            ADD(" dm%d", L->depth_multiplier);
-        ADD(" s%dx%d %s", L->sh, L->sw, pad);
-        if (!L->use_bias)
-            ADD(" no-bias");
-        break;
-    case NN_MAXPOOL2D:
-    case NN_AVGPOOL2D:
-        ADD("%dx%d s%dx%d %s", L->kh, L->kw, L->sh, L->sw, pad);
-        break;
-    case NN_DENSE:
-        if (!L->use_bias)
-            ADD("no-bias");
-        break;
-    case NN_DROPOUT:
-        ADD("rate %g", (double)L->rate);
-        break;
-    case NN_BATCHNORM:
-        ADD("eps %g mom %g", (double)L->epsilon, (double)L->momentum);
-        break;
-    case NN_GRU:
-    case NN_LSTM:
-        ADD("rec %s%s%s", nn_act_name(L->recurrent_act), L->reset_after ? " reset_after" : "",
-            L->return_sequences ? " seq" : "");
-        if (L->n_in == 2)
-            ADD(" masked(%g)", (double)L->mask_value);
-        break;
-    case NN_CONV1D:
-        ADD("k%d s%d d%d %s", L->kh, L->sh, L->dilation,
-            L->padding == NN_PAD_CAUSAL ? "causal" : pad);
-        if (!L->use_bias)
-            ADD(" no-bias");
-        break;
-    case NN_MASKING:
-        ADD("mask %g", (double)L->mask_value);
-        break;
-    default:
-        break;
+    const nn_op *op = nn_op_of(L->kind);
+    if (op && op->describe) {
+        op->describe(L, buf, cap);
+        k = strlen(buf);
     }
     if (L->kind != NN_INPUT && L->act != NN_ACT_LINEAR) {
         ADD("%s%s", k ? " " : "", nn_act_name(L->act));

@@ -9,6 +9,7 @@
 #include "fits/fits_guard.h"
 
 #include "core/atomic_file.h"
+#include "nn/nn_ops.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -1266,198 +1267,36 @@ static int read_layers(rctx *r, const rhead *h, nn_net *net, rlayer_extra *extra
  * Where the shapes stop chaining, bounding stops: nn_net_finalize reports
  * that layer, and no layer after it is ever allocated. */
 
-static int geom(int in, int k, int s, nn_padding pad)
-{
-    if (s <= 0)
-        return 0;
-    if (pad == NN_PAD_SAME)
-        return (in + s - 1) / s;
-    return in >= k ? (in - k) / s + 1 : 0;
-}
-
 static int bound_params(rctx *r, const nn_net *net, double *total)
 {
     int n = net->n_layers;
-    int(*shp)[NN_MAX_RANK] = calloc((size_t)n, sizeof *shp);
-    int *rk = calloc((size_t)n, sizeof *rk);
-    if (!shp || !rk) {
-        free(shp);
-        free(rk);
+    /* copies of the layers that get the shapes (the net itself is not
+     * finalised yet) */
+    nn_layer *shp = calloc((size_t)(n ? n : 1), sizeof *shp);
+    if (!shp)
         return r_fail(r, SV_ERR_NOMEM, "out of memory");
-    }
     *total = 0;
     int rc = 0;
     for (int i = 0; i < n && !rc; i++) {
-        const nn_layer *L = &net->layers[i];
-        int ir = L->n_in > 0 ? rk[L->in[0]] : 0;
-        const int *is = L->n_in > 0 ? shp[L->in[0]] : NULL;
-        int r2 = 0, s[NN_MAX_RANK] = {0, 0, 0};
-        double np = 0;
-        int ok = 1;
-        switch (L->kind) {
-        case NN_INPUT:
-            r2 = L->rank;
-            for (int d = 0; d < r2; d++)
-                s[d] = L->shape[d];
-            break;
-        case NN_CONV2D:
-        case NN_DEPTHWISE_CONV2D:
-        case NN_SEPARABLE_CONV2D:
-        case NN_MAXPOOL2D:
-        case NN_AVGPOOL2D: {
-            if (ir != 3) {
-                ok = 0;
-                break;
-            }
-            double cin = is[2], kk = (double)L->kh * L->kw, dm = L->depth_multiplier;
-            r2 = 3;
-            s[0] = geom(is[0], L->kh, L->sh, L->padding);
-            s[1] = geom(is[1], L->kw, L->sw, L->padding);
-            if (L->kind == NN_CONV2D) {
-                s[2] = L->filters;
-                np = kk * cin * L->filters + (L->use_bias ? L->filters : 0);
-            } else if (L->kind == NN_DEPTHWISE_CONV2D) {
-                s[2] = (cin * dm > DIM_MAX) ? 0 : (int)(cin * dm);
-                np = kk * cin * dm + (L->use_bias ? cin * dm : 0);
-            } else if (L->kind == NN_SEPARABLE_CONV2D) {
-                s[2] = L->filters;
-                np = kk * cin * dm + cin * dm * L->filters + (L->use_bias ? L->filters : 0);
-            } else {
-                s[2] = is[2];
-            }
-            break;
-        }
-        case NN_GLOBAL_AVGPOOL2D:
-            if (ir != 3) {
-                ok = 0;
-                break;
-            }
-            r2 = 1;
-            s[0] = is[2];
-            break;
-        case NN_DENSE:
-            if (ir < 1) {
-                ok = 0;
-                break;
-            }
-            r2 = ir;
-            for (int d = 0; d < ir; d++)
-                s[d] = is[d];
-            s[ir - 1] = L->units;
-            np = (double)is[ir - 1] * L->units + (L->use_bias ? L->units : 0);
-            break;
-        case NN_FLATTEN: {
-            double prod = 1;
-            for (int d = 0; d < ir; d++)
-                prod *= is[d];
-            r2 = 1;
-            s[0] = prod > SV_MODEL_MAX_ACTIVATION ? 0 : (int)prod;
-            if (!s[0])
-                ok = prod > 0 ? -1 : 0;
-            break;
-        }
-        case NN_DROPOUT:
-        case NN_ACTIVATION:
-            r2 = ir;
-            for (int d = 0; d < ir; d++)
-                s[d] = is[d];
-            break;
-        case NN_BATCHNORM:
-            if (ir < 1) {
-                ok = 0;
-                break;
-            }
-            r2 = ir;
-            for (int d = 0; d < ir; d++)
-                s[d] = is[d];
-            np = 4.0 * is[ir - 1];
-            break;
-        case NN_CONCAT: {
-            r2 = ir;
-            double last = 0;
-            for (int j = 0; j < L->n_in && ok; j++) {
-                int J = L->in[j];
-                if (rk[J] != ir || ir < 1)
-                    ok = 0;
-                for (int d = 0; ok && d < ir - 1; d++)
-                    if (shp[J][d] != is[d])
-                        ok = 0;
-                if (ok)
-                    last += shp[J][ir - 1];
-            }
-            if (!ok)
-                break;
-            for (int d = 0; d < ir - 1; d++)
-                s[d] = is[d];
-            s[ir - 1] = last > DIM_MAX ? 0 : (int)last;
-            break;
-        }
-        case NN_GRU: {
-            if (ir != 2) {
-                ok = 0;
-                break;
-            }
-            double u = L->units, F = is[1];
-            if (L->return_sequences) {
-                r2 = 2;
-                s[0] = is[0];
-                s[1] = L->units;
-            } else {
-                r2 = 1;
-                s[0] = L->units;
-            }
-            np = F * 3 * u + u * 3 * u + (L->use_bias ? (L->reset_after ? 6 : 3) * u : 0);
-            break;
-        }
-        case NN_LSTM: {
-            if (ir != 2) {
-                ok = 0;
-                break;
-            }
-            double u = L->units, F = is[1];
-            r2 = L->return_sequences ? 2 : 1;
-            s[0] = L->return_sequences ? is[0] : L->units;
-            s[1] = L->return_sequences ? L->units : 0;
-            np = F * 4 * u + u * 4 * u + (L->use_bias ? 4 * u : 0);
-            break;
-        }
-        case NN_CONV1D: {
-            if (ir != 2 || L->sh < 1 || L->dilation < 1) {
-                ok = 0;
-                break;
-            }
-            int to = 0, pb = 0;
-            nn_conv1d_geometry(is[0], L->kh, L->sh, L->dilation, L->padding, &to, &pb);
-            r2 = 2;
-            s[0] = to;
-            s[1] = L->filters;
-            np = (double)L->kh * is[1] * L->filters + (L->use_bias ? L->filters : 0);
-            break;
-        }
-        case NN_ADD:
-        case NN_MASKING:
-            r2 = ir;
-            for (int d = 0; d < ir; d++)
-                s[d] = is[d];
-            break;
-        default:
-            ok = 0;
-            break;
-        }
-        if (ok == -1) {
-            rc = r_fail(r, SV_ERR_FORMAT, "layer '%s' (%s): output of over %ld values per "
-                                          "sample (absurd size)",
-                        L->name, nn_kind_name(L->kind), SV_MODEL_MAX_ACTIVATION);
-            break;
-        }
-        double size = 1;
-        for (int d = 0; d < r2; d++) {
-            if (s[d] <= 0)
-                ok = 0;
-            size *= s[d];
-        }
-        if (!ok || r2 < 1)
+        nn_layer *L = &shp[i];
+        *L = net->layers[i];
+        L->n_params = 0;
+        memset(L->p, 0, sizeof L->p);
+        const nn_layer *in[NN_MAX_INPUTS];
+        for (int k = 0; k < L->n_in; k++)
+            in[k] = &shp[L->in[k]];
+        nn_shape sh;
+        if (nn_op_infer(L, in, &sh, NULL) || sh.rank < 1)
             break; /* shapes stop chaining here: nn_net_finalize says why */
+        double size = 1, np = 0;
+        int ok = 1;
+        for (int d = 0; d < sh.rank; d++) {
+            if (sh.dims[d] <= 0)
+                ok = 0;
+            size *= sh.dims[d];
+        }
+        if (!ok)
+            break;
         if (size > (double)SV_MODEL_MAX_ACTIVATION) {
             rc = r_fail(r, SV_ERR_FORMAT,
                         "layer '%s' (%s): output of %.0f values per sample (over %ld: absurd "
@@ -1465,13 +1304,19 @@ static int bound_params(rctx *r, const nn_net *net, double *total)
                         L->name, nn_kind_name(L->kind), size, SV_MODEL_MAX_ACTIVATION);
             break;
         }
-        rk[i] = r2;
+        for (int j = 0; j < sh.n_params; j++) {
+            double ps = 1;
+            for (int d = 0; d < sh.p[j].rank; d++)
+                ps *= sh.p[j].dims[d];
+            np += ps;
+        }
+        L->rank = sh.rank;
         for (int d = 0; d < NN_MAX_RANK; d++)
-            shp[i][d] = d < r2 ? s[d] : 0;
+            L->shape[d] = d < sh.rank ? sh.dims[d] : 0;
+        L->out_size = (size_t)size;
         *total += np;
     }
     free(shp);
-    free(rk);
     return rc;
 }
 

@@ -60,26 +60,13 @@ extern "C" {
 #define NN_MAX_INPUTS 8    /* producers of one layer (Concatenate)         */
 #define NN_MAX_NET_INPUTS 8
 
+/* Layer kinds, generated from the registry nn/ops/nn_ops_list.h (one
+ * descriptor per kind, nn/nn_ops.h).  The values are fixed: NN_INPUT 0,
+ * NN_CONV2D 1, ... NN_MASKING 17, new kinds after. */
 typedef enum nn_kind {
-    NN_INPUT = 0,
-    NN_CONV2D,
-    NN_DEPTHWISE_CONV2D,
-    NN_SEPARABLE_CONV2D,
-    NN_MAXPOOL2D,
-    NN_AVGPOOL2D,
-    NN_GLOBAL_AVGPOOL2D,
-    NN_DENSE,
-    NN_FLATTEN,
-    NN_DROPOUT,
-    NN_BATCHNORM,
-    NN_CONCAT,
-    NN_GRU,
-    NN_ACTIVATION,
-    NN_LSTM,
-    NN_CONV1D,
-    NN_ADD,              /* element-wise sum of 2..NN_MAX_INPUTS equal shapes */
-    NN_MASKING,          /* Keras Masking: zero the steps whose every value
-                            equals mask_value, keep the others              */
+#define NN_OP(kind, value, op) kind = value,
+#include "nn/ops/nn_ops_list.h"
+#undef NN_OP
     NN_KIND_COUNT
 } nn_kind;
 

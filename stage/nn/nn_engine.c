@@ -1,12 +1,13 @@
 /* nn_engine.c — workspaces, forward and backward over the layer graph,
- * gradient buffers.  See nn_engine.h; the per-layer kernels are in
- * nn_layer_*.c (nn_layers.h). */
+ * gradient buffers.  See nn_engine.h; the per-layer kernels are reached
+ * through each kind's descriptor (nn/nn_ops.h). */
 #include "nn/nn_engine.h"
 
 #include <stdlib.h>
 #include <string.h>
 
 #include "nn/nn_layers.h"
+#include "nn/nn_ops.h"
 
 struct nn_workspace {
     const nn_net *net;      /* the net it was sized for (shape reference) */
@@ -31,62 +32,13 @@ struct nn_workspace {
 void nn_layer_mem(const nn_net *net, int li, int max_batch, int training, nn_mem *m)
 {
     const nn_layer *L = &net->layers[li];
-    const nn_layer *I = L->n_in > 0 ? &net->layers[L->in[0]] : NULL;
-    size_t N = (size_t)max_batch;
+    const nn_layer *in[NN_MAX_INPUTS];
+    for (int k = 0; k < L->n_in; k++)
+        in[k] = &net->layers[L->in[k]];
     memset(m, 0, sizeof *m);
-    switch (L->kind) {
-    case NN_CONV2D: {
-        size_t P = (size_t)L->shape[0] * L->shape[1];
-        size_t K = (size_t)L->kh * L->kw * I->shape[2];
-        int pw = L->kh == 1 && L->kw == 1 && L->sh == 1 && L->sw == 1;
-        if (!pw) {
-            m->scratch = P * K;
-            if (training)
-                m->scratch2 = P * K;
-        }
-        break;
-    }
-    case NN_SEPARABLE_CONV2D: {
-        size_t P = (size_t)L->shape[0] * L->shape[1];
-        size_t cd = (size_t)I->shape[2] * L->depth_multiplier;
-        m->scratch = P * cd;
-        if (training)
-            m->cache = N * P * cd;
-        break;
-    }
-    case NN_MAXPOOL2D:
-        if (training)
-            m->icache = N * L->out_size;
-        break;
-    case NN_GLOBAL_AVGPOOL2D:
-        m->scratch = 2 * (size_t)L->shape[0]; /* C doubles */
-        break;
-    case NN_DROPOUT:
-        if (training)
-            m->cache = N * L->out_size;
-        break;
-    case NN_BATCHNORM: {
-        size_t C = (size_t)L->shape[L->rank - 1];
-        m->scratch = 4 * C; /* 2C doubles */
-        if (training) {
-            m->cache = N * L->out_size + C;
-            m->icache = 1;
-        }
-        break;
-    }
-    case NN_GRU:
-        m->cache = nn_gru_cache_size(L, I, max_batch, training);
-        if (L->n_in == 2) /* the step mask */
-            m->icache = N * (size_t)I->shape[0];
-        break;
-    case NN_LSTM:
-        m->cache = nn_lstm_cache_size(L, I, max_batch, training);
-        if (L->n_in == 2)
-            m->icache = N * (size_t)I->shape[0];
-        break;
-    default:
-        break;
-    }
+    const nn_op *op = nn_op_of(L->kind);
+    if (op && op->mem)
+        op->mem(L, in, max_batch, training, m);
 }
 
 /* ---- workspace ------------------------------------------------------------ */
@@ -262,48 +214,6 @@ void nn_workspace_add_grads(nn_workspace *dst, const nn_workspace *src)
 
 /* ---- dispatch --------------------------------------------------------------- */
 
-typedef void (*kernel_fn)(nn_lctx *);
-
-static const kernel_fn fwd_fn[NN_KIND_COUNT] = {
-    [NN_CONV2D] = nn_conv2d_forward,
-    [NN_DEPTHWISE_CONV2D] = nn_dwconv_forward,
-    [NN_SEPARABLE_CONV2D] = nn_sepconv_forward,
-    [NN_MAXPOOL2D] = nn_pool_forward,
-    [NN_AVGPOOL2D] = nn_pool_forward,
-    [NN_GLOBAL_AVGPOOL2D] = nn_gap_forward,
-    [NN_DENSE] = nn_dense_forward,
-    [NN_FLATTEN] = nn_copy_forward,
-    [NN_DROPOUT] = nn_dropout_forward,
-    [NN_BATCHNORM] = nn_bn_forward,
-    [NN_CONCAT] = nn_concat_forward,
-    [NN_GRU] = nn_gru_forward,
-    [NN_ACTIVATION] = nn_activation_forward,
-    [NN_LSTM] = nn_lstm_forward,
-    [NN_CONV1D] = nn_conv1d_forward,
-    [NN_ADD] = nn_add_forward,
-    [NN_MASKING] = nn_masking_forward,
-};
-
-static const kernel_fn bwd_fn[NN_KIND_COUNT] = {
-    [NN_CONV2D] = nn_conv2d_backward,
-    [NN_DEPTHWISE_CONV2D] = nn_dwconv_backward,
-    [NN_SEPARABLE_CONV2D] = nn_sepconv_backward,
-    [NN_MAXPOOL2D] = nn_pool_backward,
-    [NN_AVGPOOL2D] = nn_pool_backward,
-    [NN_GLOBAL_AVGPOOL2D] = nn_gap_backward,
-    [NN_DENSE] = nn_dense_backward,
-    [NN_FLATTEN] = nn_copy_backward,
-    [NN_DROPOUT] = nn_dropout_backward,
-    [NN_BATCHNORM] = nn_bn_backward,
-    [NN_CONCAT] = nn_concat_backward,
-    [NN_GRU] = nn_gru_backward,
-    [NN_ACTIVATION] = nn_activation_backward,
-    [NN_LSTM] = nn_lstm_backward,
-    [NN_CONV1D] = nn_conv1d_backward,
-    [NN_ADD] = nn_add_backward,
-    [NN_MASKING] = nn_masking_backward,
-};
-
 static int check_net(const nn_workspace *ws, const nn_net *net, sv_error *err)
 {
     if (!ws || !net)
@@ -378,7 +288,7 @@ int nn_forward(nn_workspace *ws, nn_net *net, int batch, const float *const *inp
         fill_ctx(&c, ws, net, i, batch, training ? 1 : 0);
         if (training)
             c.Lw = L;
-        fwd_fn[L->kind](&c);
+        nn_op_of(L->kind)->forward(&c);
     }
     ws->last_batch = batch;
     ws->last_training = training ? 1 : 0;
@@ -438,7 +348,7 @@ int nn_backward(nn_workspace *ws, const nn_net *net, const float *d_output,
         if (L->trainable)
             for (int j = 0; j < L->n_params; j++)
                 c.g[j] = L->p[j].trainable ? ws->grad[i * NN_MAX_PARAMS + j] : NULL;
-        bwd_fn[L->kind](&c);
+        nn_op_of(L->kind)->backward(&c);
     }
     if (d_inputs)
         for (int k = 0; k < net->n_inputs; k++) {

@@ -2,7 +2,7 @@
  *
  * Not installed, not part of the public API.  nn_engine.c walks the graph
  * and calls, for each layer, one forward and (in training) one backward
- * kernel from the nn_layer_*.c files, handing them an nn_lctx that holds
+ * kernel of its kind's descriptor (nn/nn_ops.h), handing them an nn_lctx that holds
  * every pointer they need.  Kernels never allocate: all memory comes from the
  * workspace (caches sized by nn_layer_mem, shared scratch).
  *
@@ -126,72 +126,18 @@ void nn_window_of(const nn_layer *L, const nn_layer *In, nn_window *g);
 
 /* keep[n*T + t] = 1 when step t of sample n (F values of x, sample-major
  * (N, T, F)) holds a value other than mask_value, else 0 (Keras Masking).
- * nn_layer_mask.c. */
+ * ops/nn_layer_mask.c. */
 void nn_seq_mask(const float *x, int N, int T, int F, float mask_value, int *keep);
 
-/* Apply activation in place over rows x last values (softmax over last). */
+/* ops/nn_act.c: apply activation in place over rows x last values
+ * (softmax over last). */
 void nn_act_forward(nn_act act, float alpha, float *y, size_t rows,
                     int last);
 /* dy <- dy * act'(pre) computed from the activation output y. */
 void nn_act_backward(nn_act act, float alpha, const float *y, float *dy,
                      size_t rows, int last);
 
-/* ---- kernels, by family ------------------------------------------------ */
-
-/* nn_layer_conv.c: Conv2D, DepthwiseConv2D, SeparableConv2D */
-void nn_conv2d_forward(nn_lctx *c);
-void nn_conv2d_backward(nn_lctx *c);
-void nn_dwconv_forward(nn_lctx *c);
-void nn_dwconv_backward(nn_lctx *c);
-void nn_sepconv_forward(nn_lctx *c);
-void nn_sepconv_backward(nn_lctx *c);
-
-/* nn_layer_pool.c: MaxPool2D, AveragePool2D, GlobalAveragePooling2D */
-void nn_pool_forward(nn_lctx *c);
-void nn_pool_backward(nn_lctx *c);
-void nn_gap_forward(nn_lctx *c);
-void nn_gap_backward(nn_lctx *c);
-
-/* nn_layer_basic.c: Dense, Flatten, Dropout, Concatenate, Activation,
- * activations */
-void nn_dense_forward(nn_lctx *c);
-void nn_dense_backward(nn_lctx *c);
-void nn_copy_forward(nn_lctx *c);     /* Flatten, inference Dropout */
-void nn_copy_backward(nn_lctx *c);
-void nn_dropout_forward(nn_lctx *c);
-void nn_dropout_backward(nn_lctx *c);
-void nn_concat_forward(nn_lctx *c);
-void nn_concat_backward(nn_lctx *c);
-void nn_activation_forward(nn_lctx *c);
-void nn_activation_backward(nn_lctx *c);
-
-/* nn_layer_bn.c: BatchNormalization */
-void nn_bn_forward(nn_lctx *c);
-void nn_bn_backward(nn_lctx *c);
-
-/* nn_layer_gru.c: GRU (cache floats for max_batch: see the file) */
-size_t nn_gru_cache_size(const nn_layer *L, const nn_layer *in, int max_batch,
-                         int training);
-void nn_gru_forward(nn_lctx *c);
-void nn_gru_backward(nn_lctx *c);
-
-/* nn_layer_lstm.c: LSTM (cache floats for max_batch: see the file; masked
- * layers also use max_batch * T ints of icache) */
-size_t nn_lstm_cache_size(const nn_layer *L, const nn_layer *in, int max_batch,
-                          int training);
-void nn_lstm_forward(nn_lctx *c);
-void nn_lstm_backward(nn_lctx *c);
-
-/* nn_layer_conv1d.c: Conv1D (no cache) */
-void nn_conv1d_forward(nn_lctx *c);
-void nn_conv1d_backward(nn_lctx *c);
-
-/* nn_layer_add.c: Add */
-void nn_add_forward(nn_lctx *c);
-void nn_add_backward(nn_lctx *c);
-
-/* nn_layer_mask.c: Masking */
-void nn_masking_forward(nn_lctx *c);
-void nn_masking_backward(nn_lctx *c);
+/* The kernels of each kind are reached through its descriptor
+ * (nn/nn_ops.h, stage/nn/ops/nn_layer_<kind>.c). */
 
 #endif

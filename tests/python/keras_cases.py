@@ -94,6 +94,24 @@ seq("avgpool_valid_2x3_s1x2", rng, (6, 9, 2), K.pool_layer("pool", "avg", (2, 3)
 seq("avgpool_same_3s2", rng, (7, 8, 2), K.pool_layer("pool", "avg", (3, 3), (2, 2), "same"))
 seq("global_avgpool", rng, (5, 6, 4), K.gap_layer("gap"))
 
+seq("global_avgpool1d", rng, (6, 4), K.gap1d_layer("gap1d"), K.dense_layer(rng, "fc", 4, 3))
+
+
+def gap1d_masked():
+    """Masking, then GlobalAveragePooling1D: the mean over the unmasked
+    steps (masked at the end, the start, the middle)."""
+    m = K.Model("gap1d_masked", [K.input_layer("gm_in", (6, 4)), K.masking_layer("mask"),
+                                 K.gap1d_layer("gap1d", masked=True),
+                                 K.dense_layer(rng, "fc", 4, 3, "softmax")])
+    x = rng.uniform(-1, 1, (BATCH, 6, 4)).astype(np.float32)
+    x[0, 4:] = 0
+    x[1, :2] = 0
+    x[2, 3] = 0
+    emit("gap1d_masked", m, [x])
+
+
+gap1d_masked()
+
 # --- dense, flatten, dropout ------------------------------------------------
 seq("dense_relu", rng, (10,), K.dense_layer(rng, "fc", 10, 7, "relu"))
 seq("dense_softmax_nobias", rng, (10,), K.dense_layer(rng, "fc", 10, 6, "softmax", use_bias=False))

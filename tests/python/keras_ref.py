@@ -218,6 +218,27 @@ def gap_layer(name):
                  fwd=lambda xs: xs[0].mean(axis=(1, 2)))
 
 
+def gap1d_layer(name, masked=False):
+    """GlobalAveragePooling1D; masked: straight after Masking(0.0), whose
+    masked steps are all zeros, so the Keras mask is any(x != 0) per step
+    and the mean is sum(x * mask) / sum(mask), as Keras computes it."""
+    def fwd(xs):
+        x = xs[0]
+        if not masked:
+            return x.mean(axis=1)
+        keep = (x != 0).any(axis=-1, keepdims=True).astype(float)
+        return (x * keep).sum(axis=1) / keep.sum(axis=1)
+    return Layer("GlobalAveragePooling1D", _base(name, data_format="channels_last"), fwd=fwd)
+
+
+def masking_layer(name, mask_value=0.0):
+    def fwd(xs):
+        x = xs[0]
+        keep = (x != mask_value).any(axis=-1, keepdims=True)
+        return x * keep
+    return Layer("Masking", _base(name, mask_value=mask_value), fwd=fwd)
+
+
 def dense_layer(rng, name, fin, units, activation="linear", use_bias=True):
     kern = _w(rng, (fin, units), fin)
     bias = (0.1 * rng.standard_normal(units)).astype(F32)

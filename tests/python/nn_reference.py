@@ -116,6 +116,12 @@ def forward_layer(L, xs):
         return nchw_to_nhwc(sums / counts)
     if kind == "global_average_pooling2d":
         return x.mean(dim=(1, 2))
+    if kind == "global_average_pooling1d":
+        if len(xs) == 1:
+            return x.mean(dim=1)
+        # Keras: mask = any(m != mask_value) per step; sum(x * mask) / sum(mask)
+        keep = (xs[1] != L["mask_value"]).any(dim=-1).to(D).unsqueeze(-1)
+        return (x * keep).sum(dim=1) / keep.sum(dim=1)
     if kind == "dense":
         y = x @ P(L, "kernel")
         if L["use_bias"]:

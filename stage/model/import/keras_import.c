@@ -22,6 +22,7 @@
 #include <jansson.h>
 
 #include "core/sha256.h"
+#include "nn/nn_ops.h"
 
 #ifndef PACKAGE_VERSION
 #define PACKAGE_VERSION "unknown"
@@ -422,17 +423,344 @@ static int kimp_tcn(kimp *k, const char *name, json_t *cfg, int in0, int *idx)
     return 0;
 }
 
+/* ---- the Keras classes ----------------------------------------------------
+ * keras_classes[] maps each Keras class name to a layer kind and the parser
+ * of its config.  A parser gets p->L = nn_layer_defaults(kind, name),
+ * p->rank_out = the input's rank and p->keeps_mask from KC_KEEPS_MASK, and
+ * sets the hyper-parameters (and, for the classes that change them, the
+ * output rank and whether the Keras mask travels on).  A KC_SELF parser
+ * adds its layers itself and sets p->idx. */
+
+typedef struct kparse {
+    kimp *k;
+    const char *cls, *name;
+    json_t *cfg;
+    int n_in;
+    const int *in;
+    int rin;          /* the Keras rank of in[0] (per sample)             */
+    nn_layer L;
+    int rank_out;
+    int keeps_mask;   /* Keras layers that pass their input's mask on     */
+    int idx;          /* KC_SELF: the index of the layer that stands for it */
+} kparse;
+
+enum {
+    KC_KEEPS_MASK = 1, /* the Keras mask of in[0] travels on               */
+    KC_MASKED = 2,     /* reads the Keras mask of in[0] as its in[1]       */
+    KC_MULTI = 4,      /* takes 1..NN_MAX_INPUTS inputs (else exactly one) */
+    KC_NEW_MASK = 8,   /* Masking: a new mask, from this layer's input     */
+    KC_SELF = 16       /* the parser adds the layers itself                */
+};
+
+static int kimp_add_layer(kimp *k, const char *cls, json_t *cfg, const char *name, int n_in,
+                          const int *in, int *idx);
+
+#define KP_UNSUP(...) kimp_unsupported(p->k, p->name, p->cls, __VA_ARGS__)
+
+/* the input must have the rank the layer kind's shape rule wants */
+static int kp_rank(kparse *p)
+{
+    const nn_op *op = nn_op_of(p->L.kind);
+    if (op && op->in_rank && p->rin != op->in_rank)
+        return KP_UNSUP("input of rank %d (needs %s)", p->rin,
+                        op->in_rank == 3   ? "H, W, C"
+                        : op->in_rank == 2 ? "steps, channels"
+                                           : "a vector");
+    return 0;
+}
+
+static int kp_tcn(kparse *p)
+{
+    if (p->n_in != 1)
+        return KP_UNSUP("%d inputs (one expected)", p->n_in);
+    return kimp_tcn(p->k, p->name, p->cfg, p->in[0], &p->idx);
+}
+
+static int kp_time_distributed(kparse *p)
+{
+    json_t *inner = json_object_get(p->cfg, "layer");
+    const char *icls = kj_str(inner, "class_name", "?");
+    if (!json_is_object(inner) || strcmp(icls, "Dense"))
+        return KP_UNSUP("only TimeDistributed(Dense) is supported, not TimeDistributed(%s)",
+                        icls);
+    if (p->rin != 2)
+        return KP_UNSUP("TimeDistributed(Dense) needs a (time, features) input, got rank %d",
+                        p->rin);
+    /* Dense on (T, F) applies to every step: same computation, and the
+     * weights live under the wrapper's name. */
+    return kimp_add_layer(p->k, "Dense", json_object_get(inner, "config"), p->name, p->n_in,
+                          p->in, &p->idx);
+}
+
+static int kp_masking(kparse *p)
+{
+    /* Keras: mask = any(x != mask_value) per step; the output is x with
+     * masked steps zeroed, and the mask travels to the GRU/LSTM layers
+     * downstream (through the per-step layers that pass masks on). */
+    p->L.mask_value = (float)kj_num(p->cfg, "mask_value", 0.0);
+    if (p->rin != 2)
+        return KP_UNSUP("input of rank %d (needs time, features)", p->rin);
+    if (!isfinite(p->L.mask_value))
+        return KP_UNSUP("mask_value %g", (double)p->L.mask_value);
+    return 0;
+}
+
+/* Conv2D, DepthwiseConv2D, SeparableConv2D */
+static int kp_conv2d(kparse *p)
+{
+    kimp *k = p->k;
+    nn_layer *L = &p->L;
+    int st;
+    if ((st = kimp_check_format(k, p->name, p->cls, p->cfg)) ||
+        (st = kimp_check_dilation(k, p->name, p->cls, p->cfg)) ||
+        (st = kimp_padding(k, p->name, p->cls, p->cfg, &L->padding)) ||
+        (st = kimp_kernel_strides(k, p->name, p->cls, p->cfg, "kernel_size", L)) ||
+        (st = kimp_act(k, p->name, p->cls, p->cfg, "activation", "linear", &L->act)))
+        return st;
+    if (L->kind != NN_DEPTHWISE_CONV2D)
+        L->filters = (int)kj_num(p->cfg, "filters", 0);
+    if (L->kind != NN_CONV2D)
+        L->depth_multiplier = (int)kj_num(p->cfg, "depth_multiplier", 1);
+    L->use_bias = kj_bool(p->cfg, "use_bias", 1);
+    p->rank_out = 3;
+    return kp_rank(p);
+}
+
+static int kp_pool2d(kparse *p)
+{
+    int st;
+    if ((st = kimp_check_format(p->k, p->name, p->cls, p->cfg)) ||
+        (st = kimp_padding(p->k, p->name, p->cls, p->cfg, &p->L.padding)) ||
+        (st = kimp_kernel_strides(p->k, p->name, p->cls, p->cfg, "pool_size", &p->L)))
+        return st;
+    p->rank_out = 3;
+    return kp_rank(p);
+}
+
+/* GlobalAveragePooling1D/2D: channels last, keepdims false; the output is
+ * a vector of channels.  The needed input rank is the kind's. */
+static int kp_global_pool(kparse *p)
+{
+    int st;
+    if ((st = kimp_check_format(p->k, p->name, p->cls, p->cfg)))
+        return st;
+    if (kj_bool(p->cfg, "keepdims", 0))
+        return KP_UNSUP("keepdims true");
+    p->rank_out = 1;
+    return kp_rank(p);
+}
+
+static int kp_conv1d(kparse *p)
+{
+    int ks[2] = {0, 0}, sd[2] = {1, 1}, dl[2] = {1, 1}, st;
+    json_t *cfg = p->cfg;
+    const char *pd = kj_str(cfg, "padding", "valid");
+    nn_padding pad;
+    if (!strcmp(pd, "valid"))
+        pad = NN_PAD_VALID;
+    else if (!strcmp(pd, "same"))
+        pad = NN_PAD_SAME;
+    else if (!strcmp(pd, "causal"))
+        pad = NN_PAD_CAUSAL;
+    else
+        return KP_UNSUP("padding '%s' (valid, same or causal)", pd);
+    if (kj_pair(cfg, "kernel_size", ks) != 0 || ks[0] < 1 || kj_pair(cfg, "strides", sd) < 0 ||
+        sd[0] < 1 || kj_pair(cfg, "dilation_rate", dl) < 0 || dl[0] < 1)
+        return kimp_bad(p->k, p->name, "missing or invalid kernel_size, strides or dilation_rate");
+    if (sd[0] != 1 && dl[0] != 1)
+        return KP_UNSUP("strides and dilation_rate both above 1");
+    if (kj_num(cfg, "groups", 1) != 1)
+        return KP_UNSUP("groups other than 1");
+    if ((st = kimp_check_format(p->k, p->name, p->cls, cfg)))
+        return st;
+    nn_act act;
+    if ((st = kimp_act(p->k, p->name, p->cls, cfg, "activation", "linear", &act)))
+        return st;
+    if (act == NN_ACT_SOFTMAX)
+        return KP_UNSUP("activation softmax");
+    p->L = kimp_conv1d_spec(p->name, (int)kj_num(cfg, "filters", 0), ks[0], dl[0], pad, act);
+    p->L.sh = sd[0];
+    p->L.use_bias = kj_bool(cfg, "use_bias", 1);
+    if (p->rin != 2)
+        return KP_UNSUP("input of rank %d (needs time, channels)", p->rin);
+    return 0;
+}
+
+static int kp_dense(kparse *p)
+{
+    int st;
+    if ((st = kimp_act(p->k, p->name, p->cls, p->cfg, "activation", "linear", &p->L.act)))
+        return st;
+    p->L.units = (int)kj_num(p->cfg, "units", 0);
+    p->L.use_bias = kj_bool(p->cfg, "use_bias", 1);
+    if (p->rin != 1 && p->rin != 2)
+        return KP_UNSUP("input of rank %d (the engine's Dense takes a vector or a (time, "
+                        "features) sequence)", p->rin);
+    return 0;
+}
+
+static int kp_flatten(kparse *p)
+{
+    p->rank_out = 1;
+    return kimp_check_format(p->k, p->name, p->cls, p->cfg);
+}
+
+/* Dropout and the noise layers: all the identity at inference; only plain
+ * Dropout is reproduced in training */
+static int kp_dropout(kparse *p)
+{
+    p->L.rate = strcmp(p->cls, "Dropout") ? 0.0f : (float)kj_num(p->cfg, "rate", 0.0);
+    return 0;
+}
+
+static int kp_batchnorm(kparse *p)
+{
+    json_t *axis = json_object_get(p->cfg, "axis");
+    if (axis && !kimp_is_last_axis(axis, p->rin))
+        return KP_UNSUP("axis other than the last (channels) axis");
+    if (kj_bool(p->cfg, "renorm", 0))
+        return KP_UNSUP("renorm true");
+    if (json_is_integer(json_object_get(p->cfg, "virtual_batch_size")))
+        return KP_UNSUP("virtual_batch_size");
+    p->L.epsilon = (float)kj_num(p->cfg, "epsilon", 1e-3);
+    p->L.momentum = (float)kj_num(p->cfg, "momentum", 0.99);
+    return 0;
+}
+
+static int kp_concat(kparse *p)
+{
+    json_t *axis = json_object_get(p->cfg, "axis");
+    if (axis && !kimp_is_last_axis(axis, p->rin))
+        return KP_UNSUP("axis %lld is not the last axis", (long long)json_integer_value(axis));
+    for (int i = 1; i < p->n_in; i++)
+        if (p->k->krank[p->in[i]] != p->rin)
+            return KP_UNSUP("inputs of different ranks");
+    p->L.concat_axis = -1;
+    return 0;
+}
+
+/* GRU, LSTM */
+static int kp_recurrent(kparse *p)
+{
+    kimp *k = p->k;
+    nn_layer *L = &p->L;
+    json_t *cfg = p->cfg;
+    int lstm = L->kind == NN_LSTM, st;
+    if ((st = kimp_act(k, p->name, p->cls, cfg, "activation", "tanh", &L->act)))
+        return st;
+    if (L->act == NN_ACT_SOFTMAX)
+        return KP_UNSUP("activation softmax");
+    if ((st = kimp_act(k, p->name, p->cls, cfg, "recurrent_activation", "hard_sigmoid",
+                       &L->recurrent_act)))
+        return st;
+    if (L->recurrent_act != NN_ACT_SIGMOID && L->recurrent_act != NN_ACT_HARD_SIGMOID &&
+        L->recurrent_act != NN_ACT_HARD_SIGMOID_K3)
+        return KP_UNSUP("recurrent_activation other than sigmoid or hard_sigmoid");
+    if (kj_bool(cfg, "go_backwards", 0))
+        return KP_UNSUP("go_backwards true");
+    if (kj_bool(cfg, "stateful", 0))
+        return KP_UNSUP("stateful true");
+    if (kj_bool(cfg, "return_state", 0))
+        return KP_UNSUP("return_state true");
+    if (kj_bool(cfg, "time_major", 0))
+        return KP_UNSUP("time_major true");
+    if (!lstm && !kj_bool(cfg, "use_bias", 1))
+        return KP_UNSUP("use_bias false");
+    L->use_bias = kj_bool(cfg, "use_bias", 1);
+    L->units = (int)kj_num(cfg, "units", 0);
+    L->return_sequences = kj_bool(cfg, "return_sequences", 0);
+    /* Keras 2.2.4 GRU: reset_after false; tf.keras 2.x: true */
+    L->reset_after = lstm ? 0 : kj_bool(cfg, "reset_after", k->keras_major >= 3);
+    if (p->rin != 2)
+        return KP_UNSUP("input of rank %d (needs time, features)", p->rin);
+    p->rank_out = L->return_sequences ? 2 : 1;
+    p->keeps_mask = L->return_sequences;
+    return 0;
+}
+
+static int kp_activation(kparse *p)
+{
+    return kimp_act(p->k, p->name, p->cls, p->cfg, "activation", "linear", &p->L.act);
+}
+
+static int kp_leaky_relu(kparse *p)
+{
+    p->L.act = NN_ACT_LEAKY_RELU;
+    p->L.alpha = (float)kj_num(p->cfg, "alpha", kj_num(p->cfg, "negative_slope", 0.3));
+    return 0;
+}
+
+static int kp_relu(kparse *p)
+{
+    json_t *mv = json_object_get(p->cfg, "max_value");
+    if (mv && !json_is_null(mv))
+        return KP_UNSUP("max_value");
+    if (kj_num(p->cfg, "threshold", 0) != 0)
+        return KP_UNSUP("threshold other than 0");
+    double slope = kj_num(p->cfg, "negative_slope", 0);
+    p->L.act = slope != 0 ? NN_ACT_LEAKY_RELU : NN_ACT_RELU;
+    p->L.alpha = (float)slope;
+    return 0;
+}
+
+static int kp_softmax(kparse *p)
+{
+    json_t *axis = json_object_get(p->cfg, "axis");
+    if (axis && !kimp_is_last_axis(axis, p->rin))
+        return KP_UNSUP("axis other than the last");
+    p->L.act = NN_ACT_SOFTMAX;
+    return 0;
+}
+
+#undef KP_UNSUP
+
+static const struct kclass {
+    const char *cls;
+    nn_kind kind;
+    int (*parse)(kparse *p);
+    int flags;
+} keras_classes[] = {
+    {"TCN", NN_ADD, kp_tcn, KC_SELF},
+    {"TimeDistributed", NN_DENSE, kp_time_distributed, KC_SELF},
+    {"Masking", NN_MASKING, kp_masking, KC_NEW_MASK},
+    {"Conv2D", NN_CONV2D, kp_conv2d, 0},
+    {"Convolution2D", NN_CONV2D, kp_conv2d, 0},
+    {"DepthwiseConv2D", NN_DEPTHWISE_CONV2D, kp_conv2d, 0},
+    {"SeparableConv2D", NN_SEPARABLE_CONV2D, kp_conv2d, 0},
+    {"SeparableConvolution2D", NN_SEPARABLE_CONV2D, kp_conv2d, 0},
+    {"MaxPooling2D", NN_MAXPOOL2D, kp_pool2d, 0},
+    {"MaxPool2D", NN_MAXPOOL2D, kp_pool2d, 0},
+    {"AveragePooling2D", NN_AVGPOOL2D, kp_pool2d, 0},
+    {"AvgPool2D", NN_AVGPOOL2D, kp_pool2d, 0},
+    {"GlobalAveragePooling2D", NN_GLOBAL_AVGPOOL2D, kp_global_pool, 0},
+    {"GlobalAvgPool2D", NN_GLOBAL_AVGPOOL2D, kp_global_pool, 0},
+    {"Conv1D", NN_CONV1D, kp_conv1d, 0},
+    {"Convolution1D", NN_CONV1D, kp_conv1d, 0},
+    {"Dense", NN_DENSE, kp_dense, KC_KEEPS_MASK},
+    {"Flatten", NN_FLATTEN, kp_flatten, 0},
+    {"Dropout", NN_DROPOUT, kp_dropout, KC_KEEPS_MASK},
+    {"SpatialDropout1D", NN_DROPOUT, kp_dropout, KC_KEEPS_MASK},
+    {"SpatialDropout2D", NN_DROPOUT, kp_dropout, KC_KEEPS_MASK},
+    {"GaussianDropout", NN_DROPOUT, kp_dropout, KC_KEEPS_MASK},
+    {"AlphaDropout", NN_DROPOUT, kp_dropout, KC_KEEPS_MASK},
+    {"GaussianNoise", NN_DROPOUT, kp_dropout, KC_KEEPS_MASK},
+    {"BatchNormalization", NN_BATCHNORM, kp_batchnorm, KC_KEEPS_MASK},
+    {"Concatenate", NN_CONCAT, kp_concat, KC_MULTI},
+    {"GlobalAveragePooling1D", NN_GLOBAL_AVGPOOL1D, kp_global_pool, KC_MASKED},
+    {"GRU", NN_GRU, kp_recurrent, KC_MASKED},
+    {"LSTM", NN_LSTM, kp_recurrent, KC_MASKED},
+    {"Activation", NN_ACTIVATION, kp_activation, KC_KEEPS_MASK},
+    {"LeakyReLU", NN_ACTIVATION, kp_leaky_relu, KC_KEEPS_MASK},
+    {"ReLU", NN_ACTIVATION, kp_relu, KC_KEEPS_MASK},
+    {"Softmax", NN_ACTIVATION, kp_softmax, KC_KEEPS_MASK},
+};
+
 /* Add the Keras layer (class cls, config cfg, Keras name `name`) reading
  * the net layers in[0..n_in).  On success *idx is the new layer's index. */
 static int kimp_add_layer(kimp *k, const char *cls, json_t *cfg, const char *name, int n_in,
                           const int *in, int *idx)
 {
-    nn_layer L;
-    int rin = kimp_input_rank(k, n_in, in);
-    int rank_out = rin;
-    int keeps_mask = 0; /* Keras layers that pass their input's mask on */
     int st;
-
     if (strlen(name) >= NN_NAME_MAX)
         return kimp_unsupported(k, name, cls, "layer name longer than %d characters",
                                 NN_NAME_MAX - 1);
@@ -443,269 +771,57 @@ static int kimp_add_layer(kimp *k, const char *cls, json_t *cfg, const char *nam
     if (n_in > NN_MAX_INPUTS)
         return kimp_unsupported(k, name, cls, "more than %d inputs", NN_MAX_INPUTS);
 
-    if (!strcmp(cls, "TCN")) {
-        if (n_in != 1)
-            return kimp_unsupported(k, name, cls, "%d inputs (one expected)", n_in);
-        return kimp_tcn(k, name, cfg, in[0], idx);
-    }
-
-    /* wrappers first */
-    if (!strcmp(cls, "TimeDistributed")) {
-        json_t *inner = json_object_get(cfg, "layer");
-        const char *icls = kj_str(inner, "class_name", "?");
-        if (!json_is_object(inner) || strcmp(icls, "Dense"))
-            return kimp_unsupported(k, name, cls, "only TimeDistributed(Dense) is supported, "
-                                    "not TimeDistributed(%s)", icls);
-        if (rin != 2)
-            return kimp_unsupported(k, name, cls, "TimeDistributed(Dense) needs a "
-                                    "(time, features) input, got rank %d", rin);
-        /* Dense on (T, F) applies to every step: same computation, and the
-         * weights live under the wrapper's name. */
-        return kimp_add_layer(k, "Dense", json_object_get(inner, "config"), name, n_in, in, idx);
-    }
-
-    if (!strcmp(cls, "Masking")) {
-        /* Keras: mask = any(x != mask_value) per step; the output is x with
-         * masked steps zeroed, and the mask travels to the GRU/LSTM layers
-         * downstream (through the per-step layers that pass masks on). */
-        L = nn_layer_defaults(NN_MASKING, name);
-        L.mask_value = (float)kj_num(cfg, "mask_value", 0.0);
-        if (rin != 2)
-            return kimp_unsupported(k, name, cls, "input of rank %d (needs time, features)", rin);
-        if (!isfinite(L.mask_value))
-            return kimp_unsupported(k, name, cls, "mask_value %g", (double)L.mask_value);
-    } else
-    if (!strcmp(cls, "Conv2D") || !strcmp(cls, "Convolution2D")) {
-        L = nn_layer_defaults(NN_CONV2D, name);
-        if ((st = kimp_check_format(k, name, cls, cfg)) || (st = kimp_check_dilation(k, name, cls, cfg)) ||
-            (st = kimp_padding(k, name, cls, cfg, &L.padding)) ||
-            (st = kimp_kernel_strides(k, name, cls, cfg, "kernel_size", &L)) ||
-            (st = kimp_act(k, name, cls, cfg, "activation", "linear", &L.act)))
-            return st;
-        L.filters = (int)kj_num(cfg, "filters", 0);
-        L.use_bias = kj_bool(cfg, "use_bias", 1);
-        if (rin != 3)
-            return kimp_unsupported(k, name, cls, "input of rank %d (needs H, W, C)", rin);
-        rank_out = 3;
-    } else if (!strcmp(cls, "DepthwiseConv2D")) {
-        L = nn_layer_defaults(NN_DEPTHWISE_CONV2D, name);
-        if ((st = kimp_check_format(k, name, cls, cfg)) || (st = kimp_check_dilation(k, name, cls, cfg)) ||
-            (st = kimp_padding(k, name, cls, cfg, &L.padding)) ||
-            (st = kimp_kernel_strides(k, name, cls, cfg, "kernel_size", &L)) ||
-            (st = kimp_act(k, name, cls, cfg, "activation", "linear", &L.act)))
-            return st;
-        L.depth_multiplier = (int)kj_num(cfg, "depth_multiplier", 1);
-        L.use_bias = kj_bool(cfg, "use_bias", 1);
-        if (rin != 3)
-            return kimp_unsupported(k, name, cls, "input of rank %d (needs H, W, C)", rin);
-        rank_out = 3;
-    } else if (!strcmp(cls, "SeparableConv2D") || !strcmp(cls, "SeparableConvolution2D")) {
-        L = nn_layer_defaults(NN_SEPARABLE_CONV2D, name);
-        if ((st = kimp_check_format(k, name, cls, cfg)) || (st = kimp_check_dilation(k, name, cls, cfg)) ||
-            (st = kimp_padding(k, name, cls, cfg, &L.padding)) ||
-            (st = kimp_kernel_strides(k, name, cls, cfg, "kernel_size", &L)) ||
-            (st = kimp_act(k, name, cls, cfg, "activation", "linear", &L.act)))
-            return st;
-        L.filters = (int)kj_num(cfg, "filters", 0);
-        L.depth_multiplier = (int)kj_num(cfg, "depth_multiplier", 1);
-        L.use_bias = kj_bool(cfg, "use_bias", 1);
-        if (rin != 3)
-            return kimp_unsupported(k, name, cls, "input of rank %d (needs H, W, C)", rin);
-        rank_out = 3;
-    } else if (!strcmp(cls, "MaxPooling2D") || !strcmp(cls, "MaxPool2D") ||
-               !strcmp(cls, "AveragePooling2D") || !strcmp(cls, "AvgPool2D")) {
-        L = nn_layer_defaults(cls[0] == 'M' ? NN_MAXPOOL2D : NN_AVGPOOL2D, name);
-        if ((st = kimp_check_format(k, name, cls, cfg)) ||
-            (st = kimp_padding(k, name, cls, cfg, &L.padding)) ||
-            (st = kimp_kernel_strides(k, name, cls, cfg, "pool_size", &L)))
-            return st;
-        if (rin != 3)
-            return kimp_unsupported(k, name, cls, "input of rank %d (needs H, W, C)", rin);
-        rank_out = 3;
-    } else if (!strcmp(cls, "GlobalAveragePooling2D") || !strcmp(cls, "GlobalAvgPool2D")) {
-        L = nn_layer_defaults(NN_GLOBAL_AVGPOOL2D, name);
-        if ((st = kimp_check_format(k, name, cls, cfg)))
-            return st;
-        if (kj_bool(cfg, "keepdims", 0))
-            return kimp_unsupported(k, name, cls, "keepdims true");
-        if (rin != 3)
-            return kimp_unsupported(k, name, cls, "input of rank %d (needs H, W, C)", rin);
-        rank_out = 1;
-    } else if (!strcmp(cls, "Conv1D") || !strcmp(cls, "Convolution1D")) {
-        int ks[2] = {0, 0}, sd[2] = {1, 1}, dl[2] = {1, 1};
-        const char *p = kj_str(cfg, "padding", "valid");
-        nn_padding pad;
-        if (!strcmp(p, "valid"))
-            pad = NN_PAD_VALID;
-        else if (!strcmp(p, "same"))
-            pad = NN_PAD_SAME;
-        else if (!strcmp(p, "causal"))
-            pad = NN_PAD_CAUSAL;
-        else
-            return kimp_unsupported(k, name, cls, "padding '%s' (valid, same or causal)", p);
-        if (kj_pair(cfg, "kernel_size", ks) != 0 || ks[0] < 1 ||
-            kj_pair(cfg, "strides", sd) < 0 || sd[0] < 1 ||
-            kj_pair(cfg, "dilation_rate", dl) < 0 || dl[0] < 1)
-            return kimp_bad(k, name, "missing or invalid kernel_size, strides or dilation_rate");
-        if (sd[0] != 1 && dl[0] != 1)
-            return kimp_unsupported(k, name, cls, "strides and dilation_rate both above 1");
-        if (kj_num(cfg, "groups", 1) != 1)
-            return kimp_unsupported(k, name, cls, "groups other than 1");
-        if ((st = kimp_check_format(k, name, cls, cfg)))
-            return st;
-        nn_act act;
-        if ((st = kimp_act(k, name, cls, cfg, "activation", "linear", &act)))
-            return st;
-        if (act == NN_ACT_SOFTMAX)
-            return kimp_unsupported(k, name, cls, "activation softmax");
-        L = kimp_conv1d_spec(name, (int)kj_num(cfg, "filters", 0), ks[0], dl[0], pad, act);
-        L.sh = sd[0];
-        L.use_bias = kj_bool(cfg, "use_bias", 1);
-        if (rin != 2)
-            return kimp_unsupported(k, name, cls, "input of rank %d (needs time, channels)", rin);
-    } else if (!strcmp(cls, "Dense")) {
-        L = nn_layer_defaults(NN_DENSE, name);
-        keeps_mask = 1;
-        if ((st = kimp_act(k, name, cls, cfg, "activation", "linear", &L.act)))
-            return st;
-        L.units = (int)kj_num(cfg, "units", 0);
-        L.use_bias = kj_bool(cfg, "use_bias", 1);
-        if (rin != 1 && rin != 2)
-            return kimp_unsupported(k, name, cls, "input of rank %d (the engine's Dense takes "
-                                    "a vector or a (time, features) sequence)", rin);
-    } else if (!strcmp(cls, "Flatten")) {
-        L = nn_layer_defaults(NN_FLATTEN, name);
-        if ((st = kimp_check_format(k, name, cls, cfg)))
-            return st;
-        rank_out = 1;
-    } else if (!strcmp(cls, "Dropout") || !strcmp(cls, "SpatialDropout1D") ||
-               !strcmp(cls, "SpatialDropout2D") || !strcmp(cls, "GaussianDropout") ||
-               !strcmp(cls, "AlphaDropout") || !strcmp(cls, "GaussianNoise")) {
-        /* all of these are the identity at inference; only plain Dropout is
-         * reproduced in training */
-        L = nn_layer_defaults(NN_DROPOUT, name);
-        keeps_mask = 1;
-        L.rate = (float)kj_num(cfg, "rate", 0.0);
-        if (strcmp(cls, "Dropout"))
-            L.rate = 0.0f;
-    } else if (!strcmp(cls, "BatchNormalization")) {
-        L = nn_layer_defaults(NN_BATCHNORM, name);
-        keeps_mask = 1;
-        json_t *axis = json_object_get(cfg, "axis");
-        if (axis && !kimp_is_last_axis(axis, rin))
-            return kimp_unsupported(k, name, cls, "axis other than the last (channels) axis");
-        if (kj_bool(cfg, "renorm", 0))
-            return kimp_unsupported(k, name, cls, "renorm true");
-        if (json_is_integer(json_object_get(cfg, "virtual_batch_size")))
-            return kimp_unsupported(k, name, cls, "virtual_batch_size");
-        L.epsilon = (float)kj_num(cfg, "epsilon", 1e-3);
-        L.momentum = (float)kj_num(cfg, "momentum", 0.99);
-    } else if (!strcmp(cls, "Concatenate")) {
-        L = nn_layer_defaults(NN_CONCAT, name);
-        json_t *axis = json_object_get(cfg, "axis");
-        if (axis && !kimp_is_last_axis(axis, rin))
-            return kimp_unsupported(k, name, cls, "axis %lld is not the last axis",
-                                    (long long)json_integer_value(axis));
-        for (int i = 1; i < n_in; i++)
-            if (k->krank[in[i]] != rin)
-                return kimp_unsupported(k, name, cls, "inputs of different ranks");
-        L.concat_axis = -1;
-    } else if (!strcmp(cls, "GRU") || !strcmp(cls, "LSTM")) {
-        int lstm = cls[0] == 'L';
-        L = nn_layer_defaults(lstm ? NN_LSTM : NN_GRU, name);
-        if ((st = kimp_act(k, name, cls, cfg, "activation", "tanh", &L.act)))
-            return st;
-        if (L.act == NN_ACT_SOFTMAX)
-            return kimp_unsupported(k, name, cls, "activation softmax");
-        if ((st = kimp_act(k, name, cls, cfg, "recurrent_activation", "hard_sigmoid",
-                           &L.recurrent_act)))
-            return st;
-        if (L.recurrent_act != NN_ACT_SIGMOID && L.recurrent_act != NN_ACT_HARD_SIGMOID &&
-            L.recurrent_act != NN_ACT_HARD_SIGMOID_K3)
-            return kimp_unsupported(k, name, cls, "recurrent_activation other than sigmoid "
-                                    "or hard_sigmoid");
-        if (kj_bool(cfg, "go_backwards", 0))
-            return kimp_unsupported(k, name, cls, "go_backwards true");
-        if (kj_bool(cfg, "stateful", 0))
-            return kimp_unsupported(k, name, cls, "stateful true");
-        if (kj_bool(cfg, "return_state", 0))
-            return kimp_unsupported(k, name, cls, "return_state true");
-        if (kj_bool(cfg, "time_major", 0))
-            return kimp_unsupported(k, name, cls, "time_major true");
-        if (!lstm && !kj_bool(cfg, "use_bias", 1))
-            return kimp_unsupported(k, name, cls, "use_bias false");
-        L.use_bias = kj_bool(cfg, "use_bias", 1);
-        L.units = (int)kj_num(cfg, "units", 0);
-        L.return_sequences = kj_bool(cfg, "return_sequences", 0);
-        /* Keras 2.2.4 GRU: reset_after false; tf.keras 2.x: true */
-        L.reset_after = lstm ? 0 : kj_bool(cfg, "reset_after", k->keras_major >= 3);
-        if (rin != 2)
-            return kimp_unsupported(k, name, cls, "input of rank %d (needs time, features)", rin);
-        rank_out = L.return_sequences ? 2 : 1;
-        keeps_mask = L.return_sequences;
-        if (n_in == 1 && k->mask_src[in[0]] >= 0) { /* masked: the mask is in[1] */
-            int in2[2] = {in[0], k->mask_src[in[0]]};
-            L.mask_value = k->mask_val[in[0]];
-            L.trainable = kj_bool(cfg, "trainable", 1);
-            k->n_masked++;
-            st = kimp_push(k, cls, &L, 2, in2, rank_out, keeps_mask, idx);
-            if (!st && keeps_mask) { /* the mask travels on */
-                k->mask_src[*idx] = in2[1];
-                k->mask_val[*idx] = L.mask_value;
-            }
-            return st;
-        }
-    } else if (!strcmp(cls, "Activation")) {
-        L = nn_layer_defaults(NN_ACTIVATION, name);
-        keeps_mask = 1;
-        if ((st = kimp_act(k, name, cls, cfg, "activation", "linear", &L.act)))
-            return st;
-    } else if (!strcmp(cls, "LeakyReLU")) {
-        L = nn_layer_defaults(NN_ACTIVATION, name);
-        keeps_mask = 1;
-        L.act = NN_ACT_LEAKY_RELU;
-        L.alpha = (float)kj_num(cfg, "alpha", kj_num(cfg, "negative_slope", 0.3));
-    } else if (!strcmp(cls, "ReLU")) {
-        L = nn_layer_defaults(NN_ACTIVATION, name);
-        keeps_mask = 1;
-        json_t *mv = json_object_get(cfg, "max_value");
-        if (mv && !json_is_null(mv))
-            return kimp_unsupported(k, name, cls, "max_value");
-        if (kj_num(cfg, "threshold", 0) != 0)
-            return kimp_unsupported(k, name, cls, "threshold other than 0");
-        double slope = kj_num(cfg, "negative_slope", 0);
-        L.act = slope != 0 ? NN_ACT_LEAKY_RELU : NN_ACT_RELU;
-        L.alpha = (float)slope;
-    } else if (!strcmp(cls, "Softmax")) {
-        L = nn_layer_defaults(NN_ACTIVATION, name);
-        keeps_mask = 1;
-        json_t *axis = json_object_get(cfg, "axis");
-        if (axis && !kimp_is_last_axis(axis, rin))
-            return kimp_unsupported(k, name, cls, "axis other than the last");
-        L.act = NN_ACT_SOFTMAX;
-    } else {
+    const struct kclass *kc = NULL;
+    for (size_t i = 0; i < sizeof keras_classes / sizeof keras_classes[0] && !kc; i++)
+        if (!strcmp(cls, keras_classes[i].cls))
+            kc = &keras_classes[i];
+    if (!kc)
         return kimp_unsupported(k, name, cls, "layer class '%s' is not supported", cls);
+
+    kparse p = {.k = k, .cls = cls, .name = name, .cfg = cfg, .n_in = n_in, .in = in,
+                .rin = kimp_input_rank(k, n_in, in), .idx = -1};
+    p.L = nn_layer_defaults(kc->kind, name);
+    p.rank_out = p.rin;
+    p.keeps_mask = (kc->flags & KC_KEEPS_MASK) != 0;
+    if ((st = kc->parse(&p)))
+        return st;
+    if (kc->flags & KC_SELF) {
+        *idx = p.idx;
+        return 0;
     }
+    nn_layer L = p.L;
 
     /* options that change the computation of any layer */
     if (json_is_object(json_object_get(cfg, "dtype")) ||
         (kj_str(cfg, "dtype", NULL) && strcmp(kj_str(cfg, "dtype", ""), "float32")))
         return kimp_unsupported(k, name, cls, "dtype '%s' (only float32)",
                                 kj_str(cfg, "dtype", "policy object"));
-    if (L.kind != NN_INPUT && L.kind != NN_CONCAT && n_in != 1)
+    if (!(kc->flags & KC_MULTI) && n_in != 1)
         return kimp_unsupported(k, name, cls, "%d inputs (one expected)", n_in);
     /* Keras merges the masks of a Concatenate's inputs; the engine carries
      * masks only along single-input chains */
-    if (L.kind == NN_CONCAT)
+    if (kc->flags & KC_MULTI)
         for (int i = 0; i < n_in; i++)
             if (k->mask_src[in[i]] >= 0)
                 return kimp_unsupported(k, name, cls, "an input that carries a Keras mask "
                                         "(from Masking)");
 
     L.trainable = kj_bool(cfg, "trainable", 1);
-    if ((st = kimp_push(k, cls, &L, n_in, in, rank_out, keeps_mask, idx)))
+    if ((kc->flags & KC_MASKED) && n_in == 1 && k->mask_src[in[0]] >= 0) {
+        /* masked: the mask is in[1] */
+        int in2[2] = {in[0], k->mask_src[in[0]]};
+        L.mask_value = k->mask_val[in[0]];
+        k->n_masked++;
+        st = kimp_push(k, cls, &L, 2, in2, p.rank_out, p.keeps_mask, idx);
+        if (!st && p.keeps_mask) { /* the mask travels on */
+            k->mask_src[*idx] = in2[1];
+            k->mask_val[*idx] = L.mask_value;
+        }
         return st;
-    if (L.kind == NN_MASKING) { /* a new mask, from this layer's input */
+    }
+    if ((st = kimp_push(k, cls, &L, n_in, in, p.rank_out, p.keeps_mask, idx)))
+        return st;
+    if (kc->flags & KC_NEW_MASK) { /* a new mask, from this layer's input */
         k->mask_src[*idx] = in[0];
         k->mask_val[*idx] = L.mask_value;
         if (isnan(k->first_mask))

@@ -17,7 +17,7 @@
 #include <math.h>
 #include <string.h>
 
-#include "nn/nn_layers.h"
+#include "nn/nn_ops.h"
 
 static void bn_inference(nn_lctx *c, int C, size_t rows)
 {
@@ -34,7 +34,7 @@ static void bn_inference(nn_lctx *c, int C, size_t rows)
     }
 }
 
-void nn_bn_forward(nn_lctx *c)
+static void nn_bn_forward(nn_lctx *c)
 {
     const nn_layer *L = c->L;
     int C = L->shape[L->rank - 1];
@@ -91,7 +91,7 @@ void nn_bn_forward(nn_lctx *c)
     }
 }
 
-void nn_bn_backward(nn_lctx *c)
+static void nn_bn_backward(nn_lctx *c)
 {
     const nn_layer *L = c->L;
     int C = L->shape[L->rank - 1];
@@ -149,3 +149,65 @@ void nn_bn_backward(nn_lctx *c)
             }
     }
 }
+
+/* ---- descriptor ------------------------------------------------------------ */
+
+static int bn_check(nn_layer *L, sv_error *err)
+{
+    if (!(L->epsilon > 0.0f) || !isfinite(L->epsilon))
+        return sv_error_set(err, SV_ERR_ARG,
+                            "layer '%s' (batch_normalization): epsilon %g must be > 0", L->name,
+                            (double)L->epsilon);
+    if (!(L->momentum >= 0.0f && L->momentum <= 1.0f))
+        return sv_error_set(err, SV_ERR_ARG,
+                            "layer '%s' (batch_normalization): momentum %g not in [0,1]",
+                            L->name, (double)L->momentum);
+    return 0;
+}
+
+static int bn_shape(const nn_layer *L, const nn_layer *const *in, nn_shape *out, sv_error *err)
+{
+    (void)L;
+    (void)err;
+    const nn_layer *In0 = in[0];
+    int c = In0->shape[In0->rank - 1];
+    nn_shape_set(out, In0->rank, In0->shape);
+    nn_shape_param(out, "gamma", 1, c, 0, 0, 0, 1);
+    nn_shape_param(out, "beta", 1, c, 0, 0, 0, 1);
+    nn_shape_param(out, "moving_mean", 1, c, 0, 0, 0, 0);
+    nn_shape_param(out, "moving_variance", 1, c, 0, 0, 0, 0);
+    return 0;
+}
+
+static void bn_mem(const nn_layer *L, const nn_layer *const *in, int max_batch, int training,
+                   nn_mem *m)
+{
+    (void)in;
+    size_t C = (size_t)L->shape[L->rank - 1];
+    m->scratch = 4 * C; /* 2C doubles */
+    if (training) {
+        m->cache = (size_t)max_batch * L->out_size + C;
+        m->icache = 1;
+    }
+}
+
+static void bn_describe(const nn_layer *L, char *buf, size_t cap)
+{
+    size_t k = 0;
+    nn_describe_add(buf, cap, &k, "eps %g mom %g", (double)L->epsilon, (double)L->momentum);
+}
+
+static const char *const bn_aliases[] = {"batchnormalization", "batchnorm", NULL};
+
+const nn_op nn_op_batchnorm = {
+    .name = "batch_normalization",
+    .aliases = bn_aliases,
+    .n_in_min = 1,
+    .n_in_max = 1,
+    .check = bn_check,
+    .shape = bn_shape,
+    .mem = bn_mem,
+    .forward = nn_bn_forward,
+    .backward = nn_bn_backward,
+    .describe = bn_describe,
+};

@@ -5,7 +5,7 @@
 #include <cblas.h>
 #include <string.h>
 
-#include "nn/nn_layers.h"
+#include "nn/nn_ops.h"
 
 /* A 1x1 stride-1 convolution reads its input directly as the P x C matrix. */
 static int is_pointwise(const nn_window *g)
@@ -88,7 +88,7 @@ static void bias_grad(const float *d, float *gb, size_t rows, int n)
 
 /* ---- Conv2D ---------------------------------------------------------------- */
 
-void nn_conv2d_forward(nn_lctx *c)
+static void nn_conv2d_forward(nn_lctx *c)
 {
     const nn_layer *L = c->L;
     nn_window g;
@@ -113,7 +113,7 @@ void nn_conv2d_forward(nn_lctx *c)
     nn_act_forward(L->act, L->alpha, c->y, rows, g.co);
 }
 
-void nn_conv2d_backward(nn_lctx *c)
+static void nn_conv2d_backward(nn_lctx *c)
 {
     const nn_layer *L = c->L;
     nn_window g;
@@ -227,7 +227,7 @@ static void dw_sample_back(const nn_window *g, int dm, const float *x, const flo
 
 /* ---- DepthwiseConv2D ------------------------------------------------------ */
 
-void nn_dwconv_forward(nn_lctx *c)
+static void nn_dwconv_forward(nn_lctx *c)
 {
     const nn_layer *L = c->L;
     nn_window g;
@@ -240,7 +240,7 @@ void nn_dwconv_forward(nn_lctx *c)
     nn_act_forward(L->act, L->alpha, c->y, (size_t)c->batch * g.p, g.co);
 }
 
-void nn_dwconv_backward(nn_lctx *c)
+static void nn_dwconv_backward(nn_lctx *c)
 {
     const nn_layer *L = c->L;
     nn_window g;
@@ -262,7 +262,7 @@ void nn_dwconv_backward(nn_lctx *c)
  * cache (training): the depthwise output of every sample (P x c*dm each);
  * scratch: one sample's depthwise output (inference) or its gradient. */
 
-void nn_sepconv_forward(nn_lctx *c)
+static void nn_sepconv_forward(nn_lctx *c)
 {
     const nn_layer *L = c->L;
     nn_window g;
@@ -282,7 +282,7 @@ void nn_sepconv_forward(nn_lctx *c)
     nn_act_forward(L->act, L->alpha, c->y, rows, g.co);
 }
 
-void nn_sepconv_backward(nn_lctx *c)
+static void nn_sepconv_backward(nn_lctx *c)
 {
     const nn_layer *L = c->L;
     nn_window g;
@@ -308,3 +308,125 @@ void nn_sepconv_backward(nn_lctx *c)
         }
     }
 }
+
+/* ---- descriptors -------------------------------------------------------------- */
+
+static int conv_check(nn_layer *L, sv_error *err)
+{
+    const char *nm = L->name, *kn = nn_kind_name(L->kind);
+    if (L->kind != NN_DEPTHWISE_CONV2D && nn_bad_dim(L->filters))
+        return sv_error_set(err, SV_ERR_ARG, "layer '%s' (%s): filters %d", nm, kn, L->filters);
+    if (L->kind != NN_CONV2D && nn_bad_dim(L->depth_multiplier))
+        return sv_error_set(err, SV_ERR_ARG, "layer '%s' (%s): depth_multiplier %d", nm, kn,
+                            L->depth_multiplier);
+    return nn_window_check(L, err);
+}
+
+static int conv_shape(const nn_layer *L, const nn_layer *const *in, nn_shape *out,
+                      sv_error *err)
+{
+    const nn_layer *In0 = in[0];
+    int ho, wo, st;
+    if ((st = nn_window_out(L, In0, &ho, &wo, err)))
+        return st;
+    int cin = In0->shape[2], dm = L->depth_multiplier;
+    if ((long)cin * dm > NN_DIM_LIMIT)
+        return sv_error_set(err, SV_ERR_SHAPE, "layer '%s' (%s): too many channels", L->name,
+                            nn_kind_name(L->kind));
+    int dims[3] = {ho, wo, L->filters};
+    switch (L->kind) {
+    case NN_CONV2D:
+        nn_shape_set(out, 3, dims);
+        nn_shape_param(out, "kernel", 4, L->kh, L->kw, cin, L->filters, 1);
+        if (L->use_bias)
+            nn_shape_param(out, "bias", 1, L->filters, 0, 0, 0, 1);
+        break;
+    case NN_DEPTHWISE_CONV2D:
+        dims[2] = cin * dm;
+        nn_shape_set(out, 3, dims);
+        nn_shape_param(out, "depthwise_kernel", 4, L->kh, L->kw, cin, dm, 1);
+        if (L->use_bias)
+            nn_shape_param(out, "bias", 1, cin * dm, 0, 0, 0, 1);
+        break;
+    default: /* separable */
+        nn_shape_set(out, 3, dims);
+        nn_shape_param(out, "depthwise_kernel", 4, L->kh, L->kw, cin, dm, 1);
+        nn_shape_param(out, "pointwise_kernel", 4, 1, 1, cin * dm, L->filters, 1);
+        if (L->use_bias)
+            nn_shape_param(out, "bias", 1, L->filters, 0, 0, 0, 1);
+        break;
+    }
+    return 0;
+}
+
+static void conv2d_mem(const nn_layer *L, const nn_layer *const *in, int max_batch,
+                       int training, nn_mem *m)
+{
+    (void)max_batch;
+    size_t P = (size_t)L->shape[0] * L->shape[1];
+    size_t K = (size_t)L->kh * L->kw * in[0]->shape[2];
+    int pw = L->kh == 1 && L->kw == 1 && L->sh == 1 && L->sw == 1;
+    if (!pw) {
+        m->scratch = P * K;
+        if (training)
+            m->scratch2 = P * K;
+    }
+}
+
+static void sepconv_mem(const nn_layer *L, const nn_layer *const *in, int max_batch,
+                        int training, nn_mem *m)
+{
+    size_t P = (size_t)L->shape[0] * L->shape[1];
+    size_t cd = (size_t)in[0]->shape[2] * L->depth_multiplier;
+    m->scratch = P * cd;
+    if (training)
+        m->cache = (size_t)max_batch * P * cd;
+}
+
+static const char *const conv2d_aliases[] = {"convolution2d", NULL};
+static const char *const dwconv_aliases[] = {"depthwiseconv2d", NULL};
+static const char *const sepconv_aliases[] = {"separableconv2d", "separableconvolution2d", NULL};
+
+const nn_op nn_op_conv2d = {
+    .name = "conv2d",
+    .aliases = conv2d_aliases,
+    .n_in_min = 1,
+    .n_in_max = 1,
+    .in_rank = 3,
+    .in_what = "an image input (H,W,C)",
+    .check = conv_check,
+    .shape = conv_shape,
+    .mem = conv2d_mem,
+    .forward = nn_conv2d_forward,
+    .backward = nn_conv2d_backward,
+    .describe = nn_window_describe,
+};
+
+const nn_op nn_op_depthwise_conv2d = {
+    .name = "depthwise_conv2d",
+    .aliases = dwconv_aliases,
+    .n_in_min = 1,
+    .n_in_max = 1,
+    .in_rank = 3,
+    .in_what = "an image input (H,W,C)",
+    .check = conv_check,
+    .shape = conv_shape,
+    .forward = nn_dwconv_forward,
+    .backward = nn_dwconv_backward,
+    .describe = nn_window_describe,
+};
+
+const nn_op nn_op_separable_conv2d = {
+    .name = "separable_conv2d",
+    .aliases = sepconv_aliases,
+    .n_in_min = 1,
+    .n_in_max = 1,
+    .in_rank = 3,
+    .in_what = "an image input (H,W,C)",
+    .check = conv_check,
+    .shape = conv_shape,
+    .mem = sepconv_mem,
+    .forward = nn_sepconv_forward,
+    .backward = nn_sepconv_backward,
+    .describe = nn_window_describe,
+};

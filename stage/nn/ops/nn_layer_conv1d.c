@@ -9,7 +9,7 @@
  * x strided by s).  No cache or scratch. */
 #include <cblas.h>
 
-#include "nn/nn_layers.h"
+#include "nn/nn_ops.h"
 
 typedef struct conv1d_geom {
     int T, C, To, Fo, K, s, d, pb;
@@ -39,7 +39,7 @@ static void tap_range(const conv1d_geom *g, int k, int *lo, int *hi)
     *hi = (int)(b > a ? b : a);
 }
 
-void nn_conv1d_forward(nn_lctx *c)
+static void nn_conv1d_forward(nn_lctx *c)
 {
     const nn_layer *L = c->L;
     conv1d_geom g;
@@ -65,7 +65,7 @@ void nn_conv1d_forward(nn_lctx *c)
     nn_act_forward(L->act, L->alpha, c->y, (size_t)c->batch * g.To, g.Fo);
 }
 
-void nn_conv1d_backward(nn_lctx *c)
+static void nn_conv1d_backward(nn_lctx *c)
 {
     const nn_layer *L = c->L;
     conv1d_geom g;
@@ -99,3 +99,76 @@ void nn_conv1d_backward(nn_lctx *c)
         }
     }
 }
+
+/* ---- descriptor ------------------------------------------------------------ */
+
+static int conv1d_check(nn_layer *L, sv_error *err)
+{
+    const char *nm = L->name;
+    if (nn_bad_dim(L->filters) || nn_bad_dim(L->kh) || nn_bad_dim(L->sh) ||
+        nn_bad_dim(L->dilation))
+        return sv_error_set(err, SV_ERR_ARG,
+                            "layer '%s' (conv1d): filters %d, kernel %d, stride %d, "
+                            "dilation %d (all must be >= 1)",
+                            nm, L->filters, L->kh, L->sh, L->dilation);
+    if (L->padding != NN_PAD_VALID && L->padding != NN_PAD_SAME && L->padding != NN_PAD_CAUSAL)
+        return sv_error_set(err, SV_ERR_ARG, "layer '%s' (conv1d): unknown padding %d", nm,
+                            (int)L->padding);
+    if (L->act == NN_ACT_SOFTMAX)
+        return sv_error_set(err, SV_ERR_UNSUPPORTED,
+                            "layer '%s' (conv1d): softmax as fused activation not supported",
+                            nm);
+    return 0;
+}
+
+static int conv1d_shape(const nn_layer *L, const nn_layer *const *in, nn_shape *out,
+                        sv_error *err)
+{
+    const nn_layer *In0 = in[0];
+    char sbuf[64];
+    int to, pb;
+    if ((long)(L->kh - 1) * L->dilation + 1 > NN_DIM_LIMIT)
+        return sv_error_set(err, SV_ERR_ARG,
+                            "layer '%s' (conv1d): kernel %d x dilation %d too wide", L->name,
+                            L->kh, L->dilation);
+    nn_conv1d_geometry(In0->shape[0], L->kh, L->sh, L->dilation, L->padding, &to, &pb);
+    if (to <= 0)
+        return sv_error_set(err, SV_ERR_SHAPE,
+                            "layer '%s' (conv1d): kernel %d (dilation %d) longer than its "
+                            "input %s from layer '%s' (valid padding)",
+                            L->name, L->kh, L->dilation, nn_shape_str(In0, sbuf, sizeof sbuf),
+                            In0->name);
+    int dims[2] = {to, L->filters};
+    nn_shape_set(out, 2, dims);
+    nn_shape_param(out, "kernel", 3, L->kh, In0->shape[1], L->filters, 0, 1);
+    if (L->use_bias)
+        nn_shape_param(out, "bias", 1, L->filters, 0, 0, 0, 1);
+    return 0;
+}
+
+static void conv1d_describe(const nn_layer *L, char *buf, size_t cap)
+{
+    size_t k = 0;
+    const char *pad = L->padding == NN_PAD_CAUSAL ? "causal"
+                      : L->padding == NN_PAD_SAME ? "same"
+                                                  : "valid";
+    nn_describe_add(buf, cap, &k, "k%d s%d d%d %s", L->kh, L->sh, L->dilation, pad);
+    if (!L->use_bias)
+        nn_describe_add(buf, cap, &k, " no-bias");
+}
+
+static const char *const conv1d_aliases[] = {"convolution1d", NULL};
+
+const nn_op nn_op_conv1d = {
+    .name = "conv1d",
+    .aliases = conv1d_aliases,
+    .n_in_min = 1,
+    .n_in_max = 1,
+    .in_rank = 2,
+    .in_what = "a sequence input (T,C)",
+    .check = conv1d_check,
+    .shape = conv1d_shape,
+    .forward = nn_conv1d_forward,
+    .backward = nn_conv1d_backward,
+    .describe = conv1d_describe,
+};

@@ -23,7 +23,7 @@
 #include <cblas.h>
 #include <string.h>
 
-#include "nn/nn_layers.h"
+#include "nn/nn_ops.h"
 
 typedef struct gru_buf {
     float *xp, *hs, *h0, *step, *tmp;
@@ -61,7 +61,7 @@ static void gru_bufs(const nn_layer *L, const nn_layer *In, int max_batch, int t
     *total = off;
 }
 
-size_t nn_gru_cache_size(const nn_layer *L, const nn_layer *In, int max_batch, int training)
+static size_t nn_gru_cache_size(const nn_layer *L, const nn_layer *In, int max_batch, int training)
 {
     gru_buf b;
     size_t n;
@@ -86,7 +86,7 @@ static float ract_grad(nn_act a, float y)
     return d;
 }
 
-void nn_gru_forward(nn_lctx *c)
+static void nn_gru_forward(nn_lctx *c)
 {
     const nn_layer *L = c->L, *In = c->in_layer[0];
     int N = c->batch, T = In->shape[0], F = In->shape[1], u = L->units, u3 = 3 * u;
@@ -178,7 +178,7 @@ void nn_gru_forward(nn_lctx *c)
     }
 }
 
-void nn_gru_backward(nn_lctx *c)
+static void nn_gru_backward(nn_lctx *c)
 {
     const nn_layer *L = c->L, *In = c->in_layer[0];
     int N = c->batch, T = In->shape[0], F = In->shape[1], u = L->units, u3 = 3 * u;
@@ -309,3 +309,51 @@ void nn_gru_backward(nn_lctx *c)
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, N * T, F, u3, 1.0f, b.dxp, u3, W, u3,
                     1.0f, c->dx[0], F);
 }
+
+/* ---- descriptor ------------------------------------------------------------ */
+
+static int gru_shape(const nn_layer *L, const nn_layer *const *in, nn_shape *out,
+                     sv_error *err)
+{
+    const nn_layer *In0 = in[0];
+    int T = In0->shape[0], F = In0->shape[1], u = L->units;
+    if ((long)3 * u > NN_DIM_LIMIT)
+        return sv_error_set(err, SV_ERR_SHAPE, "layer '%s' (gru): too many units", L->name);
+    int dims[2] = {T, u};
+    if (L->return_sequences)
+        nn_shape_set(out, 2, dims);
+    else
+        nn_shape_set(out, 1, dims + 1);
+    nn_shape_param(out, "kernel", 2, F, 3 * u, 0, 0, 1);
+    nn_shape_param(out, "recurrent_kernel", 2, u, 3 * u, 0, 0, 1);
+    if (L->use_bias) {
+        if (L->reset_after)
+            nn_shape_param(out, "bias", 2, 2, 3 * u, 0, 0, 1);
+        else
+            nn_shape_param(out, "bias", 1, 3 * u, 0, 0, 0, 1);
+    }
+    return nn_seq_mask_input(L, in, err);
+}
+
+static void gru_mem(const nn_layer *L, const nn_layer *const *in, int max_batch, int training,
+                    nn_mem *m)
+{
+    m->cache = nn_gru_cache_size(L, in[0], max_batch, training);
+    if (L->n_in == 2) /* the step mask */
+        m->icache = (size_t)max_batch * in[0]->shape[0];
+}
+
+const nn_op nn_op_gru = {
+    .name = "gru",
+    .n_in_min = 1,
+    .n_in_max = 2,
+    .in_rank = 2,
+    .in_what = "a sequence input (T,F)",
+    .defaults = nn_rnn_defaults,
+    .check = nn_rnn_check,
+    .shape = gru_shape,
+    .mem = gru_mem,
+    .forward = nn_gru_forward,
+    .backward = nn_gru_backward,
+    .describe = nn_rnn_describe,
+};

@@ -20,7 +20,7 @@
 #include <cblas.h>
 #include <string.h>
 
-#include "nn/nn_layers.h"
+#include "nn/nn_ops.h"
 
 typedef struct lstm_buf {
     float *xp, *hs, *cs, *h0, *c0, *step;
@@ -56,13 +56,13 @@ static size_t lstm_bufs(const nn_layer *L, const nn_layer *In, int max_batch, in
     return off;
 }
 
-size_t nn_lstm_cache_size(const nn_layer *L, const nn_layer *In, int max_batch, int training)
+static size_t nn_lstm_cache_size(const nn_layer *L, const nn_layer *In, int max_batch, int training)
 {
     lstm_buf b;
     return lstm_bufs(L, In, max_batch, training, NULL, &b);
 }
 
-void nn_lstm_forward(nn_lctx *c)
+static void nn_lstm_forward(nn_lctx *c)
 {
     const nn_layer *L = c->L, *In = c->in_layer[0];
     const int N = c->batch, T = In->shape[0], F = In->shape[1], u = L->units, u4 = 4 * u;
@@ -124,7 +124,7 @@ void nn_lstm_forward(nn_lctx *c)
                    (size_t)u * sizeof(float));
 }
 
-void nn_lstm_backward(nn_lctx *c)
+static void nn_lstm_backward(nn_lctx *c)
 {
     const nn_layer *L = c->L, *In = c->in_layer[0];
     const int N = c->batch, T = In->shape[0], F = In->shape[1], u = L->units, u4 = 4 * u;
@@ -195,3 +195,54 @@ void nn_lstm_backward(nn_lctx *c)
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, N * T, F, u4, 1.0f, b.dz, u4, W, u4,
                     1.0f, c->dx[0], F);
 }
+
+/* ---- descriptor ------------------------------------------------------------ */
+
+static int lstm_shape(const nn_layer *L, const nn_layer *const *in, nn_shape *out,
+                      sv_error *err)
+{
+    const nn_layer *In0 = in[0];
+    int T = In0->shape[0], F = In0->shape[1], u = L->units;
+    if ((long)4 * u > NN_DIM_LIMIT)
+        return sv_error_set(err, SV_ERR_SHAPE, "layer '%s' (lstm): too many units", L->name);
+    int dims[2] = {L->return_sequences ? T : u, u};
+    nn_shape_set(out, L->return_sequences ? 2 : 1, dims);
+    nn_shape_param(out, "kernel", 2, F, 4 * u, 0, 0, 1);
+    nn_shape_param(out, "recurrent_kernel", 2, u, 4 * u, 0, 0, 1);
+    if (L->use_bias)
+        nn_shape_param(out, "bias", 1, 4 * u, 0, 0, 0, 1);
+    return nn_seq_mask_input(L, in, err);
+}
+
+static void lstm_mem(const nn_layer *L, const nn_layer *const *in, int max_batch, int training,
+                     nn_mem *m)
+{
+    m->cache = nn_lstm_cache_size(L, in[0], max_batch, training);
+    if (L->n_in == 2)
+        m->icache = (size_t)max_batch * in[0]->shape[0];
+}
+
+/* Keras defaults, and unit_forget_bias: the forget gate's bias starts at 1 */
+static void lstm_init(nn_layer *L, nn_rng *r)
+{
+    nn_init_default(L, r);
+    if (L->use_bias && L->n_params == 3)
+        for (int k = 0; k < L->units; k++)
+            L->p[2].w[L->units + k] = 1.0f;
+}
+
+const nn_op nn_op_lstm = {
+    .name = "lstm",
+    .n_in_min = 1,
+    .n_in_max = 2,
+    .in_rank = 2,
+    .in_what = "a sequence input (T,F)",
+    .defaults = nn_rnn_defaults,
+    .check = nn_rnn_check,
+    .shape = lstm_shape,
+    .mem = lstm_mem,
+    .forward = nn_lstm_forward,
+    .backward = nn_lstm_backward,
+    .init = lstm_init,
+    .describe = nn_rnn_describe,
+};

@@ -2,9 +2,10 @@
  * layers read (nn.h); forward and backward.  See nn_layers.h.
  *
  * Keras: mask = any(x != mask_value, axis=-1); Masking outputs x * mask. */
+#include <math.h>
 #include <string.h>
 
-#include "nn/nn_layers.h"
+#include "nn/nn_ops.h"
 
 /* Does the step (F values) hold a value other than the mask value?  NaN
  * differs from everything: kept, as in Keras. */
@@ -22,7 +23,7 @@ void nn_seq_mask(const float *x, int N, int T, int F, float mask_value, int *kee
         keep[s] = step_kept(x + s * F, F, mask_value);
 }
 
-void nn_masking_forward(nn_lctx *c)
+static void nn_masking_forward(nn_lctx *c)
 {
     const nn_layer *L = c->L;
     const int T = L->shape[0], F = L->shape[1];
@@ -35,7 +36,7 @@ void nn_masking_forward(nn_lctx *c)
     }
 }
 
-void nn_masking_backward(nn_lctx *c)
+static void nn_masking_backward(nn_lctx *c)
 {
     const nn_layer *L = c->L;
     if (!c->dx[0])
@@ -46,3 +47,39 @@ void nn_masking_backward(nn_lctx *c)
             for (int f = 0; f < F; f++)
                 c->dx[0][s * F + f] += c->dy[s * F + f];
 }
+
+static int masking_check(nn_layer *L, sv_error *err)
+{
+    if (!isfinite(L->mask_value))
+        return sv_error_set(err, SV_ERR_ARG, "layer '%s' (masking): mask value %g", L->name,
+                            (double)L->mask_value);
+    return 0;
+}
+
+static int masking_shape(const nn_layer *L, const nn_layer *const *in, nn_shape *out,
+                         sv_error *err)
+{
+    (void)L;
+    (void)err;
+    nn_shape_set(out, 2, in[0]->shape);
+    return 0;
+}
+
+static void masking_describe(const nn_layer *L, char *buf, size_t cap)
+{
+    size_t k = 0;
+    nn_describe_add(buf, cap, &k, "mask %g", (double)L->mask_value);
+}
+
+const nn_op nn_op_masking = {
+    .name = "masking",
+    .n_in_min = 1,
+    .n_in_max = 1,
+    .in_rank = 2,
+    .in_what = "a sequence input (T,F)",
+    .check = masking_check,
+    .shape = masking_shape,
+    .forward = nn_masking_forward,
+    .backward = nn_masking_backward,
+    .describe = masking_describe,
+};

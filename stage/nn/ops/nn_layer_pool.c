@@ -4,7 +4,7 @@
 #include <float.h>
 #include <string.h>
 
-#include "nn/nn_layers.h"
+#include "nn/nn_ops.h"
 
 /* valid window rows [y0,y1) and columns [x0,x1) of output (oy,ox) */
 static void window(const nn_window *g, int oy, int ox, int *y0, int *y1, int *x0, int *x1)
@@ -16,7 +16,7 @@ static void window(const nn_window *g, int oy, int ox, int *y0, int *y1, int *x0
     *x1 = b + g->kw > g->w ? g->w : b + g->kw;
 }
 
-void nn_pool_forward(nn_lctx *c)
+static void nn_pool_forward(nn_lctx *c)
 {
     const nn_layer *L = c->L;
     nn_window g;
@@ -64,7 +64,7 @@ void nn_pool_forward(nn_lctx *c)
     }
 }
 
-void nn_pool_backward(nn_lctx *c)
+static void nn_pool_backward(nn_lctx *c)
 {
     const nn_layer *L = c->L;
     if (!c->dx[0])
@@ -99,7 +99,7 @@ void nn_pool_backward(nn_lctx *c)
 
 /* ---- GlobalAveragePooling2D: (H,W,C) -> (C) -------------------------------- */
 
-void nn_gap_forward(nn_lctx *c)
+static void nn_gap_forward(nn_lctx *c)
 {
     const nn_layer *In = c->in_layer[0];
     int hw = In->shape[0] * In->shape[1], ch = In->shape[2];
@@ -117,7 +117,7 @@ void nn_gap_forward(nn_lctx *c)
     }
 }
 
-void nn_gap_backward(nn_lctx *c)
+static void nn_gap_backward(nn_lctx *c)
 {
     if (!c->dx[0])
         return;
@@ -132,3 +132,108 @@ void nn_gap_backward(nn_lctx *c)
                 dx[(size_t)p * ch + ci] += d[ci] * inv;
     }
 }
+
+/* ---- descriptors -------------------------------------------------------------- */
+
+static void pool_defaults(nn_layer *L)
+{
+    L->kh = L->kw = 2;
+    L->sh = L->sw = 0; /* 0: equal to the pool size (Keras strides=None) */
+}
+
+static int pool_check(nn_layer *L, sv_error *err)
+{
+    if (L->sh <= 0)
+        L->sh = L->kh;
+    if (L->sw <= 0)
+        L->sw = L->kw;
+    return nn_window_check(L, err);
+}
+
+static int pool_shape(const nn_layer *L, const nn_layer *const *in, nn_shape *out,
+                      sv_error *err)
+{
+    int ho, wo, st;
+    if ((st = nn_window_out(L, in[0], &ho, &wo, err)))
+        return st;
+    int dims[3] = {ho, wo, in[0]->shape[2]};
+    nn_shape_set(out, 3, dims);
+    return 0;
+}
+
+static void maxpool_mem(const nn_layer *L, const nn_layer *const *in, int max_batch,
+                        int training, nn_mem *m)
+{
+    (void)in;
+    if (training)
+        m->icache = (size_t)max_batch * L->out_size;
+}
+
+static int gap_shape(const nn_layer *L, const nn_layer *const *in, nn_shape *out,
+                     sv_error *err)
+{
+    (void)L;
+    (void)err;
+    int dims[1] = {in[0]->shape[2]};
+    nn_shape_set(out, 1, dims);
+    return 0;
+}
+
+static void gap_mem(const nn_layer *L, const nn_layer *const *in, int max_batch, int training,
+                    nn_mem *m)
+{
+    (void)in;
+    (void)max_batch;
+    (void)training;
+    m->scratch = 2 * (size_t)L->shape[0]; /* C doubles */
+}
+
+static const char *const maxpool_aliases[] = {"maxpooling2d", "maxpool2d", NULL};
+static const char *const avgpool_aliases[] = {"averagepooling2d", "avgpool2d", "averagepool2d",
+                                              NULL};
+static const char *const gap_aliases[] = {"globalaveragepooling2d", "globalavgpool2d",
+                                          "globalaveragepool", NULL};
+
+const nn_op nn_op_maxpool2d = {
+    .name = "max_pooling2d",
+    .aliases = maxpool_aliases,
+    .n_in_min = 1,
+    .n_in_max = 1,
+    .in_rank = 3,
+    .in_what = "an image input (H,W,C)",
+    .defaults = pool_defaults,
+    .check = pool_check,
+    .shape = pool_shape,
+    .mem = maxpool_mem,
+    .forward = nn_pool_forward,
+    .backward = nn_pool_backward,
+    .describe = nn_window_describe,
+};
+
+const nn_op nn_op_avgpool2d = {
+    .name = "average_pooling2d",
+    .aliases = avgpool_aliases,
+    .n_in_min = 1,
+    .n_in_max = 1,
+    .in_rank = 3,
+    .in_what = "an image input (H,W,C)",
+    .defaults = pool_defaults,
+    .check = pool_check,
+    .shape = pool_shape,
+    .forward = nn_pool_forward,
+    .backward = nn_pool_backward,
+    .describe = nn_window_describe,
+};
+
+const nn_op nn_op_global_avgpool2d = {
+    .name = "global_average_pooling2d",
+    .aliases = gap_aliases,
+    .n_in_min = 1,
+    .n_in_max = 1,
+    .in_rank = 3,
+    .in_what = "an image input (H,W,C)",
+    .shape = gap_shape,
+    .mem = gap_mem,
+    .forward = nn_gap_forward,
+    .backward = nn_gap_backward,
+};
