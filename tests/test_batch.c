@@ -9,6 +9,7 @@
 
 #include <cmocka.h>
 #include <fitsio.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -295,6 +296,80 @@ static int64_t rows_of(const char *path)
     return n;
 }
 
+/* A catalog as the stage writes it (catalog.h): a BINTABLE with RBCOL /
+ * FLAGCOL cards naming the score and flags columns, and REAL. */
+static void write_catalog(const char *path, const char *flagcol, int n, const float *score,
+                          const char *real, const int *flags, int rbcol_card)
+{
+    fitsfile *f = NULL;
+    int status = 0;
+    remove(path);
+    fits_create_diskfile(&f, path, &status);
+    fits_create_img(f, BYTE_IMG, 0, NULL, &status);
+    char *ttype[] = {"candid", "drb", "REAL", (char *)flagcol};
+    char *tform[] = {"1K", "1E", "1L", "1J"};
+    fits_create_tbl(f, BINARY_TBL, n, 4, ttype, tform, NULL, "DETECTIONS", &status);
+    if (rbcol_card)
+        fits_write_key_str(f, "RBCOL", "drb", "the real/bogus score column", &status);
+    if (strcmp(flagcol, "FLAGS"))
+        fits_write_key_str(f, "FLAGCOL", flagcol, "the flags column", &status);
+    for (int r = 1; r <= n; r++) {
+        long long id = r;
+        fits_write_col(f, TLONGLONG, 1, r, 1, 1, &id, &status);
+    }
+    fits_write_col(f, TFLOAT, 2, 1, 1, n, (void *)score, &status);
+    fits_write_col(f, TLOGICAL, 3, 1, 1, n, (void *)real, &status);
+    fits_write_col(f, TINT, 4, 1, 1, n, (void *)flags, &status);
+    fits_close_file(f, &status);
+    assert_int_equal(status, 0);
+}
+
+static void test_output_scores(void **state)
+{
+    (void)state;
+    char p[600];
+    path_of(p, sizeof p, "cat.fits");
+    int64_t nr = 0, nf = 0;
+    double med = 0;
+    /* 5 rows, one NaN score: the median of the four finite ones */
+    const float s5[] = {0.9f, NAN, 0.1f, 0.7f, 0.3f};
+    const char r5[] = {1, 0, 0, 1, 0};
+    const int f5[] = {0, 4, 0, 64, 0};
+    write_catalog(p, "FLAGS", 5, s5, r5, f5, 1);
+    assert_int_equal(sv_batch_output_scores(p, &nr, &nf, &med), 0);
+    assert_int_equal(nr, 2);
+    assert_int_equal(nf, 2);
+    assert_true(fabs(med - 0.5) < 1e-6); /* (0.3 + 0.7) / 2 */
+    /* odd count, another flags column (the sextractor preset's SV_FLAGS) */
+    const float s3[] = {0.2f, 0.95f, 0.6f};
+    const char r3[] = {0, 1, 1};
+    const int f3[] = {1, 0, 0};
+    write_catalog(p, "SV_FLAGS", 3, s3, r3, f3, 1);
+    assert_int_equal(sv_batch_output_scores(p, &nr, &nf, &med), 0);
+    assert_int_equal(nr, 2);
+    assert_int_equal(nf, 1);
+    assert_true(fabs(med - 0.6) < 1e-6);
+    /* no finite score: counts known, median NaN */
+    const float sn[] = {NAN, NAN};
+    const char rn[] = {0, 0};
+    const int fn[] = {8, 8};
+    write_catalog(p, "FLAGS", 2, sn, rn, fn, 1);
+    assert_int_equal(sv_batch_output_scores(p, &nr, &nf, &med), 0);
+    assert_int_equal(nr, 0);
+    assert_int_equal(nf, 2);
+    assert_true(isnan(med));
+    /* not the stage's catalog (no RBCOL), another stage's table, no file */
+    write_catalog(p, "FLAGS", 3, s3, r3, f3, 0);
+    assert_int_equal(sv_batch_output_scores(p, &nr, &nf, &med), -1);
+    assert_int_equal(nr, -1);
+    assert_int_equal(nf, -1);
+    assert_true(isnan(med));
+    write_output(p, "h1", NULL, 1, 3);
+    assert_int_equal(sv_batch_output_scores(p, &nr, &nf, &med), -1);
+    remove(p);
+    assert_int_equal(sv_batch_output_scores(p, &nr, &nf, &med), -1);
+}
+
 static void test_isolation_resume_force(void **state)
 {
     (void)state;
@@ -507,6 +582,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_config_hash),
         cmocka_unit_test(test_output_complete),
+        cmocka_unit_test(test_output_scores),
         cmocka_unit_test_setup(test_isolation_resume_force, clean_out),
         cmocka_unit_test_setup(test_overrides_and_bad_override, clean_out),
         cmocka_unit_test_setup(test_model_checksum_provenance, clean_out),

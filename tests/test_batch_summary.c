@@ -6,6 +6,7 @@
 #include <stdint.h>
 
 #include <cmocka.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -127,12 +128,88 @@ static void test_merge_and_errors(void **state)
     sv_summary_clear(&s);
 }
 
+/* n_real, n_flagged and the median score: written, read back (CSV and
+ * FITS), unknown as empty cells / TNULL / NaN; a summary without the
+ * columns (written before they existed) reads as unknown */
+static void scores_round_trip(const char *name)
+{
+    sv_summary s = {0}, r = {0};
+    sv_error err;
+    /* scores on rows 0 and 2; rows 1 and 3 unknown */
+    assert_int_equal(sv_summary_add(&s, "e1", "ok", 20, 1.0, "", "o1.fits", 0, &err), 0);
+    sv_summary_set_scores(&s, 12, 3, 0.0123456789);
+    assert_int_equal(sv_summary_add(&s, "e2", "failed", -1, 0.5, "bad", "o2.fits", 1, &err), 0);
+    assert_int_equal(sv_summary_add(&s, "e3", "skipped", 4, 0.0, "", "o3.fits", 0, &err), 0);
+    sv_summary_set_scores(&s, 0, 0, 0.25);
+    assert_int_equal(sv_summary_add(&s, "e4", "ok", 0, 0.1, "", "o4.fits", 0, &err), 0);
+    sv_summary_set_scores(&s, -1, -1, NAN);
+    char path[512];
+    snprintf(path, sizeof path, "%s/%s", tmpdir, name);
+    assert_int_equal(sv_summary_write(&s, path, &err), 0);
+    assert_int_equal(sv_summary_read_append(&r, path, &err), 0);
+    assert_int_equal(r.n, 4);
+    assert_int_equal(r.rows[0].n_real, 12);
+    assert_int_equal(r.rows[0].n_flagged, 3);
+    assert_true(fabs(r.rows[0].median_score - 0.0123456789) < 1e-9);
+    assert_int_equal(r.rows[1].n_real, -1);
+    assert_int_equal(r.rows[1].n_flagged, -1);
+    assert_true(isnan(r.rows[1].median_score));
+    assert_int_equal(r.rows[2].n_real, 0);
+    assert_int_equal(r.rows[2].n_flagged, 0);
+    assert_true(r.rows[2].median_score == 0.25);
+    assert_int_equal(r.rows[3].n_real, -1);
+    assert_true(isnan(r.rows[3].median_score));
+    sv_summary_clear(&s);
+    sv_summary_clear(&r);
+}
+
+static void test_scores(void **state)
+{
+    (void)state;
+    scores_round_trip("scores.csv");
+    scores_round_trip("scores.fits");
+    /* the CSV header names the new columns after detections, rank last */
+    char path[512], line[256];
+    snprintf(path, sizeof path, "%s/scores.csv", tmpdir);
+    FILE *fp = fopen(path, "r");
+    assert_non_null(fp);
+    assert_non_null(fgets(line, sizeof line, fp));
+    fclose(fp);
+    assert_string_equal(line, "exposure,status,detections,n_real,n_flagged,median_score,"
+                              "seconds,error,output,rank\n");
+    /* an old summary: no score columns */
+    snprintf(path, sizeof path, "%s/old.csv", tmpdir);
+    fp = fopen(path, "w");
+    assert_non_null(fp);
+    fputs("exposure,status,detections,seconds,error,output,rank\ne1,ok,5,0.100,,o.fits,0\n",
+          fp);
+    fclose(fp);
+    sv_summary r = {0};
+    sv_error err;
+    assert_int_equal(sv_summary_read_append(&r, path, &err), 0);
+    assert_int_equal(r.n, 1);
+    assert_int_equal(r.rows[0].detections, 5);
+    assert_int_equal(r.rows[0].n_real, -1);
+    assert_int_equal(r.rows[0].n_flagged, -1);
+    assert_true(isnan(r.rows[0].median_score));
+    sv_summary_clear(&r);
+    /* a bad count is refused, naming the file, the line and the column */
+    fp = fopen(path, "w");
+    assert_non_null(fp);
+    fputs("exposure,status,detections,n_real\ne1,ok,5,many\n", fp);
+    fclose(fp);
+    assert_int_not_equal(sv_summary_read_append(&r, path, &err), 0);
+    assert_non_null(strstr(err.text, "old.csv:2: n_real 'many' is not a count"));
+    sv_summary_clear(&r);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_csv),
         cmocka_unit_test(test_fits),
         cmocka_unit_test(test_merge_and_errors),
+        cmocka_unit_test(test_scores),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <fitsio.h>
+#include <math.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -257,6 +258,96 @@ int sv_batch_output_complete(const char *path, const char *hash_card,
     return 1;
 }
 
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+int sv_batch_output_scores(const char *path, int64_t *n_real, int64_t *n_flagged,
+                           double *median)
+{
+    *n_real = *n_flagged = -1;
+    *median = NAN;
+    fitsfile *f = NULL;
+    int status = 0, nhdu = 0, hdutype = 0, rc = -1;
+    double *score = NULL;
+    char *real = NULL;
+    int *flags = NULL;
+    if (sv_fits_guard_file(path, NULL) || fits_open_diskfile(&f, path, READONLY, &status))
+        return -1;
+    char rbcol[FLEN_VALUE] = "", flagcol[FLEN_VALUE] = "FLAGS", value[FLEN_VALUE];
+    fits_get_num_hdus(f, &nhdu, &status);
+    int found = 0;
+    for (int h = 2; h <= nhdu && !status && !found; h++) {
+        if (fits_movabs_hdu(f, h, &hdutype, &status) || hdutype != BINARY_TBL)
+            continue;
+        if (fits_read_key(f, TSTRING, "RBCOL", value, NULL, &status) == 0) {
+            card_value_text(value, rbcol, sizeof rbcol);
+            found = rbcol[0] != '\0';
+        } else
+            status = 0;
+    }
+    int c_score = 0, c_real = 0, c_flags = 0;
+    LONGLONG nrows = 0;
+    if (!found || status)
+        goto done;
+    if (fits_read_key(f, TSTRING, "FLAGCOL", value, NULL, &status) == 0)
+        card_value_text(value, flagcol, sizeof flagcol);
+    status = 0;
+    if (fits_get_colnum(f, CASESEN, rbcol, &c_score, &status) ||
+        fits_get_colnum(f, CASESEN, "REAL", &c_real, &status) ||
+        fits_get_colnum(f, CASESEN, flagcol, &c_flags, &status) ||
+        fits_get_num_rowsll(f, &nrows, &status))
+        goto done;
+    const LONGLONG chunk = 65536;
+    score = malloc((size_t)(nrows > 0 ? nrows : 1) * sizeof *score);
+    real = malloc((size_t)chunk);
+    flags = malloc((size_t)chunk * sizeof *flags);
+    if (!score || !real || !flags)
+        goto done;
+    int64_t nr = 0, nf = 0, nfinite = 0;
+    for (LONGLONG r0 = 0; r0 < nrows && !status; r0 += chunk) {
+        LONGLONG n = nrows - r0 < chunk ? nrows - r0 : chunk;
+        int anynul = 0;
+        double dnull = NAN;
+        char lnull = 0;
+        int inull = 0;
+        fits_read_col(f, TDOUBLE, c_score, r0 + 1, 1, n, &dnull, score + nfinite, &anynul,
+                      &status);
+        fits_read_col(f, TLOGICAL, c_real, r0 + 1, 1, n, &lnull, real, &anynul, &status);
+        fits_read_col(f, TINT, c_flags, r0 + 1, 1, n, &inull, flags, &anynul, &status);
+        if (status)
+            break;
+        for (LONGLONG i = 0; i < n; i++) {
+            nr += real[i] == 1;
+            nf += flags[i] != 0;
+        }
+        int64_t k = nfinite; /* keep the finite scores, in place */
+        for (LONGLONG i = 0; i < n; i++)
+            if (isfinite(score[nfinite + i]))
+                score[k++] = score[nfinite + i];
+        nfinite = k;
+    }
+    if (status)
+        goto done;
+    *n_real = nr;
+    *n_flagged = nf;
+    if (nfinite > 0) {
+        qsort(score, (size_t)nfinite, sizeof *score, cmp_double);
+        *median = nfinite % 2 ? score[nfinite / 2]
+                              : 0.5 * (score[nfinite / 2 - 1] + score[nfinite / 2]);
+    }
+    rc = 0;
+done:
+    free(score);
+    free(real);
+    free(flags);
+    status = 0;
+    fits_close_file(f, &status);
+    return rc;
+}
+
 /* Rows of a detection table as the stage reads it (detections.h: FITS
  * BINTABLE or FITS_LDAC, CSV, ECSV; cfitsio name syntax allowed), or -1. */
 static int64_t detection_rows(const char *path)
@@ -471,6 +562,8 @@ int sv_batch_open(const sv_manifest *m, const sv_batch_options *opt, sv_batch **
         b->selected[i] = 1;
         b->order[i] = i;
         b->res[i].detections = -1;
+        b->res[i].n_real = b->res[i].n_flagged = -1;
+        b->res[i].median_score = NAN;
         b->res[i].error = no_error;
     }
     b->n_order = m->n;
@@ -649,6 +742,8 @@ static void process_one(batch_worker *w, size_t idx, sv_batch_report *r)
     memset(r, 0, sizeof *r);
     r->index = idx;
     r->detections = -1;
+    r->n_real = r->n_flagged = -1;
+    r->median_score = NAN;
     w->current = e;
     char why[512];
     int64_t rows = -1;
@@ -663,6 +758,7 @@ static void process_one(batch_worker *w, size_t idx, sv_batch_report *r)
         if (have == 1) {
             r->status = SV_BATCH_SKIPPED;
             r->detections = rows;
+            sv_batch_output_scores(e->output, &r->n_real, &r->n_flagged, &r->median_score);
             goto done;
         }
         if (strcmp(why, "no output yet") != 0)
@@ -730,6 +826,7 @@ static void process_one(batch_worker *w, size_t idx, sv_batch_report *r)
     }
     r->status = SV_BATCH_OK;
     r->detections = rows;
+    sv_batch_output_scores(e->output, &r->n_real, &r->n_flagged, &r->median_score);
 done:
     w->current = NULL;
     r->seconds = since(&t0);
@@ -746,6 +843,9 @@ void sv_batch_record_locked(sv_batch *b, const sv_batch_report *rep)
         return; /* reported twice: keep the first */
     r->status = (sv_batch_status)rep->status;
     r->detections = rep->detections;
+    r->n_real = rep->n_real;
+    r->n_flagged = rep->n_flagged;
+    r->median_score = rep->median_score;
     r->seconds = rep->seconds;
     r->rank = rep->rank;
     char text[SV_BATCH_ERROR_MAX];
@@ -794,6 +894,8 @@ void sv_batch_mark_pending_cancelled(sv_batch *b)
             rep.index = i;
             rep.status = SV_BATCH_CANCELLED;
             rep.detections = -1;
+            rep.n_real = rep.n_flagged = -1;
+            rep.median_score = NAN;
             snprintf(rep.error, sizeof rep.error, "not started: the run was stopped");
             sv_batch_record_locked(b, &rep);
         }
@@ -923,6 +1025,8 @@ int sv_batch_write_summary(const sv_batch *b, const char *path, sv_error *err)
         rc = sv_summary_add(&s, b->m->entries[i].id, sv_batch_status_name(r->status),
                             r->detections, r->seconds, r->error, b->m->entries[i].output,
                             r->rank, err);
+        if (!rc)
+            sv_summary_set_scores(&s, r->n_real, r->n_flagged, r->median_score);
     }
     if (!rc)
         rc = sv_summary_write(&s, path, err);

@@ -94,6 +94,10 @@ int sv_batch_status_parse(const char *name);
 typedef struct sv_batch_result {
     sv_batch_status status;
     int64_t detections;     /* rows in the output (ok/skipped), else -1       */
+    /* read from the output table (ok/skipped; sv_batch_output_scores): */
+    int64_t n_real;         /* rows with REAL true, -1 unknown               */
+    int64_t n_flagged;      /* rows with FLAGS != 0, -1 unknown              */
+    double median_score;    /* median finite real/bogus score, NaN unknown   */
     double seconds;         /* wall time spent on the exposure               */
     int rank;               /* MPI rank that ran it (0 without MPI)          */
     const char *error;      /* "" unless failed or cancelled; owned by the
@@ -176,6 +180,17 @@ int sv_batch_write_summary(const sv_batch *b, const char *path, sv_error *err);
 void sv_batch_close(sv_batch *b);
 
 
+/* What an output table says of its detections: the first binary table
+ * holding an RBCOL card (the stage's catalog, catalog.h) is read; *n_real
+ * counts its rows whose REAL column is true, *n_flagged those whose flags
+ * column (FLAGCOL, default FLAGS) is non-zero, *median the median of the
+ * finite values of the score column RBCOL names (NaN when none).  Returns
+ * 0, or -1 (with *n_real = *n_flagged = -1, *median = NaN) when the file
+ * is not such a table (another stage's output, a damaged file).
+ * Thread-safe (cfitsio's reentrant build). */
+int sv_batch_output_scores(const char *path, int64_t *n_real, int64_t *n_flagged,
+                           double *median);
+
 /* Check an output for resume.  Returns
  *    1  when `path` exists, every HDU's CHECKSUM and DATASUM verify, the
  *       header card `hash_card` (NULL: not tested) equals `expected_hash`,
@@ -201,6 +216,8 @@ typedef struct sv_batch_report {
     int32_t status;         /* sv_batch_status                               */
     int32_t rank;
     int64_t detections;
+    int64_t n_real, n_flagged; /* -1 unknown (sv_batch_result)                */
+    double median_score;       /* NaN unknown                                 */
     double seconds;
     char error[SV_BATCH_ERROR_MAX];
 } sv_batch_report;

@@ -6,6 +6,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <fitsio.h>
+#include <math.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -45,6 +46,8 @@ int sv_summary_add(sv_summary *s, const char *exposure, const char *status,
     r->error = dup_clean(error);
     r->output = dup_clean(output);
     r->detections = detections;
+    r->n_real = r->n_flagged = -1;
+    r->median_score = NAN;
     r->seconds = seconds;
     r->rank = rank;
     if (!r->exposure || !r->status || !r->error || !r->output) {
@@ -56,6 +59,17 @@ int sv_summary_add(sv_summary *s, const char *exposure, const char *status,
     }
     s->n++;
     return SV_OK;
+}
+
+void sv_summary_set_scores(sv_summary *s, int64_t n_real, int64_t n_flagged,
+                           double median_score)
+{
+    if (!s->n)
+        return;
+    sv_summary_row *r = &s->rows[s->n - 1];
+    r->n_real = n_real >= 0 ? n_real : -1;
+    r->n_flagged = n_flagged >= 0 ? n_flagged : -1;
+    r->median_score = isfinite(median_score) ? median_score : NAN;
 }
 
 void sv_summary_clear(sv_summary *s)
@@ -131,13 +145,23 @@ static int write_csv(const sv_summary *s, const char *tmp, const char *path, sv_
     if (!fp)
         return sv_error_set(err, SV_ERR_IO, "%s: cannot create the summary: %s", path,
                             strerror(errno));
-    fputs("exposure,status,detections,seconds,error,output,rank\n", fp);
+    fputs("exposure,status,detections,n_real,n_flagged,median_score,seconds,error,output,rank\n",
+          fp);
     for (size_t i = 0; i < s->n; i++) {
         const sv_summary_row *r = &s->rows[i];
         csv_field(fp, r->exposure);
         fprintf(fp, ",%s,", r->status);
         if (r->detections >= 0)
             fprintf(fp, "%lld", (long long)r->detections);
+        fputc(',', fp);
+        if (r->n_real >= 0)
+            fprintf(fp, "%lld", (long long)r->n_real);
+        fputc(',', fp);
+        if (r->n_flagged >= 0)
+            fprintf(fp, "%lld", (long long)r->n_flagged);
+        fputc(',', fp);
+        if (isfinite(r->median_score))
+            fprintf(fp, "%.9g", r->median_score);
         fprintf(fp, ",%.3f,", r->seconds);
         csv_field(fp, r->error);
         fputc(',', fp);
@@ -175,16 +199,23 @@ static int write_fits(const sv_summary *s, const char *tmp, const char *path, sv
     snprintf(f_exp, sizeof f_exp, "%ldA", wexp);
     snprintf(f_err, sizeof f_err, "%ldA", werr);
     snprintf(f_out, sizeof f_out, "%ldA", wout);
-    char *ttype[] = {"EXPOSURE", "STATUS", "DETECTIONS", "SECONDS", "ERROR", "OUTPUT", "RANK"};
-    char *tform[] = {f_exp, "9A", "1K", "1D", f_err, f_out, "1J"};
-    char *tunit[] = {"", "", "", "s", "", "", ""};
+    char *ttype[] = {"EXPOSURE", "STATUS", "DETECTIONS", "N_REAL", "N_FLAGGED", "MEDIAN_SCORE",
+                     "SECONDS",  "ERROR",  "OUTPUT",     "RANK"};
+    char *tform[] = {f_exp, "9A", "1K", "1K", "1K", "1D", "1D", f_err, f_out, "1J"};
+    char *tunit[] = {"", "", "", "", "", "", "s", "", "", ""};
     fitsfile *f = NULL;
     int status = 0;
     fits_create_diskfile(&f, tmp, &status);
-    fits_create_tbl(f, BINARY_TBL, (LONGLONG)s->n, 7, ttype, tform, tunit, "SUMMARY",
+    fits_create_tbl(f, BINARY_TBL, (LONGLONG)s->n, 10, ttype, tform, tunit, "SUMMARY",
                     &status);
     long long tnull = -1;
     fits_write_key(f, TLONGLONG, "TNULL3", &tnull, "unknown detection count", &status);
+    fits_write_key(f, TLONGLONG, "TNULL4", &tnull, "unknown", &status);
+    fits_write_key(f, TLONGLONG, "TNULL5", &tnull, "unknown", &status);
+    fits_write_key_str(f, "TCOMM4", "rows of the output with REAL true", NULL, &status);
+    fits_write_key_str(f, "TCOMM5", "rows of the output with FLAGS != 0", NULL, &status);
+    fits_write_key_str(f, "TCOMM6", "median real/bogus score of the output (NaN: unknown)",
+                       NULL, &status);
     fits_write_key_str(f, "ORIGIN", "stampvet batch", "summary of a batch run", &status);
     for (size_t i = 0; i < s->n && !status; i++) {
         const sv_summary_row *r = &s->rows[i];
@@ -194,16 +225,20 @@ static int write_fits(const sv_summary *s, const char *tmp, const char *path, sv
         fits_write_col_str(f, 1, row, 1, 1, &v, &status);
         v = r->status;
         fits_write_col_str(f, 2, row, 1, 1, &v, &status);
-        long long d = r->detections;
+        long long d = r->detections, nr = r->n_real, nf = r->n_flagged;
         fits_write_col(f, TLONGLONG, 3, row, 1, 1, &d, &status);
+        fits_write_col(f, TLONGLONG, 4, row, 1, 1, &nr, &status);
+        fits_write_col(f, TLONGLONG, 5, row, 1, 1, &nf, &status);
+        double med = r->median_score;
+        fits_write_col(f, TDOUBLE, 6, row, 1, 1, &med, &status);
         double sec = r->seconds;
-        fits_write_col(f, TDOUBLE, 4, row, 1, 1, &sec, &status);
+        fits_write_col(f, TDOUBLE, 7, row, 1, 1, &sec, &status);
         v = r->error;
-        fits_write_col_str(f, 5, row, 1, 1, &v, &status);
+        fits_write_col_str(f, 8, row, 1, 1, &v, &status);
         v = r->output;
-        fits_write_col_str(f, 6, row, 1, 1, &v, &status);
+        fits_write_col_str(f, 9, row, 1, 1, &v, &status);
         int rank = r->rank;
-        fits_write_col(f, TINT, 7, row, 1, 1, &rank, &status);
+        fits_write_col(f, TINT, 10, row, 1, 1, &rank, &status);
     }
     sv_fits_write_chksum(f, &status);
     int cstatus = 0;
@@ -240,9 +275,10 @@ static int read_csv(sv_summary *s, FILE *fp, const char *path, sv_error *err)
     char *line = NULL;
     size_t cap = 0;
     ssize_t len;
-    int lineno = 0, col[7] = {-1, -1, -1, -1, -1, -1, -1}, ncols = 0, rc = SV_OK;
-    static const char *const names[7] = {"exposure", "status", "detections", "seconds",
-                                         "error",    "output", "rank"};
+    int lineno = 0, col[10] = {-1, -1, -1, -1, -1, -1, -1, -1, -1, -1}, ncols = 0, rc = SV_OK;
+    static const char *const names[10] = {"exposure", "status", "detections", "seconds",
+                                          "error",    "output", "rank",       "n_real",
+                                          "n_flagged", "median_score"};
     while ((len = getline(&line, &cap, fp)) >= 0) {
         lineno++;
         while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r'))
@@ -262,7 +298,7 @@ static int read_csv(sv_summary *s, FILE *fp, const char *path, sv_error *err)
         if (ncols == 0) {
             ncols = n;
             for (int i = 0; i < n; i++)
-                for (int k = 0; k < 7; k++)
+                for (int k = 0; k < 10; k++)
                     if (strcasecmp(f[i], names[k]) == 0)
                         col[k] = i;
             if (col[0] < 0 || col[1] < 0) {
@@ -301,10 +337,31 @@ static int read_csv(sv_summary *s, FILE *fp, const char *path, sv_error *err)
             }
         }
         int rank = col[6] >= 0 && *f[col[6]] ? atoi(f[col[6]]) : 0;
+        long long cnt[2] = {-1, -1};
+        for (int k = 0; k < 2 && !rc; k++) {
+            const char *t = col[7 + k] >= 0 ? f[col[7 + k]] : "";
+            if (!*t)
+                continue;
+            errno = 0;
+            cnt[k] = strtoll(t, &end, 10);
+            if (errno || *end || cnt[k] < -1)
+                rc = sv_error_set(err, SV_ERR_FORMAT, "%s:%d: %s '%s' is not a count", path,
+                                  lineno, names[7 + k], t);
+        }
+        double med = NAN;
+        if (!rc && col[9] >= 0 && *f[col[9]]) {
+            med = strtod(f[col[9]], &end);
+            if (*end)
+                rc = sv_error_set(err, SV_ERR_FORMAT, "%s:%d: median_score '%s' is not a "
+                                  "number", path, lineno, f[col[9]]);
+        }
+        if (rc)
+            break;
         rc = sv_summary_add(s, f[col[0]], f[col[1]], d, sec, col[4] >= 0 ? f[col[4]] : "",
                             col[5] >= 0 ? f[col[5]] : "", rank, err);
         if (rc)
             break;
+        sv_summary_set_scores(s, cnt[0], cnt[1], med);
     }
     free(line);
     if (!rc && ncols == 0)
@@ -332,6 +389,13 @@ static int read_fits(sv_summary *s, const char *path, sv_error *err)
     int rank_col = 0, rstatus = 0;
     if (fits_get_colnum(f, CASEINSEN, "RANK", &rank_col, &rstatus))
         rank_col = 0;
+    int score_col[3] = {0, 0, 0}; /* N_REAL, N_FLAGGED, MEDIAN_SCORE: optional */
+    static char *const score_names[3] = {"N_REAL", "N_FLAGGED", "MEDIAN_SCORE"};
+    for (int k = 0; k < 3; k++) {
+        rstatus = 0;
+        if (fits_get_colnum(f, CASEINSEN, score_names[k], &score_col[k], &rstatus))
+            score_col[k] = 0;
+    }
     long nrows = 0;
     fits_get_num_rows(f, &nrows, &status);
     int rc = SV_OK;
@@ -359,6 +423,14 @@ static int read_fits(sv_summary *s, const char *path, sv_error *err)
         int rank = 0;
         if (rank_col)
             fits_read_col(f, TINT, rank_col, r, 1, 1, NULL, &rank, &anynul, &status);
+        long long cnt[2] = {-1, -1};
+        double med = NAN, dnul = NAN;
+        for (int k = 0; k < 2; k++)
+            if (score_col[k])
+                fits_read_col(f, TLONGLONG, score_col[k], r, 1, 1, &nul, &cnt[k], &anynul,
+                              &status);
+        if (score_col[2])
+            fits_read_col(f, TDOUBLE, score_col[2], r, 1, 1, &dnul, &med, &anynul, &status);
         if (status) {
             fits_get_errstatus(status, msg);
             rc = sv_error_set(err, SV_ERR_FORMAT, "%s: row %ld: %s", path, r, msg);
@@ -371,6 +443,8 @@ static int read_fits(sv_summary *s, const char *path, sv_error *err)
                     buf[k][--n] = '\0';
             }
         rc = sv_summary_add(s, buf[0], buf[1], d, sec, buf[4], buf[5], rank, err);
+        if (!rc)
+            sv_summary_set_scores(s, cnt[0], cnt[1], med);
     }
     for (int k = 0; k < 6; k++)
         free(buf[k]);

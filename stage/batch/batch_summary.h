@@ -1,13 +1,20 @@
 /* batch_summary.h — the summary table of a batch run.
  *
  * One row per exposure: exposure (its id), status (ok, failed, skipped,
- * cancelled), detections (rows written or found; -1 = unknown), seconds
- * (wall time), error (the error text, "" when none), output (the output
- * path) and rank (the MPI rank that ran it, 0 without MPI).  Written as a FITS BINTABLE (EXTNAME = 'SUMMARY', detections with
- * TNULL = -1) when the file name ends in .fits, .fit or .fts, otherwise as
- * CSV with a header line (RFC 4180 quoting; an unknown detection count is
- * an empty cell).  Files are written atomically: a temporary file in the
- * same folder, renamed over the target when complete.
+ * cancelled), detections (rows written or found; -1 = unknown), n_real
+ * (rows with REAL true), n_flagged (rows with FLAGS != 0), median_score
+ * (median finite real/bogus score) of the output table (-1 / NaN =
+ * unknown: not ok or skipped, or not the stage's catalog;
+ * sv_batch_output_scores), seconds (wall time), error (the error text, ""
+ * when none), output (the output path) and rank (the MPI rank that ran it,
+ * 0 without MPI), in this order.  Written as a FITS BINTABLE (EXTNAME =
+ * 'SUMMARY', DETECTIONS, N_REAL and N_FLAGGED with TNULL = -1,
+ * MEDIAN_SCORE NaN when unknown) when the file name ends in .fits, .fit or
+ * .fts, otherwise as CSV with a header line (RFC 4180 quoting; an unknown
+ * count or median is an empty cell).  Files are written atomically: a
+ * temporary file in the same folder, renamed over the target when
+ * complete.  Summaries without the n_real, n_flagged and median_score
+ * columns (written before they existed) read as unknown.
  *
  * Summaries of several runs (the shards of a job array) can be read back
  * and merged: rows are appended in the order of the files.
@@ -31,6 +38,9 @@ typedef struct sv_summary_row {
     char *exposure;
     char *status;        /* "ok", "failed", "skipped", "cancelled"          */
     int64_t detections;  /* -1 when unknown                                 */
+    int64_t n_real;      /* -1 when unknown                                 */
+    int64_t n_flagged;   /* -1 when unknown                                 */
+    double median_score; /* NaN when unknown                                */
     double seconds;
     char *error;         /* never NULL ("" when none)                       */
     char *output;        /* never NULL                                      */
@@ -54,6 +64,11 @@ typedef struct sv_summary_totals {
 int sv_summary_add(sv_summary *s, const char *exposure, const char *status,
                    int64_t detections, double seconds, const char *error,
                    const char *output, int rank, sv_error *err);
+
+/* The scores of the last row added (sv_summary_add leaves them unknown:
+ * n_real = n_flagged = -1, median_score = NaN).  Nothing when s is empty. */
+void sv_summary_set_scores(sv_summary *s, int64_t n_real, int64_t n_flagged,
+                           double median_score);
 
 /* Write a summary to `path` (FITS or CSV by extension, atomically). */
 int sv_summary_write(const sv_summary *s, const char *path, sv_error *err);

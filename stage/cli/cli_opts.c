@@ -116,9 +116,16 @@ void cli_help(const cli_cmd *c, FILE *out)
         fprintf(out, "%s%.*s\n", first ? "usage: " : "       ", len, u);
         u = nl ? nl + 1 : u + len;
     }
-    fprintf(out, "\n%s\n\noptions:\n", c->about);
-    for (const cli_opt *o = c->opts; o && o->name; o++)
-        print_opt(out, o, o->help);
+    int headed = c->opts && c->opts[0].name && c->opts[0].key == 0;
+    fprintf(out, "\n%s\n\n%s", c->about, headed ? "" : "options:\n");
+    for (const cli_opt *o = c->opts; o && o->name; o++) {
+        if (o->key == 0)
+            fprintf(out, "%s%s:\n", o == c->opts ? "" : "\n", o->name);
+        else
+            print_opt(out, o, o->help);
+    }
+    if (headed)
+        fprintf(out, "\ncommon options:\n");
     for (const cli_opt *o = common; o->name; o++)
         print_opt(out, o, o->key == 'o' ? c->output : o->help);
     if (c->notes)
@@ -144,6 +151,8 @@ int cli_parse(const cli_cmd *c, int argc, char **argv, cli_common *com, cli_hand
     so[s++] = ':'; /* missing arguments reported as ':' */
     for (int pass = 0; pass < 2; pass++)
         for (const cli_opt *o = pass ? common : c->opts; o && o->name; o++) {
+            if (o->key == 0)
+                continue; /* a heading */
             lo[k++] = (struct option){o->name, o->arg ? required_argument : no_argument, NULL,
                                       o->key};
             if (o->key < 256) {

@@ -23,9 +23,11 @@
 enum { CLI_OK = 0, CLI_FAILED = 1, CLI_USAGE = 2 };
 
 typedef struct cli_opt {
-    const char *name;   /* long name without "--"                           */
+    const char *name;   /* long name without "--"; with key 0, a heading
+                           ("training recipe") printed before the options
+                           that follow it, not an option                     */
     int key;            /* short option letter, or a value >= 256 (long only);
-                           what the handler receives                         */
+                           what the handler receives; 0: a heading          */
     const char *arg;    /* the argument's name ("FILE", "N"), NULL for none  */
     const char *help;   /* the help; "\n" starts a continuation line; a
                            numeric option states its range ("[1, 1024]")     */
@@ -57,7 +59,9 @@ typedef int (*cli_handler)(void *user, int key, const char *arg);
 int cli_parse(const cli_cmd *c, int argc, char **argv, cli_common *com, cli_handler on_opt,
               void *user, int *first);
 
-/* The help text (usage, about, options with the common ones, exit status). */
+/* The help text (usage, about, options with the common ones (under
+ * "common options:" when the command's own are in headed groups), notes,
+ * exit status). */
 void cli_help(const cli_cmd *c, FILE *out);
 
 /* "stampvet CMD: message" + "(see stampvet CMD --help)" on stderr; returns

@@ -10,12 +10,27 @@
 
 int cli_fail(const char *cmd, const char *fmt, ...)
 {
+    char msg[4096];
     va_list ap;
     va_start(ap, fmt);
-    fprintf(stderr, "stampvet %s: ", cmd);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
+    vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
+    /* one prefix: the library's messages for pipeline hosts begin with
+     * "stampvet: ", some with "stampvet CMD: " already */
+    const char *m = msg;
+    size_t n = strlen(cmd);
+    for (int again = 1; again;) {
+        again = 0;
+        if (!strncmp(m, "stampvet: ", 10)) {
+            m += 10;
+            again = 1;
+        } else if (!strncmp(m, "stampvet ", 9) && !strncmp(m + 9, cmd, n) && m[9 + n] == ':' &&
+                   m[10 + n] == ' ') {
+            m += 11 + n;
+            again = 1;
+        }
+    }
+    fprintf(stderr, "stampvet %s: %s\n", cmd, m);
     return 1;
 }
 

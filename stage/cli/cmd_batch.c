@@ -185,6 +185,10 @@ static const cli_cmd batch_cmd = {
     "summary table, FITS if FILE ends in .fits, else CSV\n"
     "(default: MANIFEST without extension + .summary.csv,\n"
     ".summary.I-of-N.csv with --shard)",
+    "The summary has one row per exposure: exposure, status, detections,\n"
+    "n_real (rows with REAL true), n_flagged (rows with FLAGS != 0),\n"
+    "median_score (median real/bogus score), read from each output table (empty\n"
+    "when unknown), seconds, error, output, rank.\n"
     "Exit status 128+N when stopped by signal N; exit status 1 also when some\n"
     "exposures failed."};
 

@@ -193,7 +193,8 @@ int cmd_bench(int argc, char **argv)
         const char *path = i < n_model_files ? model_files[i] : g.gl_pathv[i - n_model_files];
         sv_model *m = NULL;
         if (sv_model_read_fits(path, &m, &err)) {
-            fprintf(stderr, "stampvet bench: %s: skipped: %s\n", path, err.text);
+            /* the reader's message names the file already */
+            fprintf(stderr, "stampvet bench: skipped: %s\n", err.text);
             if (i < n_model_files)
                 status = 1;
             continue;

@@ -1,7 +1,6 @@
 /* cmd_compare.c — `stampvet compare`: transfer learning against training
  * from scratch over N seeds, with t-tests (compare.h). */
 #include <errno.h>
-#include <getopt.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,34 +14,47 @@
 #include "model/model_fits.h"
 #include "cli/train_opts.h"
 
-enum { OPT_THRESHOLD = 1 };
+enum { OPT_THRESHOLD = 256 };
 
-static void help(void)
-{
-    printf("usage: stampvet compare --base BASE.fits --train TRAIN.fits --test TEST.fits\n"
-           "                        [--runs N] [--sizes N1,N2,...] [options]\n\n"
-           "The transfer-learning experiment: for each training-set size and each of N\n"
-           "seeds, fine-tune BASE on the training table (transfer) and train the same\n"
-           "architecture from fresh weights (scratch); score both on the test table.\n"
-           "Reports mean +- standard deviation of each figure, Student's and Welch's\n"
-           "unpaired two-sample t-test p-values, and the epochs each needed to converge\n"
-           "(the best validation epoch).\n\n"
-           "  --base FILE          base model to transfer from\n"
-           "  --train FILE         labelled-stamps table to train on\n"
-           "  --test FILE          held-out labelled-stamps table to score on\n"
-           "  --runs N             seeds per arm (5); run r uses seed + r\n"
-           "  --sizes LIST         training-set sizes, one table row each (stratified\n"
-           "                       subsamples, drawn once from --seed); default: all\n"
-           "  --freeze POLICY      transfer arm: conv (default), all-but-head, none\n"
-           "  --body-lr-scale X    transfer arm: body learning-rate multiplier\n"
-           "  --resample           both arms and the test: stamps resampled to the base's\n"
-           "                       pixel scale and stamp size (see finetune --help)\n"
-           "  --scratch-lr X       scratch arm learning rate (default: --lr)\n"
-           "  --threshold X        real/bogus decision threshold for the figures (0.5)\n"
-           "  --out FILE           summary table: .fits (SUMMARY and RUNS tables) or .csv\n"
-           "  --runs-out FILE.csv  per-run figures as CSV\n");
-    train_cli_help(stdout);
-}
+static const cli_opt compare_opts[] = {
+    {"the experiment", 0, NULL, NULL},
+    {"base", TOPT_BASE, "FILE", "base model to transfer from; required"},
+    {"train", TOPT_TRAIN, "FILE", "labelled-stamps table to train on; required"},
+    {"test", TOPT_TEST, "FILE", "held-out labelled-stamps table to score on; required"},
+    {"runs", TOPT_RUNS, "N", "seeds per arm, in [2, 1000] (5); run r uses seed + r"},
+    {"sizes", TOPT_SIZES, "LIST", "training-set sizes, one table row each (stratified\n"
+                                  "subsamples, drawn once from --seed); default: all"},
+    {"freeze", TOPT_FREEZE, "POLICY", "transfer arm: conv (default), all-but-head, none"},
+    {"body-lr-scale", TOPT_BODY_LR, "X", "transfer arm: body learning-rate multiplier"},
+    {"resample", TOPT_RESAMPLE, NULL, "both arms and the test: stamps resampled to the\n"
+                                      "base's pixel scale and stamp size (see finetune\n"
+                                      "--help)"},
+    {"scratch-lr", TOPT_SCRATCH_LR, "X", "scratch arm learning rate, in (0, 10] (default:\n"
+                                         "--lr)"},
+    {"threshold", OPT_THRESHOLD, "X", "real/bogus decision threshold for the figures, in\n"
+                                      "[0, 1] (0.5)"},
+    {"out", TOPT_OUT, "FILE", "summary table: .fits (SUMMARY and RUNS tables) or .csv;\n"
+                              "the same as -o"},
+    {"runs-out", TOPT_RUNS_OUT, "FILE.csv", "per-run figures as CSV"},
+    {"lightcurves", TOPT_LIGHTCURVES, NULL, "the light-curve form (stampvet compare\n"
+                                            "--lightcurves --help)"},
+    TRAIN_RECIPE_OPTS,
+    {NULL, 0, NULL, NULL},
+};
+
+static const cli_cmd compare_cmd = {
+    "compare",
+    "stampvet compare --base BASE.fits --train TRAIN.fits --test TEST.fits\n"
+    "       [--runs N] [--sizes N1,N2,...] [-o SUMMARY.fits|.csv] [options]",
+    "The transfer-learning experiment: for each training-set size and each of N\n"
+    "seeds, fine-tune BASE on the training table (transfer) and train the same\n"
+    "architecture from fresh weights (scratch); score both on the test table.\n"
+    "Reports mean +- standard deviation of each figure, Student's and Welch's\n"
+    "unpaired two-sample t-test p-values, and the epochs each needed to converge\n"
+    "(the best validation epoch).",
+    compare_opts,
+    "the summary table (.fits or .csv), as --out",
+    TRAIN_QUIET_NOTE};
 
 static void progress(const sv_compare_run *r, void *user)
 {
@@ -64,7 +76,7 @@ static int own_option(int c, const char *arg, void *ctx)
     errno = 0;
     *threshold = strtod(arg, &end);
     if (errno || !end || *end || !(*threshold >= 0 && *threshold <= 1))
-        return cli_fail("compare", "--threshold: '%s' not in [0, 1]", arg) + 1;
+        return cli_usage_error("compare", "--threshold: '%s' is not a number in [0, 1]", arg);
     return 0;
 }
 
@@ -72,15 +84,10 @@ int cmd_compare(int argc, char **argv)
 {
     if (lc_cli_wants(argc, argv)) /* light curves: cmd_lc.c */
         return cmd_lc_compare(argc, argv);
-    static const struct option opts[] = {COMPARE_OPTIONS,
-                                         {"threshold", required_argument, NULL, OPT_THRESHOLD},
-                                         TRAIN_LONG_OPTIONS,
-                                         {"help", no_argument, NULL, 'h'},
-                                         {0}};
     double threshold = sv_eval_defaults().threshold;
     train_cli t;
     train_cli_init(&t, "compare");
-    int st = train_cli_parse(&t, argc, argv, opts, help, own_option, &threshold,
+    int st = train_cli_parse(&t, argc, argv, &compare_cmd, own_option, &threshold,
                              TF_BASE | TF_TRAIN | TF_TEST | TF_REPORTS);
     if (st >= 0)
         return st;

@@ -2,11 +2,11 @@
  * labelled light curves (lc_cli.h), with a model and report its figures
  * (evaluate.h). */
 #include <errno.h>
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli/cli_opts.h"
 #include "cli/commands.h"
 #include "data/dataset.h"
 #include "cli/lc_cli.h"
@@ -19,120 +19,108 @@
 #include "cli/train_opts.h"
 #include "nn/nn_engine.h"
 
-enum { OPT_MODEL = 1, OPT_DATA, OPT_OUT, OPT_THRESHOLD, OPT_THREADS, OPT_MAX_ROWS, OPT_LC,
+enum { OPT_MODEL = 256, OPT_DATA, OPT_OUT, OPT_THRESHOLD, OPT_THREADS, OPT_MAX_ROWS, OPT_LC,
        OPT_SCORES_OUT };
 
-static void help(void)
-{
-    printf("usage: stampvet evaluate --model MODEL.fits --data TABLE.fits [--out REPORT]\n"
-           "       stampvet evaluate MODEL.fits TABLE.fits [--out REPORT]\n\n"
-           "Score a labelled-stamps table with a model and report accuracy, the confusion\n"
-           "matrix, ROC AUC, FPR and FNR at the threshold, the threshold where FPR = FNR,\n"
-           "and per-class precision, recall and F1.  A real/bogus model is scored against\n"
-           "'bogus' versus every other class; a class model against its own classes (rows\n"
-           "of other classes are left out and counted).\n\n"
-           "  --model FILE       model file\n"
-           "  --data FILE        labelled-stamps table\n"
-           "  --out FILE         also write the report: .fits/.fit/.fts (FITS table) or\n"
-           "                     .csv, by extension\n"
-           "  --scores-out FILE  per-stamp id, table row, label, scores and predicted\n"
-           "                     class: .fits or .csv (input of stampvet report --eval)\n"
-           "  --threshold X      real/bogus decision threshold (0.5)\n"
-           "  --threads N        scoring threads (all CPUs)\n"
-           "  --max-rows N       read at most N rows of the table\n");
-}
+static const cli_opt evaluate_opts[] = {
+    {"model", OPT_MODEL, "FILE", "model file (or the first argument)"},
+    {"data", OPT_DATA, "FILE", "labelled-stamps table, or labelled light curves (or the\n"
+                               "second argument)"},
+    {"out", OPT_OUT, "FILE", "also write the report: .fits/.fit/.fts (FITS table) or\n"
+                             ".csv, by extension; the same as -o"},
+    {"scores-out", OPT_SCORES_OUT, "FILE", "per-stamp (per-curve) id, table row, label,\n"
+                                           "scores and predicted class: .fits or .csv\n"
+                                           "(input of stampvet report --eval)"},
+    {"threshold", OPT_THRESHOLD, "X", "real/bogus decision threshold, in [0, 1] (0.5;\n"
+                                      "stamps only)"},
+    {"threads", OPT_THREADS, "N", "scoring threads, in [1, 64] (all CPUs)"},
+    {"max-rows", OPT_MAX_ROWS, "N", "read at most N rows of the table (stamps only)"},
+    {"lightcurves", OPT_LC, NULL, "the data are light curves (also chosen by a\n"
+                                  "light-curve table or model)"},
+    {NULL, 0, NULL, NULL},
+};
 
-static void help_lightcurves(void)
+static const cli_cmd evaluate_cmd = {
+    "evaluate",
+    "stampvet evaluate --model MODEL.fits --data TABLE.fits [-o REPORT]\n"
+    "stampvet evaluate MODEL.fits TABLE.fits [-o REPORT]",
+    "Score a labelled-stamps table with a model and report accuracy, the confusion\n"
+    "matrix, ROC AUC, FPR and FNR at the threshold, the threshold where FPR = FNR,\n"
+    "and per-class precision, recall and F1.  A real/bogus model is scored against\n"
+    "'bogus' versus every other class; a class model against its own classes (rows\n"
+    "of other classes are left out and counted).\n"
+    "With a light-curve model (or --lightcurves): classify the labelled light\n"
+    "curves of a table (each at its alert time) and report accuracy, macro-F1,\n"
+    "per-class precision / recall / F1, one-vs-rest ROC AUC and the confusion\n"
+    "matrix.  The report goes to stdout (none with -q).",
+    evaluate_opts,
+    "also write the report (.fits/.fit/.fts or .csv), as --out",
+    NULL};
+
+typedef struct eval_args {
+    const char *model, *data, *out, *scores_out;
+    double threshold;
+    long threads, max_rows;
+    int threshold_set;
+} eval_args;
+
+static int eval_option(void *user, int key, const char *arg)
 {
-    printf("usage: stampvet evaluate --model MODEL.fits --data LC.fits [--out REPORT]\n\n"
-           "Classify the labelled light curves of a table (each at its alert time)\n"
-           "with a light-curve model and report accuracy, macro-F1, per-class\n"
-           "precision / recall / F1, one-vs-rest ROC AUC and the confusion matrix.\n\n"
-           "  --out FILE     also write the report (.fits or .csv)\n"
-           "  --scores-out FILE  per-curve scores (.fits or .csv; stampvet report --eval)\n"
-           "  --threads N    scoring threads\n");
+    eval_args *a = user;
+    switch (key) {
+    case OPT_LC: return 0;
+    case OPT_MODEL: a->model = arg; return 0;
+    case OPT_DATA: a->data = arg; return 0;
+    case OPT_OUT: a->out = arg; return 0;
+    case OPT_SCORES_OUT: a->scores_out = arg; return 0;
+    case OPT_THRESHOLD:
+        a->threshold_set = 1;
+        return cli_parse_double("evaluate", "threshold", arg, 0, 1, &a->threshold);
+    case OPT_THREADS: return cli_parse_long("evaluate", "threads", arg, 1, 64, &a->threads);
+    case OPT_MAX_ROWS:
+        return cli_parse_long("evaluate", "max-rows", arg, 1, 1L << 40, &a->max_rows);
+    default: return CLI_USAGE;
+    }
 }
 
 int cmd_evaluate(int argc, char **argv)
 {
     int lc = lc_cli_wants(argc, argv); /* light curves: lc_cli.h */
-    static const struct option opts[] = {{"model", required_argument, NULL, OPT_MODEL},
-                                         {"data", required_argument, NULL, OPT_DATA},
-                                         {"out", required_argument, NULL, OPT_OUT},
-                                         {"threshold", required_argument, NULL, OPT_THRESHOLD},
-                                         {"threads", required_argument, NULL, OPT_THREADS},
-                                         {"max-rows", required_argument, NULL, OPT_MAX_ROWS},
-                                         {"lightcurves", no_argument, NULL, OPT_LC},
-                                         {"scores-out", required_argument, NULL, OPT_SCORES_OUT},
-                                         {"help", no_argument, NULL, 'h'},
-                                         {0}};
-    const char *model = NULL, *data = NULL, *out = NULL, *scores_out = NULL;
     sv_eval_config ec = sv_eval_defaults();
-    ec.threads = sv_cpu_count();
-    long max_rows = 0;
-    int c, threshold_set = 0;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-        char *end = NULL;
-        errno = 0;
-        switch (c) {
-        case 'h':
-            if (lc)
-                help_lightcurves();
-            else
-                help();
-            return 0;
-        case OPT_LC:
-            break;
-        case OPT_MODEL:
-            model = optarg;
-            break;
-        case OPT_DATA:
-            data = optarg;
-            break;
-        case OPT_OUT:
-            out = optarg;
-            break;
-        case OPT_SCORES_OUT:
-            scores_out = optarg;
-            break;
-        case OPT_THRESHOLD:
-            ec.threshold = strtod(optarg, &end);
-            if (errno || !end || *end || !(ec.threshold >= 0 && ec.threshold <= 1))
-                return cli_fail("evaluate", "--threshold: '%s' not in [0, 1]", optarg) + 1;
-            threshold_set = 1;
-            break;
-        case OPT_THREADS: {
-            long v = strtol(optarg, &end, 10);
-            if (errno || !end || *end || v < 1 || v > 64)
-                return cli_fail("evaluate", "--threads: '%s' not in 1..64", optarg) + 1;
-            ec.threads = (int)v;
-            break;
-        }
-        case OPT_MAX_ROWS:
-            max_rows = strtol(optarg, &end, 10);
-            if (errno || !end || *end || max_rows < 1)
-                return cli_fail("evaluate", "--max-rows: '%s' is not a positive integer",
-                                optarg) + 1;
-            break;
-        default:
-            fprintf(stderr, "stampvet evaluate: see stampvet evaluate --help\n");
-            return 2;
-        }
+    eval_args a = {0};
+    a.threshold = ec.threshold;
+    a.threads = sv_cpu_count();
+    cli_common com = {0};
+    int first = 0;
+    int pst = cli_parse(&evaluate_cmd, argc, argv, &com, eval_option, &a, &first);
+    if (pst >= 0)
+        return pst;
+    if (com.output) {
+        if (a.out && strcmp(a.out, com.output))
+            return cli_usage_error("evaluate", "-o %s and --out %s: give one of them",
+                                   com.output, a.out);
+        a.out = com.output;
     }
-    if (!model && optind < argc)
-        model = argv[optind++];
-    if (!data && optind < argc)
-        data = argv[optind++];
-    if (optind < argc)
-        return cli_fail("evaluate", "unexpected argument '%s'", argv[optind]) + 1;
+    const char *model = a.model, *data = a.data, *out = a.out, *scores_out = a.scores_out;
+    ec.threshold = a.threshold;
+    ec.threads = (int)a.threads;
+    long max_rows = a.max_rows;
+    int threshold_set = a.threshold_set;
+    if (!model && first < argc)
+        model = argv[first++];
+    if (!data && first < argc)
+        data = argv[first++];
+    if (first < argc)
+        return cli_usage_error("evaluate", "unexpected argument '%s'", argv[first]);
     if (!model || !data)
-        return cli_fail("evaluate", "a model and a data table are required (see --help)") + 1;
+        return cli_usage_error("evaluate", "a model and a data table are required");
     if (out && !sv_report_kind(out))
-        return cli_fail("evaluate", "--out %s: use a .fits, .fit, .fts or .csv name", out) + 1;
+        return cli_usage_error("evaluate", "--out %s: use a .fits, .fit, .fts or .csv name", out);
     if (scores_out && !sv_report_kind(scores_out))
-        return cli_fail("evaluate", "--scores-out %s: use a .fits, .fit, .fts or .csv name",
-                        scores_out) + 1;
+        return cli_usage_error("evaluate", "--scores-out %s: use a .fits, .fit, .fts or .csv "
+                               "name", scores_out);
+    if (com.quiet && !freopen("/dev/null", "w", stdout))
+        return cli_fail("evaluate", "/dev/null: cannot write");
 
     sv_error err;
     sv_error_clear(&err);
@@ -148,8 +136,7 @@ int cmd_evaluate(int argc, char **argv)
     lc = lc || m->task == SV_TASK_LIGHTCURVE;
     if (lc) {
         if (threshold_set || max_rows) {
-            cli_fail("evaluate", "--threshold and --max-rows are for stamp tables");
-            rc = 2;
+            rc = cli_usage_error("evaluate", "--threshold and --max-rows are for stamp tables");
             goto done;
         }
         if (lc_cli_open_labelled("evaluate", data, m, ec.threads, &set, &src))

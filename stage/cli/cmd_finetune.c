@@ -1,6 +1,5 @@
 /* cmd_finetune.c — `stampvet finetune --from BASE.fits`: transfer learning
  * on a small labelled stamp table (finetune.h). */
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,40 +12,48 @@
 #include "model/model_fits.h"
 #include "cli/train_opts.h"
 
-static void help(void)
-{
-    printf("usage: stampvet finetune --from BASE.fits --data TABLE.fits --out MODEL.fits "
-           "[options]\n\n"
-           "Fine-tune a base model (e.g. a ZTF real/bogus model) on a small labelled-stamps\n"
-           "table.  When the table's classes differ from the base model's (real/bogus to a\n"
-           "3- or 4-class scheme), the head (the final Dense layer) is replaced by a new\n"
-           "one.  The parent model, its checksum and the fine-tuning data are recorded in\n"
-           "the new model's provenance.\n\n"
-           "  --from FILE          base model (FITS model file)\n"
-           "  --data FILE          labelled-stamps table to fine-tune on\n"
-           "  --val FILE           explicit validation table (instead of a split)\n"
-           "  --out FILE           model file to write\n"
-           "  --freeze POLICY      conv (default: freeze all convolutional layers),\n"
-           "                       all-but-head, none\n"
-           "  --body-lr-scale X    learning-rate multiplier of the trainable layers other\n"
-           "                       than the head (default 0.1 with --freeze none, else 1)\n"
-           "  --resample           resample the stamps to the base model's pixel scale\n"
-           "                       (from the table's PIXSCALE; Lanczos-3) and stamp size,\n"
-           "                       as the stage's resample = true: give wide stamps\n"
-           "                       (simulate --stamp-size 193 for ILMT at ZTF's scale)\n"
-           "  --name NAME          model name (default: the output file's base name)\n");
-    train_cli_help(stdout);
-}
+static const cli_opt finetune_opts[] = {
+    {"files and transfer", 0, NULL, NULL},
+    {"from", TOPT_FROM, "FILE", "base model (FITS model file); required"},
+    {"data", TOPT_DATA, "FILE", "labelled-stamps table to fine-tune on; required"},
+    {"val", TOPT_VAL, "FILE", "explicit validation table (instead of a split)"},
+    {"out", TOPT_OUT, "FILE", "model file to write; the same as -o"},
+    {"freeze", TOPT_FREEZE, "POLICY", "conv (default: freeze all convolutional layers),\n"
+                                      "all-but-head, none"},
+    {"body-lr-scale", TOPT_BODY_LR, "X", "learning-rate multiplier of the trainable layers\n"
+                                         "other than the head, in [0, 100] (default 0.1\n"
+                                         "with --freeze none, else 1)"},
+    {"resample", TOPT_RESAMPLE, NULL, "resample the stamps to the base model's pixel scale\n"
+                                      "(from the table's PIXSCALE; Lanczos-3) and stamp\n"
+                                      "size, as the stage's resample = true: give wide\n"
+                                      "stamps (simulate --stamp-size 193 for ILMT at ZTF's\n"
+                                      "scale)"},
+    {"name", TOPT_NAME, "NAME", "model name (default: the output file's base name)"},
+    {"lightcurves", TOPT_LIGHTCURVES, NULL, "the light-curve form (stampvet finetune\n"
+                                            "--lightcurves --help)"},
+    TRAIN_RECIPE_OPTS,
+    {NULL, 0, NULL, NULL},
+};
+
+static const cli_cmd finetune_cmd = {
+    "finetune",
+    "stampvet finetune --from BASE.fits --data TABLE.fits -o MODEL.fits [options]",
+    "Fine-tune a base model (e.g. a ZTF real/bogus model) on a small labelled-stamps\n"
+    "table.  When the table's classes differ from the base model's (real/bogus to a\n"
+    "3- or 4-class scheme), the head (the final Dense layer) is replaced by a new\n"
+    "one.  The parent model, its checksum and the fine-tuning data are recorded in\n"
+    "the new model's provenance.",
+    finetune_opts,
+    "the model file to write (FITS, atomically); required",
+    TRAIN_QUIET_NOTE};
 
 int cmd_finetune(int argc, char **argv)
 {
     if (lc_cli_wants(argc, argv)) /* light curves: cmd_lc.c */
         return cmd_lc_finetune(argc, argv);
-    static const struct option opts[] = {FINETUNE_OPTIONS, TRAIN_LONG_OPTIONS,
-                                         {"help", no_argument, NULL, 'h'}, {0}};
     train_cli t;
     train_cli_init(&t, "finetune");
-    int st = train_cli_parse(&t, argc, argv, opts, help, NULL, NULL,
+    int st = train_cli_parse(&t, argc, argv, &finetune_cmd, NULL, NULL,
                              TF_FROM | TF_DATA | TF_OUT);
     if (st >= 0)
         return st;

@@ -16,22 +16,26 @@
 #include "model/model_fits.h"
 #endif
 
-static const char import_keras_usage[] =
-    "usage: stampvet import-keras MODEL.h5 [--arch ARCH.json] --task realbogus|class|lightcurve\n"
-    "                             [--classes a,b,c] [--norm l2-rows|l2|minmax|zscore|none]\n"
-    "                             [--channels SCI,REF,DIFF] [--pad 1e-9] [--nan-fill 0]\n"
-    "                             [--pixel-scale ARCSEC] [--features f1,f2,...]\n"
-    "                             [--lc-prep SPEC] [--multilabel|--softmax] [--steps N]\n"
-    "                             [--name NAME] -o MODEL.fits\n"
-    "\n"
-    "Import a Keras 2.x HDF5 model into a stampvet model file.\n"
-    "\n"
-    "  MODEL.h5            a full Keras model (model.save: architecture in the\n"
-    "                      'model_config' attribute, weights under model_weights/),\n"
-    "                      or a weights-only file (model.save_weights) with --arch\n"
-    "  --arch FILE         the architecture JSON (model.to_json()) for a weights file\n"
-    CLI_IMPORT_OPTIONS_HELP
-    "\n"
+static const cli_opt import_keras_opts[] = {
+    {"arch", IMP_ARCH, "FILE", "the architecture JSON (model.to_json()) for a weights\n"
+                               "file"},
+    CLI_IMPORT_OPTS,
+    {NULL, 0, NULL, NULL},
+};
+
+static const cli_cmd import_keras_cmd = {
+    "import-keras",
+    "stampvet import-keras MODEL.h5 [--arch ARCH.json] --task realbogus|class|lightcurve\n"
+    "       [--classes a,b,c] [--norm l2-rows|l2|minmax|zscore|none]\n"
+    "       [--channels SCI,REF,DIFF] [--pad 1e-9] [--nan-fill 0] [--pixel-scale ARCSEC]\n"
+    "       [--features f1,f2,...] [--lc-prep SPEC] [--multilabel|--softmax] [--steps N]\n"
+    "       [--name NAME] [-q|-v] -o MODEL.fits",
+    "Import a Keras 2.x HDF5 model into a stampvet model file.  MODEL.h5 is a full\n"
+    "Keras model (model.save: architecture in the 'model_config' attribute,\n"
+    "weights under model_weights/), or a weights-only file (model.save_weights)\n"
+    "with --arch.  What was imported is printed on stdout (none with -q).",
+    import_keras_opts,
+    CLI_IMPORT_OUTPUT,
     "The model records the source file's name and SHA-256 (SRCFILE, SRCCK).\n"
     "Files: Keras 2.2.4, tf.keras 2.x (2.2.4-tf .. 2.15) and Keras 3 HDF5; Sequential\n"
     "models saved without batch_input_shape take it from build_input_shape or the\n"
@@ -49,34 +53,25 @@ static const char import_keras_usage[] =
     "not batch/layer/weight norm, return_sequences false).  Anything else is\n"
     "refused with the layer and the option named.\n"
     "Tested (doc/importing.md): ZTF's braai d6_m7 and d6_m9, ACAI, and RAPID's\n"
-    "four published models (GRU, LSTM, TCN).\n";
-
+    "four published models (GRU, LSTM, TCN)."
 #ifndef HAVE_HDF5
-
-int cmd_import_keras(int argc, char **argv)
-{
-    for (int i = 1; i < argc; i++)
-        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-            fputs(import_keras_usage, stdout);
-            printf("\nNOT AVAILABLE in this build: stampvet was built without HDF5 and jansson.\n");
-            return 0;
-        }
-    return cli_fail("import-keras",
-                    "Keras import is not available: this stampvet was built without HDF5 "
-                    "and jansson (install libhdf5-dev and libjansson-dev, then configure "
-                    "--with-hdf5)");
-}
-
-#else
+    "\n\nNOT AVAILABLE in this build: stampvet was built without HDF5 and jansson."
+#endif
+};
 
 int cmd_import_keras(int argc, char **argv)
 {
     const char *cmd = "import-keras", *in_path = NULL, *out_path = NULL;
-    sv_keras_options o;
-    int rc = cli_import_parse(cmd, import_keras_usage, 1, argc, argv, &o, &in_path, &out_path);
-    if (rc)
-        return rc < 0 ? 0 : rc;
-
+    sv_import_options o;
+    cli_common com = {0};
+    int rc = cli_import_parse(&import_keras_cmd, argc, argv, &o, &in_path, &out_path, &com);
+    if (rc >= 0)
+        return rc;
+#ifndef HAVE_HDF5
+    return cli_fail(cmd, "Keras import is not available: this stampvet was built without HDF5 "
+                         "and jansson (install libhdf5-dev and libjansson-dev, then configure "
+                         "--with-hdf5)");
+#else
     sv_error err;
     sv_error_clear(&err);
     sv_model *m = NULL;
@@ -86,9 +81,9 @@ int cmd_import_keras(int argc, char **argv)
         sv_model_free(m);
         return cli_fail(cmd, "%s", err.text);
     }
-    cli_import_summary(in_path, out_path, m);
+    if (!com.quiet)
+        cli_import_summary(in_path, out_path, m);
     sv_model_free(m);
     return 0;
-}
-
 #endif
+}

@@ -15,20 +15,23 @@
 #include "model/import/onnx_import.h"
 #endif
 
-static const char import_onnx_usage[] =
-    "usage: stampvet import-onnx MODEL.onnx --task realbogus|class|lightcurve\n"
-    "                            [--classes a,b,c] [--norm l2-rows|l2|minmax|zscore|none]\n"
-    "                            [--channels SCI,REF,DIFF] [--pad 1e-9] [--nan-fill 0]\n"
-    "                            [--pixel-scale ARCSEC] [--features f1,f2,...]\n"
-    "                            [--lc-prep SPEC] [--multilabel|--softmax] [--steps N]\n"
-    "                            [--name NAME] -o MODEL.fits\n"
-    "\n"
+static const cli_opt import_onnx_opts[] = {
+    CLI_IMPORT_OPTS,
+    {NULL, 0, NULL, NULL},
+};
+
+static const cli_cmd import_onnx_cmd = {
+    "import-onnx",
+    "stampvet import-onnx MODEL.onnx --task realbogus|class|lightcurve\n"
+    "       [--classes a,b,c] [--norm l2-rows|l2|minmax|zscore|none]\n"
+    "       [--channels SCI,REF,DIFF] [--pad 1e-9] [--nan-fill 0] [--pixel-scale ARCSEC]\n"
+    "       [--features f1,f2,...] [--lc-prep SPEC] [--multilabel|--softmax] [--steps N]\n"
+    "       [--name NAME] [-q|-v] -o MODEL.fits",
     "Import an ONNX model (e.g. torch.onnx.export) into a stampvet model file.\n"
-    "\n"
-    "  MODEL.onnx          an ONNX ModelProto with its weights inside (no external\n"
-    "                      data), float32\n"
-    CLI_IMPORT_OPTIONS_HELP
-    "\n"
+    "MODEL.onnx is an ONNX ModelProto with its weights inside (no external data),\n"
+    "float32.  What was imported is printed on stdout (none with -q).",
+    import_onnx_opts,
+    CLI_IMPORT_OUTPUT,
     "Inputs: an image (N, C, H, W) becomes the stamp input (H, W, C), a vector\n"
     "(N, F) the feature input, a sequence (N, T, F) the light-curve input (T, F);\n"
     "one graph output: (N, C) or, per time step, (N, T, C).  NCHW tensors are\n"
@@ -55,33 +58,25 @@ static const char import_onnx_usage[] =
     "operator and the attribute.  Tested: ZTF's braai and a stamp + features\n"
     "model, GRU and LSTM light-curve classifiers, all exported by torch 1.13\n"
     "(doc/importing.md).  The model records the file's SHA-256 (SRCCK),\n"
-    "ir_version, opset and producer.\n";
-
+    "ir_version, opset and producer."
 #ifndef HAVE_ONNX
-
-int cmd_import_onnx(int argc, char **argv)
-{
-    for (int i = 1; i < argc; i++)
-        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-            fputs(import_onnx_usage, stdout);
-            printf("\nNOT AVAILABLE in this build: stampvet was built without protobuf-c.\n");
-            return 0;
-        }
-    return cli_fail("import-onnx", "ONNX import is not available: this stampvet was built "
-                    "without protobuf-c (apt-get install -y libprotobuf-c-dev "
-                    "protobuf-c-compiler, then configure --with-onnx)");
-}
-
-#else
+    "\n\nNOT AVAILABLE in this build: stampvet was built without protobuf-c."
+#endif
+};
 
 int cmd_import_onnx(int argc, char **argv)
 {
     sv_import_options o;
     const char *in_path = NULL, *out_path = NULL;
-    int rc = cli_import_parse("import-onnx", import_onnx_usage, 0, argc, argv, &o, &in_path,
-                              &out_path);
-    if (rc)
-        return rc < 0 ? 0 : rc;
+    cli_common com = {0};
+    int rc = cli_import_parse(&import_onnx_cmd, argc, argv, &o, &in_path, &out_path, &com);
+    if (rc >= 0)
+        return rc;
+#ifndef HAVE_ONNX
+    return cli_fail("import-onnx", "ONNX import is not available: this stampvet was built "
+                    "without protobuf-c (apt-get install -y libprotobuf-c-dev "
+                    "protobuf-c-compiler, then configure --with-onnx)");
+#else
     sv_error err;
     sv_error_clear(&err);
     sv_model *m = NULL;
@@ -92,9 +87,9 @@ int cmd_import_onnx(int argc, char **argv)
         sv_model_free(m);
         return cli_fail("import-onnx", "%s", err.text);
     }
-    cli_import_summary(in_path, out_path, m);
+    if (!com.quiet)
+        cli_import_summary(in_path, out_path, m);
     sv_model_free(m);
     return 0;
-}
-
 #endif
+}

@@ -5,7 +5,6 @@
  * library does the work (lightcurve.h, lc_prep.h, lc_sim.h, lc_source.h,
  * lc_arch.h, train.h, finetune.h, compare.h). */
 #include <errno.h>
-#include <getopt.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -151,116 +150,114 @@ enum {
     LO_TABLE
 };
 
-static void sim_help(void)
+static const cli_opt sim_opts[] = {
+    {"lightcurves", LO_LIGHTCURVES, "N", "number of candidates, in [1, 10000000]; required"},
+    {"survey", LO_SURVEY, "NAME", "ztf (g/r, 2-3 night cadence, depth ~20.5) or lsst\n"
+                                  "(ugrizy, rolling cadence, deeper); default ztf"},
+    {"seed", LO_SEED, "N", "(1)"},
+    {"days", LO_DAYS, "D", "observing window, in [10, 4000] (400)"},
+    {"fractions", LO_FRACTIONS, "LIST", "class shares SNIa,SNII,SNIbc,SLSN,TDE,AGN,VAR\n"
+                                        "(default .25,.17,.10,.08,.07,.15,.18)"},
+    {"depth-offset", LO_DEPTH, "MAG", "added to every 5-sigma depth, in [-5, 5] (0)"},
+    {"mjd-start", LO_MJD, "MJD", "first night (59000)"},
+    {"threads", LO_THREADS, "N", "in [1, 256] (number of CPUs); the result does not\n"
+                                 "depend on it"},
+    {NULL, 0, NULL, NULL},
+};
+
+static const cli_cmd sim_cmd = {
+    "simulate",
+    "stampvet simulate --lightcurves N --survey ztf|lsst -o OUT.fits [options]",
+    "Simulated alert-stream light curves of SN Ia, SN II, SN Ibc, SLSN, TDE, AGN\n"
+    "(damped random walk) and periodic variable stars, with the survey's cadence,\n"
+    "depth and noise; non-detections are upper limits.  Written as the\n"
+    "light-curve table (stage/data/lightcurve.h) with labels, alert times, metadata\n"
+    "(gal_b, host_sep, host_photoz, rb, p_transient, p_variable) and truth.\n"
+    "Physics and sources: doc/lightcurves.md.  Deterministic for a seed.",
+    sim_opts,
+    "output light-curve table (FITS, written atomically);\n"
+    "required",
+    "-q leaves out the summary lines."};
+
+typedef struct lc_sim_args {
+    sv_lcsim_config cfg;
+    double fr[SV_LCSIM_N_CLASSES];
+    int have_fr;
+} lc_sim_args;
+
+static int sim_option(void *user, int key, const char *arg)
 {
-    printf("usage: stampvet simulate --lightcurves N --survey ztf|lsst -o OUT.fits [options]\n\n"
-           "Simulated alert-stream light curves of SN Ia, SN II, SN Ibc, SLSN, TDE, AGN\n"
-           "(damped random walk) and periodic variable stars, with the survey's cadence,\n"
-           "depth and noise; non-detections are upper limits.  Written as the\n"
-           "light-curve table (stage/data/lightcurve.h) with labels, alert times, metadata\n"
-           "(gal_b, host_sep, host_photoz, rb, p_transient, p_variable) and truth.\n"
-           "Physics and sources: doc/lightcurves.md.  Deterministic for a seed.\n\n"
-           "  --lightcurves N     number of candidates\n"
-           "  --survey NAME       ztf (g/r, 2-3 night cadence, depth ~20.5) or lsst\n"
-           "                      (ugrizy, rolling cadence, deeper); default ztf\n"
-           "  -o, --output FILE   output light-curve table (FITS, written atomically)\n"
-           "  --seed N            (1)\n"
-           "  --days D            observing window (400)\n"
-           "  --fractions LIST    class shares SNIa,SNII,SNIbc,SLSN,TDE,AGN,VAR\n"
-           "                      (default .25,.17,.10,.08,.07,.15,.18)\n"
-           "  --depth-offset MAG  added to every 5-sigma depth (0)\n"
-           "  --mjd-start MJD     first night (59000)\n"
-           "  --threads N         (number of CPUs); the result does not depend on it\n"
-           "  -q, --quiet\n");
+    lc_sim_args *a = user;
+    sv_lcsim_config *cfg = &a->cfg;
+    long l;
+    double d;
+    switch (key) {
+    case LO_LIGHTCURVES:
+        if (cli_parse_long("simulate", "lightcurves", arg, 1, 10000000, &l))
+            return CLI_USAGE;
+        cfg->n = l;
+        return 0;
+    case LO_SURVEY: {
+        sv_lcsim_survey s;
+        if (sv_lcsim_survey_from_name(arg, &s))
+            return cli_usage_error("simulate", "--survey: '%s' (ztf or lsst)", arg);
+        cfg->survey = s;
+        return 0;
+    }
+    case LO_SEED:
+        return cli_parse_seed("simulate", arg, &cfg->seed) ? CLI_USAGE : 0;
+    case LO_DAYS:
+        if (cli_parse_double("simulate", "days", arg, 10, 4000, &d))
+            return CLI_USAGE;
+        cfg->days = d;
+        return 0;
+    case LO_DEPTH:
+        if (cli_parse_double("simulate", "depth-offset", arg, -5, 5, &d))
+            return CLI_USAGE;
+        cfg->depth_offset = d;
+        return 0;
+    case LO_MJD:
+        if (cli_parse_double("simulate", "mjd-start", arg, 1e-9, 999999, &d))
+            return CLI_USAGE;
+        cfg->mjd_start = d;
+        return 0;
+    case LO_FRACTIONS:
+        if (parse_doubles(arg, a->fr, SV_LCSIM_N_CLASSES) != SV_LCSIM_N_CLASSES)
+            return cli_usage_error("simulate", "--fractions: '%s' is not %d comma-separated "
+                                   "numbers", arg, SV_LCSIM_N_CLASSES);
+        a->have_fr = 1;
+        return 0;
+    case LO_THREADS:
+        if (cli_parse_long("simulate", "threads", arg, 1, 256, &l))
+            return CLI_USAGE;
+        cfg->threads = (int)l;
+        return 0;
+    default:
+        return CLI_USAGE;
+    }
 }
 
 int cmd_lc_simulate(int argc, char **argv)
 {
-    static const struct option opts[] = {{"lightcurves", required_argument, NULL, LO_LIGHTCURVES},
-                                         {"survey", required_argument, NULL, LO_SURVEY},
-                                         {"output", required_argument, NULL, 'o'},
-                                         {"seed", required_argument, NULL, LO_SEED},
-                                         {"days", required_argument, NULL, LO_DAYS},
-                                         {"fractions", required_argument, NULL, LO_FRACTIONS},
-                                         {"depth-offset", required_argument, NULL, LO_DEPTH},
-                                         {"mjd-start", required_argument, NULL, LO_MJD},
-                                         {"threads", required_argument, NULL, LO_THREADS},
-                                         {"quiet", no_argument, NULL, 'q'},
-                                         {"help", no_argument, NULL, 'h'},
-                                         {0}};
-    sv_lcsim_config cfg = sv_lcsim_defaults(SV_LCSIM_ZTF);
-    cfg.threads = sv_cpu_count();
-    double fr[SV_LCSIM_N_CLASSES];
-    int have_fr = 0, quiet = 0;
-    const char *out = NULL;
-    int c;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "o:qh", opts, NULL)) != -1) {
-        char *end = NULL;
-        errno = 0;
-        switch (c) {
-        case 'h':
-            sim_help();
-            return 0;
-        case 'o':
-            out = optarg;
-            break;
-        case 'q':
-            quiet = 1;
-            break;
-        case LO_LIGHTCURVES:
-            cfg.n = strtol(optarg, &end, 10);
-            if (errno || *end || cfg.n < 1 || cfg.n > 10000000)
-                return cli_fail("simulate", "--lightcurves: '%s' not in 1..10^7", optarg) + 1;
-            break;
-        case LO_SURVEY: {
-            sv_lcsim_survey s;
-            if (sv_lcsim_survey_from_name(optarg, &s))
-                return cli_fail("simulate", "--survey: '%s' (ztf or lsst)", optarg) + 1;
-            cfg.survey = s;
-            break;
-        }
-        case LO_SEED:
-            if (cli_parse_seed("simulate", optarg, &cfg.seed))
-                return 2;
-            break;
-        case LO_DAYS:
-            cfg.days = strtod(optarg, &end);
-            if (errno || *end || !(cfg.days >= 10 && cfg.days <= 4000))
-                return cli_fail("simulate", "--days: '%s' not in 10..4000", optarg) + 1;
-            break;
-        case LO_DEPTH:
-            cfg.depth_offset = strtod(optarg, &end);
-            if (errno || *end || !(fabs(cfg.depth_offset) <= 5))
-                return cli_fail("simulate", "--depth-offset: '%s' not in [-5, 5]", optarg) + 1;
-            break;
-        case LO_MJD:
-            cfg.mjd_start = strtod(optarg, &end);
-            if (errno || *end || !(cfg.mjd_start > 0 && cfg.mjd_start < 1e6))
-                return cli_fail("simulate", "--mjd-start: '%s'", optarg) + 1;
-            break;
-        case LO_FRACTIONS:
-            if (parse_doubles(optarg, fr, SV_LCSIM_N_CLASSES) != SV_LCSIM_N_CLASSES)
-                return cli_fail("simulate", "--fractions: '%s' is not %d comma-separated "
-                                "numbers", optarg, SV_LCSIM_N_CLASSES) + 1;
-            have_fr = 1;
-            break;
-        case LO_THREADS:
-            cfg.threads = (int)strtol(optarg, &end, 10);
-            if (errno || *end || cfg.threads < 1 || cfg.threads > 256)
-                return cli_fail("simulate", "--threads: '%s' not in 1..256", optarg) + 1;
-            break;
-        default:
-            fprintf(stderr, "stampvet simulate: see stampvet simulate --lightcurves 1 --help\n");
-            return 2;
-        }
-    }
-    if (optind < argc)
-        return cli_fail("simulate", "unexpected argument '%s'", argv[optind]) + 1;
-    if (!out)
-        return cli_fail("simulate", "no output: -o OUT.fits") + 1;
+    lc_sim_args a;
+    memset(&a, 0, sizeof a);
+    a.cfg = sv_lcsim_defaults(SV_LCSIM_ZTF);
+    a.cfg.threads = sv_cpu_count();
+    cli_common com = {0};
+    int first = 0;
+    int pst = cli_parse(&sim_cmd, argc, argv, &com, sim_option, &a, &first);
+    if (pst >= 0)
+        return pst;
+    if (first < argc)
+        return cli_usage_error("simulate", "unexpected argument '%s'", argv[first]);
+    if (!com.output)
+        return cli_usage_error("simulate", "no output: -o OUT.fits");
+    sv_lcsim_config cfg = a.cfg;
+    const double *fr = a.fr;
+    int have_fr = a.have_fr, quiet = com.quiet;
+    const char *out = com.output;
     if (have_fr)
-        memcpy(cfg.fraction, fr, sizeof fr);
+        memcpy(cfg.fraction, fr, sizeof a.fr);
     sv_error err;
     sv_error_clear(&err);
     sv_lc_set s;
@@ -301,30 +298,43 @@ int cmd_lc_simulate(int argc, char **argv)
 
 /* ---- train ----------------------------------------------------------------------------- */
 
-static void train_help(void)
-{
-    printf("usage: stampvet train --data LC.fits --out MODEL.fits [options]\n\n"
-           "Train a light-curve classifier from scratch on a light-curve table (GRU layers\n"
-           "over the sequence, a dense branch over the metadata, concatenated, dense to a\n"
-           "softmax; stage/model/lc_arch.h) with class-weighted cross-entropy, a stratified\n"
-           "validation split and early stopping, on the shared training loop.\n\n"
-           "  --data FILE        light-curve table with labels (CANDIDATES HDU)\n"
-           "  --val FILE         explicit validation table\n"
-           "  --out FILE         model file to write\n"
-           "  --name NAME        model name (default: the output's base name)\n"
-           "  --lc-prep SPEC     input preprocessing, stored in the model (lc_prep.h):\n"
-           "                     irregular (default) or grid, with overrides, e.g.\n"
-           "                     'irregular,steps=50,pre=30,norm=band' or\n"
-           "                     'grid,steps=50,step=3'\n"
-           "  --bands LIST       bands of the input, in order (default: the data's); list\n"
-           "                     more bands than the data has to transfer later to a\n"
-           "                     survey with more (e.g. u,g,r,i,z,y for ZTF -> LSST)\n"
-           "  --meta LIST        metadata columns for the dense branch (default: all of\n"
-           "                     the table's); --no-meta for none\n"
-           "  --units N          GRU units (64)     --gru-layers N   (2)\n"
-           "  --meta-units N     (32)   --dense-units N (64)   --dropout X (0.2)\n");
-    train_cli_help(stdout);
-}
+static const cli_opt train_opts[] = {
+    {"files and network", 0, NULL, NULL},
+    {"data", TOPT_DATA, "FILE", "light-curve table with labels (CANDIDATES HDU); required"},
+    {"val", TOPT_VAL, "FILE", "explicit validation table"},
+    {"out", TOPT_OUT, "FILE", "model file to write; the same as -o"},
+    {"name", TOPT_NAME, "NAME", "model name (default: the output's base name)"},
+    {"lc-prep", LO_PREP, "SPEC", "input preprocessing, stored in the model (lc_prep.h):\n"
+                                 "irregular (default) or grid, with overrides, e.g.\n"
+                                 "'irregular,steps=50,pre=30,norm=band' or\n"
+                                 "'grid,steps=50,step=3'"},
+    {"bands", LO_BANDS, "LIST", "bands of the input, in order (default: the data's);\n"
+                                "list more bands than the data has to transfer later to\n"
+                                "a survey with more (e.g. u,g,r,i,z,y for ZTF -> LSST)"},
+    {"meta", LO_META, "LIST", "metadata columns for the dense branch (default: all of\n"
+                              "the table's)"},
+    {"no-meta", LO_NO_META, NULL, "no metadata branch"},
+    {"units", LO_UNITS, "N", "GRU units, in [1, 4096] (64)"},
+    {"gru-layers", LO_LAYERS, "N", "GRU layers, in [1, 4] (2)"},
+    {"meta-units", LO_META_UNITS, "N", "metadata branch units, in [1, 4096] (32)"},
+    {"dense-units", LO_DENSE_UNITS, "N", "dense units, in [1, 4096] (64)"},
+    {"dropout", LO_DROPOUT, "X", "dropout rate, in [0, 1) (0.2)"},
+    {"arch", LO_ARCH, "gru", "the network (gru, the only one for light curves)"},
+    {"lightcurves", TOPT_LIGHTCURVES, NULL, "this form (chosen also by a light-curve --data)"},
+    TRAIN_RECIPE_OPTS,
+    {NULL, 0, NULL, NULL},
+};
+
+static const cli_cmd train_cmd = {
+    "train",
+    "stampvet train --lightcurves --data LC.fits -o MODEL.fits [options]",
+    "Train a light-curve classifier from scratch on a light-curve table (GRU layers\n"
+    "over the sequence, a dense branch over the metadata, concatenated, dense to a\n"
+    "softmax; stage/model/lc_arch.h) with class-weighted cross-entropy, a stratified\n"
+    "validation split and early stopping, on the shared training loop.",
+    train_opts,
+    "the model file to write; required",
+    TRAIN_QUIET_NOTE};
 
 typedef struct lc_train_opts {
     const char *prep, *bands, *meta;
@@ -353,7 +363,7 @@ static int train_option(int c, const char *arg, void *ctx)
         return 0;
     case LO_ARCH:
         if (strcmp(arg, "gru"))
-            return cli_fail("train", "--arch: light curves use 'gru', not '%s'", arg) + 1;
+            return cli_usage_error("train", "--arch: light curves use 'gru', not '%s'", arg);
         return 0;
     case LO_UNITS:
     case LO_LAYERS:
@@ -361,7 +371,7 @@ static int train_option(int c, const char *arg, void *ctx)
     case LO_DENSE_UNITS:
         v = strtol(arg, &end, 10);
         if (errno || *end || v < 1 || v > (c == LO_LAYERS ? 4 : 4096))
-            return cli_fail("train", "bad size '%s'", arg) + 1;
+            return cli_usage_error("train", "bad size '%s'", arg);
         if (c == LO_UNITS)
             o->arch.units = (int)v;
         else if (c == LO_LAYERS)
@@ -374,7 +384,7 @@ static int train_option(int c, const char *arg, void *ctx)
     case LO_DROPOUT:
         o->arch.dropout = (float)strtod(arg, &end);
         if (errno || *end || !(o->arch.dropout >= 0 && o->arch.dropout < 1))
-            return cli_fail("train", "--dropout: '%s' not in [0, 1)", arg) + 1;
+            return cli_usage_error("train", "--dropout: '%s' is not a number in [0, 1)", arg);
         return 0;
     default:
         return -1;
@@ -383,27 +393,11 @@ static int train_option(int c, const char *arg, void *ctx)
 
 int cmd_lc_train(int argc, char **argv)
 {
-    static const struct option opts[] = {TRAIN_FILE_OPTIONS,
-                                         {"lc-prep", required_argument, NULL, LO_PREP},
-                                         {"bands", required_argument, NULL, LO_BANDS},
-                                         {"meta", required_argument, NULL, LO_META},
-                                         {"no-meta", no_argument, NULL, LO_NO_META},
-                                         {"units", required_argument, NULL, LO_UNITS},
-                                         {"gru-layers", required_argument, NULL, LO_LAYERS},
-                                         {"meta-units", required_argument, NULL, LO_META_UNITS},
-                                         {"dense-units", required_argument, NULL,
-                                          LO_DENSE_UNITS},
-                                         {"dropout", required_argument, NULL, LO_DROPOUT},
-                                         {"arch", required_argument, NULL, LO_ARCH},
-                                         LIGHTCURVES_OPTION,
-                                         TRAIN_LONG_OPTIONS,
-                                         {"help", no_argument, NULL, 'h'},
-                                         {0}};
     lc_train_opts o = {.prep = "irregular", .arch = sv_lc_arch_defaults()};
     train_cli t;
     train_cli_init(&t, "train");
     train_cli_lightcurves(&t);
-    int st = train_cli_parse(&t, argc, argv, opts, train_help, train_option, &o,
+    int st = train_cli_parse(&t, argc, argv, &train_cmd, train_option, &o,
                              TF_DATA | TF_OUT);
     if (st >= 0)
         return st;
@@ -554,35 +548,44 @@ done:
 
 /* ---- finetune ---------------------------------------------------------------------------- */
 
-static void finetune_help(void)
-{
-    printf("usage: stampvet finetune --from BASE.fits --data LC.fits --out MODEL.fits "
-           "[options]\n\n"
-           "Transfer learning for a light-curve model: the base model's network and input\n"
-           "preprocessing are kept, the head is replaced when the class set changes, and\n"
-           "the recurrent layers are frozen or learn at a lower rate.\n\n"
-           "  --from FILE          base light-curve model\n"
-           "  --data FILE          labelled light-curve table\n"
-           "  --val FILE           explicit validation table\n"
-           "  --out FILE           model to write\n"
-           "  --name NAME          model name (default: the output's base name)\n"
-           "  --freeze POLICY      none (default: every layer learns, the body at\n"
-           "                       --body-lr-scale), recurrent (GRU layers frozen),\n"
-           "                       all-but-head\n"
-           "  --body-lr-scale X    learning-rate multiplier of the layers other than the\n"
-           "                       head (default 1; with --freeze none e.g. 0.1 lowers the\n"
-           "                       recurrent layers' rate)\n");
-    train_cli_help(stdout);
-}
+static const cli_opt finetune_opts[] = {
+    {"files and transfer", 0, NULL, NULL},
+    {"from", TOPT_FROM, "FILE", "base light-curve model; required"},
+    {"data", TOPT_DATA, "FILE", "labelled light-curve table; required"},
+    {"val", TOPT_VAL, "FILE", "explicit validation table"},
+    {"out", TOPT_OUT, "FILE", "model to write; the same as -o"},
+    {"name", TOPT_NAME, "NAME", "model name (default: the output's base name)"},
+    {"freeze", TOPT_FREEZE, "POLICY", "none (default: every layer learns, the body at\n"
+                                      "--body-lr-scale), recurrent (GRU layers frozen),\n"
+                                      "all-but-head"},
+    {"body-lr-scale", TOPT_BODY_LR, "X", "learning-rate multiplier of the layers other\n"
+                                         "than the head, in [0, 100] (default 1; with\n"
+                                         "--freeze none e.g. 0.1 lowers the recurrent\n"
+                                         "layers' rate)"},
+    {"resample", TOPT_RESAMPLE, NULL, "(for stamps; no effect on light curves)"},
+    {"lightcurves", TOPT_LIGHTCURVES, NULL, "this form (chosen also by a light-curve\n"
+                                            "--from or --data)"},
+    TRAIN_RECIPE_OPTS,
+    {NULL, 0, NULL, NULL},
+};
+
+static const cli_cmd finetune_cmd = {
+    "finetune",
+    "stampvet finetune --lightcurves --from BASE.fits --data LC.fits -o MODEL.fits\n"
+    "       [options]",
+    "Transfer learning for a light-curve model: the base model's network and input\n"
+    "preprocessing are kept, the head is replaced when the class set changes, and\n"
+    "the recurrent layers are frozen or learn at a lower rate.",
+    finetune_opts,
+    "the model to write; required",
+    TRAIN_QUIET_NOTE};
 
 int cmd_lc_finetune(int argc, char **argv)
 {
-    static const struct option opts[] = {FINETUNE_OPTIONS, LIGHTCURVES_OPTION, TRAIN_LONG_OPTIONS,
-                                         {"help", no_argument, NULL, 'h'}, {0}};
     train_cli t;
     train_cli_init(&t, "finetune");
     train_cli_lightcurves(&t);
-    int st = train_cli_parse(&t, argc, argv, opts, finetune_help, NULL, NULL,
+    int st = train_cli_parse(&t, argc, argv, &finetune_cmd, NULL, NULL,
                              TF_FROM | TF_DATA | TF_OUT);
     if (st >= 0)
         return st;
@@ -722,29 +725,42 @@ static void print_paper_table(FILE *f, const sv_compare_result *res, const doubl
                 res->rows[base_row].n_labels, base_f1);
 }
 
-static void compare_help(void)
-{
-    printf("usage: stampvet compare --base BASE.fits --train LC.fits --test LC.fits\n"
-           "                        [--fractions 0.05,0.1,0.3,1 | --sizes N1,...] [options]\n\n"
-           "The light-curve transfer experiment (Muthukrishna & Gupta 2025): for each\n"
-           "label fraction of the target training set and each of N seeds, fine-tune the\n"
-           "base model (transfer) and train the same network from fresh weights\n"
-           "(scratch); score both on the test set.  Reports macro-F1 and accuracy (mean\n"
-           "± sd), the fraction of the baseline (scratch on all labels), the epochs to\n"
-           "converge (best validation epoch) and the t-tests over seeds.\n\n"
-           "  --base FILE        base light-curve model (e.g. trained on simulated ZTF)\n"
-           "  --train FILE       target training light curves (e.g. simulated LSST)\n"
-           "  --test FILE        target test light curves\n"
-           "  --runs N           seeds per arm (5)\n"
-           "  --fractions LIST   label fractions (default 0.05,0.1,0.3,1)\n"
-           "  --sizes LIST       absolute training-set sizes instead\n"
-           "  --freeze POLICY    transfer arm: none (default), recurrent, all-but-head\n"
-           "  --body-lr-scale X  transfer arm body learning-rate multiplier (1)\n"
-           "  --scratch-lr X     scratch arm learning rate (default: --lr)\n"
-           "  --out FILE         summary (.fits or .csv)   --runs-out FILE.csv  per run\n"
-           "  --table FILE.md    the paper-style table as Markdown\n");
-    train_cli_help(stdout);
-}
+static const cli_opt compare_opts[] = {
+    {"the experiment", 0, NULL, NULL},
+    {"base", TOPT_BASE, "FILE", "base light-curve model (e.g. trained on simulated ZTF);\n"
+                                "required"},
+    {"train", TOPT_TRAIN, "FILE", "target training light curves (e.g. simulated LSST);\n"
+                                  "required"},
+    {"test", TOPT_TEST, "FILE", "target test light curves; required"},
+    {"runs", TOPT_RUNS, "N", "seeds per arm, in [2, 1000] (5)"},
+    {"fractions", LO_FRACS, "LIST", "label fractions (default 0.05,0.1,0.3,1)"},
+    {"sizes", TOPT_SIZES, "LIST", "absolute training-set sizes instead"},
+    {"freeze", TOPT_FREEZE, "POLICY", "transfer arm: none (default), recurrent,\n"
+                                      "all-but-head"},
+    {"body-lr-scale", TOPT_BODY_LR, "X", "transfer arm body learning-rate multiplier (1)"},
+    {"resample", TOPT_RESAMPLE, NULL, "(for stamps; no effect on light curves)"},
+    {"scratch-lr", TOPT_SCRATCH_LR, "X", "scratch arm learning rate (default: --lr)"},
+    {"out", TOPT_OUT, "FILE", "summary (.fits or .csv); the same as -o"},
+    {"runs-out", TOPT_RUNS_OUT, "FILE.csv", "per-run figures"},
+    {"table", LO_TABLE, "FILE.md", "the paper-style table as Markdown"},
+    {"lightcurves", TOPT_LIGHTCURVES, NULL, "this form (chosen also by light-curve files)"},
+    TRAIN_RECIPE_OPTS,
+    {NULL, 0, NULL, NULL},
+};
+
+static const cli_cmd compare_cmd = {
+    "compare",
+    "stampvet compare --lightcurves --base BASE.fits --train LC.fits --test LC.fits\n"
+    "       [--fractions 0.05,0.1,0.3,1 | --sizes N1,...] [options]",
+    "The light-curve transfer experiment (Muthukrishna & Gupta 2025): for each\n"
+    "label fraction of the target training set and each of N seeds, fine-tune the\n"
+    "base model (transfer) and train the same network from fresh weights\n"
+    "(scratch); score both on the test set.  Reports macro-F1 and accuracy (mean\n"
+    "± sd), the fraction of the baseline (scratch on all labels), the epochs to\n"
+    "converge (best validation epoch) and the t-tests over seeds.",
+    compare_opts,
+    "the summary table (.fits or .csv), as --out",
+    TRAIN_QUIET_NOTE};
 
 typedef struct lc_compare_opts {
     train_cli *t;
@@ -760,10 +776,10 @@ static int compare_option(int c, const char *arg, void *ctx)
     case LO_FRACS:
         o->n_fr = parse_doubles(arg, o->fr, SV_COMPARE_MAX_SIZES);
         if (o->n_fr < 1)
-            return cli_fail("compare", "--fractions: '%s'", arg) + 1;
+            return cli_usage_error("compare", "--fractions: '%s' is not a list of numbers", arg);
         for (int i = 0; i < o->n_fr; i++)
             if (!(o->fr[i] > 0 && o->fr[i] <= 1))
-                return cli_fail("compare", "--fractions: %g not in (0, 1]", o->fr[i]) + 1;
+                return cli_usage_error("compare", "--fractions: %g is not in (0, 1]", o->fr[i]);
         o->t->n_sizes = 0; /* the later of --sizes and --fractions counts */
         return 0;
     case LO_TABLE:
@@ -776,18 +792,11 @@ static int compare_option(int c, const char *arg, void *ctx)
 
 int cmd_lc_compare(int argc, char **argv)
 {
-    static const struct option opts[] = {COMPARE_OPTIONS,
-                                         {"fractions", required_argument, NULL, LO_FRACS},
-                                         {"table", required_argument, NULL, LO_TABLE},
-                                         LIGHTCURVES_OPTION,
-                                         TRAIN_LONG_OPTIONS,
-                                         {"help", no_argument, NULL, 'h'},
-                                         {0}};
     train_cli t;
     train_cli_init(&t, "compare");
     train_cli_lightcurves(&t);
     lc_compare_opts o = {&t, {0.05, 0.1, 0.3, 1.0}, 4, NULL};
-    int st = train_cli_parse(&t, argc, argv, opts, compare_help, compare_option, &o,
+    int st = train_cli_parse(&t, argc, argv, &compare_cmd, compare_option, &o,
                              TF_BASE | TF_TRAIN | TF_TEST | TF_REPORTS);
     if (st >= 0)
         return st;

@@ -2,22 +2,50 @@
  * from an evaluation, compare runs, stage output tables or light curves
  * (report_pages.h).  Needs cairo (configure --with-cairo). */
 #include <errno.h>
-#include <getopt.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli/cli_opts.h"
 #include "cli/commands.h"
 #include "config.h"
 
-static void help(void)
-{
-    printf("usage: stampvet report --eval SCORES [--data TABLE] -o DIR [options]\n"
-           "       stampvet report --model MODEL.fits --data TABLE -o DIR [options]\n"
-           "       stampvet report --compare SUMMARY.csv [--compare ...] -o DIR\n"
-           "       stampvet report --catalog OUT.fits [--catalog ...] -o DIR\n"
-           "       stampvet report --model LC-MODEL.fits --data LIGHTCURVES.fits -o DIR\n\n"
-           "Write DIR/index.html, a self-contained page (figures embedded, no script, opens\n"
+enum {
+    OPT_EVAL = 256, OPT_DATA, OPT_MODEL, OPT_COMPARE, OPT_CATALOG, OPT_TITLE, OPT_THRESHOLD,
+    OPT_THREADS, OPT_LOG, OPT_BINS, OPT_CBINS, OPT_STRETCH, OPT_GALLERY, OPT_SEED, OPT_OUT
+};
+
+#define MAX_INPUTS 64
+
+static const cli_opt report_opts[] = {
+    {"eval", OPT_EVAL, "SCORES", "per-stamp scores (evaluate --scores-out)"},
+    {"data", OPT_DATA, "TABLE", "the labelled-stamps (or light-curve) table"},
+    {"model", OPT_MODEL, "FILE", "a model to score --data with here"},
+    {"compare", OPT_COMPARE, "FILE", "a compare summary (may be repeated)"},
+    {"catalog", OPT_CATALOG, "FILE", "a stage output table (may be repeated)"},
+    {"out", OPT_OUT, "DIR", "the same as -o"},
+    {"title", OPT_TITLE, "TEXT", "page title"},
+    {"threshold", OPT_THRESHOLD, "X", "real/bogus threshold when scoring with --model, in\n"
+                                      "[0, 1] (0.5)"},
+    {"threads", OPT_THREADS, "N", "scoring threads with --model, in [1, 64] (all CPUs)"},
+    {"log-hist", OPT_LOG, NULL, "histograms on a logarithmic count axis"},
+    {"bins", OPT_BINS, "N", "histogram bins, in [2, 200] (20)"},
+    {"calib-bins", OPT_CBINS, "N", "reliability-diagram bins, in [2, 200] (10)"},
+    {"stretch", OPT_STRETCH, "S", "gallery stretch: zscale (default) or asinh"},
+    {"gallery", OPT_GALLERY, "N", "stamps per gallery, in [0, 64] (8; 0 = none)"},
+    {"seed", OPT_SEED, "N", "seed of the random gallery samples (1)"},
+    {NULL, 0, NULL, NULL},
+};
+
+static const cli_cmd report_cmd = {
+    "report",
+    "stampvet report --eval SCORES [--data TABLE] -o DIR [options]\n"
+    "stampvet report --model MODEL.fits --data TABLE -o DIR [options]\n"
+    "stampvet report --compare SUMMARY.csv [--compare ...] -o DIR\n"
+    "stampvet report --catalog OUT.fits [--catalog ...] -o DIR\n"
+    "stampvet report --model LC-MODEL.fits --data LIGHTCURVES.fits -o DIR",
+    "Write DIR/index.html, a self-contained page (figures embedded, no script, opens\n"
            "offline), and every figure beside it as PNG and PDF.\n"
            "  evaluation  (per-stamp scores from `evaluate --scores-out`, or a model scored\n"
            "              here on a labelled-stamps table): ROC with AUC and the FPR = FNR\n"
@@ -37,28 +65,108 @@ static void help(void)
            "  light curves (a light-curve model on a labelled light-curve table): the\n"
            "              evaluation's figures at the alert times, and for one candidate\n"
            "              per class the light curve and the class probabilities against\n"
-           "              time (classified at each detection).\n\n"
-           "  -o, --out DIR        report folder (created)\n"
-           "  --title TEXT         page title\n"
-           "  --threshold X        real/bogus threshold when scoring with --model (0.5)\n"
-           "  --threads N          scoring threads with --model (all CPUs)\n"
-           "  --log-hist           histograms on a logarithmic count axis\n"
-           "  --bins N             histogram bins (20)\n"
-           "  --calib-bins N       reliability-diagram bins (10)\n"
-           "  --stretch S          gallery stretch: zscale (default) or asinh\n"
-           "  --gallery N          stamps per gallery (8; 0 = none)\n"
-           "  --seed N             seed of the random gallery samples (1)\n");
+           "              time (classified at each detection).",
+    report_opts,
+    "report folder (created; required)",
+    "-q leaves out the 'wrote' line."
+#ifndef HAVE_CAIRO
+    "\n\nNOT AVAILABLE in this build: stampvet was built without cairo."
+#endif
+};
+
+/* the command line; bins, calib_bins, gallery, stretch: -1 = the default */
+typedef struct report_args {
+    const char *eval, *data, *model, *outdir, *title;
+    const char *compare[MAX_INPUTS], *catalog[MAX_INPUTS];
+    int n_compare, n_catalog, log_hist, stretch_asinh;
+    long threads, bins, calib_bins, gallery;
+    int have_seed;
+    uint64_t seed;
+    double threshold;
+} report_args;
+
+static int report_option(void *user, int key, const char *arg)
+{
+    report_args *a = user;
+    switch (key) {
+    case OPT_EVAL: a->eval = arg; return 0;
+    case OPT_DATA: a->data = arg; return 0;
+    case OPT_MODEL: a->model = arg; return 0;
+    case OPT_COMPARE:
+    case OPT_CATALOG:
+        if ((key == OPT_COMPARE ? a->n_compare : a->n_catalog) >= MAX_INPUTS)
+            return cli_usage_error("report", "at most %d input files of a kind", MAX_INPUTS);
+        if (key == OPT_COMPARE)
+            a->compare[a->n_compare++] = arg;
+        else
+            a->catalog[a->n_catalog++] = arg;
+        return 0;
+    case OPT_OUT: a->outdir = arg; return 0;
+    case OPT_TITLE: a->title = arg; return 0;
+    case OPT_THRESHOLD: return cli_parse_double("report", "threshold", arg, 0, 1, &a->threshold);
+    case OPT_THREADS: return cli_parse_long("report", "threads", arg, 1, 64, &a->threads);
+    case OPT_LOG: a->log_hist = 1; return 0;
+    case OPT_BINS: return cli_parse_long("report", "bins", arg, 2, 200, &a->bins);
+    case OPT_CBINS: return cli_parse_long("report", "calib-bins", arg, 2, 200, &a->calib_bins);
+    case OPT_STRETCH:
+        if (!strcmp(arg, "zscale"))
+            a->stretch_asinh = 0;
+        else if (!strcmp(arg, "asinh"))
+            a->stretch_asinh = 1;
+        else
+            return cli_usage_error("report", "--stretch: '%s' is neither zscale nor asinh", arg);
+        return 0;
+    case OPT_GALLERY: return cli_parse_long("report", "gallery", arg, 0, 64, &a->gallery);
+    case OPT_SEED:
+        a->have_seed = 1;
+        return cli_parse_seed("report", arg, &a->seed) ? CLI_USAGE : 0;
+    default: return CLI_USAGE;
+    }
+}
+
+/* Parse and check the command line.  Returns -1 to go on, else the exit
+ * status (0 after --help). */
+static int report_parse(int argc, char **argv, report_args *a, cli_common *com)
+{
+    memset(a, 0, sizeof *a);
+    a->threads = -1;
+    a->bins = a->calib_bins = a->gallery = -1;
+    a->stretch_asinh = -1;
+    a->threshold = 0.5;
+    int first = 0;
+    int st = cli_parse(&report_cmd, argc, argv, com, report_option, a, &first);
+    if (st >= 0)
+        return st;
+    if (com->output) {
+        if (a->outdir && strcmp(a->outdir, com->output))
+            return cli_usage_error("report", "-o %s and --out %s: give one of them",
+                                   com->output, a->outdir);
+        a->outdir = com->output;
+    }
+    if (first < argc)
+        return cli_usage_error("report", "unexpected argument '%s'", argv[first]);
+    int kinds = (a->eval || a->model) + (a->n_compare > 0) + (a->n_catalog > 0);
+    if (kinds != 1)
+        return cli_usage_error("report", "give one of --eval, --model with --data, --compare "
+                                         "or --catalog");
+    if (a->eval && a->model)
+        return cli_usage_error("report", "--eval and --model exclude each other");
+    if (a->model && !a->data)
+        return cli_usage_error("report", "--model needs --data, a labelled-stamps table");
+    if (!a->outdir)
+        return cli_usage_error("report", "-o DIR, the report folder, is required");
+    return -1;
 }
 
 #ifndef HAVE_CAIRO
 
 int cmd_report(int argc, char **argv)
 {
-    for (int i = 1; i < argc; i++)
-        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-            help();
-            return 0;
-        }
+    report_args a;
+    cli_common com = {0};
+    int st = report_parse(argc, argv, &a, &com);
+    if (st >= 0)
+        return st;
     return cli_fail("report", "this stampvet was built without cairo, which draws the "
                               "figures: install libcairo2-dev (apt-get install -y "
                               "libcairo2-dev) and reconfigure (--with-cairo)");
@@ -80,24 +188,6 @@ int cmd_report(int argc, char **argv)
 #include "data/scores_table.h"
 #include "cli/train_opts.h"
 #include "nn/nn_engine.h"
-
-enum {
-    OPT_EVAL = 1, OPT_DATA, OPT_MODEL, OPT_COMPARE, OPT_CATALOG, OPT_TITLE, OPT_THRESHOLD,
-    OPT_THREADS, OPT_LOG, OPT_BINS, OPT_CBINS, OPT_STRETCH, OPT_GALLERY, OPT_SEED
-};
-
-#define MAX_INPUTS 64
-
-static int parse_int(const char *opt, const char *arg, int lo, int hi, int *v)
-{
-    char *end = NULL;
-    errno = 0;
-    long x = strtol(arg, &end, 10);
-    if (errno || !end || *end || x < lo || x > hi)
-        return cli_fail("report", "%s: '%s' not in %d..%d", opt, arg, lo, hi) + 1;
-    *v = (int)x;
-    return 0;
-}
 
 static int file_exists(const char *path)
 {
@@ -192,115 +282,31 @@ static int build(const char *eval, const char *model, const char *data, double t
 
 static int run_report(int argc, char **argv)
 {
-    static const struct option opts[] = {{"eval", required_argument, NULL, OPT_EVAL},
-                                         {"data", required_argument, NULL, OPT_DATA},
-                                         {"model", required_argument, NULL, OPT_MODEL},
-                                         {"compare", required_argument, NULL, OPT_COMPARE},
-                                         {"catalog", required_argument, NULL, OPT_CATALOG},
-                                         {"out", required_argument, NULL, 'o'},
-                                         {"title", required_argument, NULL, OPT_TITLE},
-                                         {"threshold", required_argument, NULL, OPT_THRESHOLD},
-                                         {"threads", required_argument, NULL, OPT_THREADS},
-                                         {"log-hist", no_argument, NULL, OPT_LOG},
-                                         {"bins", required_argument, NULL, OPT_BINS},
-                                         {"calib-bins", required_argument, NULL, OPT_CBINS},
-                                         {"stretch", required_argument, NULL, OPT_STRETCH},
-                                         {"gallery", required_argument, NULL, OPT_GALLERY},
-                                         {"seed", required_argument, NULL, OPT_SEED},
-                                         {"help", no_argument, NULL, 'h'},
-                                         {0}};
-    const char *eval = NULL, *data = NULL, *model = NULL;
-    const char *compare[MAX_INPUTS], *catalog[MAX_INPUTS];
-    int n_compare = 0, n_catalog = 0, threads = sv_cpu_count();
-    double threshold = 0.5;
+    report_args a;
+    cli_common com = {0};
+    int pst = report_parse(argc, argv, &a, &com);
+    if (pst >= 0)
+        return pst;
+    const char *eval = a.eval, *data = a.data, *model = a.model;
+    const char *const *compare = a.compare, *const *catalog = a.catalog;
+    int n_compare = a.n_compare, n_catalog = a.n_catalog;
+    int threads = a.threads > 0 ? (int)a.threads : sv_cpu_count();
+    double threshold = a.threshold;
     sv_report_opts o = sv_report_defaults();
-    int c;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "ho:", opts, NULL)) != -1) {
-        char *end = NULL;
-        errno = 0;
-        switch (c) {
-        case 'h':
-            help();
-            return 0;
-        case OPT_EVAL:
-            eval = optarg;
-            break;
-        case OPT_DATA:
-            data = optarg;
-            break;
-        case OPT_MODEL:
-            model = optarg;
-            break;
-        case OPT_COMPARE:
-        case OPT_CATALOG:
-            if ((c == OPT_COMPARE ? n_compare : n_catalog) >= MAX_INPUTS)
-                return cli_fail("report", "at most %d input files of a kind", MAX_INPUTS) + 1;
-            if (c == OPT_COMPARE)
-                compare[n_compare++] = optarg;
-            else
-                catalog[n_catalog++] = optarg;
-            break;
-        case 'o':
-            o.outdir = optarg;
-            break;
-        case OPT_TITLE:
-            o.title = optarg;
-            break;
-        case OPT_THRESHOLD:
-            threshold = strtod(optarg, &end);
-            if (errno || !end || *end || !(threshold >= 0 && threshold <= 1))
-                return cli_fail("report", "--threshold: '%s' not in [0, 1]", optarg) + 1;
-            break;
-        case OPT_THREADS:
-            if (parse_int("--threads", optarg, 1, 64, &threads))
-                return 2;
-            break;
-        case OPT_LOG:
-            o.log_hist = 1;
-            break;
-        case OPT_BINS:
-            if (parse_int("--bins", optarg, 2, 200, &o.bins))
-                return 2;
-            break;
-        case OPT_CBINS:
-            if (parse_int("--calib-bins", optarg, 2, 200, &o.calib_bins))
-                return 2;
-            break;
-        case OPT_STRETCH:
-            if (!strcmp(optarg, "zscale"))
-                o.stretch = SV_STRETCH_ZSCALE;
-            else if (!strcmp(optarg, "asinh"))
-                o.stretch = SV_STRETCH_ASINH;
-            else
-                return cli_fail("report", "--stretch: '%s' is neither zscale nor asinh",
-                                optarg) + 1;
-            break;
-        case OPT_GALLERY:
-            if (parse_int("--gallery", optarg, 0, 64, &o.gallery))
-                return 2;
-            break;
-        case OPT_SEED:
-            if (cli_parse_seed("report", optarg, &o.seed))
-                return 2;
-            break;
-        default:
-            fprintf(stderr, "stampvet report: see stampvet report --help\n");
-            return 2;
-        }
-    }
-    if (optind < argc)
-        return cli_fail("report", "unexpected argument '%s'", argv[optind]) + 1;
-    int kinds = (eval || model) + (n_compare > 0) + (n_catalog > 0);
-    if (kinds != 1)
-        return cli_fail("report", "give one of --eval, --model with --data, --compare or "
-                                  "--catalog (see --help)") + 1;
-    if (eval && model)
-        return cli_fail("report", "--eval and --model exclude each other") + 1;
-    if (model && !data)
-        return cli_fail("report", "--model needs --data, a labelled-stamps table") + 1;
-    if (!o.outdir)
-        return cli_fail("report", "-o DIR, the report folder, is required") + 1;
+    o.outdir = a.outdir;
+    if (a.title)
+        o.title = a.title;
+    o.log_hist = a.log_hist;
+    if (a.bins >= 0)
+        o.bins = (int)a.bins;
+    if (a.calib_bins >= 0)
+        o.calib_bins = (int)a.calib_bins;
+    if (a.gallery >= 0)
+        o.gallery = (int)a.gallery;
+    if (a.stretch_asinh >= 0)
+        o.stretch = a.stretch_asinh ? SV_STRETCH_ASINH : SV_STRETCH_ZSCALE;
+    if (a.have_seed)
+        o.seed = a.seed;
 
     /* the page is built in a hidden folder beside DIR and moved into place
      * when complete: a failed report leaves no folder and no half page */
@@ -323,7 +329,7 @@ static int run_report(int argc, char **argv)
         rc = cli_fail("report", "%s", err.text);
     if (rc)
         sv_atomic_remove_flat_dir(af.tmp);
-    else
+    else if (!com.quiet)
         printf("wrote %s/index.html\n", dir);
     return rc;
 }

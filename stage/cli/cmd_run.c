@@ -9,9 +9,15 @@
 
 #include "cli/cli_opts.h"
 #include "cli/commands.h"
+#include "data/det_table.h"
 #include "dia_host.h"
+#include "model/model_fits.h"
+#include "pipeline/stage.h"
 #include "pipeline/stage_config_file.h"
 #include "pipeline/stage_plugin.h"
+
+/* save_stamps above this many bytes of stamps gets a warning in the log */
+#define RUN_STAMP_WARN_BYTES (200.0 * 1000 * 1000)
 
 enum { O_SCI = 256, O_REF, O_DIFF, O_DET, O_MASK, O_EXPID, O_DUMP, O_HISTORY, O_OVERWRITE };
 
@@ -104,6 +110,45 @@ static void run_log_cb(void *user, dia_log_level level, const char *msg)
         fprintf(stderr, "stampvet run: %s\n", msg);
 }
 
+/* save_stamps = columns | extension: the stamp bytes the output will hold,
+ * rows x 3 x S x S x 4 (float32 SCI, REF, DIFF; S = stamp_size, else the
+ * real/bogus model's STAMPCUT), logged as a warning through the stage's
+ * log when above RUN_STAMP_WARN_BYTES.  Nothing when the estimate cannot
+ * be made (the stage reports unreadable inputs itself). */
+static void run_warn_stamp_bytes(const sv_kvlist *kv, const char *det, const char *output,
+                                 run_log *log)
+{
+    const char *save = sv_kvlist_get(kv, "save_stamps");
+    if (!save || (strcmp(save, "columns") && strcmp(save, "extension")))
+        return;
+    const char *ss = sv_kvlist_get(kv, "stamp_size");
+    long side = ss ? strtol(ss, NULL, 10) : 0;
+    if (side <= 0) {
+        const char *model = sv_kvlist_get(kv, "rb_model");
+        char path[4096];
+        if ((!model || !*model) && !sv_stage_default_model(path, sizeof path))
+            model = path;
+        sv_model *m = NULL;
+        if (model && *model && !sv_model_read_fits(model, &m, NULL))
+            side = m->pre.stamp_size;
+        sv_model_free(m);
+    }
+    sv_det_file *f = NULL;
+    if (side <= 0 || sv_det_file_open(det, &f, NULL))
+        return;
+    int64_t rows = sv_det_file_nrows(f);
+    sv_det_file_close(f);
+    double bytes = (double)rows * 3.0 * (double)side * (double)side * 4.0;
+    if (bytes <= RUN_STAMP_WARN_BYTES)
+        return;
+    char msg[1024];
+    snprintf(msg, sizeof msg,
+             "save_stamps = %s: %s gets about %.0f MB of stamps (%lld detections x 3 x %ld x "
+             "%ld x 4 bytes); save_stamps = none leaves them out",
+             save, output, bytes / 1e6, (long long)rows, side, side);
+    run_log_cb(log, DIA_LOG_WARNING, msg);
+}
+
 int cmd_run(int argc, char **argv)
 {
     run_args a = {0};
@@ -168,6 +213,7 @@ int cmd_run(int argc, char **argv)
     dia_host_services services = {sizeof services, &log, run_log_cb, &run_cancel};
     dia_instance *inst = NULL;
     char why[2048];
+    run_warn_stamp_bytes(&kv, a.det, output, &log);
     if (sv_kvlist_set(&kv, "host_command", cmdline, "the command line", &err)) {
         sv_kvlist_free(&kv);
         return cli_fail("run", "%s", err.text);

@@ -5,62 +5,100 @@
 
 #include <ctype.h>
 #include <errno.h>
-#include <getopt.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli/cli_opts.h"
 #include "cli/commands.h"
 #include "data/feature_table.h"
 #include "model/model_fits.h"
 #include "infer/score.h"
 #include "infer/tensor_score.h"
 
-static const char score_usage[] =
-    "usage: stampvet score --model M.fits --sci S.fits --ref R.fits --diff D.fits\n"
-    "                      [--id ID] [--features name=value,...]\n"
-    "       stampvet score --model M.fits --list LIST [--features-table F.csv|F.fits]\n"
-    "       stampvet score --model LC.fits --tensors X.fits [--all-steps] [-o T.fits|T.csv]\n"
-    "       stampvet score --model M.fits --alerts FILE.avro ... [-o F.csv|F.fits]\n"
-    "                      (alert packets: see score --alerts --help)\n"
-    "\n"
+enum {
+    S_MODEL = 256, S_SCI, S_REF, S_DIFF, S_ID, S_FEATURES, S_LIST, S_FTABLE, S_BATCH, S_THREADS,
+    S_TENSORS, S_ALLSTEPS, S_ALERTS
+};
+
+static const cli_opt score_opts[] = {
+    {"model", S_MODEL, "FILE", "stampvet model file (see import-keras); required"},
+    {"sci", S_SCI, "FILE", "science cutout of one triplet"},
+    {"ref", S_REF, "FILE", "reference cutout of one triplet"},
+    {"diff", S_DIFF, "FILE", "difference cutout of one triplet"},
+    {"id", S_ID, "ID", "its identifier (default: the science file's name)"},
+    {"features", S_FEATURES, "LIST", "name=value,... for a model with a feature input"},
+    {"list", S_LIST, "FILE", "many triplets: one per line, 'ID SCI REF DIFF' (blank\n"
+                             "and '#' lines skipped; relative paths are relative to\n"
+                             "the list file's folder)"},
+    {"features-table", S_FTABLE, "F", "features for --list: CSV with a header line, or a\n"
+                                      "FITS table; rows matched by an id/candid column if\n"
+                                      "present, else one row per triplet in list order"},
+    {"batch", S_BATCH, "N", "triplets per network call, in [1, 4096] (64)"},
+    {"threads", S_THREADS, "N", "threads of each network call, in [1, 256] (1)"},
+    {"tensors", S_TENSORS, "FILE", "prepared tensors for a light-curve model: a float32\n"
+                                   "FITS cube, NAXIS1 = features, NAXIS2 = time steps,\n"
+                                   "NAXIS3 = samples (numpy [N, T, F]); any T when the\n"
+                                   "network does not depend on it"},
+    {"all-steps", S_ALLSTEPS, NULL, "--tensors: every step T (0-based): 'I T CLASS1=P1 ...'"},
+    {"alerts", S_ALERTS, "FILE", "score Avro alert packets instead (see\n"
+                                 "stampvet score --alerts - --help)"},
+    {NULL, 0, NULL, NULL},
+};
+
+static const cli_cmd score_cmd = {
+    "score",
+    "stampvet score --model M.fits --sci S.fits --ref R.fits --diff D.fits\n"
+    "       [--id ID] [--features name=value,...] [-o OUT]\n"
+    "stampvet score --model M.fits --list LIST [--features-table F.csv|F.fits] [-o OUT]\n"
+    "stampvet score --model LC.fits --tensors X.fits [--all-steps] [-o T.fits|T.csv]\n"
+    "stampvet score --model M.fits --alerts FILE.avro ... [-o F.csv|F.fits]",
     "Score pre-cut stamp triplets (as brokers receive ZTF cutouts) with a model.\n"
     "Stamps are read as stored (no flip; gzipped FITS as cfitsio reads it) and\n"
     "preprocessed as the model says.  Prints one line per triplet:\n"
     "  ID SCORE                          (realbogus model)\n"
     "  ID CLASS1=P1 CLASS2=P2 ...        (class model, in the model's class order)\n"
-    "\n"
-    "  --model FILE          stampvet model file (see import-keras)\n"
-    "  --sci/--ref/--diff F  the three cutouts of one triplet\n"
-    "  --id ID               its identifier (default: the science file's name)\n"
-    "  --features LIST       name=value,... for a model with a feature input\n"
-    "  --list FILE           many triplets: one per line, 'ID SCI REF DIFF'\n"
-    "                        (blank and '#' lines skipped; relative paths are\n"
-    "                        relative to the list file's folder)\n"
-    "  --features-table F    features for --list: CSV with a header line, or a FITS\n"
-    "                        table; rows matched by an id/candid column if present,\n"
-    "                        else one row per triplet in list order\n"
-    "  --batch N             triplets per network call (64)\n"
-    "  --threads N           threads of each network call (1)\n"
-    "\n"
+    "With --tensors (light-curve models), per sample I (0-based), its last\n"
+    "unpadded step (a step is padding when every feature equals the model's mask\n"
+    "value, 0 without a Masking layer):\n"
+    "  I CLASS1=P1 CLASS2=P2 ...",
+    score_opts,
+    "triplets: the score lines go to FILE instead of stdout;\n"
+    "--tensors: write them as a table (.fits: BINTABLE\n"
+    "SCORES; .csv) with columns sample, step and one per\n"
+    "class",
     "A missing feature is an error that names it.  A triplet that cannot be read\n"
-    "prints 'ID nan' and a message on stderr; the exit status is then 1.\n"
-    "\n"
-    "Prepared tensors (light-curve models):\n"
-    "  --tensors FILE        a float32 FITS cube, NAXIS1 = features, NAXIS2 = time\n"
-    "                        steps, NAXIS3 = samples (numpy [N, T, F]); any T when\n"
-    "                        the network does not depend on it.  Prints, per sample\n"
-    "                        I (0-based), its last unpadded step (a step is padding\n"
-    "                        when every feature equals the model's mask value, 0\n"
-    "                        without a Masking layer):\n"
-    "  I CLASS1=P1 CLASS2=P2 ...\n"
-    "  --all-steps           every step T (0-based) instead: 'I T CLASS1=P1 ...'\n"
-    "  -o, --output FILE     write the same as a table (.fits: BINTABLE SCORES;\n"
-    "                        .csv) with columns sample, step and one per class,\n"
-    "                        instead of printing\n"
-    "A sample with NaN/inf values or no unpadded step gives nan and a message on\n"
-    "stderr; the exit status is then 1.\n";
+    "prints 'ID nan' and a message on stderr; the exit status is then 1.  A\n"
+    "sample with NaN/inf values or no unpadded step gives nan and a message on\n"
+    "stderr; the exit status is then 1.  -q leaves out warnings (the scores are\n"
+    "still written)."};
+
+typedef struct score_args {
+    const char *model_path, *list_path, *feat_text, *table_path, *path[3], *id, *tensors;
+    long batch, threads;
+    int all_steps;
+} score_args;
+
+static int score_option(void *user, int key, const char *arg)
+{
+    score_args *a = user;
+    switch (key) {
+    case S_MODEL: a->model_path = arg; return 0;
+    case S_TENSORS: a->tensors = arg; return 0;
+    case S_ALLSTEPS: a->all_steps = 1; return 0;
+    case S_SCI: a->path[SV_CH_SCI] = arg; return 0;
+    case S_REF: a->path[SV_CH_REF] = arg; return 0;
+    case S_DIFF: a->path[SV_CH_DIFF] = arg; return 0;
+    case S_ID: a->id = arg; return 0;
+    case S_FEATURES: a->feat_text = arg; return 0;
+    case S_LIST: a->list_path = arg; return 0;
+    case S_FTABLE: a->table_path = arg; return 0;
+    case S_BATCH: return cli_parse_long("score", "batch", arg, 1, 4096, &a->batch);
+    case S_THREADS: return cli_parse_long("score", "threads", arg, 1, 256, &a->threads);
+    default: return CLI_USAGE;
+    }
+}
 
 typedef struct score_item {
     char id[256];
@@ -259,86 +297,33 @@ static int score_resolve(const char *dir, const char *p, char *out, size_t len)
 
 int cmd_score(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"model", required_argument, NULL, 'm'},
-        {"sci", required_argument, NULL, 's'},
-        {"ref", required_argument, NULL, 'r'},
-        {"diff", required_argument, NULL, 'd'},
-        {"id", required_argument, NULL, 'i'},
-        {"features", required_argument, NULL, 'f'},
-        {"list", required_argument, NULL, 'l'},
-        {"features-table", required_argument, NULL, 'F'},
-        {"batch", required_argument, NULL, 'b'},
-        {"threads", required_argument, NULL, 't'},
-        {"tensors", required_argument, NULL, 'X'},
-        {"all-steps", no_argument, NULL, 'A'},
-        {"output", required_argument, NULL, 'o'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
-    };
     for (int i = 1; i < argc; i++)
         if (!strcmp(argv[i], "--alerts") || !strncmp(argv[i], "--alerts=", 9))
             return cmd_score_alerts(argc, argv);
     const char *cmd = "score";
-    const char *model_path = NULL, *list_path = NULL, *feat_text = NULL, *table_path = NULL;
-    const char *path[3] = {NULL, NULL, NULL}, *id = NULL;
-    const char *tensors = NULL, *out_path = NULL;
-    int batch = 64, threads = 1, all_steps = 0, c;
-    char *end;
-
-    optind = 1;
-    opterr = 0;
-    while ((c = getopt_long(argc, argv, "ho:", opts, NULL)) != -1) {
-        switch (c) {
-        case 'm': model_path = optarg; break;
-        case 'X': tensors = optarg; break;
-        case 'A': all_steps = 1; break;
-        case 'o': out_path = optarg; break;
-        case 's': path[SV_CH_SCI] = optarg; break;
-        case 'r': path[SV_CH_REF] = optarg; break;
-        case 'd': path[SV_CH_DIFF] = optarg; break;
-        case 'i': id = optarg; break;
-        case 'f': feat_text = optarg; break;
-        case 'l': list_path = optarg; break;
-        case 'F': table_path = optarg; break;
-        case 'b':
-            batch = (int)strtol(optarg, &end, 10);
-            if (end == optarg || *end || batch < 1 || batch > 4096) {
-                cli_fail(cmd, "--batch '%s': 1..4096", optarg);
-                return 2;
-            }
-            break;
-        case 't':
-            threads = (int)strtol(optarg, &end, 10);
-            if (end == optarg || *end || threads < 1 || threads > 256) {
-                cli_fail(cmd, "--threads '%s': 1..256", optarg);
-                return 2;
-            }
-            break;
-        case 'h': fputs(score_usage, stdout); return 0;
-        default:
-            cli_fail(cmd, "unknown or incomplete option '%s' (see --help)", argv[optind - 1]);
-            return 2;
-        }
-    }
-    if (optind != argc) {
-        cli_fail(cmd, "unexpected argument '%s' (see --help)", argv[optind]);
-        return 2;
-    }
-    if (!model_path) {
-        cli_fail(cmd, "--model is required (see --help)");
-        return 2;
-    }
+    score_args a = {0};
+    a.batch = 64;
+    a.threads = 1;
+    cli_common com = {0};
+    int first = 0;
+    int pst = cli_parse(&score_cmd, argc, argv, &com, score_option, &a, &first);
+    if (pst >= 0)
+        return pst;
+    if (first != argc)
+        return cli_usage_error(cmd, "unexpected argument '%s'", argv[first]);
+    if (!a.model_path)
+        return cli_usage_error(cmd, "--model is required");
+    const char *model_path = a.model_path, *list_path = a.list_path, *feat_text = a.feat_text;
+    const char *table_path = a.table_path, *id = a.id, *tensors = a.tensors;
+    const char *out_path = com.output;
+    const char *const *path = a.path;
+    int batch = (int)a.batch, threads = (int)a.threads, all_steps = a.all_steps;
     int single = path[0] || path[1] || path[2];
-    if (tensors && (single || list_path || feat_text || table_path)) {
-        cli_fail(cmd, "--tensors scores prepared sequences: not with stamps, --list or "
-                 "features (see --help)");
-        return 2;
-    }
-    if (!tensors && (all_steps || out_path)) {
-        cli_fail(cmd, "--all-steps and --output go with --tensors (see --help)");
-        return 2;
-    }
+    if (tensors && (single || list_path || feat_text || table_path))
+        return cli_usage_error(cmd, "--tensors scores prepared sequences: not with stamps, "
+                                    "--list or features");
+    if (!tensors && all_steps)
+        return cli_usage_error(cmd, "--all-steps goes with --tensors");
     if (tensors) {
         sv_error err;
         sv_error_clear(&err);
@@ -349,18 +334,17 @@ int cmd_score(int argc, char **argv)
         sv_model_free(m);
         return rc;
     }
-    if (single == !!list_path) {
-        cli_fail(cmd, "give either --sci/--ref/--diff or --list (see --help)");
-        return 2;
-    }
-    if (table_path && !list_path) {
-        cli_fail(cmd, "--features-table goes with --list; use --features for one triplet");
-        return 2;
-    }
-    if (feat_text && list_path) {
-        cli_fail(cmd, "--features is for one triplet; use --features-table with --list");
-        return 2;
-    }
+    if (single == !!list_path)
+        return cli_usage_error(cmd, "give either --sci/--ref/--diff or --list");
+    if (table_path && !list_path)
+        return cli_usage_error(cmd, "--features-table goes with --list; use --features for "
+                                    "one triplet");
+    if (feat_text && list_path)
+        return cli_usage_error(cmd, "--features is for one triplet; use --features-table "
+                                    "with --list");
+    cli_common to_file = {com.output, 0, 0}; /* -q leaves the scores on stdout */
+    if (cli_redirect_stdout(cmd, &to_file))
+        return CLI_FAILED;
 
     sv_error err;
     sv_error_clear(&err);
@@ -493,9 +477,10 @@ int cmd_score(int argc, char **argv)
         }
         if (!bad_list && n > 0)
             failed += score_chunk(cmd, m, sc, items, n, chunk_first, ft, NULL);
-        if (!bad_list && row == 0)
+        if (!bad_list && row == 0 && !com.quiet)
             fprintf(stderr, "stampvet score: %s: no triplets\n", list_path);
-        if (!bad_list && ft && !sv_feature_table_id_column(ft) && sv_feature_table_rows(ft) != row)
+        if (!bad_list && ft && !sv_feature_table_id_column(ft) &&
+            sv_feature_table_rows(ft) != row && !com.quiet)
             fprintf(stderr, "stampvet score: warning: %s has %ld rows for %ld triplets (matched "
                     "by order: it has no id/candid column)\n", table_path,
                     sv_feature_table_rows(ft), row);

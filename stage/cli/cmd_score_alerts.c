@@ -5,12 +5,12 @@
 #endif
 
 #include <errno.h>
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
+#include "cli/cli_opts.h"
 #include "cli/commands.h"
 #include "model/model_fits.h"
 #include "fits/report_file.h"
@@ -20,12 +20,32 @@
 #include "pipeline/alert_score.h"
 #endif
 
-static const char alerts_usage[] =
-    "usage: stampvet score --model M.fits --alerts FILE.avro [FILE.avro ...]\n"
-    "                      [-o SCORES.csv|SCORES.fits] [--schema S.avsc]\n"
-    "                      [--save-cutouts DIR] [--lc-model LC.fits]\n"
-    "                      [--batch N] [--threads N]\n"
-    "\n"
+enum { A_MODEL = 256, A_ALERTS, A_SCHEMA, A_CUTOUTS, A_LCMODEL, A_BATCH, A_THREADS };
+
+static const cli_opt alerts_opts[] = {
+    {"model", A_MODEL, "FILE", "stampvet stamp model file; required"},
+    {"alerts", A_ALERTS, "FILE", "Avro container files (codecs null, deflate, snappy);\n"
+                                 "more files may follow as arguments"},
+    {"schema", A_SCHEMA, "S.avsc", "the writer schema, for schemaless messages (Kafka's\n"
+                                   "Avro binary, with or without the Confluent prefix),\n"
+                                   "one message per file"},
+    {"save-cutouts", A_CUTOUTS, "DIR", "also write each alert's cutouts as stored in the\n"
+                                       "packet: DIR/<id>_{sci,ref,diff}.fits[.gz]"},
+    {"lc-model", A_LCMODEL, "LC.fits", "also classify each alert's light curve: the\n"
+                                       "packet's history (prv_candidates /\n"
+                                       "prvDiaSources) plus the alert itself, up to its\n"
+                                       "time: lc_p_<class>, lc_class, lc_flags (1 no\n"
+                                       "history, 2 no detection)"},
+    {"batch", A_BATCH, "N", "alerts per network call, in [1, 4096] (64)"},
+    {"threads", A_THREADS, "N", "threads of each network call, in [1, 256] (1)"},
+    {NULL, 0, NULL, NULL},
+};
+
+static const cli_cmd alerts_cmd = {
+    "score",
+    "stampvet score --model M.fits --alerts FILE.avro [FILE.avro ...]\n"
+    "       [-o SCORES.csv|SCORES.fits] [--schema S.avsc] [--save-cutouts DIR]\n"
+    "       [--lc-model LC.fits] [--batch N] [--threads N] [-q|-v]",
     "Score survey alert packets (Apache Avro) as brokers receive them: ZTF\n"
     "(schema 3.x: candidate, prv_candidates, gzipped-FITS cutouts) and LSST /\n"
     "Rubin (diaSource, prvDiaSources, FITS cutouts).  The science, template and\n"
@@ -33,28 +53,56 @@ static const char alerts_usage[] =
     "--diff` scores the same cutouts as files.  One row per alert, in input order:\n"
     "  ZTF:  candid, objectId, drb, drbversion, packet_drb, nprv, flags, ...\n"
     "  LSST: diaSourceId, diaObjectId, reliability, reliabilityVersion, ...\n"
-    "(a class model gives p_<class> and class instead of drb / reliability).\n"
-    "\n"
-    "  --alerts FILE ...     Avro container files (codecs null, deflate, snappy);\n"
-    "                        more files may follow as arguments\n"
-    "  -o FILE               write the table (CSV or FITS by the name, atomically);\n"
-    "                        default: CSV on standard output\n"
-    "  --schema S.avsc       the writer schema, for schemaless messages (Kafka's\n"
-    "                        Avro binary, with or without the Confluent prefix),\n"
-    "                        one message per file\n"
-    "  --save-cutouts DIR    also write each alert's cutouts as stored in the\n"
-    "                        packet: DIR/<id>_{sci,ref,diff}.fits[.gz]\n"
-    "  --lc-model LC.fits    also classify each alert's light curve: the packet's\n"
-    "                        history (prv_candidates / prvDiaSources) plus the\n"
-    "                        alert itself, up to its time: lc_p_<class>,\n"
-    "                        lc_class, lc_flags (1 no history, 2 no detection)\n"
-    "  --batch N             alerts per network call (64)\n"
-    "  --threads N           threads of each network call (1)\n"
-    "\n"
+    "(a class model gives p_<class> and class instead of drb / reliability).",
+    alerts_opts,
+    "write the table (CSV or FITS by the name, atomically;\n"
+    "never one of the inputs); default: CSV on stdout",
     "An alert that cannot be decoded or lacks a cutout is a flagged row with its\n"
-    "reason (flags, error) and a message on stderr naming the file and record;\n"
-    "the exit status is then 1.  A file that cannot be read at all is one flagged\n"
-    "row.  Nothing is dropped.\n";
+    "reason (flags, error) and a message on stderr naming the file and record\n"
+    "(none with -q); the exit status is then 1.  A file that cannot be read at\n"
+    "all is one flagged row.  Nothing is dropped."
+#ifndef HAVE_AVRO
+    "\n\nNOT AVAILABLE in this build: configure found no Avro C library\n"
+    "(apt-get install -y libavro-dev, then configure --with-avro)."
+#endif
+};
+
+typedef struct alerts_args {
+    const char *model_path, *schema, *save_dir, *lc_path;
+    long batch, threads;
+    int n_files;
+    char **files;
+} alerts_args;
+
+static int alerts_option(void *user, int key, const char *arg)
+{
+    alerts_args *a = user;
+    switch (key) {
+    case A_MODEL: a->model_path = arg; return 0;
+    case A_ALERTS: a->files[a->n_files++] = (char *)arg; return 0;
+    case A_SCHEMA: a->schema = arg; return 0;
+    case A_CUTOUTS: a->save_dir = arg; return 0;
+    case A_LCMODEL: a->lc_path = arg; return 0;
+    case A_BATCH: return cli_parse_long("score", "batch", arg, 1, 4096, &a->batch);
+    case A_THREADS: return cli_parse_long("score", "threads", arg, 1, 256, &a->threads);
+    default: return CLI_USAGE;
+    }
+}
+
+/* Parse the alerts form's command line into *a (a->files: argc + 1 slots).
+ * Returns -1 to go on, else the exit status (0 after --help). */
+static int alerts_parse(int argc, char **argv, alerts_args *a, cli_common *com)
+{
+    int first = 0;
+    int st = cli_parse(&alerts_cmd, argc, argv, com, alerts_option, a, &first);
+    if (st >= 0)
+        return st;
+    while (first < argc)
+        a->files[a->n_files++] = argv[first++];
+    if (!a->model_path || a->n_files == 0)
+        return cli_usage_error("score", "--model and --alerts FILE are required");
+    return -1;
+}
 
 #ifdef HAVE_AVRO
 
@@ -104,78 +152,32 @@ static int save_cutouts(const char *cmd, const char *dir, const sv_alert_set *se
     return bad;
 }
 
-static int parse_int(const char *cmd, const char *opt, const char *s, int lo, int hi, int *out)
-{
-    char *end;
-    long v = strtol(s, &end, 10);
-    if (end == s || *end || v < lo || v > hi) {
-        cli_fail(cmd, "%s '%s': %d..%d", opt, s, lo, hi);
-        return -1;
-    }
-    *out = (int)v;
-    return 0;
-}
-
 int cmd_score_alerts(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"model", required_argument, NULL, 'm'},
-        {"alerts", required_argument, NULL, 'a'},
-        {"schema", required_argument, NULL, 'S'},
-        {"save-cutouts", required_argument, NULL, 'C'},
-        {"lc-model", required_argument, NULL, 'L'},
-        {"batch", required_argument, NULL, 'b'},
-        {"threads", required_argument, NULL, 't'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
-    };
     const char *cmd = "score";
-    const char *model_path = NULL, *out_path = NULL, *schema = NULL, *save_dir = NULL;
-    const char *lc_path = NULL;
-    int batch = 64, threads = 1, c, n_files = 0;
-    char **files = calloc((size_t)argc + 1, sizeof *files);
-    if (!files)
+    alerts_args a = {0};
+    a.batch = 64;
+    a.threads = 1;
+    cli_common com = {0};
+    a.files = calloc((size_t)argc + 1, sizeof *a.files);
+    if (!a.files)
         return cli_fail(cmd, "out of memory");
-    optind = 1;
-    opterr = 0;
-    while ((c = getopt_long(argc, argv, "ho:", opts, NULL)) != -1) {
-        switch (c) {
-        case 'm': model_path = optarg; break;
-        case 'a': files[n_files++] = optarg; break;
-        case 'o': out_path = optarg; break;
-        case 'S': schema = optarg; break;
-        case 'C': save_dir = optarg; break;
-        case 'L': lc_path = optarg; break;
-        case 'b':
-            if (parse_int(cmd, "--batch", optarg, 1, 4096, &batch))
-                goto usage;
-            break;
-        case 't':
-            if (parse_int(cmd, "--threads", optarg, 1, 256, &threads))
-                goto usage;
-            break;
-        case 'h':
-            fputs(alerts_usage, stdout);
-            free(files);
-            return 0;
-        default:
-            cli_fail(cmd, "unknown or incomplete option '%s' (see --help)", argv[optind - 1]);
-            goto usage;
-        }
+    int pst = alerts_parse(argc, argv, &a, &com);
+    if (pst >= 0) {
+        free(a.files);
+        return pst;
     }
-    while (optind < argc)
-        files[n_files++] = argv[optind++];
-    if (!model_path || n_files == 0) {
-        cli_fail(cmd, "--model and --alerts FILE are required (see --help)");
-        goto usage;
-    }
+    const char *model_path = a.model_path, *out_path = com.output, *schema = a.schema;
+    const char *save_dir = a.save_dir, *lc_path = a.lc_path;
+    int batch = (int)a.batch, threads = (int)a.threads, n_files = a.n_files;
+    char **files = a.files;
     if (out_path && !sv_report_kind(out_path)) {
-        cli_fail(cmd, "-o %s: the name must end in .csv or .fits", out_path);
+        cli_usage_error(cmd, "-o %s: the name must end in .csv or .fits", out_path);
         goto usage;
     }
     for (int i = 0; out_path && i < n_files; i++)
         if (same_file(out_path, files[i]) || strcmp(out_path, files[i]) == 0) {
-            cli_fail(cmd, "-o %s is one of the inputs: not overwritten", out_path);
+            cli_usage_error(cmd, "-o %s is one of the inputs: not overwritten", out_path);
             goto usage;
         }
 
@@ -229,8 +231,9 @@ int cmd_score_alerts(int argc, char **argv)
         sv_alert_set_free(&set);
         for (long k = first; k < tab.n; k++)
             if (tab.rows[k].flags) {
-                fprintf(stderr, "stampvet score: %s\n", tab.rows[k].error[0]
-                        ? tab.rows[k].error : "flagged alert");
+                if (!com.quiet)
+                    fprintf(stderr, "stampvet score: %s\n",
+                            tab.rows[k].error[0] ? tab.rows[k].error : "flagged alert");
                 flagged = 1;
             }
     }
@@ -261,13 +264,15 @@ usage:
 
 int cmd_score_alerts(int argc, char **argv)
 {
-    for (int i = 1; i < argc; i++)
-        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-            fputs(alerts_usage, stdout);
-            puts("\nNOT AVAILABLE in this build: configure found no Avro C library "
-                 "(apt-get install -y libavro-dev, then configure --with-avro).");
-            return 0;
-        }
+    alerts_args a = {0};
+    cli_common com = {0};
+    a.files = calloc((size_t)argc + 1, sizeof *a.files);
+    if (!a.files)
+        return cli_fail("score", "out of memory");
+    int pst = alerts_parse(argc, argv, &a, &com);
+    free(a.files);
+    if (pst >= 0)
+        return pst;
     cli_fail("score", "--alerts: this stampvet was built without Avro (install libavro-dev "
              "and configure --with-avro)");
     return 2;

@@ -1,58 +1,15 @@
 /* cmd_simulate.c — `stampvet simulate`: labelled stamp sets and full
  * exposures from the survey simulator (stage/sim_*.h, doc/simulation.md). */
-#include <getopt.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli/cli_opts.h"
 #include "cli/commands.h"
 #include "cli/lc_cli.h"
 #include "sim/sim_exposure.h"
 #include "sim/sim_stamps.h"
-
-static void usage(FILE *out)
-{
-    fprintf(out,
-            "usage: stampvet simulate --stamps N [options] -o OUT.fits\n"
-            "       stampvet simulate --exposure [options] -o PREFIX\n"
-            "       stampvet simulate --lightcurves N --survey ztf|lsst -o LC.fits "
-            "(see --lightcurves 1 --help)\n\n"
-            "Simulated survey data with truth (physics and sources: doc/simulation.md).\n"
-            "--stamps writes a labelled-stamps FITS table (the training-data layout);\n"
-            "--exposure writes PREFIX_sci.fits, PREFIX_ref.fits, PREFIX_diff.fits (TAN WCS)\n"
-            "and PREFIX_det.fits (ZTF-style detection table with truth columns).\n"
-            "The output depends only on the options and the seed, not on --threads.\n\n"
-            "common options:\n"
-            "  --survey NAME        ztf (default) or ilmt\n"
-            "  --band B             band (default: ztf r, ilmt i'; ztf: g r; ilmt: g' r' i')\n"
-            "  --seed S             random seed (default 1)\n"
-            "  --snr-min X          detection threshold |S/N| and faintest real (5)\n"
-            "  --snr-max X          brightest real S/N drawn (100)\n"
-            "  --snr-slope K        reals drawn from N(>S/N) ~ (S/N)^-K; 0 = log-uniform (1.5)\n"
-            "  --mag-min M --mag-max M\n"
-            "                       reals uniform in difference magnitude instead of S/N\n"
-            "  --bogus-mix W,...    7 weights: dipole,psf_resid,cosmic_ray,hot_pixel,\n"
-            "                       bad_column,saturated,noise_peak (20,20,15,10,5,10,2)\n"
-            "  --threads N          worker threads (1)\n"
-            "  -o, --output PATH    output file (stamps) or prefix (exposure)\n"
-            "  -q, --quiet          no progress on stderr\n\n"
-            "stamp sets:\n"
-            "  --stamps N           number of stamp triplets\n"
-            "  --scheme S           rb (bogus, real), 3class (transient, variable,\n"
-            "                       asteroid), 4class (... and bogus); default rb\n"
-            "  --balance W,...      class weights in the scheme's label order (equal)\n"
-            "  --real-mix T,V,A     rb: transient, variable, asteroid among reals (1,1,1)\n"
-            "  --stamp-size S       stamp side in pixels (63; detection at pixel S/2, 0-based)\n"
-            "  --first-id N         ID of the first stamp (1)\n\n"
-            "exposures:\n"
-            "  --exposure           simulate a full exposure\n"
-            "  --size W[xH]         image size in pixels (3072)\n"
-            "  --detections N       injected detections (10000)\n"
-            "  --balance T,V,A,B    transient, variable, asteroid, bogus (0.10,0.25,0.05,0.60)\n"
-            "  --ra DEG --dec DEG   field centre (survey default)\n"
-            "  --mask               also write PREFIX_mask.fits (artefact bits)\n");
-}
 
 static void progress(long done, long total, void *user)
 {
@@ -79,165 +36,195 @@ static int parse_long(const char *s, long *v)
 enum {
     O_SURVEY = 256, O_BAND, O_SEED, O_SNRMIN, O_SNRMAX, O_SNRSLOPE, O_MAGMIN, O_MAGMAX,
     O_BOGUS, O_THREADS, O_STAMPS, O_SCHEME, O_BALANCE, O_REALMIX, O_SSIZE, O_FIRSTID,
-    O_EXPOSURE, O_SIZE, O_DET, O_RA, O_DEC, O_MASK
+    O_EXPOSURE, O_SIZE, O_DET, O_RA, O_DEC, O_MASK, O_LC
 };
+
+static const cli_opt simulate_opts[] = {
+    {"simulation", 0, NULL, NULL},
+    {"survey", O_SURVEY, "NAME", "ztf (default) or ilmt"},
+    {"band", O_BAND, "B", "band (default: ztf r, ilmt i'; ztf: g r; ilmt: g' r' i')"},
+    {"seed", O_SEED, "S", "random seed (default 1)"},
+    {"snr-min", O_SNRMIN, "X", "detection threshold |S/N| and faintest real (5)"},
+    {"snr-max", O_SNRMAX, "X", "brightest real S/N drawn (100)"},
+    {"snr-slope", O_SNRSLOPE, "K", "reals drawn from N(>S/N) ~ (S/N)^-K; 0 = log-uniform\n"
+                                   "(1.5)"},
+    {"mag-min", O_MAGMIN, "M", "with --mag-max: reals uniform in difference magnitude\n"
+                               "instead of S/N"},
+    {"mag-max", O_MAGMAX, "M", "(see --mag-min)"},
+    {"bogus-mix", O_BOGUS, "W,...", "7 weights: dipole,psf_resid,cosmic_ray,hot_pixel,\n"
+                                    "bad_column,saturated,noise_peak (20,20,15,10,5,10,2)"},
+    {"threads", O_THREADS, "N", "worker threads, in [1, 64] (1)"},
+    {"stamp sets", 0, NULL, NULL},
+    {"stamps", O_STAMPS, "N", "number of stamp triplets"},
+    {"scheme", O_SCHEME, "S", "rb (bogus, real), 3class (transient, variable,\n"
+                              "asteroid), 4class (... and bogus); default rb"},
+    {"balance", O_BALANCE, "W,...", "class weights in the scheme's label order (equal);\n"
+                                    "exposures: transient, variable, asteroid, bogus\n"
+                                    "(0.10,0.25,0.05,0.60)"},
+    {"real-mix", O_REALMIX, "T,V,A", "rb: transient, variable, asteroid among reals\n"
+                                     "(1,1,1)"},
+    {"stamp-size", O_SSIZE, "S", "stamp side in pixels, in [8, 1024] (63; detection at\n"
+                                 "pixel S/2, 0-based)"},
+    {"first-id", O_FIRSTID, "N", "ID of the first stamp (1)"},
+    {"exposures", 0, NULL, NULL},
+    {"exposure", O_EXPOSURE, NULL, "simulate a full exposure"},
+    {"size", O_SIZE, "W[xH]", "image size in pixels, each in [64, 65536] (3072)"},
+    {"detections", O_DET, "N", "injected detections (10000)"},
+    {"ra", O_RA, "DEG", "field centre (survey default)"},
+    {"dec", O_DEC, "DEG", "field centre (survey default)"},
+    {"mask", O_MASK, NULL, "also write PREFIX_mask.fits (artefact bits)"},
+    {"light curves", 0, NULL, NULL},
+    {"lightcurves", O_LC, "N", "simulated light curves instead (see stampvet simulate\n"
+                               "--lightcurves 1 --help)"},
+    {NULL, 0, NULL, NULL},
+};
+
+static const cli_cmd simulate_cmd = {
+    "simulate",
+    "stampvet simulate --stamps N [options] -o OUT.fits\n"
+    "stampvet simulate --exposure [options] -o PREFIX\n"
+    "stampvet simulate --lightcurves N --survey ztf|lsst -o LC.fits (see --lightcurves 1 "
+    "--help)",
+    "Simulated survey data with truth (physics and sources: doc/simulation.md).\n"
+    "--stamps writes a labelled-stamps FITS table (the training-data layout);\n"
+    "--exposure writes PREFIX_sci.fits, PREFIX_ref.fits, PREFIX_diff.fits (TAN WCS)\n"
+    "and PREFIX_det.fits (ZTF-style detection table with truth columns).\n"
+    "The output depends only on the options and the seed, not on --threads.",
+    simulate_opts,
+    "output file (stamps) or prefix (exposure); required",
+    "-q: no progress on stderr (the 'wrote' line stays on stdout)."};
+
+typedef struct sim_args {
+    sv_sim_stamp_params sp;
+    sv_sim_exposure_params ep;
+    sv_sim_config cfg;
+    const char *balance, *scheme, *realmix, *bogus;
+    int exposure, have_stamps, threads;
+} sim_args;
+
+static int sim_option(void *user, int c, const char *arg)
+{
+    sim_args *a = user;
+    sv_sim_config *cfg = &a->cfg;
+    long v;
+    double d;
+    switch (c) {
+    case O_SURVEY: snprintf(cfg->survey, sizeof cfg->survey, "%s", arg); return 0;
+    case O_BAND: snprintf(cfg->band, sizeof cfg->band, "%s", arg); return 0;
+    case O_SEED: return cli_parse_seed("simulate", arg, &cfg->seed) ? CLI_USAGE : 0;
+    case O_SNRMIN:
+    case O_SNRMAX:
+    case O_SNRSLOPE:
+    case O_MAGMIN:
+    case O_MAGMAX:
+    case O_RA:
+    case O_DEC:
+        if (parse_double(arg, &d))
+            return cli_usage_error("simulate", "%s '%s': not a number",
+                                   c == O_SNRMIN     ? "--snr-min"
+                                   : c == O_SNRMAX   ? "--snr-max"
+                                   : c == O_SNRSLOPE ? "--snr-slope"
+                                   : c == O_MAGMIN   ? "--mag-min"
+                                   : c == O_MAGMAX   ? "--mag-max"
+                                   : c == O_RA       ? "--ra"
+                                                     : "--dec",
+                                   arg);
+        if (c == O_SNRMIN)
+            cfg->snr_min = d;
+        else if (c == O_SNRMAX)
+            cfg->snr_max = d;
+        else if (c == O_SNRSLOPE)
+            cfg->snr_slope = d;
+        else if (c == O_MAGMIN)
+            cfg->mag_min = d;
+        else if (c == O_MAGMAX)
+            cfg->mag_max = d;
+        else if (c == O_RA)
+            a->ep.ra0 = d;
+        else
+            a->ep.dec0 = d;
+        return 0;
+    case O_BOGUS: a->bogus = arg; return 0;
+    case O_THREADS:
+        if (cli_parse_long("simulate", "threads", arg, 1, 64, &v))
+            return CLI_USAGE;
+        a->threads = (int)v;
+        return 0;
+    case O_SSIZE:
+        if (cli_parse_long("simulate", "stamp-size", arg, 8, 1024, &v))
+            return CLI_USAGE;
+        a->sp.stamp_size = (int)v;
+        return 0;
+    case O_STAMPS:
+    case O_FIRSTID:
+    case O_DET:
+        if (parse_long(arg, &v))
+            return cli_usage_error("simulate", "%s '%s': not an integer",
+                                   c == O_STAMPS ? "--stamps" : c == O_FIRSTID ? "--first-id"
+                                                                                : "--detections",
+                                   arg);
+        if (c == O_STAMPS) {
+            a->sp.n = v;
+            a->have_stamps = 1;
+        } else if (c == O_FIRSTID)
+            a->sp.first_id = v;
+        else
+            a->ep.n_det = v;
+        return 0;
+    case O_SCHEME: a->scheme = arg; return 0;
+    case O_BALANCE: a->balance = arg; return 0;
+    case O_REALMIX: a->realmix = arg; return 0;
+    case O_EXPOSURE: a->exposure = 1; return 0;
+    case O_SIZE: {
+        char *end;
+        long w = strtol(arg, &end, 10), h = w;
+        if (end != arg && (*end == 'x' || *end == 'X')) {
+            char *e2;
+            h = strtol(end + 1, &e2, 10);
+            end = e2;
+        }
+        if (end == arg || *end || w < 64 || h < 64 || w > 65536 || h > 65536)
+            return cli_usage_error("simulate", "--size: '%s' is not W or WxH in [64, 65536]",
+                                   arg);
+        a->ep.width = (int)w;
+        a->ep.height = (int)h;
+        return 0;
+    }
+    case O_MASK: a->ep.with_mask = 1; return 0;
+    default: return CLI_USAGE; /* O_LC: cmd_lc_simulate's */
+    }
+}
 
 int cmd_simulate(int argc, char **argv)
 {
     if (lc_cli_wants(argc, argv)) /* light curves: cmd_lc.c */
         return cmd_lc_simulate(argc, argv);
-    static const struct option opts[] = {
-        {"survey", required_argument, NULL, O_SURVEY},
-        {"band", required_argument, NULL, O_BAND},
-        {"seed", required_argument, NULL, O_SEED},
-        {"snr-min", required_argument, NULL, O_SNRMIN},
-        {"snr-max", required_argument, NULL, O_SNRMAX},
-        {"snr-slope", required_argument, NULL, O_SNRSLOPE},
-        {"mag-min", required_argument, NULL, O_MAGMIN},
-        {"mag-max", required_argument, NULL, O_MAGMAX},
-        {"bogus-mix", required_argument, NULL, O_BOGUS},
-        {"threads", required_argument, NULL, O_THREADS},
-        {"stamps", required_argument, NULL, O_STAMPS},
-        {"scheme", required_argument, NULL, O_SCHEME},
-        {"balance", required_argument, NULL, O_BALANCE},
-        {"real-mix", required_argument, NULL, O_REALMIX},
-        {"stamp-size", required_argument, NULL, O_SSIZE},
-        {"first-id", required_argument, NULL, O_FIRSTID},
-        {"exposure", no_argument, NULL, O_EXPOSURE},
-        {"size", required_argument, NULL, O_SIZE},
-        {"detections", required_argument, NULL, O_DET},
-        {"ra", required_argument, NULL, O_RA},
-        {"dec", required_argument, NULL, O_DEC},
-        {"mask", no_argument, NULL, O_MASK},
-        {"output", required_argument, NULL, 'o'},
-        {"quiet", no_argument, NULL, 'q'},
-        {"help", no_argument, NULL, 'h'},
-        {0},
-    };
-    sv_sim_stamp_params sp;
-    sv_sim_exposure_params ep;
-    sv_sim_stamp_params_default(&sp);
-    sv_sim_exposure_params_default(&ep);
-    sv_sim_config cfg = sp.cfg; /* common settings, copied to both at the end */
+    sim_args a;
+    memset(&a, 0, sizeof a);
+    sv_sim_stamp_params_default(&a.sp);
+    sv_sim_exposure_params_default(&a.ep);
+    a.cfg = a.sp.cfg; /* common settings, copied to both at the end */
+    a.threads = 1;
+    cli_common com = {0};
+    int first = 0;
+    int pst = cli_parse(&simulate_cmd, argc, argv, &com, sim_option, &a, &first);
+    if (pst >= 0)
+        return pst;
+    sv_sim_stamp_params sp = a.sp;
+    sv_sim_exposure_params ep = a.ep;
+    sv_sim_config cfg = a.cfg;
     sv_error err;
     sv_error_clear(&err);
-    const char *out = NULL, *balance = NULL, *scheme = NULL, *realmix = NULL, *bogus = NULL;
-    int exposure = 0, quiet = 0, have_stamps = 0, threads = 1;
-    long v;
-    double d;
-    int c;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "o:qh", opts, NULL)) != -1) {
-        switch (c) {
-        case 'h':
-            usage(stdout);
-            return 0;
-        case 'o':
-            out = optarg;
-            break;
-        case 'q':
-            quiet = 1;
-            break;
-        case O_SURVEY:
-            snprintf(cfg.survey, sizeof cfg.survey, "%s", optarg);
-            break;
-        case O_BAND:
-            snprintf(cfg.band, sizeof cfg.band, "%s", optarg);
-            break;
-        case O_SEED:
-            if (cli_parse_seed("simulate", optarg, &cfg.seed))
-                return 2;
-            break;
-        case O_SNRMIN:
-        case O_SNRMAX:
-        case O_SNRSLOPE:
-        case O_MAGMIN:
-        case O_MAGMAX:
-        case O_RA:
-        case O_DEC:
-            if (parse_double(optarg, &d))
-                return cli_fail("simulate", "%s '%s': not a number", argv[optind - 1], optarg), 2;
-            if (c == O_SNRMIN)
-                cfg.snr_min = d;
-            else if (c == O_SNRMAX)
-                cfg.snr_max = d;
-            else if (c == O_SNRSLOPE)
-                cfg.snr_slope = d;
-            else if (c == O_MAGMIN)
-                cfg.mag_min = d;
-            else if (c == O_MAGMAX)
-                cfg.mag_max = d;
-            else if (c == O_RA)
-                ep.ra0 = d;
-            else
-                ep.dec0 = d;
-            break;
-        case O_BOGUS:
-            bogus = optarg;
-            break;
-        case O_THREADS:
-        case O_STAMPS:
-        case O_SSIZE:
-        case O_FIRSTID:
-        case O_DET:
-            if (parse_long(optarg, &v))
-                return cli_fail("simulate", "%s '%s': not an integer", argv[optind - 1], optarg), 2;
-            if (c == O_THREADS) {
-                if (v < 1 || v > 64)
-                    return cli_fail("simulate", "--threads %ld: 1..64", v), 2;
-                threads = (int)v;
-            } else if (c == O_STAMPS) {
-                sp.n = v;
-                have_stamps = 1;
-            } else if (c == O_SSIZE) {
-                if (v < 8 || v > 1024)
-                    return cli_fail("simulate", "--stamp-size %ld: 8..1024", v), 2;
-                sp.stamp_size = (int)v;
-            } else if (c == O_FIRSTID)
-                sp.first_id = v;
-            else
-                ep.n_det = v;
-            break;
-        case O_SCHEME:
-            scheme = optarg;
-            break;
-        case O_BALANCE:
-            balance = optarg;
-            break;
-        case O_REALMIX:
-            realmix = optarg;
-            break;
-        case O_EXPOSURE:
-            exposure = 1;
-            break;
-        case O_SIZE: {
-            char *end;
-            long w = strtol(optarg, &end, 10), h = w;
-            if (end != optarg && (*end == 'x' || *end == 'X')) {
-                char *e2;
-                h = strtol(end + 1, &e2, 10);
-                end = e2;
-            }
-            if (end == optarg || *end || w < 64 || h < 64 || w > 65536 || h > 65536)
-                return cli_fail("simulate", "--size '%s': W or WxH, 64..65536", optarg), 2;
-            ep.width = (int)w;
-            ep.height = (int)h;
-            break;
-        }
-        case O_MASK:
-            ep.with_mask = 1;
-            break;
-        default:
-            usage(stderr);
-            return 2;
-        }
-    }
-    if (optind < argc)
-        return cli_fail("simulate", "unexpected argument '%s'", argv[optind]), 2;
+    const char *out = com.output, *balance = a.balance, *scheme = a.scheme;
+    const char *realmix = a.realmix, *bogus = a.bogus;
+    int exposure = a.exposure, quiet = com.quiet, have_stamps = a.have_stamps;
+    int threads = a.threads;
+    if (first < argc)
+        return cli_usage_error("simulate", "unexpected argument '%s'", argv[first]);
     if (exposure == have_stamps)
-        return cli_fail("simulate", "give exactly one of --stamps N and --exposure"), 2;
+        return cli_usage_error("simulate", "give exactly one of --stamps N and --exposure");
     if (!out)
-        return cli_fail("simulate", "no output: -o %s", exposure ? "PREFIX" : "OUT.fits"), 2;
+        return cli_usage_error("simulate", "no output: -o %s", exposure ? "PREFIX" : "OUT.fits");
     if (bogus && sv_sim_parse_weights(bogus, cfg.bogus_weight, SV_SIM_NBOGUS, "--bogus-mix", &err))
         return cli_fail("simulate", "%s", err.text), 2;
 

@@ -1,6 +1,5 @@
 /* cmd_train.c — `stampvet train`: train a model from scratch on a labelled
  * stamp table (train.h). */
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,25 +13,34 @@
 #include "train/train.h"
 #include "cli/train_opts.h"
 
-enum { OPT_ARCH = 1, OPT_NORM };
+enum { OPT_ARCH = 256, OPT_NORM };
 
-static void help(void)
-{
-    printf("usage: stampvet train --data TABLE.fits --out MODEL.fits [options]\n\n"
-           "Train a stamp classifier from scratch on a labelled-stamps table (the table\n"
-           "`stampvet simulate` writes, or a team's own labels in the same layout):\n"
-           "minibatch Adam on class-weighted cross-entropy, flip/rot90 augmentation, a\n"
-           "stratified validation split with early stopping (best weights kept), one\n"
-           "progress line per epoch.  A fixed seed gives bit-identical models.\n\n"
-           "  --data FILE        labelled-stamps table (training data)\n"
-           "  --val FILE         explicit validation table (instead of a split)\n"
-           "  --out FILE         model file to write (FITS, atomically)\n"
-           "  --arch NAME        braai (ZTF's VGG6, default) or mini (small, fast)\n"
-           "  --norm NAME        stamp normalisation: l2 (default), l2-rows, minmax,\n"
-           "                     zscore, none\n"
-           "  --name NAME        model name (default: the output file's base name)\n");
-    train_cli_help(stdout);
-}
+static const cli_opt train_opts[] = {
+    {"files", 0, NULL, NULL},
+    {"data", TOPT_DATA, "FILE", "labelled-stamps table (training data); required"},
+    {"val", TOPT_VAL, "FILE", "explicit validation table (instead of a split)"},
+    {"out", TOPT_OUT, "FILE", "model file to write (FITS, atomically); the same as -o"},
+    {"arch", OPT_ARCH, "NAME", "braai (ZTF's VGG6, default) or mini (small, fast)"},
+    {"norm", OPT_NORM, "NAME", "stamp normalisation: l2 (default), l2-rows, minmax,\n"
+                               "zscore, none"},
+    {"name", TOPT_NAME, "NAME", "model name (default: the output file's base name)"},
+    {"lightcurves", TOPT_LIGHTCURVES, NULL, "the light-curve form (stampvet train\n"
+                                            "--lightcurves --help)"},
+    TRAIN_RECIPE_OPTS,
+    {NULL, 0, NULL, NULL},
+};
+
+static const cli_cmd train_cmd = {
+    "train",
+    "stampvet train --data TABLE.fits -o MODEL.fits [options]",
+    "Train a stamp classifier from scratch on a labelled-stamps table (the table\n"
+    "`stampvet simulate` writes, or a team's own labels in the same layout):\n"
+    "minibatch Adam on class-weighted cross-entropy, flip/rot90 augmentation, a\n"
+    "stratified validation split with early stopping (best weights kept), one\n"
+    "progress line per epoch on stdout.  A fixed seed gives bit-identical models.",
+    train_opts,
+    "the model file to write (FITS, atomically); required",
+    TRAIN_QUIET_NOTE};
 
 typedef struct own_opts {
     const char *arch;
@@ -48,7 +56,7 @@ static int own_option(int c, const char *arg, void *ctx)
         return 0;
     case OPT_NORM:
         if (sv_norm_from_name(arg, &o->norm))
-            return cli_fail("train", "--norm: unknown normalisation '%s'", arg) + 1;
+            return cli_usage_error("train", "--norm: unknown normalisation '%s'", arg);
         return 0;
     default:
         return -1;
@@ -59,16 +67,10 @@ int cmd_train(int argc, char **argv)
 {
     if (lc_cli_wants(argc, argv)) /* light curves: cmd_lc.c */
         return cmd_lc_train(argc, argv);
-    static const struct option opts[] = {TRAIN_FILE_OPTIONS,
-                                         {"arch", required_argument, NULL, OPT_ARCH},
-                                         {"norm", required_argument, NULL, OPT_NORM},
-                                         TRAIN_LONG_OPTIONS,
-                                         {"help", no_argument, NULL, 'h'},
-                                         {0}};
     own_opts o = {"braai", SV_NORM_L2};
     train_cli t;
     train_cli_init(&t, "train");
-    int st = train_cli_parse(&t, argc, argv, opts, help, own_option, &o, TF_DATA | TF_OUT);
+    int st = train_cli_parse(&t, argc, argv, &train_cmd, own_option, &o, TF_DATA | TF_OUT);
     if (st >= 0)
         return st;
     const char *data = t.data, *arch = o.arch;
@@ -77,7 +79,7 @@ int cmd_train(int argc, char **argv)
     for (const char *const *a = sv_arch_names(); *a; a++)
         known |= !strcmp(*a, arch);
     if (!known)
-        return cli_fail("train", "--arch: unknown architecture '%s' (braai, mini)", arch) + 1;
+        return cli_usage_error("train", "--arch: unknown architecture '%s' (braai, mini)", arch);
 
     sv_error err;
     sv_error_clear(&err);

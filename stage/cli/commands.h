@@ -3,9 +3,11 @@
  * Each subcommand lives in its own file stage/cli/cmd_<name>.c and exports
  *   int cmd_<name>(int argc, char **argv);   argv[0] is the subcommand name
  * returning the process exit status (0 success, 1 failure, 2 usage error).
- * It parses its own options (getopt_long), prints its help on --help, prints
- * results on stdout and diagnostics on stderr, and calls the library for the
- * work: the CLI stays thin.
+ * It parses its options with cli_parse from one table (cli_opts.h: the
+ * common -o/-q/-v/-h, --help, the man page and the completion come from
+ * it), prints results on stdout and diagnostics on stderr in one style
+ * ("stampvet NAME: FILE: problem"), and calls the library for the work:
+ * the CLI stays thin.
  */
 #ifndef SV_CLI_COMMANDS_H
 #define SV_CLI_COMMANDS_H
@@ -23,7 +25,9 @@ typedef struct sv_command {
 extern const sv_command sv_commands[];
 
 /* Shared helpers for subcommands (cli_util.c). */
-/* Print "stampvet NAME: message" to stderr; returns 1. */
+/* Print "stampvet NAME: message" to stderr, once: a message that already
+ * begins with "stampvet: " or "stampvet NAME: " (the library's messages
+ * for pipeline hosts) loses that prefix.  Returns 1. */
 int cli_fail(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Seconds on the monotonic clock (for elapsed times). */
 double cli_seconds(void);

@@ -6,126 +6,91 @@
 
 #include "cli/import_opts.h"
 
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cli/commands.h"
 
-int cli_import_parse(const char *cmd, const char *usage, int keras, int argc, char **argv,
-                     sv_import_options *out, const char **in_path_out, const char **out_path_out)
-{
-    static const struct option opts[] = {
-        {"arch", required_argument, NULL, 'a'},
-        {"task", required_argument, NULL, 't'},
-        {"classes", required_argument, NULL, 'c'},
-        {"norm", required_argument, NULL, 'n'},
-        {"channels", required_argument, NULL, 'C'},
-        {"pad", required_argument, NULL, 'p'},
-        {"nan-fill", required_argument, NULL, 'N'},
-        {"pixel-scale", required_argument, NULL, 's'},
-        {"features", required_argument, NULL, 'f'},
-        {"lc-prep", required_argument, NULL, 'L'},
-        {"multilabel", no_argument, NULL, 'M'},
-        {"softmax", no_argument, NULL, 'S'},
-        {"name", required_argument, NULL, 'm'},
-        {"steps", required_argument, NULL, 'T'},
-        {"output", required_argument, NULL, 'o'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
-    };
-    sv_import_options o = sv_import_options_defaults();
-    const char *out_path = NULL;
-    int have_task = 0, c;
-    char *end;
+typedef struct import_parse {
+    const char *cmd;
+    sv_import_options o;
+    int have_task;
+} import_parse;
 
-    optind = 1;
-    opterr = 0;
-    while ((c = getopt_long(argc, argv, "o:h", opts, NULL)) != -1) {
-        switch (c) {
-        case 'a':
-            if (!keras) {
-                cli_fail(cmd, "%s is for Keras files (see --help)", argv[optind - 1]);
-                return 2;
-            }
-            o.arch_path = optarg;
-            break;
-        case 'T': {
-            long v = strtol(optarg, &end, 10);
-            if (end == optarg || *end || v < 1 || v > 1000000) {
-                cli_fail(cmd, "--steps '%s': a number of time steps, 1..1000000", optarg);
-                return 2;
-            }
-            o.steps = (int)v;
-            break;
-        }
-        case 't':
-            have_task = 1;
-            if (!strcmp(optarg, "realbogus"))
-                o.task = SV_TASK_REALBOGUS;
-            else if (!strcmp(optarg, "class"))
-                o.task = SV_TASK_CLASS;
-            else if (!strcmp(optarg, "lightcurve"))
-                o.task = SV_TASK_LIGHTCURVE;
-            else {
-                cli_fail(cmd, "--task '%s': realbogus, class or lightcurve", optarg);
-                return 2;
-            }
-            break;
-        case 'c': o.classes = optarg; break;
-        case 'n':
-            if (sv_norm_from_name(optarg, &o.norm)) {
-                cli_fail(cmd, "--norm '%s': none, l2, l2-rows, minmax or zscore", optarg);
-                return 2;
-            }
-            break;
-        case 'C': o.channels = optarg; break;
-        case 'p':
-        case 'N':
-        case 's': {
-            double v = strtod(optarg, &end);
-            if (end == optarg || *end) {
-                cli_fail(cmd, "'%s' is not a number", optarg);
-                return 2;
-            }
-            if (c == 'p')
-                o.pad_value = (float)v;
-            else if (c == 'N')
-                o.nan_fill = (float)v;
-            else
-                o.pixel_scale = v;
-            break;
-        }
-        case 'f': o.features = optarg; break;
-        case 'L': o.lc_prep = optarg; break;
-        case 'M': o.multilabel = 1; break;
-        case 'S': o.multilabel = 0; break;
-        case 'm': o.name = optarg; break;
-        case 'o': out_path = optarg; break;
-        case 'h': fputs(usage, stdout); return -1;
-        default:
-            cli_fail(cmd, "unknown or incomplete option '%s' (see --help)", argv[optind - 1]);
-            return 2;
-        }
+static int import_option(void *user, int key, const char *arg)
+{
+    import_parse *p = user;
+    sv_import_options *o = &p->o;
+    double v;
+    long l;
+    switch (key) {
+    case IMP_ARCH: o->arch_path = arg; return 0;
+    case IMP_STEPS:
+        if (cli_parse_long(p->cmd, "steps", arg, 1, 1000000, &l))
+            return CLI_USAGE;
+        o->steps = (int)l;
+        return 0;
+    case IMP_TASK:
+        p->have_task = 1;
+        if (!strcmp(arg, "realbogus"))
+            o->task = SV_TASK_REALBOGUS;
+        else if (!strcmp(arg, "class"))
+            o->task = SV_TASK_CLASS;
+        else if (!strcmp(arg, "lightcurve"))
+            o->task = SV_TASK_LIGHTCURVE;
+        else
+            return cli_usage_error(p->cmd, "--task '%s': realbogus, class or lightcurve", arg);
+        return 0;
+    case IMP_CLASSES: o->classes = arg; return 0;
+    case IMP_NORM:
+        if (sv_norm_from_name(arg, &o->norm))
+            return cli_usage_error(p->cmd, "--norm '%s': none, l2, l2-rows, minmax or zscore",
+                                   arg);
+        return 0;
+    case IMP_CHANNELS: o->channels = arg; return 0;
+    case IMP_PAD:
+    case IMP_NANFILL:
+    case IMP_PIXSCALE:
+        if (cli_parse_double(p->cmd,
+                             key == IMP_PAD ? "pad" : key == IMP_NANFILL ? "nan-fill" : "pixel-scale",
+                             arg, key == IMP_PIXSCALE ? 0 : -1e30, 1e30, &v))
+            return CLI_USAGE;
+        if (key == IMP_PAD)
+            o->pad_value = (float)v;
+        else if (key == IMP_NANFILL)
+            o->nan_fill = (float)v;
+        else
+            o->pixel_scale = v;
+        return 0;
+    case IMP_FEATURES: o->features = arg; return 0;
+    case IMP_LCPREP: o->lc_prep = arg; return 0;
+    case IMP_MULTILABEL: o->multilabel = 1; return 0;
+    case IMP_SOFTMAX: o->multilabel = 0; return 0;
+    case IMP_NAME: o->name = arg; return 0;
+    default: return CLI_USAGE;
     }
-    if (optind != argc - 1) {
-        cli_fail(cmd, optind >= argc ? "no model file given (see --help)"
-                                     : "exactly one model file expected (see --help)");
-        return 2;
-    }
-    if (!have_task) {
-        cli_fail(cmd, "--task realbogus|class|lightcurve is required");
-        return 2;
-    }
-    if (!out_path) {
-        cli_fail(cmd, "-o MODEL.fits is required");
-        return 2;
-    }
-    *in_path_out = argv[optind];
-    *out_path_out = out_path;
-    *out = o;
-    return 0;
+}
+
+int cli_import_parse(const cli_cmd *c, int argc, char **argv, sv_import_options *out,
+                     const char **in_path_out, const char **out_path_out, cli_common *com)
+{
+    import_parse p = {c->name, sv_import_options_defaults(), 0};
+    int first = 0;
+    int st = cli_parse(c, argc, argv, com, import_option, &p, &first);
+    if (st >= 0)
+        return st;
+    if (first != argc - 1)
+        return cli_usage_error(c->name, first >= argc ? "no model file given"
+                                                      : "exactly one model file expected");
+    if (!p.have_task)
+        return cli_usage_error(c->name, "--task realbogus|class|lightcurve is required");
+    if (!com->output)
+        return cli_usage_error(c->name, "-o MODEL.fits is required");
+    *in_path_out = argv[first];
+    *out_path_out = com->output;
+    *out = p.o;
+    return -1;
 }
 
 void cli_import_summary(const char *in_path, const char *out_path, const sv_model *m)

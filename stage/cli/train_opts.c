@@ -41,34 +41,6 @@ void train_cli_lightcurves(train_cli *t)
     t->freeze_choices = "none, recurrent, all-but-head";
 }
 
-static int parse_long(const char *cmd, const char *opt, const char *arg, long lo, long hi,
-                      long *out)
-{
-    char *end = NULL;
-    errno = 0;
-    long v = strtol(arg, &end, 10);
-    if (errno || !end || *end || end == arg || v < lo || v > hi) {
-        cli_fail(cmd, "--%s: '%s' is not an integer in %ld..%ld", opt, arg, lo, hi);
-        return -1;
-    }
-    *out = v;
-    return 0;
-}
-
-static int parse_double(const char *cmd, const char *opt, const char *arg, double lo,
-                        double hi, double *out)
-{
-    char *end = NULL;
-    errno = 0;
-    double v = strtod(arg, &end);
-    if (errno || !end || *end || end == arg || !(v >= lo && v <= hi)) {
-        cli_fail(cmd, "--%s: '%s' is not a number in [%g, %g]", opt, arg, lo, hi);
-        return -1;
-    }
-    *out = v;
-    return 0;
-}
-
 int train_cli_option(train_cli *t, int c, const char *arg)
 {
     long l;
@@ -76,17 +48,17 @@ int train_cli_option(train_cli *t, int c, const char *arg)
     sv_train_config *g = &t->cfg;
     switch (c) {
     case TOPT_EPOCHS:
-        if (parse_long(t->cmd, "epochs", arg, 1, SV_TRAIN_MAX_EPOCHS, &l))
+        if (cli_parse_long(t->cmd, "epochs", arg, 1, SV_TRAIN_MAX_EPOCHS, &l))
             return -1;
         g->epochs = (int)l;
         return 1;
     case TOPT_BATCH:
-        if (parse_long(t->cmd, "batch", arg, 1, 65536, &l))
+        if (cli_parse_long(t->cmd, "batch", arg, 1, 65536, &l))
             return -1;
         g->batch = (int)l;
         return 1;
     case TOPT_LR:
-        if (parse_double(t->cmd, "lr", arg, 0, 10, &d))
+        if (cli_parse_double(t->cmd, "lr", arg, 0, 10, &d))
             return -1;
         g->opt.lr = (float)d;
         return 1;
@@ -97,34 +69,34 @@ int train_cli_option(train_cli *t, int c, const char *arg)
         else if (!strcmp(arg, "sgd"))
             g->opt = nn_opt_defaults(NN_OPT_SGD);
         else {
-            cli_fail(t->cmd, "--optimizer: '%s' (adam or sgd)", arg);
+            cli_usage_error(t->cmd, "--optimizer: '%s' (adam or sgd)", arg);
             return -1;
         }
         g->opt.lr = lr;
         return 1;
     }
     case TOPT_MOMENTUM:
-        if (parse_double(t->cmd, "momentum", arg, 0, 1, &d))
+        if (cli_parse_double(t->cmd, "momentum", arg, 0, 1, &d))
             return -1;
         g->opt.momentum = (float)d;
         return 1;
     case TOPT_WEIGHT_DECAY:
-        if (parse_double(t->cmd, "weight-decay", arg, 0, 1, &d))
+        if (cli_parse_double(t->cmd, "weight-decay", arg, 0, 1, &d))
             return -1;
         g->opt.weight_decay = (float)d;
         return 1;
     case TOPT_VAL_FRACTION:
-        if (parse_double(t->cmd, "val-fraction", arg, 0, 0.9, &d))
+        if (cli_parse_double(t->cmd, "val-fraction", arg, 0, 0.9, &d))
             return -1;
         g->val_fraction = d;
         return 1;
     case TOPT_PATIENCE:
-        if (parse_long(t->cmd, "patience", arg, 0, SV_TRAIN_MAX_EPOCHS, &l))
+        if (cli_parse_long(t->cmd, "patience", arg, 0, SV_TRAIN_MAX_EPOCHS, &l))
             return -1;
         g->patience = (int)l;
         return 1;
     case TOPT_MIN_DELTA:
-        if (parse_double(t->cmd, "min-delta", arg, 0, 1e6, &d))
+        if (cli_parse_double(t->cmd, "min-delta", arg, 0, 1e6, &d))
             return -1;
         g->min_delta = d;
         return 1;
@@ -137,39 +109,39 @@ int train_cli_option(train_cli *t, int c, const char *arg)
         else if (!strcmp(arg, "none"))
             g->class_weight = SV_CW_NONE;
         else {
-            cli_fail(t->cmd, "--class-weight: '%s' (balanced or none)", arg);
+            cli_usage_error(t->cmd, "--class-weight: '%s' (balanced or none)", arg);
             return -1;
         }
         return 1;
     case TOPT_SEED:
         return cli_parse_seed(t->cmd, arg, &g->seed) ? -1 : 1;
     case TOPT_THREADS:
-        if (parse_long(t->cmd, "threads", arg, 1, 64, &l))
+        if (cli_parse_long(t->cmd, "threads", arg, 1, 64, &l))
             return -1;
         g->threads = (int)l;
         t->threads_set = 1;
         return 1;
     case TOPT_SLICES:
-        if (parse_long(t->cmd, "slices", arg, 1, 64, &l))
+        if (cli_parse_long(t->cmd, "slices", arg, 1, 64, &l))
             return -1;
         g->slices = (int)l;
         return 1;
     case TOPT_TASK:
         if (strcmp(arg, "realbogus") && strcmp(arg, "class")) {
-            cli_fail(t->cmd, "--task: '%s' (realbogus or class)", arg);
+            cli_usage_error(t->cmd, "--task: '%s' (realbogus or class)", arg);
             return -1;
         }
         snprintf(t->task, sizeof t->task, "%s", arg);
         return 1;
     case TOPT_CLASSES:
         if (strlen(arg) >= sizeof t->classes_text) {
-            cli_fail(t->cmd, "--classes: list too long");
+            cli_usage_error(t->cmd, "--classes: list too long");
             return -1;
         }
         snprintf(t->classes_text, sizeof t->classes_text, "%s", arg);
         return 1;
     case TOPT_MAX_ROWS:
-        if (parse_long(t->cmd, "max-rows", arg, 1, 1L << 40, &l))
+        if (cli_parse_long(t->cmd, "max-rows", arg, 1, 1L << 40, &l))
             return -1;
         t->max_rows = l;
         return 1;
@@ -210,7 +182,7 @@ int train_cli_option(train_cli *t, int c, const char *arg)
         return 1;
     case TOPT_FREEZE:
         if (sv_freeze_from_name(arg, &t->freeze)) {
-            cli_fail(t->cmd, "--freeze: '%s' (%s)", arg, t->freeze_choices);
+            cli_usage_error(t->cmd, "--freeze: '%s' (%s)", arg, t->freeze_choices);
             return -1;
         }
         return 1;
@@ -218,8 +190,8 @@ int train_cli_option(train_cli *t, int c, const char *arg)
         char *end = NULL;
         errno = 0;
         double v = strtod(arg, &end);
-        if (errno || !end || *end || !(v >= 0 && v <= 100)) {
-            cli_fail(t->cmd, "--body-lr-scale: '%s' not in [0, 100]", arg);
+        if (errno || !end || *end || end == arg || !(v >= 0 && v <= 100)) {
+            cli_usage_error(t->cmd, "--body-lr-scale: '%s' is not a number in [0, 100]", arg);
             return -1;
         }
         t->body_lr_scale = (float)v;
@@ -230,7 +202,7 @@ int train_cli_option(train_cli *t, int c, const char *arg)
         errno = 0;
         double v = strtod(arg, &end);
         if (errno || !end || *end || !(v > 0 && v <= 10)) {
-            cli_fail(t->cmd, "--scratch-lr: '%s' not in (0, 10]", arg);
+            cli_usage_error(t->cmd, "--scratch-lr: '%s' not in (0, 10]", arg);
             return -1;
         }
         t->scratch_lr = v;
@@ -241,7 +213,7 @@ int train_cli_option(train_cli *t, int c, const char *arg)
         errno = 0;
         long v = strtol(arg, &end, 10);
         if (errno || !end || *end || v < 2 || v > 1000) {
-            cli_fail(t->cmd, "--runs: '%s' not in 2..1000", arg);
+            cli_usage_error(t->cmd, "--runs: '%s' not in 2..1000", arg);
             return -1;
         }
         t->runs = (int)v;
@@ -263,7 +235,7 @@ int train_cli_option(train_cli *t, int c, const char *arg)
             p = *end ? end + 1 : end;
         }
         if (t->n_sizes == 0) {
-            cli_fail(t->cmd, "--sizes: '%s' is not a list of up to %d sizes >= 2", arg,
+            cli_usage_error(t->cmd, "--sizes: '%s' is not a list of up to %d sizes >= 2", arg,
                      SV_COMPARE_MAX_SIZES);
             return -1;
         }
@@ -297,7 +269,7 @@ static int check_required(const train_cli *t, unsigned required)
         const char *name, *value;
     } f[] = {{TF_FROM, "--from", t->from}, {TF_BASE, "--base", t->base},
              {TF_TRAIN, "--train", t->train}, {TF_TEST, "--test", t->test},
-             {TF_DATA, "--data", t->data}, {TF_OUT, "--out", t->out}};
+             {TF_DATA, "--data", t->data}, {TF_OUT, "-o/--out", t->out}};
     const int nf = (int)(sizeof f / sizeof f[0]);
     int n = 0, missing = 0;
     for (int i = 0; i < nf; i++)
@@ -313,74 +285,56 @@ static int check_required(const train_cli *t, unsigned required)
             k++;
             append(text, sizeof text, k == n ? " and " : ", ", "%s", f[i].name);
         }
-    return cli_fail(t->cmd, "%s are required (see --help)", text) + 1;
+    return cli_usage_error(t->cmd, "%s %s required", text, n == 1 ? "is" : "are");
 }
 
-int train_cli_parse(train_cli *t, int argc, char **argv, const struct option *opts,
-                    void (*help)(void), train_cli_own_fn own, void *ctx, unsigned required)
+typedef struct train_parse {
+    train_cli *t;
+    train_cli_own_fn own;
+    void *ctx;
+} train_parse;
+
+static int train_parse_option(void *user, int key, const char *arg)
 {
-    int c;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-        if (c == 'h') {
-            help();
-            return 0;
-        }
-        int h = train_cli_option(t, c, optarg);
-        if (h < 0)
-            return 2;
-        if (h > 0)
-            continue;
-        int st = own ? own(c, optarg, ctx) : -1;
-        if (st == 0)
-            continue;
-        if (st > 0)
-            return st;
-        fprintf(stderr, "stampvet %s: see stampvet %s%s --help\n", t->cmd, t->cmd,
-                t->lightcurves ? " --lightcurves" : "");
-        return 2;
+    train_parse *p = user;
+    int h = train_cli_option(p->t, key, arg);
+    if (h)
+        return h < 0 ? CLI_USAGE : 0;
+    int st = p->own ? p->own(key, arg, p->ctx) : -1;
+    if (st < 0) /* a table entry nobody handles: a bug in the table */
+        return cli_usage_error(p->t->cmd, "option %d is not handled", key);
+    return st ? CLI_USAGE : 0;
+}
+
+int train_cli_parse(train_cli *t, int argc, char **argv, const cli_cmd *c, train_cli_own_fn own,
+                    void *ctx, unsigned required)
+{
+    cli_common com = {0};
+    train_parse p = {t, own, ctx};
+    int first = 0;
+    int st = cli_parse(c, argc, argv, &com, train_parse_option, &p, &first);
+    if (st >= 0)
+        return st;
+    if (com.output) {
+        if (t->out && strcmp(t->out, com.output))
+            return cli_usage_error(t->cmd, "-o %s and --out %s: give one of them", com.output,
+                                   t->out);
+        t->out = com.output;
     }
-    if (optind < argc)
-        return cli_fail(t->cmd, "unexpected argument '%s'", argv[optind]) + 1;
-    int st = check_required(t, required);
+    t->quiet = com.quiet;
+    t->verbose = com.verbose;
+    if (first < argc)
+        return cli_usage_error(t->cmd, "unexpected argument '%s'", argv[first]);
+    st = check_required(t, required);
     if (st)
         return st;
     if (required & TF_REPORTS) {
         if (t->out && !sv_report_kind(t->out))
-            return cli_fail(t->cmd, "--out %s: use a .fits or .csv name", t->out) + 1;
+            return cli_usage_error(t->cmd, "--out %s: use a .fits or .csv name", t->out);
         if (t->runs_out && sv_report_kind(t->runs_out) != 2)
-            return cli_fail(t->cmd, "--runs-out %s: use a .csv name", t->runs_out) + 1;
+            return cli_usage_error(t->cmd, "--runs-out %s: use a .csv name", t->runs_out);
     }
     return -1;
-}
-
-void train_cli_help(FILE *out)
-{
-    fprintf(out,
-            "labels:\n"
-            "  --task realbogus|class  real/bogus (the class 'bogus' against all others) or a\n"
-            "                          class model; default: real/bogus when the table has\n"
-            "                          exactly two classes and one is 'bogus', else classes\n"
-            "  --classes A,B,C         class model over these classes, in this order (rows of\n"
-            "                          other classes are left out)\n"
-            "  --max-rows N            read at most N rows of the table\n"
-            "training recipe:\n"
-            "  --epochs N              maximum epochs (30)\n"
-            "  --batch N               minibatch size (64)\n"
-            "  --optimizer adam|sgd    (adam; Keras betas 0.9/0.999, eps 1e-7)\n"
-            "  --lr X                  learning rate (1e-3)\n"
-            "  --momentum X            SGD momentum (0)\n"
-            "  --weight-decay X        L2 added to the gradient (0)\n"
-            "  --val-fraction F        stratified validation share (0.1); 0 = none\n"
-            "  --patience N            early-stopping patience on validation loss (5); 0 = off\n"
-            "  --min-delta X           smallest improvement that counts (0)\n"
-            "  --no-augment            no flip/rot90 augmentation\n"
-            "  --class-weight balanced|none   (balanced: n / (k n_c))\n"
-            "  --seed N                seed of everything random (1)\n"
-            "  --slices N              fixed gradient slices per minibatch (4); part of the\n"
-            "                          recipe: results are bit-identical for any --threads\n"
-            "  --threads N             worker threads (min(CPUs, slices))\n"
-            "  --quiet                 no per-epoch lines\n");
 }
 
 int train_cli_source_options(train_cli *t, const char *path, sv_source_options *opt)

@@ -7,8 +7,9 @@
 #ifndef SV_CLI_TRAIN_OPTS_H
 #define SV_CLI_TRAIN_OPTS_H
 
-#include <getopt.h>
 #include <stdio.h>
+
+#include "cli/cli_opts.h"
 
 #include "train/compare.h"
 #include "data/dataset.h"
@@ -16,8 +17,8 @@
 #include "model/model.h"
 #include "train/train.h"
 
-/* Option codes (getopt_long `val`s) of the shared options.  A command's
- * own codes are below 1000 or from 2000 on. */
+/* Option keys (cli_opt.key) of the shared options.  A command's own keys
+ * are in [256, 1000) or from 2000 on. */
 enum {
     TOPT_EPOCHS = 1000,
     TOPT_BATCH,
@@ -57,57 +58,41 @@ enum {
     TOPT_RESAMPLE
 };
 
-/* The training recipe and label options, to be copied into a command's
- * table. */
-#define TRAIN_LONG_OPTIONS                                                                    \
-    {"epochs", required_argument, NULL, TOPT_EPOCHS},                                         \
-        {"batch", required_argument, NULL, TOPT_BATCH},                                       \
-        {"lr", required_argument, NULL, TOPT_LR},                                             \
-        {"optimizer", required_argument, NULL, TOPT_OPTIMIZER},                               \
-        {"momentum", required_argument, NULL, TOPT_MOMENTUM},                                 \
-        {"weight-decay", required_argument, NULL, TOPT_WEIGHT_DECAY},                         \
-        {"val-fraction", required_argument, NULL, TOPT_VAL_FRACTION},                         \
-        {"patience", required_argument, NULL, TOPT_PATIENCE},                                 \
-        {"min-delta", required_argument, NULL, TOPT_MIN_DELTA},                               \
-        {"no-augment", no_argument, NULL, TOPT_NO_AUGMENT},                                   \
-        {"class-weight", required_argument, NULL, TOPT_CLASS_WEIGHT},                         \
-        {"seed", required_argument, NULL, TOPT_SEED},                                         \
-        {"threads", required_argument, NULL, TOPT_THREADS},                                   \
-        {"slices", required_argument, NULL, TOPT_SLICES},                                     \
-        {"task", required_argument, NULL, TOPT_TASK},                                         \
-        {"classes", required_argument, NULL, TOPT_CLASSES},                                   \
-        {"max-rows", required_argument, NULL, TOPT_MAX_ROWS},                                 \
-        {"quiet", no_argument, NULL, TOPT_QUIET}
+/* The label and training-recipe options (cli_opts.h entries under their
+ * headings), to end a command's table, before {NULL}.  -q (common) is
+ * "no per-epoch lines". */
+#define TRAIN_RECIPE_OPTS                                                                     \
+    {"labels", 0, NULL, NULL},                                                                \
+        {"task", TOPT_TASK, "realbogus|class",                                                \
+         "real/bogus (the class 'bogus' against all\n"                                        \
+         "others) or a class model; default: real/bogus when the\n"                           \
+         "table has exactly two classes and one is 'bogus', else\n"                           \
+         "classes"},                                                                          \
+        {"classes", TOPT_CLASSES, "A,B,C", "class model over these classes, in this order\n"  \
+                                           "(rows of other classes are left out)"},          \
+        {"max-rows", TOPT_MAX_ROWS, "N", "read at most N rows of the table"},                 \
+        {"training recipe", 0, NULL, NULL},                                                   \
+        {"epochs", TOPT_EPOCHS, "N", "maximum epochs (30)"},                                  \
+        {"batch", TOPT_BATCH, "N", "minibatch size, in [1, 65536] (64)"},                     \
+        {"optimizer", TOPT_OPTIMIZER, "adam|sgd", "(adam; Keras betas 0.9/0.999, eps 1e-7)"}, \
+        {"lr", TOPT_LR, "X", "learning rate, in [0, 10] (1e-3)"},                             \
+        {"momentum", TOPT_MOMENTUM, "X", "SGD momentum, in [0, 1] (0)"},                      \
+        {"weight-decay", TOPT_WEIGHT_DECAY, "X", "L2 added to the gradient, in [0, 1] (0)"},  \
+        {"val-fraction", TOPT_VAL_FRACTION, "F", "stratified validation share, in [0, 0.9]\n" \
+                                                 "(0.1); 0 = none"},                         \
+        {"patience", TOPT_PATIENCE, "N", "early-stopping patience on validation loss (5);\n"  \
+                                         "0 = off"},                                         \
+        {"min-delta", TOPT_MIN_DELTA, "X", "smallest improvement that counts (0)"},           \
+        {"no-augment", TOPT_NO_AUGMENT, NULL, "no flip/rot90 augmentation"},                  \
+        {"class-weight", TOPT_CLASS_WEIGHT, "balanced|none", "(balanced: n / (k n_c))"},      \
+        {"seed", TOPT_SEED, "N", "seed of everything random (1)"},                            \
+        {"slices", TOPT_SLICES, "N", "fixed gradient slices per minibatch, in [1, 64] (4);\n" \
+                                     "part of the recipe: results are bit-identical for\n"  \
+                                     "any --threads"},                                       \
+        {"threads", TOPT_THREADS, "N", "worker threads, in [1, 64] (min(CPUs, slices))"}
 
-/* --data, --val, --out, --name: `train` and `finetune`. */
-#define TRAIN_FILE_OPTIONS                                                                    \
-    {"data", required_argument, NULL, TOPT_DATA}, {"val", required_argument, NULL, TOPT_VAL}, \
-        {"out", required_argument, NULL, TOPT_OUT},                                           \
-        {"name", required_argument, NULL, TOPT_NAME}
-
-/* --from, --freeze, --body-lr-scale and the files: `finetune`. */
-#define FINETUNE_OPTIONS                                                                      \
-    TRAIN_FILE_OPTIONS, {"from", required_argument, NULL, TOPT_FROM},                         \
-        {"freeze", required_argument, NULL, TOPT_FREEZE},                                     \
-        {"body-lr-scale", required_argument, NULL, TOPT_BODY_LR},                             \
-        {"resample", no_argument, NULL, TOPT_RESAMPLE}
-
-/* The transfer experiment: `compare`. */
-#define COMPARE_OPTIONS                                                                       \
-    {"base", required_argument, NULL, TOPT_BASE},                                             \
-        {"train", required_argument, NULL, TOPT_TRAIN},                                       \
-        {"test", required_argument, NULL, TOPT_TEST},                                         \
-        {"runs", required_argument, NULL, TOPT_RUNS},                                         \
-        {"sizes", required_argument, NULL, TOPT_SIZES},                                       \
-        {"freeze", required_argument, NULL, TOPT_FREEZE},                                     \
-        {"body-lr-scale", required_argument, NULL, TOPT_BODY_LR},                             \
-        {"scratch-lr", required_argument, NULL, TOPT_SCRATCH_LR},                             \
-        {"resample", no_argument, NULL, TOPT_RESAMPLE},                                       \
-        {"out", required_argument, NULL, TOPT_OUT},                                           \
-        {"runs-out", required_argument, NULL, TOPT_RUNS_OUT}
-
-/* --lightcurves: the light-curve forms (accepted, it only chose them). */
-#define LIGHTCURVES_OPTION {"lightcurves", no_argument, NULL, TOPT_LIGHTCURVES}
+/* The common options' meaning in the training commands (cli_cmd.notes). */
+#define TRAIN_QUIET_NOTE "-q leaves out the per-epoch lines; -o FILE is the same as --out FILE."
 
 typedef struct train_cli {
     sv_train_config cfg;
@@ -115,7 +100,7 @@ typedef struct train_cli {
     char task[16];          /* "", "realbogus", "class"                       */
     char classes_text[512]; /* "" or the --classes list                       */
     long max_rows;
-    int quiet;
+    int quiet, verbose;     /* -q, -v                                         */
     const char *cmd;        /* for messages                                   */
     int lightcurves;        /* the light-curve form (train_cli_lightcurves)   */
     const char *per_s;      /* what the progress line counts: "stamps", "seq" */
@@ -151,8 +136,9 @@ void train_cli_init(train_cli *t, const char *cmd);
  * scale 1, hints naming --lightcurves. */
 void train_cli_lightcurves(train_cli *t);
 
-/* Handle option code c with its argument.  Returns 1 when handled, 0 when
- * c is not a shared option, -1 after printing a message for a bad value. */
+/* Handle option key c with its argument.  Returns 1 when handled, 0 when
+ * c is not a shared option, -1 after printing a usage message for a bad
+ * value (cli_usage_error). */
 int train_cli_option(train_cli *t, int c, const char *arg);
 
 /* A command's own options: return 0 when c was taken, -1 when c is not
@@ -170,17 +156,14 @@ enum {
     TF_REPORTS = 1 << 6 /* --out / --runs-out are compare's report formats   */
 };
 
-/* The option loop: getopt_long over argv with `opts`; -h/--help prints
- * help(); the shared options fill t, the others go to own(c, optarg, ctx)
- * (own may be NULL); an unknown option prints a hint; a positional
- * argument, a missing `required` file option or a report name of the
- * wrong kind is an error.  Returns -1 when the command should go on, else
- * the exit status (0 after --help, 2 for a usage error). */
-int train_cli_parse(train_cli *t, int argc, char **argv, const struct option *opts,
-                    void (*help)(void), train_cli_own_fn own, void *ctx, unsigned required);
-
-/* Help text of the shared options. */
-void train_cli_help(FILE *out);
+/* The option loop: cli_parse over argv with c's table; the shared
+ * options fill t (-o is --out, -q t->quiet, -v t->verbose), the others go
+ * to own(key, arg, ctx) (own may be NULL); a positional argument, a
+ * missing `required` file option or a report name of the wrong kind is a
+ * usage error.  Returns -1 when the command should go on, else the exit
+ * status (0 after --help, 2 for a usage error). */
+int train_cli_parse(train_cli *t, int argc, char **argv, const cli_cmd *c, train_cli_own_fn own,
+                    void *ctx, unsigned required);
 
 /* Source options for a table given --task/--classes: explicit choices win;
  * otherwise, a table whose class list is exactly two classes, one of them
