@@ -30,6 +30,7 @@
 #include "nn/fast/lc_infer.h"
 #include "nn/nn_engine.h"
 #include "core/parallel.h"
+#include "core/rng.h"
 
 static double now_s(void)
 {
@@ -160,9 +161,9 @@ int main(int argc, char **argv)
     float *out = malloc((size_t)batch * K * sizeof(float));
     if (!in || !out)
         return fprintf(stderr, "lc_bench: out of memory\n"), 1;
-    unsigned s = 12345;
+    uint32_t s = 12345;
     for (size_t i = 0; i < (size_t)batch * in_size; i++) {
-        s = s * 1103515245u + 12345u;
+        sv_lcg32_next(&s);
         in[i] = (float)((s >> 8) & 0xffff) / 32768.0f - 1.0f;
     }
     job J;

@@ -42,6 +42,7 @@
 #include "nn/nn_engine.h"
 #include "nn/fast/nn_train.h"
 #include "core/parallel.h"
+#include "core/rng.h"
 #include "train/train.h"
 
 static double now_s(void)
@@ -180,7 +181,7 @@ int main(int argc, char **argv)
     for (long i = 0; i < nstamps; i++) {
         labels[i] = (int)(i & 1);
         for (size_t k = 0; k < per; k++)
-            stamps[i * per + k] = (float)((double)(sv_rng_next(&r) >> 11) / 9007199254740992.0);
+            stamps[i * per + k] = (float)sv_rng_uniform(&r);
         if (labels[i]) /* a blob in DIFF for the "real" half */
             for (int y = 28; y < 35; y++)
                 for (int x = 28; x < 35; x++)

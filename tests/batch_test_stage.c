@@ -279,12 +279,12 @@ static dia_status t_process_files(dia_instance *in, const dia_file_job *job)
         rc = DIA_ERR_IO;
         goto done;
     }
-    if (rename(tmp, job->output) != 0) {
-        set_err(in, "output %s: rename: %s", job->output, strerror(errno));
+    tmp[0] = '\0'; /* the commit removes it when it fails */
+    if (sv_atomic_commit(&af, &aerr)) {
+        set_err(in, "output %s", aerr.text);
         rc = DIA_ERR_IO;
         goto done;
     }
-    tmp[0] = '\0';
 done:
     status = 0;
     for (int i = 0; i < 3; i++)

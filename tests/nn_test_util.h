@@ -9,20 +9,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/rng.h"
 #include "nn/nn.h"
 #include "nn/nn_engine.h"
 
 /* deterministic uniform generator for test data (splitmix64) */
-static uint64_t tu_state = 12345;
-static inline void tu_seed(uint64_t s) { tu_state = s; }
-static inline double tu_uniform(void)
-{
-    uint64_t z = (tu_state += 0x9e3779b97f4a7c15ULL);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    z ^= z >> 31;
-    return (double)(z >> 11) * (1.0 / 9007199254740992.0);
-}
+static sv_rng tu_state = {12345};
+static inline void tu_seed(uint64_t s) { tu_state.s = s; }
+static inline double tu_uniform(void) { return sv_rng_uniform(&tu_state); }
 static inline float tu_range(double lo, double hi) { return (float)(lo + (hi - lo) * tu_uniform()); }
 
 static inline void tu_fill(float *v, size_t n, double lo, double hi)

@@ -23,6 +23,7 @@
 #include "data/alert_packet.h"
 #include "data/alert_sanitizer.h"
 #include "infer/score.h"
+#include "core/rng.h"
 
 /* ---- helpers -------------------------------------------------------------- */
 
@@ -682,11 +683,11 @@ static void test_random_damage(void **state)
             size_t n = len;
             int hits = 1 + (int)((rng >> 33) % 8);
             for (int h = 0; h < hits; h++) {
-                rng = rng * 6364136223846793005u + 1442695040888963407u;
+                sv_lcg64_next(&rng);
                 b[(rng >> 20) % len] = (unsigned char)(rng >> 56);
             }
             if (trial % 3 == 0) {
-                rng = rng * 6364136223846793005u + 1442695040888963407u;
+                sv_lcg64_next(&rng);
                 n = (size_t)((rng >> 24) % len);
             }
             sv_alert_set set;

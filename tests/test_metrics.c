@@ -28,7 +28,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "data/dataset.h"
+#include "core/rng.h"
 #include "train/metrics.h"
 
 static void test_auc_hand(void **state)

@@ -19,6 +19,7 @@
 
 #include "model/model.h"
 #include "model/model_describe.h"
+#include "core/rng.h"
 #include "model/model_fits.h"
 #include "nn/nn.h"
 #include "nn/nn_engine.h"
@@ -27,14 +28,10 @@ static char tmpdir[512];
 
 /* ---- helpers ------------------------------------------------------------ */
 
-static uint64_t rng_state = 42;
+static sv_rng rng_state = {42};
 static float urand(float lo, float hi)
 {
-    uint64_t z = (rng_state += 0x9e3779b97f4a7c15ULL);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    z ^= z >> 31;
-    return lo + (hi - lo) * (float)((double)(z >> 11) * (1.0 / 9007199254740992.0));
+    return lo + (hi - lo) * (float)sv_rng_uniform(&rng_state);
 }
 
 static int add(nn_net *net, nn_layer *L, const char *in0, const char *in1, const char *in2,
@@ -1250,7 +1247,7 @@ static void test_fuzz_resigned(void **state)
     fits_close_file(f, &st);
     assert_int_equal(st, 0);
     int ok = 0, failed = 0;
-    rng_state = 2024;
+    rng_state.s = 2024;
     for (int it = 0; it < 300; it++) {
         char *buf = malloc((size_t)size);
         memcpy(buf, all, (size_t)size);

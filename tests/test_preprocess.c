@@ -16,15 +16,12 @@
 #include <unistd.h>
 
 #include "model/preprocess.h"
+#include "core/rng.h"
 
-static uint64_t rng_state = 7;
+static sv_rng rng_state = {7};
 static float urand(float lo, float hi)
 {
-    uint64_t z = (rng_state += 0x9e3779b97f4a7c15ULL);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    z ^= z >> 31;
-    return lo + (hi - lo) * (float)((double)(z >> 11) * (1.0 / 9007199254740992.0));
+    return lo + (hi - lo) * (float)sv_rng_uniform(&rng_state);
 }
 
 static const char *python(void)

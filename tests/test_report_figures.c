@@ -30,7 +30,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "data/dataset.h"
+#include "core/rng.h"
 #include "train/metrics.h"
 #include "train/report_figures.h"
 #include "data/scores_table.h"

@@ -16,6 +16,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "core/rng.h"
 #include "nn/nn_engine.h"
 #include "infer/score.h"
 
@@ -358,11 +359,11 @@ static void test_scorer_threads_bit_identical(void **state)
     enum { N = 37 };
     static float pix[N][3][81];
     sv_triplet t[N];
-    srand(3);
+    sv_rng r = {3};
     for (int i = 0; i < N; i++) {
         for (int c = 0; c < 3; c++)
             for (int k = 0; k < 81; k++)
-                pix[i][c][k] = (float)rand() / RAND_MAX - 0.3f;
+                pix[i][c][k] = (float)sv_rng_uniform(&r) - 0.3f;
         t[i] = (sv_triplet){{pix[i][0], pix[i][1], pix[i][2]}, 9, 9};
     }
     t[5].h = 7; /* a short stamp: padded */

@@ -23,6 +23,7 @@
 
 #include "model/arch.h"
 #include "data/dataset.h"
+#include "core/rng.h"
 #include "train/finetune.h"
 #include "model/model.h"
 #include "nn/nn_engine.h"
@@ -33,7 +34,7 @@
 static double gauss(sv_rng *r)
 {
     double u1 = ((double)(sv_rng_next(r) >> 11) + 1.0) / 9007199254740993.0;
-    double u2 = (double)(sv_rng_next(r) >> 11) / 9007199254740992.0;
+    double u2 = sv_rng_uniform(r);
     return sqrt(-2.0 * log(u1)) * cos(6.283185307179586 * u2);
 }
 

@@ -168,12 +168,8 @@ static int write_csv(const sv_summary *s, const char *tmp, const char *path, sv_
         csv_field(fp, r->output);
         fprintf(fp, ",%d\n", r->rank);
     }
-    int bad = fflush(fp) != 0 || ferror(fp);
+    int bad = fflush(fp) != 0 || ferror(fp); /* the commit syncs (atomic_file.h) */
     int e = errno;
-    if (!bad && fsync(fileno(fp)) != 0) {
-        bad = 1;
-        e = errno;
-    }
     if (fclose(fp) != 0 && !bad) {
         bad = 1;
         e = errno;

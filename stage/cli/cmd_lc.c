@@ -29,38 +29,6 @@
 #define PACKAGE_VERSION "unknown"
 #endif
 
-int lc_cli_wants(int argc, char **argv)
-{
-    static const char *const keys[] = {"--data", "--val",   "--train", "--test",
-                                       "--from", "--base", "--model", NULL};
-    for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--lightcurves"))
-            return 1;
-        for (int k = 0; keys[k]; k++) {
-            size_t n = strlen(keys[k]);
-            const char *v = NULL;
-            if (!strcmp(argv[i], keys[k]) && i + 1 < argc)
-                v = argv[i + 1];
-            else if (!strncmp(argv[i], keys[k], n) && argv[i][n] == '=')
-                v = argv[i] + n + 1;
-            if (!v)
-                continue;
-            if (sv_lc_fits_is_lightcurve(v))
-                return 1;
-            if (sv_model_fits_is_model(v)) {
-                sv_model *m = NULL;
-                int lc = 0;
-                if (!sv_model_read_fits(v, &m, NULL))
-                    lc = m->task == SV_TASK_LIGHTCURVE;
-                sv_model_free(m);
-                if (lc)
-                    return 1;
-            }
-        }
-    }
-    return 0;
-}
-
 /* ---- small helpers ---------------------------------------------------------------- */
 
 static int split_list(const char *text, char (*out)[SV_LABEL_MAX], int max)

@@ -174,7 +174,6 @@ int cmd_report(int argc, char **argv)
 
 #else
 
-#include <dirent.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -238,37 +237,6 @@ static int lightcurves(const sv_model *m, const char *model, const char *data,
         rc = cli_fail("report", "%s", err.text);
     sv_lc_set_free(&set);
     return rc;
-}
-
-/* Move every file of the finished folder tmp into dir (created by the
- * rename when it does not exist; otherwise each file renamed over its old
- * version), then remove tmp.  Returns 0 or SV_ERR_IO with err set. */
-static int dir_commit(const char *tmp, const char *dir, sv_error *err)
-{
-    if (!rename(tmp, dir))
-        return 0;
-    if (errno != EEXIST && errno != ENOTEMPTY)
-        return sv_error_set(err, SV_ERR_IO, "%s: cannot move the report into place: %s", dir,
-                            strerror(errno));
-    DIR *d = opendir(tmp);
-    if (!d)
-        return sv_error_set(err, SV_ERR_IO, "%s: %s", tmp, strerror(errno));
-    int st = 0;
-    struct dirent *e;
-    while (!st && (e = readdir(d))) {
-        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
-            continue;
-        char from[8192], to[8192];
-        snprintf(from, sizeof from, "%s/%s", tmp, e->d_name);
-        snprintf(to, sizeof to, "%s/%s", dir, e->d_name);
-        if (rename(from, to))
-            st = sv_error_set(err, SV_ERR_IO, "%s: cannot move into place: %s", to,
-                              strerror(errno));
-    }
-    closedir(d);
-    if (!st)
-        rmdir(tmp);
-    return st;
 }
 
 /* the report of the parsed command line into o->outdir; 0 or the exit status */
@@ -348,24 +316,21 @@ static int run_report(int argc, char **argv)
     sv_error err;
     sv_error_clear(&err);
     const char *dir = o.outdir;
-    char *tmp = sv_atomic_tmp_new(dir, &err);
-    if (!tmp)
+    sv_atomic_file af; /* atomic_file.h */
+    if (sv_atomic_begin_name(&af, dir, &err))
         return cli_fail("report", "%s", err.text);
-    if (mkdir(tmp, 0777)) {
-        cli_fail("report", "%s: cannot create the report folder: %s", dir, strerror(errno));
-        free(tmp);
-        return 1;
-    }
-    o.outdir = tmp;
+    if (mkdir(af.tmp, 0777))
+        return cli_fail("report", "%s: cannot create the report folder: %s", dir,
+                        strerror(errno));
+    o.outdir = af.tmp;
     int rc = build(eval, model, data, threshold, threads, n_compare, compare, n_catalog,
                    catalog, &o);
-    if (!rc && dir_commit(tmp, dir, &err))
+    if (!rc && sv_atomic_commit_dir(&af, &err))
         rc = cli_fail("report", "%s", err.text);
     if (rc)
-        sv_atomic_remove_flat_dir(tmp);
+        sv_atomic_remove_flat_dir(af.tmp);
     else if (!com.quiet)
         printf("wrote %s/index.html\n", dir);
-    free(tmp);
     return rc;
 }
 

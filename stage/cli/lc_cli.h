@@ -15,7 +15,9 @@
 
 /* 1 when argv names light curves: the flag --lightcurves, or the value of
  * --data, --val, --train, --test, --from, --base or --model is a
- * light-curve table (lightcurve.h) or a light-curve model file. */
+ * light-curve table (lightcurve.h) or a model file whose TASK card is
+ * 'lightcurve' (model_fits.h); else 0.  Reads headers only, loads no model
+ * (lc_cli_wants.c).  Thread-safe. */
 int lc_cli_wants(int argc, char **argv);
 
 int cmd_lc_simulate(int argc, char **argv);

@@ -78,19 +78,26 @@ int sv_atomic_begin_name(sv_atomic_file *a, const char *path, sv_error *err)
     return st;
 }
 
-char *sv_atomic_tmp_new(const char *path, sv_error *err)
+/* flush the temporary file (or folder) to stable storage; 0 or errno */
+static int sync_path(const char *path)
 {
-    sv_atomic_file a;
-    if (sv_atomic_begin_name(&a, path, err))
-        return NULL;
-    char *t = strdup(a.tmp);
-    if (!t)
-        sv_error_set(err, SV_ERR_NOMEM, "%s: out of memory", path);
-    return t;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return errno;
+    int e = fsync(fd) ? errno : 0;
+    close(fd);
+    return e;
 }
 
 int sv_atomic_commit(sv_atomic_file *a, sv_error *err)
 {
+    int e = sync_path(a->tmp);
+    if (e) {
+        sv_error_set(err, SV_ERR_IO, "%s: cannot sync the finished temporary file %s (%s)",
+                     a->path, a->tmp, strerror(e));
+        sv_atomic_abort(a);
+        return SV_ERR_IO;
+    }
     if (rename(a->tmp, a->path)) {
         int e = errno;
         sv_error_set(err, SV_ERR_IO, "%s: cannot rename the finished temporary file %s over it "
@@ -122,6 +129,47 @@ int sv_atomic_write(const char *path, int (*write)(const char *tmp, void *user, 
         return st;
     }
     return sv_atomic_commit(&a, err);
+}
+
+int sv_atomic_commit_dir(sv_atomic_file *a, sv_error *err)
+{
+    int st = SV_OK;
+    DIR *d = NULL;
+    if (!rename(a->tmp, a->path)) {
+        a->tmp[0] = '\0';
+        return SV_OK;
+    }
+    if (errno != EEXIST && errno != ENOTEMPTY) {
+        st = sv_error_set(err, SV_ERR_IO, "%s: cannot move the finished folder %s into place: %s",
+                          a->path, a->tmp, strerror(errno));
+        goto fail;
+    }
+    if (!(d = opendir(a->tmp))) {
+        st = sv_error_set(err, SV_ERR_IO, "%s: %s", a->tmp, strerror(errno));
+        goto fail;
+    }
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+            continue;
+        char from[2 * SV_ATOMIC_PATH_MAX], to[2 * SV_ATOMIC_PATH_MAX];
+        snprintf(from, sizeof from, "%s/%s", a->tmp, e->d_name);
+        snprintf(to, sizeof to, "%s/%s", a->path, e->d_name);
+        if (rename(from, to)) {
+            st = sv_error_set(err, SV_ERR_IO, "%s: cannot move into place: %s", to,
+                              strerror(errno));
+            goto fail;
+        }
+    }
+    closedir(d);
+    rmdir(a->tmp);
+    a->tmp[0] = '\0';
+    return SV_OK;
+
+fail:
+    if (d)
+        closedir(d);
+    return st;
 }
 
 int sv_atomic_is_tmp_name(const char *name, char *host, size_t host_len, pid_t *pid)

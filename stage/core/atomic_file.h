@@ -61,14 +61,19 @@ int sv_atomic_begin(sv_atomic_file *a, const char *path, sv_error *err);
  * writers and never a running process's (cfitsio creates it). */
 int sv_atomic_begin_name(sv_atomic_file *a, const char *path, sv_error *err);
 
-/* sv_atomic_begin_name for writers that keep only the name: a malloc'd
- * DIR/.svtmp-HOST-PID-N.NAME (the caller frees it, renames it into place
- * or unlinks it), or NULL with err set. */
-char *sv_atomic_tmp_new(const char *path, sv_error *err);
-
-/* Rename the finished temporary file over the final one.  Returns 0, or
- * SV_ERR_IO (and the temporary file is removed). */
+/* Make the finished (closed) temporary file durable (fsync) and rename it
+ * over the final one: after a crash the final file is either the old one
+ * or the complete new one.  Returns 0, or SV_ERR_IO (and the temporary
+ * file is removed). */
 int sv_atomic_commit(sv_atomic_file *a, sv_error *err);
+
+/* Commit a temporary folder a->tmp (created by the caller with mkdir on
+ * the name of sv_atomic_begin_name): rename it to a->path when that does
+ * not exist (or is empty); otherwise rename each of its files over the
+ * folder's file of the same name and remove it.  Returns 0, or SV_ERR_IO
+ * with err naming the file; on failure the temporary folder is left for
+ * the caller (sv_atomic_remove_flat_dir). */
+int sv_atomic_commit_dir(sv_atomic_file *a, sv_error *err);
 
 /* Remove the temporary file (a failed write).  Safe to call twice. */
 void sv_atomic_abort(sv_atomic_file *a);

@@ -8,30 +8,9 @@
 
 #include "data/stamp_table.h"
 #include "fits/stamps.h"
+#include "core/rng.h"
 
-/* ---- generators and splits ------------------------------------------------ */
-
-uint64_t sv_seed_mix(uint64_t seed, uint64_t a, uint64_t b, uint64_t c)
-{
-    sv_rng r = {seed ^ 0x6a09e667f3bcc908ULL};
-    uint64_t h = sv_rng_next(&r);
-    r.s = h ^ (a * 0x9e3779b97f4a7c15ULL);
-    h = sv_rng_next(&r);
-    r.s = h ^ (b * 0xc2b2ae3d27d4eb4fULL);
-    h = sv_rng_next(&r);
-    r.s = h ^ (c * 0x165667b19e3779f9ULL);
-    return sv_rng_next(&r);
-}
-
-void sv_shuffle(sv_rng *r, long *idx, long n)
-{
-    for (long i = n - 1; i > 0; i--) {
-        long j = (long)sv_rng_below(r, (uint64_t)i + 1);
-        long t = idx[i];
-        idx[i] = idx[j];
-        idx[j] = t;
-    }
-}
+/* ---- splits -------------------------------------------------------------- */
 
 static int cmp_long(const void *a, const void *b)
 {

@@ -155,32 +155,6 @@ void sv_split_stratified(const int *labels, long n, int k, double fraction, uint
 long sv_subsample_stratified(const int *labels, long n, int k, long size, uint64_t seed,
                              long *out);
 
-/* A 64-bit hash of (seed, a, b, c), for deriving independent deterministic
- * generator seeds (split, epoch shuffles, augmentation, dropout). */
-uint64_t sv_seed_mix(uint64_t seed, uint64_t a, uint64_t b, uint64_t c);
-
-/* A small deterministic generator (splitmix64), the same on every platform,
- * for shuffles and augmentation choices.  One per thread. */
-typedef struct sv_rng {
-    uint64_t s;
-} sv_rng;
-
-static inline uint64_t sv_rng_next(sv_rng *r)
-{
-    uint64_t z = (r->s += 0x9e3779b97f4a7c15ULL);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    return z ^ (z >> 31);
-}
-
-/* Uniform integer in 0..n-1 (n >= 1), by 128-bit multiply (Lemire). */
-static inline uint64_t sv_rng_below(sv_rng *r, uint64_t n)
-{
-    return (uint64_t)(((unsigned __int128)sv_rng_next(r) * n) >> 64);
-}
-
-/* Shuffle idx[0..n-1] in place (Fisher-Yates). */
-void sv_shuffle(sv_rng *r, long *idx, long n);
 
 #ifdef __cplusplus
 }

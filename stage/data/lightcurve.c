@@ -970,7 +970,7 @@ int sv_lc_write_fits(const sv_lc_set *s, const char *path, const char *const *ex
         free(names);
         st = 0;
         fits_close_file(f, &st);
-        unlink(tmp);
+        sv_atomic_abort(&af);
         return sv_error_set(err, SV_ERR_NOMEM, "%s: out of memory", path);
     }
     char cf[16];
@@ -1048,13 +1048,8 @@ int sv_lc_write_fits(const sv_lc_set *s, const char *path, const char *const *ex
     int st2 = 0;
     fits_close_file(f, &st2);
     if (st || st2) {
-        unlink(tmp);
+        sv_atomic_abort(&af);
         return fits_fail(err, st ? st : st2, path, "cannot write");
     }
-    if (rename(tmp, path)) {
-        unlink(tmp);
-        return sv_error_set(err, SV_ERR_IO, "%s: cannot rename the temporary file into place",
-                            path);
-    }
-    return 0;
+    return sv_atomic_commit(&af, err); /* fsync, rename */
 }

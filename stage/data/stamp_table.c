@@ -10,7 +10,6 @@
 
 #include <ctype.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <fitsio.h>
 #include <math.h>
 #include <stdarg.h>
@@ -281,7 +280,8 @@ static void layout_for_writing(const sv_stamp_meta *meta, layout *L)
 
 struct sv_stamp_writer {
     fitsfile *f;
-    char *path, *tmp;
+    char *path;
+    sv_atomic_file af; /* the temporary file beside path (atomic_file.h) */
     sv_stamp_meta meta;
     layout L;
     long rows;
@@ -335,19 +335,19 @@ sv_stamp_writer *sv_stamp_writer_create(const char *path, const sv_stamp_meta *m
 
     /* A temporary name beside the destination (same file system, so that
      * the final rename is atomic; atomic_file.h). */
-    if (!(w->tmp = sv_atomic_tmp_new(path, err))) {
+    if (sv_atomic_begin_name(&w->af, path, err)) {
         free(w->path);
         free(w);
         return NULL;
     }
 
     int st = 0;
-    fits_create_diskfile(&w->f, w->tmp, &st);
+    fits_create_diskfile(&w->f, w->af.tmp, &st);
     if (st) {
         char t[FLEN_STATUS];
-        sv_error_set(err, SV_ERR_IO, "%s: cannot create %s: %s", path, w->tmp,
+        sv_error_set(err, SV_ERR_IO, "%s: cannot create %s: %s", path, w->af.tmp,
                      fits_text(st, t));
-        free(w->tmp);
+        sv_atomic_abort(&w->af);
         free(w->path);
         free(w);
         return NULL;
@@ -549,9 +549,8 @@ void sv_stamp_writer_abort(sv_stamp_writer *w)
         int st = 0;
         fits_close_file(w->f, &st);
     }
-    unlink(w->tmp);
+    sv_atomic_abort(&w->af);
     free(w->buf);
-    free(w->tmp);
     free(w->path);
     free(w);
 }
@@ -584,19 +583,11 @@ int sv_stamp_writer_finish(sv_stamp_writer *w, sv_error *err)
         sv_stamp_writer_abort(w);
         return SV_ERR_IO;
     }
-    int fd = open(w->tmp, O_RDONLY);
-    if (fd >= 0) {
-        fsync(fd);
-        close(fd);
-    }
-    if (rename(w->tmp, w->path) != 0) {
-        sv_error_set(err, SV_ERR_IO, "%s: cannot rename %s into place: %s", w->path, w->tmp,
-                     strerror(errno));
+    if (sv_atomic_commit(&w->af, err)) { /* fsync, rename */
         sv_stamp_writer_abort(w);
         return SV_ERR_IO;
     }
     free(w->buf);
-    free(w->tmp);
     free(w->path);
     free(w);
     return 0;

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "core/rng.h"
 #include "nn/nn_engine.h"
 
 static double now_s(void)
@@ -15,17 +16,9 @@ static double now_s(void)
     return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
 }
 
-static uint64_t mix(uint64_t *x)
-{
-    uint64_t z = (*x += 0x9e3779b97f4a7c15ULL);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    return z ^ (z >> 31);
-}
-
 static float uni(uint64_t *x, float lo, float hi)
 {
-    return lo + (hi - lo) * (float)((double)(mix(x) >> 11) * (1.0 / 9007199254740992.0));
+    return lo + (hi - lo) * (float)sv_rng_u01(sv_splitmix64(x));
 }
 
 static int add(nn_net *n, nn_layer *L, sv_error *err)

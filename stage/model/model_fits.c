@@ -12,7 +12,6 @@
 #include "nn/nn_ops.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <fitsio.h>
 #include <math.h>
 #include <stdarg.h>
@@ -521,17 +520,16 @@ int sv_model_write_fits(const sv_model *m, const char *path, sv_error *err)
         return st;
 
     /* a temporary name beside the destination (atomic_file.h) */
-    char *tmp = sv_atomic_tmp_new(path, err);
-    if (!tmp)
+    sv_atomic_file af;
+    if (sv_atomic_begin_name(&af, path, err))
         return err && err->status ? err->status : SV_ERR_IO;
 
     wctx w = {NULL, 0, NULL};
-    fits_create_diskfile(&w.f, tmp, &w.st);
+    fits_create_diskfile(&w.f, af.tmp, &w.st);
     if (w.st) {
         char t[FLEN_STATUS];
         int s0 = w.st;
-        unlink(tmp);
-        free(tmp);
+        sv_atomic_abort(&af);
         return sv_error_set(err, SV_ERR_IO, "%s: cannot create the temporary file (cfitsio: %s)",
                             path, fits_text(s0, t));
     }
@@ -544,8 +542,7 @@ int sv_model_write_fits(const sv_model *m, const char *path, sv_error *err)
         char t[FLEN_STATUS];
         int s0 = w.st, s2 = 0;
         fits_delete_file(w.f, &s2);
-        unlink(tmp);
-        free(tmp);
+        sv_atomic_abort(&af);
         return sv_error_set(err, SV_ERR_IO, "%s: cannot write the model (%s: cfitsio: %s)", path,
                             w.what ? w.what : "?", fits_text(s0, t));
     }
@@ -553,32 +550,12 @@ int sv_model_write_fits(const sv_model *m, const char *path, sv_error *err)
     if (w.st) {
         char t[FLEN_STATUS];
         int s0 = w.st;
-        unlink(tmp);
-        free(tmp);
+        sv_atomic_abort(&af);
         return sv_error_set(err, SV_ERR_IO, "%s: cannot finish writing the model (cfitsio: %s)",
                             path, fits_text(s0, t));
     }
-    /* durable before it becomes visible */
-    int fd = open(tmp, O_RDONLY);
-    if (fd < 0 || fsync(fd) != 0) {
-        int e = errno;
-        if (fd >= 0)
-            close(fd);
-        unlink(tmp);
-        free(tmp);
-        return sv_error_set(err, SV_ERR_IO, "%s: cannot sync the written model: %s", path,
-                            strerror(e));
-    }
-    close(fd);
-    if (rename(tmp, path) != 0) {
-        int e = errno;
-        unlink(tmp);
-        free(tmp);
-        return sv_error_set(err, SV_ERR_IO, "%s: cannot move the written model into place: %s",
-                            path, strerror(e));
-    }
-    free(tmp);
-    return 0;
+    /* durable before it becomes visible (atomic_file.h) */
+    return sv_atomic_commit(&af, err);
 }
 
 /* ======================================================================
@@ -1680,4 +1657,28 @@ int sv_model_fits_is_model(const char *path)
     st = 0;
     fits_close_file(f, &st);
     return s2 == 0 && value[0] != '\'';
+}
+
+int sv_model_fits_task(const char *path, sv_task *task)
+{
+    if (!sv_model_fits_is_model(path))
+        return -1;
+    fitsfile *f = NULL;
+    int st = 0, rc = -1;
+    fits_open_diskfile(&f, path, READONLY, &st);
+    if (st)
+        goto fail;
+    char value[FLEN_VALUE] = "";
+    sv_task t;
+    if (!fits_read_key(f, TSTRING, "TASK", value, NULL, &st) && !sv_task_from_name(value, &t)) {
+        *task = t;
+        rc = 0;
+    }
+
+fail:
+    st = 0;
+    if (f)
+        fits_close_file(f, &st);
+    fits_clear_errmsg();
+    return rc;
 }

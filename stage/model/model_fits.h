@@ -151,6 +151,14 @@ int sv_model_read_fits(const char *path, sv_model **out, sv_error *err);
  * on), else 0.  Cheap: reads the primary header only.  Thread-safe. */
 int sv_model_fits_is_model(const char *path);
 
+/* The task of the model file `path` from its primary header's TASK card,
+ * without reading the network (as cheap as sv_model_fits_is_model).
+ * Given: path.  Returned: *task.  Returns 0, or -1 when path is not a
+ * model file (sv_model_fits_is_model) or its TASK card is missing or not
+ * a task name (*task untouched); a file that passes may still fail
+ * sv_model_read_fits further on.  Thread-safe. */
+int sv_model_fits_task(const char *path, sv_task *task);
+
 /* 1 if `key` (upper case) is a card the model file itself uses in the
  * primary header (structural FITS cards, the description cards above,
  * CLASSn, FEATn, CHECKSUM, DATASUM, HISTORY, COMMENT, CONTINUE, ...), so

@@ -399,8 +399,8 @@ void nn_net_init_weights(nn_net *net, uint64_t seed)
 {
     if (!net)
         return;
-    nn_rng r;
-    nn_rng_seed(&r, seed);
+    sv_xoshiro r;
+    sv_xoshiro_seed(&r, seed);
     for (int i = 0; i < net->n_layers; i++) {
         nn_layer *L = &net->layers[i];
         const nn_op *op = nn_op_of(L->kind);

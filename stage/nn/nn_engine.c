@@ -22,7 +22,7 @@ struct nn_workspace {
     float **grad;           /* [layer * NN_MAX_PARAMS + j], or NULL       */
     size_t *grad_size;
     unsigned char *need;    /* backward: gradient of this output needed   */
-    nn_rng rng;
+    sv_xoshiro rng;
     int last_batch;         /* 0 before the first forward                 */
     int last_training;
 };
@@ -103,7 +103,7 @@ nn_workspace *nn_workspace_new(const nn_net *net, int max_batch, int training, s
     ws->n_layers = n;
     ws->max_batch = max_batch;
     ws->training = training ? 1 : 0;
-    nn_rng_seed(&ws->rng, 0x5eedULL);
+    sv_xoshiro_seed(&ws->rng, 0x5eedULL);
     ws->out = xcalloc((size_t)n, sizeof(float *), &fail);
     ws->cache = xcalloc((size_t)n, sizeof(float *), &fail);
     ws->icache = xcalloc((size_t)n, sizeof(int *), &fail);
@@ -159,7 +159,7 @@ nn_workspace *nn_workspace_new(const nn_net *net, int max_batch, int training, s
 void nn_workspace_seed(nn_workspace *ws, uint64_t seed)
 {
     if (ws)
-        nn_rng_seed(&ws->rng, seed);
+        sv_xoshiro_seed(&ws->rng, seed);
 }
 
 const float *nn_workspace_output(const nn_workspace *ws)

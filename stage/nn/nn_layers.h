@@ -22,49 +22,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/rng.h"
 #include "nn/nn.h"
-
-/* ---- deterministic generator (xoshiro256** seeded by splitmix64) ------- */
-
-typedef struct nn_rng {
-    uint64_t s[4];
-} nn_rng;
-
-static inline uint64_t nn_splitmix64(uint64_t *x)
-{
-    uint64_t z = (*x += 0x9e3779b97f4a7c15ULL);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    return z ^ (z >> 31);
-}
-
-static inline void nn_rng_seed(nn_rng *r, uint64_t seed)
-{
-    uint64_t x = seed;
-    for (int i = 0; i < 4; i++)
-        r->s[i] = nn_splitmix64(&x);
-}
-
-static inline uint64_t nn_rng_next(nn_rng *r)
-{
-    uint64_t *s = r->s;
-    uint64_t x = s[1] * 5;
-    uint64_t result = ((x << 7) | (x >> 57)) * 9;
-    uint64_t t = s[1] << 17;
-    s[2] ^= s[0];
-    s[3] ^= s[1];
-    s[1] ^= s[2];
-    s[0] ^= s[3];
-    s[2] ^= t;
-    s[3] = (s[3] << 45) | (s[3] >> 19);
-    return result;
-}
-
-/* Uniform double in [0, 1). */
-static inline double nn_rng_uniform(nn_rng *r)
-{
-    return (double)(nn_rng_next(r) >> 11) * (1.0 / 9007199254740992.0);
-}
 
 /* ---- the context of one layer call ------------------------------------ */
 
@@ -83,7 +42,7 @@ typedef struct nn_lctx {
     int *icache;
     float *scratch;                       /* shared scratch (nn_layer_mem)  */
     float *scratch2;
-    nn_rng *rng;                          /* Dropout masks                  */
+    sv_xoshiro *rng;                      /* Dropout masks (core/rng.h)     */
     nn_layer *Lw;                         /* writable layer: BN moving stats
                                              (training forward only)        */
 } nn_lctx;

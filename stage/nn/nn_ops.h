@@ -99,7 +99,7 @@ typedef struct nn_op {
     void (*backward)(nn_lctx *c);
     /* Given: L, finalised, and the net's generator r.  Returned: L's
      * initial weights.  NULL: nn_init_default. */
-    void (*init)(nn_layer *L, nn_rng *r);
+    void (*init)(nn_layer *L, sv_xoshiro *r);
     /* Given: L, buf of cap bytes.  Returned: buf, the hyper-parameters
      * worth printing ("3x3 s1x1 same"), or "" (the activation and "frozen"
      * are added by the caller).  NULL: nothing. */
@@ -163,7 +163,7 @@ void nn_rnn_describe(const nn_layer *L, char *buf, size_t cap);
  * orthogonal "recurrent_kernel", ones for "gamma" and "moving_variance",
  * zeros for the rest, drawing from r in parameter order.
  * Given: L finalised.  Returned: its weights.  Not thread-safe on one r. */
-void nn_init_default(nn_layer *L, nn_rng *r);
+void nn_init_default(nn_layer *L, sv_xoshiro *r);
 
 /* ---- the descriptors ------------------------------------------------------ */
 

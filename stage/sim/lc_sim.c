@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "data/dataset.h"
+#include "core/rng.h"
 #include "core/parallel.h"
 
 static const char *const class_names[SV_LCSIM_N_CLASSES] = {"SNIa", "SNII", "SNIbc", "SLSN",

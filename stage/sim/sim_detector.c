@@ -6,6 +6,7 @@
 #include <math.h>
 
 #include "sim/sim_noise.h"
+#include "core/rng.h"
 
 long sim_det_saturate(float *img, uint8_t *mask, int w, int h, double sat, int x0, int x1)
 {
@@ -144,7 +145,7 @@ void sim_det_cosmic_add(const sim_cosmic *cr, double gain, float *img, uint8_t *
     for (int k = 0; k < n; k++) {
         deposit(img, mask, w, h, x, y, q / n, sd);
         if (cr->kind == 2) { /* worm: the direction wanders */
-            st = st * 6364136223846793005ull + 1442695040888963407ull;
+            sv_lcg64_next(&st);
             ang += ((double)(st >> 11) / 9007199254740992.0 - 0.5) * 0.6;
         }
         x += 0.1 * cos(ang);

@@ -385,30 +385,28 @@ fail_set:
 /* ---- writing ------------------------------------------------------------ */
 
 typedef struct outfile {
-    char *path, *tmp;
+    sv_atomic_file af; /* the final path and its temporary file (atomic_file.h) */
     fitsfile *f;
 } outfile;
 
 static int out_open(outfile *o, const char *prefix, const char *suffix, sv_error *err)
 {
     memset(o, 0, sizeof *o);
-    size_t n = strlen(prefix) + strlen(suffix) + 1;
-    o->path = malloc(n);
-    if (!o->path)
-        return sv_error_set(err, SV_ERR_NOMEM, "%s%s: no memory", prefix, suffix);
-    snprintf(o->path, n, "%s%s", prefix, suffix);
-    if (!(o->tmp = sv_atomic_tmp_new(o->path, err))) { /* atomic_file.h */
-        free(o->path);
+    size_t np = strlen(prefix), ns = strlen(suffix);
+    char path[sizeof o->af.path];
+    if (np + ns >= sizeof path)
+        return sv_error_set(err, SV_ERR_ARG, "%s%s: output file name too long", prefix, suffix);
+    memcpy(path, prefix, np);
+    memcpy(path + np, suffix, ns + 1);
+    if (sv_atomic_begin_name(&o->af, path, err))
         return err && err->status ? err->status : SV_ERR_IO;
-    }
     int st = 0;
-    fits_create_diskfile(&o->f, o->tmp, &st);
+    fits_create_diskfile(&o->f, o->af.tmp, &st);
     if (st) {
         char t[FLEN_STATUS];
         fits_get_errstatus(st, t);
-        sv_error_set(err, SV_ERR_IO, "%s: cannot create: %s", o->path, t);
-        free(o->path);
-        free(o->tmp);
+        sv_error_set(err, SV_ERR_IO, "%s: cannot create: %s", o->af.path, t);
+        sv_atomic_abort(&o->af);
         return SV_ERR_IO;
     }
     return 0;
@@ -419,9 +417,7 @@ static void out_abort(outfile *o)
     int st = 0;
     if (o->f)
         fits_close_file(o->f, &st);
-    unlink(o->tmp);
-    free(o->path);
-    free(o->tmp);
+    sv_atomic_abort(&o->af);
     memset(o, 0, sizeof *o);
 }
 
@@ -432,20 +428,18 @@ static int out_finish(outfile *o, int st, sv_error *err)
     if (st) {
         char t[FLEN_STATUS];
         fits_get_errstatus(st, t);
-        sv_error_set(err, SV_ERR_IO, "%s: cannot write: %s", o->path, t);
+        sv_error_set(err, SV_ERR_IO, "%s: cannot write: %s", o->af.path, t);
         out_abort(o);
         return SV_ERR_IO;
     }
     fits_close_file(o->f, &st);
     o->f = NULL;
-    if (st || rename(o->tmp, o->path)) {
-        sv_error_set(err, SV_ERR_IO, "%s: cannot close or rename into place", o->path);
+    if (st) {
+        sv_error_set(err, SV_ERR_IO, "%s: cannot close", o->af.path);
         out_abort(o);
         return SV_ERR_IO;
     }
-    free(o->path);
-    free(o->tmp);
-    return 0;
+    return sv_atomic_commit(&o->af, err); /* fsync, rename */
 }
 
 static int write_image(const sv_sim_exposure *e, const char *prefix, const char *suffix,

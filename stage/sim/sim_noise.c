@@ -6,22 +6,11 @@
 #include <pthread.h>
 #include <stdlib.h>
 
-uint64_t sim_rng_mix(uint64_t seed, uint64_t stream, uint64_t index)
-{
-    uint64_t z = seed ^ (stream * 0x9E3779B97F4A7C15ull);
-    z += (index + 1) * 0xD1B54A32D192ED03ull;
-    for (int k = 0; k < 2; k++) {
-        z += 0x9E3779B97F4A7C15ull;
-        z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-        z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-        z ^= z >> 31;
-    }
-    return z;
-}
+#include "core/rng.h"
 
 void sim_rng_reseed(gsl_rng *r, uint64_t seed, uint64_t stream, uint64_t index)
 {
-    uint64_t z = sim_rng_mix(seed, stream, index);
+    uint64_t z = sv_stream_seed(seed, stream, index);
     unsigned long s = (unsigned long)(z ^ (z >> 32)) & 0xffffffffUL;
     gsl_rng_set(r, s ? s : 4357UL); /* mt19937 treats 0 as its default */
 }

@@ -39,10 +39,8 @@ enum {
     SIM_STREAM_DETECTOR = 8     /* an exposure's cosmic rays, hot pixels    */
 };
 
-/* 64-bit mix of (seed, stream, index) (SplitMix64 finaliser). */
-uint64_t sim_rng_mix(uint64_t seed, uint64_t stream, uint64_t index);
-
-/* A new mt19937 generator for (seed, stream, index); NULL when out of
+/* A new mt19937 generator for (seed, stream, index) (seeded by
+ * sv_stream_seed, core/rng.h); NULL when out of
  * memory.  Free with gsl_rng_free. */
 gsl_rng *sim_rng_new(uint64_t seed, uint64_t stream, uint64_t index);
 

@@ -1,6 +1,7 @@
 /* compare.c — transfer learning against training from scratch.  See
  * compare.h. */
 #include "train/compare.h"
+#include "core/rng.h"
 #include "fits/fits_dates.h"
 
 #include <fitsio.h>

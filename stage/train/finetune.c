@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/rng.h"
+
 static const char *const freeze_names[] = {"conv", "all-but-head", "none", "recurrent"};
 
 const char *sv_freeze_name(sv_freeze f)

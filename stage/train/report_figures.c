@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "data/dataset.h" /* sv_rng */
+#include "core/rng.h"
 
 void sv_curve_free(sv_curve *c)
 {

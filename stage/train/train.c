@@ -10,6 +10,7 @@
 #include "config.h"
 #include "nn/fast/nn_train.h"
 #include "core/parallel.h"
+#include "core/rng.h"
 #include "model/preprocess.h"
 
 #ifndef PACKAGE_VERSION

@@ -87,7 +87,7 @@ struct nn_tws {
     float *out;            /* cap x out_size, logical                       */
     float *g;              /* packed gradients                              */
     float *pad, *dpad, *dxp, *d0, *d1, *wv, *wm, *vt, *vd0, *vd1, *dflat;
-    nn_rng rng;
+    sv_xoshiro rng;
 };
 
 /* ---- helpers ------------------------------------------------------------------ */
@@ -659,7 +659,7 @@ nn_tws *nn_tws_new(const nn_tplan *p, int max_batch, sv_error *err)
     size_t n = (size_t)max_batch;
     ws->p = p;
     ws->cap = max_batch;
-    nn_rng_seed(&ws->rng, 0x5eedULL);
+    sv_xoshiro_seed(&ws->rng, 0x5eedULL);
     ws->x = amalloc(n * p->in_size);
     ws->store = amalloc(n * p->img_store);
     ws->mask = amalloc(n * p->img_mask);
@@ -692,7 +692,7 @@ nn_tws *nn_tws_new(const nn_tplan *p, int max_batch, sv_error *err)
 void nn_tws_seed(nn_tws *ws, uint64_t seed)
 {
     if (ws)
-        nn_rng_seed(&ws->rng, seed);
+        sv_xoshiro_seed(&ws->rng, seed);
 }
 
 void nn_tws_zero_grads(nn_tws *ws)
@@ -761,7 +761,7 @@ static void draw_masks(nn_tws *ws, int batch)
                 m[tt_phys_of(&s->out, e)] =
                     s->rate <= 0.0f
                         ? 1.0f
-                        : (nn_rng_uniform(&ws->rng) >= (double)s->rate ? scale : 0.0f);
+                        : (sv_xoshiro_uniform(&ws->rng) >= (double)s->rate ? scale : 0.0f);
         }
     }
 }

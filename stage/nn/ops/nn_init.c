@@ -6,16 +6,16 @@
 
 #include "nn/nn_ops.h"
 
-static void glorot(nn_rng *r, nn_param *p, double fan_in, double fan_out)
+static void glorot(sv_xoshiro *r, nn_param *p, double fan_in, double fan_out)
 {
     double lim = sqrt(6.0 / (fan_in + fan_out));
     for (size_t i = 0; i < p->size; i++)
-        p->w[i] = (float)((2.0 * nn_rng_uniform(r) - 1.0) * lim);
+        p->w[i] = (float)((2.0 * sv_xoshiro_uniform(r) - 1.0) * lim);
 }
 
-static double gauss(nn_rng *r)
+static double gauss(sv_xoshiro *r)
 {
-    double u1 = nn_rng_uniform(r), u2 = nn_rng_uniform(r);
+    double u1 = sv_xoshiro_uniform(r), u2 = sv_xoshiro_uniform(r);
     if (u1 < 1e-300)
         u1 = 1e-300;
     return sqrt(-2.0 * log(u1)) * cos(6.283185307179586 * u2);
@@ -23,7 +23,7 @@ static double gauss(nn_rng *r)
 
 /* Keras Orthogonal for a (rows, cols) matrix: orthonormal rows when
  * rows <= cols, else orthonormal columns; by Gram-Schmidt on Gaussians. */
-static void orthogonal(nn_rng *r, nn_param *p)
+static void orthogonal(sv_xoshiro *r, nn_param *p)
 {
     int rows = p->dims[0], cols = p->dims[1];
     int nv = rows <= cols ? rows : cols;  /* vectors to orthonormalise */
@@ -61,7 +61,7 @@ static void orthogonal(nn_rng *r, nn_param *p)
     free(v);
 }
 
-void nn_init_default(nn_layer *L, nn_rng *r)
+void nn_init_default(nn_layer *L, sv_xoshiro *r)
 {
     for (int j = 0; j < L->n_params; j++) {
         nn_param *p = &L->p[j];

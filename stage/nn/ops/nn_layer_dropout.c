@@ -18,7 +18,7 @@ static void nn_dropout_forward(nn_lctx *c)
     }
     float keep = 1.0f - L->rate, scale = 1.0f / keep;
     for (size_t i = 0; i < n; i++) {
-        float f = nn_rng_uniform(c->rng) >= (double)L->rate ? scale : 0.0f;
+        float f = sv_xoshiro_uniform(c->rng) >= (double)L->rate ? scale : 0.0f;
         c->cache[i] = f;
         c->y[i] = c->x[0][i] * f;
     }

@@ -223,7 +223,7 @@ static void lstm_mem(const nn_layer *L, const nn_layer *const *in, int max_batch
 }
 
 /* Keras defaults, and unit_forget_bias: the forget gate's bias starts at 1 */
-static void lstm_init(nn_layer *L, nn_rng *r)
+static void lstm_init(nn_layer *L, sv_xoshiro *r)
 {
     nn_init_default(L, r);
     if (L->use_bias && L->n_params == 3)
