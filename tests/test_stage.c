@@ -542,6 +542,45 @@ static void test_mask_and_nan(void **state)
     D->destroy(inst);
 }
 
+/* A non-finite value at a detection's own pixel in any one of the three
+ * images (NaN in the science or difference image, +inf in the reference)
+ * flags it BADCENTRE and keeps it from REAL, in memory and from files, with
+ * a class model of another stamp size, and with resampling; the other rows
+ * are untouched and every input row is in the output, in order (issue 11,
+ * siblings of item 3). */
+static void test_bad_centre_each_image(void **state)
+{
+    (void)state;
+    static float img[NW * NH];
+    dia_kv cfgs[3][2] = {{{"rb_threshold", "0"}, {"threads", "1"}},
+                         {{"rb_threshold", "0"}, {"class_model", cls21_path}},
+                         {{"rb_threshold", "0"}, {"resample", "true"}}};
+    for (int k = 0; k < 3; k++)
+        for (int c = 0; c < 3; c++) {
+            memcpy(img, X.img[c], sizeof img);
+            img[50 * NW + 39] = c == 1 ? INFINITY : NAN; /* detection 0's pixel */
+            dia_instance *inst = make(2, cfgs[k]);
+            dia_exposure x = exposure();
+            dia_image *im = c == 0 ? &x.science : c == 1 ? &x.reference : &x.difference;
+            im->data = img;
+            dia_table det = detections(ND);
+            const dia_table *res;
+            assert_int_equal(D->process(inst, &x, &det, &res), DIA_OK);
+            assert_int_equal(res->nrows, ND);
+            const int64_t *id = col(res, "candid")->data;
+            const int32_t *fl = col(res, "FLAGS")->data;
+            const uint8_t *real = col(res, "REAL")->data;
+            for (int i = 0; i < ND; i++)
+                assert_true(id[i] == det_id[i]);
+            if (!(fl[0] & SV_FLAG_BADCENTRE) || real[0])
+                fail_msg("config %d, image %d: FLAGS %d REAL %d", k, c, fl[0], real[0]);
+            assert_false(fl[0] & SV_FLAG_BADFRAC); /* one value of 3 x S x S */
+            assert_false(fl[5] & SV_FLAG_BADCENTRE);
+            assert_int_equal(real[5], 1); /* threshold 0: every clean scored row */
+            D->destroy(inst);
+        }
+}
+
 static void test_features(void **state)
 {
     dia_kv kv[1] = {{"rb_model", feat_path}};
@@ -1154,6 +1193,7 @@ int main(void)
         cmocka_unit_test(test_zero_detections),
         cmocka_unit_test(test_bad_arguments),
         cmocka_unit_test(test_mask_and_nan),
+        cmocka_unit_test(test_bad_centre_each_image),
         cmocka_unit_test(test_features),
         cmocka_unit_test(test_preset_conventions),
         cmocka_unit_test(test_rb_column_clash),
