@@ -87,14 +87,6 @@ const char *sv_batch_status_name(sv_batch_status s)
     return "unknown";
 }
 
-int sv_batch_status_parse(const char *name)
-{
-    for (int s = SV_BATCH_PENDING; s <= SV_BATCH_CANCELLED; s++)
-        if (strcmp(name, sv_batch_status_name((sv_batch_status)s)) == 0)
-            return s;
-    return -1;
-}
-
 static double since(const struct timespec *t0)
 {
     struct timespec t;

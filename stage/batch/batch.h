@@ -85,8 +85,6 @@ typedef enum sv_batch_status {
 
 /* "pending", "ok", "failed", "skipped", "cancelled". */
 const char *sv_batch_status_name(sv_batch_status status);
-/* The inverse; returns -1 for an unknown name. */
-int sv_batch_status_parse(const char *name);
 
 #define SV_BATCH_ERROR_MAX 512
 

@@ -15,6 +15,7 @@
 
 #include "core/atomic_file.h"
 #include "core/csv.h"
+#include "fits/fits_error.h"
 
 static char *dup_clean(const char *s)
 {
@@ -245,10 +246,8 @@ static int write_fits(const sv_summary *s, const char *tmp, const char *path, sv
     if (f)
         fits_close_file(f, &cstatus);
     if (status || cstatus) {
-        char msg[FLEN_ERRMSG];
-        fits_get_errstatus(status ? status : cstatus, msg);
         unlink(tmp);
-        return sv_error_set(err, SV_ERR_IO, "%s: cannot write the summary: %s", path, msg);
+        return sv_fits_fail(err, SV_ERR_IO, path, "cannot write the summary", status ? status : cstatus);
     }
     return SV_OK;
 }
@@ -377,8 +376,7 @@ static int read_fits(sv_summary *s, const char *path, sv_error *err)
     if (sv_fits_guard_file(path, err))
         return err ? err->status : SV_ERR_FORMAT;
     if (fits_open_diskfile(&f, path, READONLY, &status)) {
-        fits_get_errstatus(status, msg);
-        return sv_error_set(err, SV_ERR_IO, "%s: %s", path, msg);
+        return sv_fits_fail(err, SV_ERR_IO, path, "cannot open as FITS", status);
     }
     fits_movabs_hdu(f, 2, &hdutype, &status);
     int col[6];
@@ -400,8 +398,7 @@ static int read_fits(sv_summary *s, const char *path, sv_error *err)
     fits_get_num_rows(f, &nrows, &status);
     int rc = SV_OK;
     if (status) {
-        fits_get_errstatus(status, msg);
-        rc = sv_error_set(err, SV_ERR_FORMAT, "%s: not a batch summary: %s", path, msg);
+        rc = sv_fits_fail(err, SV_ERR_FORMAT, path, "not a batch summary", status);
     }
     char *buf[6] = {0};
     for (int k = 0; k < 6 && !rc; k++) {

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "core/csv.h"
+#include "fits/fits_error.h"
 
 /* ---- roles of fields -------------------------------------------------- */
 
@@ -650,8 +651,7 @@ static int read_fits(const char *path, const char *basedir, sv_manifest **out,
     if (sv_fits_guard_file(path, err))
         return err ? err->status : SV_ERR_FORMAT;
     if (fits_open_diskfile(&f, path, READONLY, &status)) {
-        fits_get_errstatus(status, msg);
-        return sv_error_set(err, SV_ERR_IO, "%s: cannot open as FITS: %s", path, msg);
+        return sv_fits_fail(err, SV_ERR_IO, path, "cannot open as FITS", status);
     }
     fits_get_num_hdus(f, &nhdu, &status);
     int found = 0;

@@ -30,8 +30,6 @@ const sv_alert_flag_doc sv_alert_flag_docs[SV_ALERT_N_FLAGS] = {
 /* libavro's error text is one process-global buffer */
 static pthread_mutex_t avro_lock = PTHREAD_MUTEX_INITIALIZER;
 
-int sv_alert_available(void) { return 1; }
-
 /* ---- storage: one arena per set ----------------------------------------- */
 
 typedef struct arena_chunk {

@@ -186,9 +186,6 @@ typedef struct sv_alert_reader sv_alert_reader;
 int sv_alert_reader_new(const char *schema_path, sv_alert_reader **out, sv_error *err);
 void sv_alert_reader_free(sv_alert_reader *r);
 
-/* 1 if this build can read Avro (always, where this header is built). */
-int sv_alert_available(void);
-
 /* 1 if libavro reads container files with this codec ("null", "deflate",
  * "snappy", "lzma"), else 0. */
 int sv_alert_codec_supported(const char *codec);

@@ -2,6 +2,7 @@
 #include "data/det_table.h"
 #include "data/det_text.h"
 #include "fits/fits_guard.h"
+#include "fits/fits_error.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -143,13 +144,6 @@ struct sv_det_file {
     long *repeat;
 };
 
-static int fail_fits(sv_error *err, int code, const char *path, const char *what, int status)
-{
-    char txt[FLEN_STATUS] = "";
-    fits_get_errstatus(status, txt);
-    return sv_error_set(err, code, "%s: %s (cfitsio: %s)", path, what, txt);
-}
-
 /* Header keywords of a binary table that describe its structure and are
  * written anew by the output writer. */
 static int structural(const char *key)
@@ -181,7 +175,7 @@ static int open_fits_table(sv_det_file *f, const char *path, sv_error *err)
         return err ? err->status : SV_ERR_FORMAT;
     if (fits_open_file(&f->fp, path, READONLY, &status)) {
         f->fp = NULL;
-        return fail_fits(err, SV_ERR_IO, path, "cannot open the detection table", status);
+        return sv_fits_fail(err, SV_ERR_IO, path, "cannot open the detection table", status);
     }
     fits_get_hdu_num(f->fp, &hdu);
     fits_get_hdu_type(f->fp, &hdutype, &status);
@@ -200,7 +194,7 @@ static int open_fits_table(sv_det_file *f, const char *path, sv_error *err)
             first_table = i;
     }
     if (status)
-        return fail_fits(err, SV_ERR_IO, path, "unreadable FITS file", status);
+        return sv_fits_fail(err, SV_ERR_IO, path, "unreadable FITS file", status);
     int ldac = n_objects > 0 || n_imhead > 0;
     if (chosen) {
         char extname[FLEN_VALUE] = "";
@@ -227,7 +221,7 @@ static int open_fits_table(sv_det_file *f, const char *path, sv_error *err)
     }
     fits_movabs_hdu(f->fp, hdu, &hdutype, &status);
     if (status)
-        return fail_fits(err, SV_ERR_IO, path, "unreadable FITS file", status);
+        return sv_fits_fail(err, SV_ERR_IO, path, "unreadable FITS file", status);
     if (hdutype == ASCII_TBL)
         return sv_error_set(err, SV_ERR_FORMAT,
                             "%s: the detection table is an ASCII table; give a binary table "
@@ -290,7 +284,7 @@ int sv_det_file_open(const char *path, sv_det_file **out, sv_error *err)
     if (status || nrows < 0 || ncols < 0 || ncols > 999) {
         int st = status;
         sv_det_file_close(f);
-        return fail_fits(err, SV_ERR_FORMAT, path, "bad binary table header", st);
+        return sv_fits_fail(err, SV_ERR_FORMAT, path, "bad binary table header", st);
     }
     f->nrows = nrows;
     f->schema.ncols = ncols;
@@ -337,7 +331,7 @@ int sv_det_file_open(const char *path, sv_det_file **out, sv_error *err)
     if (status) {
         int st = status;
         sv_det_file_close(f);
-        return fail_fits(err, SV_ERR_FORMAT, path, "bad column definitions", st);
+        return sv_fits_fail(err, SV_ERR_FORMAT, path, "bad column definitions", st);
     }
     /* the other header records, kept in the output */
     int nkeys = 0;
@@ -360,7 +354,7 @@ int sv_det_file_open(const char *path, sv_det_file **out, sv_error *err)
     if (status) {
         int st = status;
         sv_det_file_close(f);
-        return fail_fits(err, SV_ERR_FORMAT, path, "unreadable header", st);
+        return sv_fits_fail(err, SV_ERR_FORMAT, path, "unreadable header", st);
     }
     *out = f;
     return SV_OK;
@@ -413,7 +407,7 @@ int sv_det_file_read_double(sv_det_file *f, int col, int64_t row0, int n, double
         char what[160];
         snprintf(what, sizeof what, "cannot read column '%s', rows %lld..%lld",
                  f->schema.ttype[col], (long long)row0 + 1, (long long)row0 + n);
-        return fail_fits(err, SV_ERR_IO, f->path, what, status);
+        return sv_fits_fail(err, SV_ERR_IO, f->path, what, status);
     }
     return SV_OK;
 }
@@ -430,7 +424,7 @@ int sv_det_file_read_int64(sv_det_file *f, int col, int64_t row0, int n, int64_t
         char what[160];
         snprintf(what, sizeof what, "cannot read column '%s', rows %lld..%lld",
                  f->schema.ttype[col], (long long)row0 + 1, (long long)row0 + n);
-        return fail_fits(err, SV_ERR_IO, f->path, what, status);
+        return sv_fits_fail(err, SV_ERR_IO, f->path, what, status);
     }
     return SV_OK;
 }
@@ -446,7 +440,7 @@ int sv_det_file_read_raw(sv_det_file *f, int64_t row0, int n, unsigned char *out
         char what[160];
         snprintf(what, sizeof what, "cannot read rows %lld..%lld (truncated file?)",
                  (long long)row0 + 1, (long long)row0 + n);
-        return fail_fits(err, SV_ERR_IO, f->path, what, status);
+        return sv_fits_fail(err, SV_ERR_IO, f->path, what, status);
     }
     return SV_OK;
 }

@@ -6,6 +6,7 @@
  */
 #include "data/feature_table.h"
 #include "fits/fits_guard.h"
+#include "fits/fits_error.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -326,13 +327,6 @@ done:
     return st;
 }
 
-static int ft_fits_fail(const char *path, int status, const char *what, sv_error *err)
-{
-    char txt[FLEN_STATUS];
-    fits_get_errstatus(status, txt);
-    return sv_error_set(err, SV_ERR_FORMAT, "%s: %s (cfitsio: %s)", path, what, txt);
-}
-
 static int ft_read_fits(sv_feature_table *t, const char *path, sv_error *err)
 {
     fitsfile *fp = NULL;
@@ -341,9 +335,9 @@ static int ft_read_fits(sv_feature_table *t, const char *path, sv_error *err)
     if (sv_fits_guard_file(path, err))
         return err ? err->status : SV_ERR_FORMAT;
     if (fits_open_table(&fp, path, READONLY, &status))
-        return ft_fits_fail(path, status, "cannot open a table HDU", err);
+        return sv_fits_fail(err, SV_ERR_FORMAT, path, "cannot open a table HDU", status);
     if (fits_get_num_rows(fp, &nrows, &status) || fits_get_num_cols(fp, &ncols, &status)) {
-        st = ft_fits_fail(path, status, "cannot read the table size", err);
+        st = sv_fits_fail(err, SV_ERR_FORMAT, path, "cannot read the table size", status);
         goto done;
     }
     if (ncols <= 0 || nrows < 0 || nrows > 100000000L) {
@@ -370,7 +364,7 @@ static int ft_read_fits(sv_feature_table *t, const char *path, sv_error *err)
         }
         if (!(t->names[c] = strdup(name)) ||
             fits_get_eqcoltype(fp, c + 1, &typecode, &repeat, &width, &status)) {
-            st = status ? ft_fits_fail(path, status, "cannot read a column type", err)
+            st = status ? sv_fits_fail(err, SV_ERR_FORMAT, path, "cannot read a column type", status)
                         : sv_error_set(err, SV_ERR_NOMEM, "%s: out of memory", path);
             goto done;
         }
@@ -386,7 +380,7 @@ static int ft_read_fits(sv_feature_table *t, const char *path, sv_error *err)
                 if (width >= (long)sizeof sval)
                     break;
                 if (fits_read_col_str(fp, c + 1, r + 1, 1, 1, "", &sp, &anynul, &status)) {
-                    st = ft_fits_fail(path, status, "cannot read a string column", err);
+                    st = sv_fits_fail(err, SV_ERR_FORMAT, path, "cannot read a string column", status);
                     goto done;
                 }
                 t->cells[r * ncols + c] = strdup(sval);
@@ -394,7 +388,7 @@ static int ft_read_fits(sv_feature_table *t, const char *path, sv_error *err)
                        typecode == TDBLCOMPLEX) {
                 double d = 0;
                 if (fits_read_col(fp, TDOUBLE, c + 1, r + 1, 1, 1, NULL, &d, &anynul, &status)) {
-                    st = ft_fits_fail(path, status, "cannot read a column", err);
+                    st = sv_fits_fail(err, SV_ERR_FORMAT, path, "cannot read a column", status);
                     goto done;
                 }
                 snprintf(buf, sizeof buf, "%.17g", d);
@@ -402,7 +396,7 @@ static int ft_read_fits(sv_feature_table *t, const char *path, sv_error *err)
             } else {
                 LONGLONG v = 0;
                 if (fits_read_col(fp, TLONGLONG, c + 1, r + 1, 1, 1, NULL, &v, &anynul, &status)) {
-                    st = ft_fits_fail(path, status, "cannot read a column", err);
+                    st = sv_fits_fail(err, SV_ERR_FORMAT, path, "cannot read a column", status);
                     goto done;
                 }
                 snprintf(buf, sizeof buf, "%lld", (long long)v);

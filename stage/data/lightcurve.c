@@ -6,6 +6,7 @@
 #include "fits/fits_guard.h"
 
 #include "core/atomic_file.h"
+#include "fits/fits_error.h"
 
 #include <ctype.h>
 #include <fitsio.h>
@@ -487,14 +488,6 @@ static void fits_cols_free(fits_cols *fc)
     memset(fc, 0, sizeof *fc);
 }
 
-static int fits_fail(sv_error *err, int status, const char *path, const char *what)
-{
-    char t[FLEN_STATUS];
-    fits_get_errstatus(status, t);
-    fits_clear_errmsg();
-    return sv_error_set(err, SV_ERR_IO, "%s: %s: %s", path, what, t);
-}
-
 /* Read every scalar column of the current HDU into dia_columns. */
 static int read_columns(fitsfile *f, const char *path, const char *hdu, long *nrows,
                         fits_cols *fc, sv_error *err)
@@ -505,7 +498,7 @@ static int read_columns(fitsfile *f, const char *path, const char *hdu, long *nr
     fits_get_num_rows(f, &nr, &st);
     fits_get_num_cols(f, &ncol, &st);
     if (st)
-        return fits_fail(err, st, path, "cannot read the table size");
+        return sv_fits_fail(err, SV_ERR_IO, path, "cannot read the table size", st);
     if (nr < 0 || nr > 200000000L)
         return sv_error_set(err, SV_ERR_FORMAT, "%s: HDU %s: absurd row count %ld", path, hdu,
                             nr);
@@ -531,7 +524,7 @@ static int read_columns(fitsfile *f, const char *path, const char *hdu, long *nr
         fits_get_eqcoltype(f, c, &typecode, &repeat, &width, &st);
         if (st) {
             fits_cols_free(fc);
-            return fits_fail(err, st, path, "cannot read a column type");
+            return sv_fits_fail(err, SV_ERR_IO, path, "cannot read a column type", st);
         }
         dia_column *D = &fc->c[fc->n];
         void *buf = NULL;
@@ -613,7 +606,7 @@ static int read_columns(fitsfile *f, const char *path, const char *hdu, long *nr
             fits_cols_free(fc);
             char what[160];
             snprintf(what, sizeof what, "HDU %s: cannot read column '%s'", hdu, name);
-            return fits_fail(err, st, path, what);
+            return sv_fits_fail(err, SV_ERR_IO, path, what, st);
         }
         snprintf(fc->names[fc->n], sizeof fc->names[0], "%s", name);
         D->name = fc->names[fc->n];
@@ -863,7 +856,7 @@ int sv_lc_read_fits(const char *path, const sv_lc_read_options *opt_in, sv_lc_se
     if (sv_fits_guard_file(path, err))
         return err ? err->status : SV_ERR_FORMAT;
     if (fits_open_file(&f, spec, READONLY, &st))
-        return fits_fail(err, st, path, "cannot open");
+        return sv_fits_fail(err, SV_ERR_IO, path, "cannot open", st);
     if (goto_lc_hdu(f, &z)) {
         st = 0;
         fits_close_file(f, &st);
@@ -922,7 +915,7 @@ int sv_lc_write_fits(const sv_lc_set *s, const char *path, const char *const *ex
     int st = 0;
     unlink(tmp);
     if (fits_create_file(&f, spec, &st))
-        return fits_fail(err, st, path, "cannot create");
+        return sv_fits_fail(err, SV_ERR_IO, path, "cannot create", st);
     long naxes[1] = {0};
     fits_create_img(f, BYTE_IMG, 0, naxes, &st);
     fits_write_comment(f, "stampvet light-curve table: HDU LIGHTCURVE (one row per "
@@ -1049,7 +1042,7 @@ int sv_lc_write_fits(const sv_lc_set *s, const char *path, const char *const *ex
     fits_close_file(f, &st2);
     if (st || st2) {
         sv_atomic_abort(&af);
-        return fits_fail(err, st ? st : st2, path, "cannot write");
+        return sv_fits_fail(err, SV_ERR_IO, path, "cannot write", st ? st : st2);
     }
     return sv_atomic_commit(&af, err); /* fsync, rename */
 }

@@ -21,6 +21,7 @@
 
 #include "core/atomic_file.h"
 #include "core/byte_order.h"
+#include "fits/fits_error.h"
 
 /* ---- columns ------------------------------------------------------------ */
 
@@ -91,12 +92,6 @@ static void copy_trunc(char *dst, size_t size, const char *src)
     size_t n = strnlen(src, size - 1);
     memcpy(dst, src, n);
     dst[n] = '\0';
-}
-
-static const char *fits_text(int status, char buf[FLEN_STATUS])
-{
-    fits_get_errstatus(status, buf);
-    return buf;
 }
 
 /* ---- meta and batches --------------------------------------------------- */
@@ -295,7 +290,7 @@ static int writer_fits_error(sv_stamp_writer *w, sv_error *err, int status, cons
     char t[FLEN_STATUS];
     w->failed = 1;
     return sv_error_set(err, SV_ERR_IO, "%s: %s: %s (cfitsio %d)", w->path, what,
-                        fits_text(status, t), status);
+                        sv_fits_status_text(status, t), status);
 }
 
 static int meta_check(const sv_stamp_meta *meta, const char *path, sv_error *err)
@@ -346,7 +341,7 @@ sv_stamp_writer *sv_stamp_writer_create(const char *path, const sv_stamp_meta *m
     if (st) {
         char t[FLEN_STATUS];
         sv_error_set(err, SV_ERR_IO, "%s: cannot create %s: %s", path, w->af.tmp,
-                     fits_text(st, t));
+                     sv_fits_status_text(st, t));
         sv_atomic_abort(&w->af);
         free(w->path);
         free(w);
@@ -653,7 +648,7 @@ static int reader_find_hdu(sv_stamp_reader *r, sv_error *err)
     if (st) {
         char t[FLEN_STATUS];
         return reader_fail(r, err, SV_ERR_FORMAT, "not a readable FITS file: %s",
-                           fits_text(st, t));
+                           sv_fits_status_text(st, t));
     }
     int fallback = 0;
     for (int h = 2; h <= nhdu; h++) {
@@ -697,7 +692,7 @@ static int reader_layout(sv_stamp_reader *r, sv_error *err)
     if (st || naxis1 <= 0 || naxis2 < 0) {
         char t[FLEN_STATUS];
         return reader_fail(r, err, SV_ERR_FORMAT, "STAMPS table header unreadable: %s",
-                           st ? fits_text(st, t) : "bad NAXIS1/NAXIS2");
+                           st ? sv_fits_status_text(st, t) : "bad NAXIS1/NAXIS2");
     }
     long off = 0;
     for (int n = 1; n <= ncols; n++) {
@@ -895,7 +890,7 @@ sv_stamp_reader *sv_stamp_reader_open(const char *path, unsigned flags, sv_error
     if (st) {
         char t[FLEN_STATUS];
         sv_error_set(err, on_disk ? SV_ERR_FORMAT : SV_ERR_IO, "%s: cannot open: %s%s", path,
-                     fits_text(st, t), on_disk ? " (not a FITS file, or damaged)" : "");
+                     sv_fits_status_text(st, t), on_disk ? " (not a FITS file, or damaged)" : "");
         r->f = NULL;
         sv_stamp_reader_close(r);
         return NULL;
@@ -989,7 +984,7 @@ long sv_stamp_reader_read(sv_stamp_reader *r, long first, long n, sv_stamp_batch
     if (st) {
         char t[FLEN_STATUS];
         return reader_fail(r, err, SV_ERR_FORMAT, "rows %ld..%ld unreadable: %s (damaged?)",
-                           first + 1, first + n, fits_text(st, t));
+                           first + 1, first + n, sv_fits_status_text(st, t));
     }
     size_t np = (size_t)m->stamp_size * (size_t)m->stamp_size;
     for (long k = 0; k < n; k++) {

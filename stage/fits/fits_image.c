@@ -1,6 +1,7 @@
 /* fits_image.c — see fits_image.h. */
 #include "fits/fits_image.h"
 #include "fits/fits_guard.h"
+#include "fits/fits_error.h"
 
 #include <ctype.h>
 #include <fcntl.h>
@@ -17,13 +18,6 @@
 #include <wcslib/wcshdr.h>
 
 /* ---- images ----------------------------------------------------------- */
-
-static int fits_fail(sv_error *err, int code, const char *path, const char *what, int status)
-{
-    char txt[FLEN_STATUS] = "";
-    fits_get_errstatus(status, txt);
-    return sv_error_set(err, code, "%s: %s (cfitsio: %s)", path, what, txt);
-}
 
 /* Is the current HDU an image with at least two axes of data? */
 static int hdu_has_image(fitsfile *fp)
@@ -48,7 +42,7 @@ static int open_image_hdu(const char *path, fitsfile **out, long naxes[2], int *
     if (sv_fits_guard_file(path, err))
         return err ? err->status : SV_ERR_FORMAT;
     if (fits_open_file(&fp, path, READONLY, &status))
-        return fits_fail(err, SV_ERR_IO, path, "cannot open as a FITS image", status);
+        return sv_fits_fail(err, SV_ERR_IO, path, "cannot open as a FITS image", status);
     fits_get_hdu_num(fp, &hdu);
     if (hdu == 1 && !hdu_has_image(fp)) {
         fits_get_num_hdus(fp, &nhdu, &status);
@@ -63,7 +57,7 @@ static int open_image_hdu(const char *path, fitsfile **out, long naxes[2], int *
     fits_get_hdu_type(fp, &hdutype, &status);
     if (status) {
         fits_close_file(fp, &(int){0});
-        return fits_fail(err, SV_ERR_IO, path, "unreadable FITS file", status);
+        return sv_fits_fail(err, SV_ERR_IO, path, "unreadable FITS file", status);
     }
     if (hdutype != IMAGE_HDU) {
         fits_close_file(fp, &(int){0});
@@ -74,7 +68,7 @@ static int open_image_hdu(const char *path, fitsfile **out, long naxes[2], int *
         fits_get_img_size(fp, naxis, ax, &status)) {
         fits_close_file(fp, &(int){0});
         if (status)
-            return fits_fail(err, SV_ERR_IO, path, "unreadable image header", status);
+            return sv_fits_fail(err, SV_ERR_IO, path, "unreadable image header", status);
         return sv_error_set(err, SV_ERR_FORMAT, "%s: no 2-D image in the file (NAXIS = %d)",
                             path, naxis);
     }
@@ -213,7 +207,7 @@ static int image_read(const char *path, sv_image *img, float *keep, size_t keep_
         int st = status;
         fits_close_file(fp, &(int){0});
         sv_image_free(img);
-        return fits_fail(err, SV_ERR_IO, path, "cannot read the pixels (truncated file?)", st);
+        return sv_fits_fail(err, SV_ERR_IO, path, "cannot read the pixels (truncated file?)", st);
     }
     char *hdr = NULL;
     int nkeys = 0;
@@ -221,7 +215,7 @@ static int image_read(const char *path, sv_image *img, float *keep, size_t keep_
         int st = status;
         fits_close_file(fp, &(int){0});
         sv_image_free(img);
-        return fits_fail(err, SV_ERR_IO, path, "cannot read the header", st);
+        return sv_fits_fail(err, SV_ERR_IO, path, "cannot read the header", st);
     }
     img->header = malloc((size_t)nkeys * 80 + 1);
     if (!img->header) {
@@ -309,7 +303,7 @@ int sv_mask_read(const char *path, uint32_t **mask, int32_t *width, int32_t *hei
     fits_close_file(fp, &(int){0});
     if (status) {
         free(m);
-        return fits_fail(err, SV_ERR_IO, path, "cannot read the mask pixels", status);
+        return sv_fits_fail(err, SV_ERR_IO, path, "cannot read the mask pixels", status);
     }
     *mask = m;
     *width = (int32_t)naxes[0];

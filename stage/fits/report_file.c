@@ -3,6 +3,7 @@
 #include "fits/fits_dates.h"
 
 #include "core/atomic_file.h"
+#include "fits/fits_error.h"
 
 #include <fitsio.h>
 #include <math.h>
@@ -95,9 +96,7 @@ int sv_report_fits_close(void *fptr, int status, const char *tmp, sv_error *err)
     int s2 = 0;
     fits_close_file(f, &s2);
     if (s || s2) {
-        char msg[FLEN_ERRMSG] = "";
-        fits_get_errstatus(s ? s : s2, msg);
-        return sv_error_set(err, SV_ERR_IO, "%s: cannot write the report: %s", tmp, msg);
+        return sv_fits_fail(err, SV_ERR_IO, tmp, "cannot write the report", s ? s : s2);
     }
     return 0;
 }

@@ -1,6 +1,7 @@
 /* stamp_file.c — see stamp_file.h. */
 #include "fits/stamp_file.h"
 #include "fits/fits_guard.h"
+#include "fits/fits_error.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -15,7 +16,6 @@ static int stamp_read_open(fitsfile *fp, const char *name, float **pix, int *h, 
 {
     int status = 0, naxis = 0, hdutype = 0, nhdu = 0;
     long naxes[3] = {0, 0, 0};
-    char txt[FLEN_STATUS];
     /* the primary HDU, or the first image extension holding data (a
      * compressed image lives in an extension, the primary is empty) */
     fits_get_num_hdus(fp, &nhdu, &status);
@@ -30,10 +30,8 @@ static int stamp_read_open(fitsfile *fp, const char *name, float **pix, int *h, 
             break;
     }
     if (status) {
-        fits_get_errstatus(status, txt);
         fits_close_file(fp, &(int){0});
-        return sv_error_set(err, SV_ERR_FORMAT, "%s: unreadable FITS file (cfitsio: %s)", name,
-                            txt);
+        return sv_fits_fail(err, SV_ERR_FORMAT, name, "unreadable FITS file", status);
     }
     if (naxis < 2 || naxis > 3 || fits_get_img_size(fp, naxis, naxes, &status)) {
         fits_close_file(fp, &(int){0});
@@ -58,20 +56,16 @@ static int stamp_read_open(fitsfile *fp, const char *name, float **pix, int *h, 
     float nulval = __builtin_nanf("");
     int anynul = 0;
     if (fits_read_img(fp, TFLOAT, 1, n, &nulval, buf, &anynul, &status)) {
-        fits_get_errstatus(status, txt);
         free(buf);
         fits_close_file(fp, &(int){0});
-        return sv_error_set(err, SV_ERR_IO, "%s: cannot read the image (truncated?) (cfitsio: "
-                            "%s)", name, txt);
+        return sv_fits_fail(err, SV_ERR_IO, name, "cannot read the image (truncated?)", status);
     }
     if (header) {
         int nk = 0;
         if (fits_hdr2str(fp, 0, NULL, 0, header, &nk, &status)) {
-            fits_get_errstatus(status, txt);
             free(buf);
             fits_close_file(fp, &(int){0});
-            return sv_error_set(err, SV_ERR_FORMAT, "%s: unreadable header (cfitsio: %s)", name,
-                                txt);
+            return sv_fits_fail(err, SV_ERR_FORMAT, name, "unreadable header", status);
         }
         *n_cards = nk;
     }
@@ -86,14 +80,12 @@ int sv_stamp_read(const char *path, float **pix, int *h, int *w, sv_error *err)
 {
     fitsfile *fp = NULL;
     int status = 0;
-    char txt[FLEN_STATUS];
     *pix = NULL;
     *h = *w = 0;
     if (sv_fits_guard_file(path, err))
         return err ? err->status : SV_ERR_FORMAT;
     if (fits_open_diskfile(&fp, path, READONLY, &status)) {
-        fits_get_errstatus(status, txt);
-        return sv_error_set(err, SV_ERR_IO, "%s: cannot open as FITS (cfitsio: %s)", path, txt);
+        return sv_fits_fail(err, SV_ERR_IO, path, "cannot open as FITS", status);
     }
     return stamp_read_open(fp, path, pix, h, w, NULL, NULL, err);
 }
@@ -103,7 +95,6 @@ int sv_stamp_read_memory(const void *buf, size_t len, const char *name, float **
 {
     fitsfile *fp = NULL;
     int status = 0;
-    char txt[FLEN_STATUS];
     *pix = NULL;
     *h = *w = 0;
     if (header) {
@@ -118,8 +109,7 @@ int sv_stamp_read_memory(const void *buf, size_t len, const char *name, float **
     void *mem = (void *)buf;
     size_t size = len;
     if (fits_open_memfile(&fp, name, READONLY, &mem, &size, 0, NULL, &status)) {
-        fits_get_errstatus(status, txt);
-        return sv_error_set(err, SV_ERR_FORMAT, "%s: not a FITS file (cfitsio: %s)", name, txt);
+        return sv_fits_fail(err, SV_ERR_FORMAT, name, "not a FITS file", status);
     }
     int st = stamp_read_open(fp, name, pix, h, w, header, n_cards, err);
     if (st && header && *header) {

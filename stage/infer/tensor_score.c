@@ -14,6 +14,7 @@
 #include "nn/fast/lc_infer.h"
 #include "nn/nn_engine.h"
 #include "fits/report_file.h"
+#include "fits/fits_error.h"
 
 #define TENSOR_MAX_VALUES ((long long)1 << 31) /* floats in one file */
 
@@ -23,13 +24,10 @@ static int read_cube(const char *path, float **x, int *n, int *t, int *f, sv_err
     fitsfile *fp = NULL;
     int st = 0, naxis = 0, bitpix = 0;
     long ax[3] = {1, 1, 1};
-    char txt[FLEN_STATUS];
     *x = NULL;
     fits_open_image(&fp, path, READONLY, &st);
     if (st) {
-        fits_get_errstatus(st, txt);
-        return sv_error_set(err, SV_ERR_IO, "%s: cannot open as a FITS image (cfitsio: %s)",
-                            path, txt);
+        return sv_fits_fail(err, SV_ERR_IO, path, "cannot open as a FITS image", st);
     }
     fits_get_img_param(fp, 3, &bitpix, &naxis, ax, &st);
     int rc = 0;
@@ -55,9 +53,7 @@ static int read_cube(const char *path, float **x, int *n, int *t, int *f, sv_err
     float nul = NAN;
     fits_read_img(fp, TFLOAT, 1, (LONGLONG)total, &nul, *x, &anynul, &st);
     if (st) {
-        fits_get_errstatus(st, txt);
-        rc = sv_error_set(err, SV_ERR_IO, "%s: cannot read the image (cfitsio: %s; truncated?)",
-                          path, txt);
+        rc = sv_fits_fail(err, SV_ERR_IO, path, "cannot read the image (truncated?)", st);
         goto done;
     }
     *f = (int)ax[0];

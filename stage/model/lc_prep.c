@@ -157,44 +157,6 @@ int sv_lcprep_meta_size(const sv_lcprep *p)
     return p->n_meta * (p->meta_flags ? 2 : 1);
 }
 
-int sv_lcprep_feature_names(const sv_lcprep *p, char (*names)[SV_LC_NAME_LEN], int max)
-{
-    int k = 0, nb = p->n_bands;
-#define NAME(...)                                                                               \
-    do {                                                                                        \
-        if (k < max)                                                                            \
-            snprintf(names[k], SV_LC_NAME_LEN, __VA_ARGS__);                                    \
-        k++;                                                                                    \
-    } while (0)
-    if (p->mode == SV_LCMODE_IRREGULAR) {
-        NAME("trel");
-        NAME("dt");
-        NAME("flux");
-        NAME("err");
-        NAME("ulim");
-        for (int b = 0; b < nb; b++)
-            NAME("band_%s", p->bands[b]);
-        if (p->norm == SV_LCNORM_BAND)
-            for (int b = 0; b < nb; b++)
-                NAME("scale_%s", p->bands[b]);
-        NAME("valid");
-    } else if (p->mode == SV_LCMODE_GRID) {
-        for (int b = 0; b < nb; b++)
-            NAME("flux_%s", p->bands[b]);
-        if (p->layout == SV_LCLAYOUT_FULL) {
-            for (int b = 0; b < nb; b++)
-                NAME("cov_%s", p->bands[b]);
-            if (p->norm == SV_LCNORM_BAND)
-                for (int b = 0; b < nb; b++)
-                    NAME("scale_%s", p->bands[b]);
-            NAME("trel");
-            NAME("valid");
-        }
-    }
-#undef NAME
-    return k < max ? k : max;
-}
-
 /* ---- text form ------------------------------------------------------------------ */
 
 int sv_lcprep_format(const sv_lcprep *p, char *buf, int cap)

@@ -144,10 +144,6 @@ int sv_lcprep_validate(const sv_lcprep *p, sv_error *err);
 int sv_lcprep_n_features(const sv_lcprep *p);
 int sv_lcprep_meta_size(const sv_lcprep *p);
 
-/* Names of the per-step features ("trel", "flux", "band_g", ...), at most
- * max of them; returns the count. */
-int sv_lcprep_feature_names(const sv_lcprep *p, char (*names)[SV_LC_NAME_LEN], int max);
-
 /* Names: "irregular"/"grid"/"none", "band"/"global"/"none",
  * "end"/"start", "full"/"flux"; parsers return 0 or SV_ERR_FORMAT. */
 const char *sv_lcmode_name(sv_lcmode m);

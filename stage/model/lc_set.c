@@ -1,7 +1,6 @@
 /* lc_set.c — the in-memory light-curve set.  See lc_set.h. */
 #include "model/lc_set.h"
 
-#include <ctype.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,30 +40,6 @@ int sv_lc_set_alloc(sv_lc_set *s, long n, long n_obs, int n_meta, sv_error *err)
         s->lc[i].meta = s->meta_pool + i * n_meta;
     }
     return 0;
-}
-
-/* name without leading and trailing blanks, at most cap - 1 characters */
-static void trim_name(char *dst, size_t cap, const char *src)
-{
-    while (*src == ' ')
-        src++;
-    size_t n = strlen(src);
-    while (n > 0 && isspace((unsigned char)src[n - 1]))
-        n--;
-    if (n >= cap)
-        n = cap - 1;
-    memcpy(dst, src, n);
-    dst[n] = '\0';
-}
-
-int sv_lc_band_index(const sv_lc_set *s, const char *name)
-{
-    char b[SV_LC_BAND_LEN + 8];
-    trim_name(b, sizeof b, name);
-    for (int i = 0; i < s->n_bands; i++)
-        if (!strcmp(s->bands[i], b))
-            return i;
-    return -1;
 }
 
 /* ---- the id index ---------------------------------------------------------------- */

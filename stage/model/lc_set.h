@@ -77,10 +77,6 @@ int sv_lc_set_alloc(sv_lc_set *s, long n, long n_obs, int n_meta, sv_error *err)
 long sv_lc_find(sv_lc_set *s, const char *id);
 int sv_lc_set_index(sv_lc_set *s, sv_error *err);
 
-/* Index of band `name` in the set (exact match after trimming blanks), or
- * -1. */
-int sv_lc_band_index(const sv_lc_set *s, const char *name);
-
 #ifdef __cplusplus
 }
 #endif

@@ -10,6 +10,7 @@
 
 #include "core/atomic_file.h"
 #include "nn/nn_ops.h"
+#include "fits/fits_error.h"
 
 #include <errno.h>
 #include <fitsio.h>
@@ -77,13 +78,6 @@ int sv_model_fits_key_reserved(const char *key)
 }
 
 /* ---- small helpers ---------------------------------------------------------- */
-
-static const char *fits_text(int status, char buf[FLEN_STATUS])
-{
-    buf[0] = '\0';
-    fits_get_errstatus(status, buf);
-    return buf;
-}
 
 static int printable(const char *s)
 {
@@ -535,7 +529,7 @@ int sv_model_write_fits(const sv_model *m, const char *path, sv_error *err)
         int s0 = w.st;
         sv_atomic_abort(&af);
         return sv_error_set(err, SV_ERR_IO, "%s: cannot create the temporary file (cfitsio: %s)",
-                            path, fits_text(s0, t));
+                            path, sv_fits_status_text(s0, t));
     }
     write_primary(&w, m);
     if (!w.st)
@@ -548,7 +542,7 @@ int sv_model_write_fits(const sv_model *m, const char *path, sv_error *err)
         fits_delete_file(w.f, &s2);
         sv_atomic_abort(&af);
         return sv_error_set(err, SV_ERR_IO, "%s: cannot write the model (%s: cfitsio: %s)", path,
-                            w.what ? w.what : "?", fits_text(s0, t));
+                            w.what ? w.what : "?", sv_fits_status_text(s0, t));
     }
     fits_close_file(w.f, &w.st);
     if (w.st) {
@@ -556,7 +550,7 @@ int sv_model_write_fits(const sv_model *m, const char *path, sv_error *err)
         int s0 = w.st;
         sv_atomic_abort(&af);
         return sv_error_set(err, SV_ERR_IO, "%s: cannot finish writing the model (cfitsio: %s)",
-                            path, fits_text(s0, t));
+                            path, sv_fits_status_text(s0, t));
     }
     /* durable before it becomes visible (atomic_file.h) */
     return sv_atomic_commit(&af, err);
@@ -598,7 +592,7 @@ static int r_fits(rctx *r, int fst, const char *what)
                 fst == SEEK_ERROR)
                    ? SV_ERR_IO
                    : SV_ERR_FORMAT;
-    return r_fail(r, code, "%s (cfitsio: %s%s)", what, fits_text(fst, t),
+    return r_fail(r, code, "%s (cfitsio: %s%s)", what, sv_fits_status_text(fst, t),
                   fst == END_OF_FILE || fst == READ_ERROR ? "; the file is truncated or "
                                                             "unreadable"
                                                           : "");
@@ -1526,7 +1520,7 @@ int sv_model_read_fits(const char *path, sv_model **out, sv_error *err)
     if (st) {
         char t[FLEN_STATUS];
         return sv_error_set(err, st == END_OF_FILE ? SV_ERR_IO : SV_ERR_FORMAT,
-                            "%s: cannot open as FITS (cfitsio: %s%s)", path, fits_text(st, t),
+                            "%s: cannot open as FITS (cfitsio: %s%s)", path, sv_fits_status_text(st, t),
                             st == END_OF_FILE ? "; the file is truncated" : "");
     }
     sv_model *m = sv_model_new(NULL);

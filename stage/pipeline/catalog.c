@@ -17,6 +17,7 @@
 #include "core/atomic_file.h"
 #include "config.h"
 #include "fits/stamps.h"
+#include "fits/fits_error.h"
 
 /* ---- provenance ---------------------------------------------------------- */
 
@@ -308,10 +309,8 @@ struct sv_catalog {
 
 static int cat_fail(sv_catalog *cat, sv_error *err, const char *what, int status)
 {
-    char txt[FLEN_STATUS] = "";
-    fits_get_errstatus(status, txt);
     cat->failed = 1;
-    return sv_error_set(err, SV_ERR_IO, "%s: %s (cfitsio: %s)", cat->path, what, txt);
+    return sv_fits_fail(err, SV_ERR_IO, cat->path, what, status);
 }
 
 static int write_prov(fitsfile *fp, const sv_provenance *prov, int *status)

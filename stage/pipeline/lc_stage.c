@@ -14,6 +14,7 @@
 #include "data/lc_source.h"
 #include "data/lightcurve.h"
 #include "model/model_fits.h"
+#include "fits/fits_error.h"
 
 enum { SRC_NONE = 0, SRC_RB, SRC_CLS, SRC_COL };
 
@@ -280,11 +281,7 @@ int sv_lc_stage_begin_file(sv_lc_stage *s, const char *det_path, const char *sci
     if (sv_fits_guard_file(det_path, err))
         return err ? err->status : SV_ERR_FORMAT;
     if (fits_open_table(&f, det_path, READONLY, &fst)) {
-        char t[FLEN_STATUS];
-        fits_get_errstatus(fst, t);
-        fits_clear_errmsg();
-        return sv_error_set(err, SV_ERR_IO, "%s: cannot open the detection table: %s", det_path,
-                            t);
+        return sv_fits_fail(err, SV_ERR_IO, det_path, "cannot open the detection table", fst);
     }
     long nr = 0;
     int ncol = 0;
@@ -373,10 +370,7 @@ int sv_lc_stage_begin_file(sv_lc_stage *s, const char *det_path, const char *sci
     int cst = 0;
     fits_close_file(f, &cst);
     if (!st && fst) {
-        char t[FLEN_STATUS];
-        fits_get_errstatus(fst, t);
-        st = sv_error_set(err, SV_ERR_IO, "%s: cannot read the detection table: %s", det_path,
-                          t);
+        st = sv_fits_fail(err, SV_ERR_IO, det_path, "cannot read the detection table", fst);
     }
     fits_clear_errmsg();
     if (!st) {

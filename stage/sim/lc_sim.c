@@ -42,14 +42,6 @@ const char *sv_lcsim_class_name(int c)
     return c >= 0 && c < SV_LCSIM_N_CLASSES ? class_names[c] : NULL;
 }
 
-int sv_lcsim_class_from_name(const char *name)
-{
-    for (int c = 0; name && c < SV_LCSIM_N_CLASSES; c++)
-        if (!strcmp(name, class_names[c]))
-            return c;
-    return -1;
-}
-
 const char *sv_lcsim_survey_name(sv_lcsim_survey s)
 {
     return s == SV_LCSIM_LSST ? "lsst" : "ztf";

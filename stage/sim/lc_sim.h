@@ -78,9 +78,8 @@ typedef struct sv_lcsim_config {
  * TDE .07, AGN .15, VAR .18 (an imbalanced alert stream, see the doc). */
 sv_lcsim_config sv_lcsim_defaults(sv_lcsim_survey survey);
 
-/* "SNIa", "SNII", ...; -1 / NULL when unknown. */
+/* "SNIa", "SNII", ...; NULL when unknown. */
 const char *sv_lcsim_class_name(int c);
-int sv_lcsim_class_from_name(const char *name);
 /* "ztf" / "lsst"; the parser returns 0 or SV_ERR_ARG. */
 const char *sv_lcsim_survey_name(sv_lcsim_survey s);
 int sv_lcsim_survey_from_name(const char *name, sv_lcsim_survey *s);

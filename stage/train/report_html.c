@@ -180,11 +180,6 @@ int sv_html_figure(sv_html *h, sv_plot *p, const char *dir, const char *name,
     return 0;
 }
 
-int sv_html_n_figures(const sv_html *h)
-{
-    return h ? h->figures : 0;
-}
-
 static int write_page(const char *tmp, void *user, sv_error *err)
 {
     sv_html *h = user;

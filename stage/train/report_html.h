@@ -45,9 +45,6 @@ void sv_html_table(sv_html *h, int nrows, int ncols, const char *const *cells);
 int sv_html_figure(sv_html *h, sv_plot *p, const char *dir, const char *name,
                    const char *caption, sv_error *err);
 
-/* Figures embedded so far. */
-int sv_html_n_figures(const sv_html *h);
-
 /* Write the page to path atomically.  Returns 0, SV_ERR_NOMEM (building
  * ran out of memory) or SV_ERR_IO, with err naming the file. */
 int sv_html_write(sv_html *h, const char *path, sv_error *err);
