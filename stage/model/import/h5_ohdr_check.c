@@ -98,7 +98,7 @@ static int check_attribute(walker *w, size_t oh, size_t mo, uint64_t size)
     uint64_t hdr = version == 3 ? 9 : 8;
     uint64_t pn = version == 1 ? align8(nname) : nname, pdt = version == 1 ? align8(ndt) : ndt,
              pds = version == 1 ? align8(nds) : nds;
-    if (nname < 1 || ndt < 8 || nds < 8 || hdr + pn + pdt + pds > size)
+    if (nname < 1 || ndt < 8 || nds < 4 || hdr + pn + pdt + pds > size)
         return damaged(w, oh,
                        "an attribute message of %llu bytes whose name (%llu), datatype (%llu) "
                        "and dataspace (%llu bytes) do not fit it",

@@ -21,9 +21,10 @@
  *   - every message lies inside its chunk;
  *   - every attribute message that is not shared has version 1, 2 or 3, a
  *     name of at least one byte ending in its NUL, a datatype of at least
- *     8 bytes and a dataspace of at least 8 bytes, all inside the message
+ *     8 bytes and a dataspace of at least 4, all inside the message
  *     (version 1: each padded to 8 bytes); its dataspace has version 1 or 2,
- *     a rank of at most 32 and its dimensions inside it; and its data,
+ *     a rank of at most 32 and its header (8 or 4 bytes) and dimensions
+ *     inside it; and its data,
  *     elements x the datatype's size, fits in what is left of the message.
  * A header that does not look like one (an address outside the file, a
  * wrong version or signature) is not judged: the HDF5 library refuses it
