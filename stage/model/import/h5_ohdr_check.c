@@ -16,6 +16,7 @@
 #define MAX_HEADERS 65536
 #define MAX_CHUNKS 4096   /* per object header */
 #define MAX_RANK 32
+#define MAX_STEPS (1u << 22) /* messages looked at, over the whole walk     */
 
 typedef struct walker {
     const unsigned char *d;
@@ -27,6 +28,7 @@ typedef struct walker {
     size_t ntodo, cap;
     uint64_t *seen;        /* every address pushed (unsorted; small)    */
     size_t nseen;
+    unsigned steps;        /* messages looked at (MAX_STEPS)            */
 } walker;
 
 /* file offset of the address a, or SIZE_MAX when a + len is outside the file */
@@ -208,6 +210,8 @@ static int walk_chunk(walker *w, size_t oh, int v2, size_t c, uint64_t len, int 
     const size_t mh = v2 ? (size_t)(4 + (creation_order ? 2 : 0)) : 8;
     size_t p = c, end = c + (size_t)len;
     while (p + mh <= end) {
+        if (++w->steps > MAX_STEPS) /* a hostile file's loops: stop judging */
+            return 0;
         unsigned type = v2 ? w->d[p] : (unsigned)rd(w, p, 2);
         uint64_t size = rd(w, p + (v2 ? 1 : 2), 2);
         int mflags = w->d[p + (v2 ? 3 : 4)];
@@ -220,9 +224,15 @@ static int walk_chunk(walker *w, size_t oh, int v2, size_t c, uint64_t len, int 
             if (st)
                 return st;
         } else if (type == 0x0010 && size >= (uint64_t)(O + L) && *nchunks < MAX_CHUNKS) {
-            chunks[*nchunks].addr = rd(w, body, O);
-            chunks[*nchunks].len = rd(w, body + (size_t)O, L);
-            (*nchunks)++;
+            uint64_t a = rd(w, body, O);
+            int again = 0; /* a chunk continued twice is walked once */
+            for (int i = 0; i < *nchunks && !again; i++)
+                again = chunks[i].addr == a;
+            if (!again) {
+                chunks[*nchunks].addr = a;
+                chunks[*nchunks].len = rd(w, body + (size_t)O, L);
+                (*nchunks)++;
+            }
         } else if (type == 0x0011 && size >= (uint64_t)O) {
             int st = walk_btree(w, rd(w, body, O), 0);
             if (st)

@@ -31,7 +31,9 @@
  * itself, cleanly.  Not walked: groups whose links live in a fractal heap
  * (dense storage, more than 8 links with the newer format) and attributes
  * in dense storage; Keras's HDF5 files (h5py's default format) use
- * neither.  The walk stops after 65536 headers.
+ * neither.  The walk stops (judging no further) after 65536 headers or
+ * 2^22 messages, and walks a continuation chunk once per header, so that a
+ * hostile file's loops cannot make it slow.
  */
 #ifndef SV_H5_OHDR_CHECK_H
 #define SV_H5_OHDR_CHECK_H
