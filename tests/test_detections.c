@@ -300,6 +300,60 @@ static void write_rich_table(const char *path)
     assert_int_equal(status, 0);
 }
 
+/* sv_table_column / sv_column_cell_num / sv_column_cell_str: every column
+ * type, vector cells (first element), blank-padded and NUL-ended strings,
+ * numbers in strings, non-finite values */
+static void test_column_cells(void **state)
+{
+    (void)state;
+    static const int16_t i16[2] = {-7, 300};
+    static const int32_t i32[2] = {2147483647, -1};
+    static const int64_t i64[2] = {9007199254740993LL, -4};
+    static const uint8_t u8[2] = {255, 0};
+    static const float f32[4] = {1.5f, 9.f, -2.f, 0.f}; /* repeat 2 */
+    static const double f64[2] = {0.1, 1e300 * 1e300};
+    static const char str[2 * 8] = {' ', ' ', '4', '2', '.', '5', ' ', ' ',
+                                    'Z', 'T', 'F', '\0', 'x', 'x', 'x', 'x'};
+    dia_column c[7] = {
+        {"mag_i16", DIA_COL_INT16, 1, 0, {0, 0}, NULL, NULL, i16},
+        {"I32", DIA_COL_INT32, 1, 0, {0, 0}, NULL, NULL, i32},
+        {"objid", DIA_COL_INT64, 1, 0, {0, 0}, NULL, NULL, i64},
+        {"u8", DIA_COL_UINT8, 1, 0, {0, 0}, NULL, NULL, u8},
+        {"vec", DIA_COL_FLOAT32, 2, 1, {2, 0}, NULL, NULL, f32},
+        {"f64", DIA_COL_FLOAT64, 1, 0, {0, 0}, NULL, NULL, f64},
+        {"name", DIA_COL_STRING, 8, 0, {0, 0}, NULL, NULL, str},
+    };
+    dia_table t = {2, 7, c, 0, NULL};
+    assert_ptr_equal(sv_table_column(&t, "i32"), &c[1]);
+    assert_ptr_equal(sv_table_column(&t, "OBJID"), &c[2]);
+    assert_null(sv_table_column(&t, "i3"));
+    assert_null(sv_table_column(&t, NULL));
+    char b[32];
+    assert_float_equal(sv_column_cell_num(&c[0], 0), -7, 0);
+    assert_float_equal(sv_column_cell_num(&c[3], 0), 255, 0);
+    assert_float_equal(sv_column_cell_num(&c[4], 1), -2, 0); /* row 1 of a 2-vector */
+    assert_float_equal(sv_column_cell_num(&c[6], 0), 42.5, 0);
+    assert_true(isnan(sv_column_cell_num(&c[6], 1)));         /* "ZTF" is not a number */
+    sv_column_cell_str(&c[2], 0, b, sizeof b);
+    assert_string_equal(b, "9007199254740993");                /* int64 exactly */
+    sv_column_cell_str(&c[1], 0, b, sizeof b);
+    assert_string_equal(b, "2147483647");
+    sv_column_cell_str(&c[4], 0, b, sizeof b);
+    assert_string_equal(b, "1.5");
+    sv_column_cell_str(&c[4], 1, b, sizeof b);
+    assert_string_equal(b, "-2");
+    sv_column_cell_str(&c[5], 0, b, sizeof b);
+    assert_string_equal(b, "0.10000000000000001");
+    sv_column_cell_str(&c[5], 1, b, sizeof b);
+    assert_string_equal(b, "");                                /* infinity */
+    sv_column_cell_str(&c[6], 0, b, sizeof b);
+    assert_string_equal(b, "42.5");
+    sv_column_cell_str(&c[6], 1, b, sizeof b);
+    assert_string_equal(b, "ZTF");                             /* up to its NUL */
+    sv_column_cell_str(&c[6], 1, b, 3);
+    assert_string_equal(b, "ZT");                              /* truncated, terminated */
+}
+
 static void test_fits_table(void **state)
 {
     char path[300];
@@ -601,6 +655,7 @@ int main(void)
         cmocka_unit_test(test_features_plan),
         cmocka_unit_test(test_positions),
         cmocka_unit_test(test_table_validate),
+        cmocka_unit_test(test_column_cells),
         cmocka_unit_test(test_fits_table),
         cmocka_unit_test(test_fits_table_errors),
         cmocka_unit_test(test_csv_table),

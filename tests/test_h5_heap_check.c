@@ -4,7 +4,8 @@
  * Keras importer behind it; every real HDF5 model of the fixtures (braai,
  * RAPID) and a fuzz seed pass it; the two defects HDF5 does not survive
  * (a free-space object of size 0, a reference to an object the heap does
- * not hold) made byte by byte in copies of the seed are refused. */
+ * not hold, a reference longer than its object) made byte by byte in copies
+ * of the seed are refused. */
 #include "config.h"
 
 #include <setjmp.h>
@@ -127,6 +128,16 @@ static void test_damaged_seed_copies(void **state)
     c[ref + 8] = (unsigned char)(nobj + 1);
     assert_int_equal(check_bytes(c, n, &err), SV_ERR_FORMAT);
     assert_non_null(strstr(err.text, "variable-length reference"));
+    assert_non_null(strstr(err.text, "no such object"));
+    /* the same reference claiming one byte more than object 1 holds: HDF5
+     * would allocate the claimed length */
+    memcpy(c, d, n);
+    put64(c + ref - 4, (get64(c + ref - 4) & ~(uint64_t)0xffffffff) | (size1 + 1));
+    assert_int_equal(check_bytes(c, n, &err), SV_ERR_FORMAT);
+    assert_non_null(strstr(err.text, "would allocate"));
+    /* and exactly its size passes (a real reference) */
+    put64(c + ref - 4, (get64(c + ref - 4) & ~(uint64_t)0xffffffff) | size1);
+    assert_int_equal(check_bytes(c, n, &err), 0);
 }
 
 /* no false alarm on the real models */

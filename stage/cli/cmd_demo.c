@@ -20,6 +20,7 @@
 #include "pipeline/stage.h"
 #include "pipeline/stage_plugin.h"
 #include "fits/stamps.h"
+#include "data/det_table.h"
 
 static const cli_opt demo_opts[] = {
     {"model", 'm', "FILE", "real/bogus model (default: ZTF's braai d6_m7, the installed\n"
@@ -74,14 +75,6 @@ static void demo_log(void *user, dia_log_level level, const char *msg)
     (void)user;
     if (level <= DIA_LOG_WARNING)
         fprintf(stderr, "  [stage %s] %s\n", level == DIA_LOG_ERROR ? "error" : "warning", msg);
-}
-
-static const dia_column *find_col(const dia_table *t, const char *name)
-{
-    for (int i = 0; i < t->ncols; i++)
-        if (!strcmp(t->cols[i].name, name))
-            return &t->cols[i];
-    return NULL;
 }
 
 int cmd_demo(int argc, char **argv)
@@ -231,10 +224,10 @@ int cmd_demo(int argc, char **argv)
     printf("\nresult     : %lld rows, %d columns, in %.2f s (%.0f detections/s, %d threads)\n\n",
            (long long)res->nrows, res->ncols, secs, res->nrows / (secs > 0 ? secs : 1), threads);
 
-    const float *rb = find_col(res, rbname)->data;
-    const int32_t *fl = find_col(res, "FLAGS")->data;
-    const char *truecls = find_col(res, "TRUECLS")->data;
-    const dia_column *clscol = find_col(res, "CLASS");
+    const float *rb = sv_table_column(res, rbname)->data;
+    const int32_t *fl = sv_table_column(res, "FLAGS")->data;
+    const char *truecls = sv_table_column(res, "TRUECLS")->data;
+    const dia_column *clscol = sv_table_column(res, "CLASS");
     /* per true class */
     printf("%-10s %6s %8s %9s %9s\n", "true class", "rows", "mean rb", "rb>=0.5", "flagged");
     for (int k = 0; k < SV_SIM_NCLASS; k++) {

@@ -4,6 +4,7 @@
 #include "fits/fits_guard.h"
 #include "fits/fits_error.h"
 
+#include <ctype.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -129,6 +130,71 @@ void sv_column_read_int64(const dia_column *c, int64_t row0, int n, int64_t *out
         case DIA_COL_INT16: out[i] = ((const int16_t *)c->data)[r]; break;
         default: out[i] = 0; break;
         }
+    }
+}
+
+const dia_column *sv_table_column(const dia_table *t, const char *name)
+{
+    for (int c = 0; t && name && c < t->ncols; c++)
+        if (t->cols[c].name && !strcasecmp(t->cols[c].name, name))
+            return &t->cols[c];
+    return NULL;
+}
+
+/* the string cell of row r: its start and its length without the blanks
+ * around it (up to its first NUL) */
+static const char *cell_text(const dia_column *c, int64_t r, size_t *len)
+{
+    size_t rep = (size_t)(c->repeat > 0 ? c->repeat : 1);
+    const char *p = (const char *)c->data + (size_t)r * rep;
+    size_t n = strnlen(p, rep), a = 0;
+    while (n > 0 && isspace((unsigned char)p[n - 1]))
+        n--;
+    while (a < n && isspace((unsigned char)p[a]))
+        a++;
+    *len = n - a;
+    return p + a;
+}
+
+double sv_column_cell_num(const dia_column *c, int64_t r)
+{
+    size_t i = (size_t)r * (size_t)(c->repeat > 0 ? c->repeat : 1);
+    switch (c->type) {
+    case DIA_COL_INT32: return ((const int32_t *)c->data)[i];
+    case DIA_COL_INT64: return (double)((const int64_t *)c->data)[i];
+    case DIA_COL_FLOAT32: return ((const float *)c->data)[i];
+    case DIA_COL_FLOAT64: return ((const double *)c->data)[i];
+    case DIA_COL_UINT8: return ((const uint8_t *)c->data)[i];
+    case DIA_COL_INT16: return ((const int16_t *)c->data)[i];
+    case DIA_COL_STRING: {
+        size_t n = 0;
+        const char *p = cell_text(c, r, &n);
+        char buf[64], *end = NULL;
+        if (n == 0 || n >= sizeof buf)
+            return NAN;
+        memcpy(buf, p, n);
+        buf[n] = '\0';
+        double v = strtod(buf, &end);
+        return *end ? NAN : v;
+    }
+    }
+    return NAN;
+}
+
+void sv_column_cell_str(const dia_column *c, int64_t r, char *buf, size_t cap)
+{
+    size_t i = (size_t)r * (size_t)(c->repeat > 0 ? c->repeat : 1);
+    buf[0] = '\0';
+    if (c->type == DIA_COL_STRING) {
+        size_t n = 0;
+        const char *p = cell_text(c, r, &n);
+        snprintf(buf, cap, "%.*s", (int)n, p);
+    } else if (c->type == DIA_COL_INT64) {
+        snprintf(buf, cap, "%lld", (long long)((const int64_t *)c->data)[i]);
+    } else {
+        double v = sv_column_cell_num(c, r);
+        if (isfinite(v))
+            snprintf(buf, cap, v == floor(v) && fabs(v) < 9e15 ? "%.0f" : "%.17g", v);
     }
 }
 

@@ -52,6 +52,20 @@ void sv_column_read_int64(const dia_column *c, int64_t row0, int n, int64_t *out
 /* Bytes of one element of a column type (STRING: 1). */
 size_t sv_col_type_size(dia_col_type t);
 
+/* The column named `name` (ASCII case-insensitive), or NULL. */
+const dia_column *sv_table_column(const dia_table *t, const char *name);
+
+/* Row r's value (the first element of a vector cell) as a number:
+ * integer and floating cells as they are, a string cell parsed as a number
+ * (NaN when it is not one). */
+double sv_column_cell_num(const dia_column *c, int64_t r);
+
+/* Row r's value as text in buf (cap >= 1 bytes, always terminated): a
+ * string cell without leading and trailing blanks (up to its first NUL);
+ * integers exactly; an integral float below 9e15 without a fraction, other
+ * floats with 17 significant digits; "" for NaN and infinities. */
+void sv_column_cell_str(const dia_column *c, int64_t r, char *buf, size_t cap);
+
 /* ---- FITS binary tables, read in chunks -------------------------------- */
 
 /* The input table's columns and the header cards the output keeps: what the

@@ -2,13 +2,13 @@
  * prv_candidates form, in-memory history tables) and the writer.  See
  * lightcurve.h. */
 #include "data/lightcurve.h"
+#include "data/det_table.h"
 #include "fits/fits_dates.h"
 #include "fits/fits_guard.h"
 
 #include "core/atomic_file.h"
 #include "fits/fits_error.h"
 
-#include <ctype.h>
 #include <fitsio.h>
 #include <math.h>
 #include <stdio.h>
@@ -42,87 +42,10 @@ void sv_lc_mag_to_flux(double mag, double sigma, double zp, int sign, float *flu
 
 static const dia_column *col_find(const dia_table *t, const char *const *names)
 {
-    for (int a = 0; names[a]; a++)
-        for (int c = 0; c < t->ncols; c++)
-            if (t->cols[c].name && !strcasecmp(t->cols[c].name, names[a]))
-                return &t->cols[c];
-    return NULL;
-}
-
-static const dia_column *col_named(const dia_table *t, const char *name)
-{
-    const char *n[2] = {name, NULL};
-    return col_find(t, n);
-}
-
-static double col_num(const dia_column *c, long r)
-{
-    long i = r * (c->repeat > 0 ? c->repeat : 1);
-    switch (c->type) {
-    case DIA_COL_INT32:
-        return ((const int32_t *)c->data)[i];
-    case DIA_COL_INT64:
-        return (double)((const int64_t *)c->data)[i];
-    case DIA_COL_FLOAT32:
-        return ((const float *)c->data)[i];
-    case DIA_COL_FLOAT64:
-        return ((const double *)c->data)[i];
-    case DIA_COL_UINT8:
-        return ((const uint8_t *)c->data)[i];
-    case DIA_COL_INT16:
-        return ((const int16_t *)c->data)[i];
-    case DIA_COL_STRING: {
-        char buf[64];
-        int w = c->repeat < 63 ? c->repeat : 63;
-        memcpy(buf, (const char *)c->data + (size_t)r * c->repeat, (size_t)w);
-        buf[w] = '\0';
-        char *end = NULL;
-        double v = strtod(buf, &end);
-        return end == buf ? NAN : v;
-    }
-    }
-    return NAN;
-}
-
-static void trim_copy(char *dst, size_t cap, const char *src, size_t len)
-{
-    while (len > 0 && (src[0] == ' ' || src[0] == '\0')) {
-        if (src[0] == '\0') {
-            len = 0;
-            break;
-        }
-        src++;
-        len--;
-    }
-    size_t n = 0;
-    while (n < len && src[n])
-        n++;
-    while (n > 0 && isspace((unsigned char)src[n - 1]))
-        n--;
-    if (n >= cap)
-        n = cap - 1;
-    memcpy(dst, src, n);
-    dst[n] = '\0';
-}
-
-static void col_str(const dia_column *c, long r, char *buf, size_t cap)
-{
-    if (c->type == DIA_COL_STRING) {
-        trim_copy(buf, cap, (const char *)c->data + (size_t)r * c->repeat, (size_t)c->repeat);
-        return;
-    }
-    long i = r * (c->repeat > 0 ? c->repeat : 1);
-    if (c->type == DIA_COL_INT64) {
-        snprintf(buf, cap, "%lld", (long long)((const int64_t *)c->data)[i]);
-        return;
-    }
-    double v = col_num(c, r);
-    if (isnan(v))
-        buf[0] = '\0';
-    else if (v == floor(v) && fabs(v) < 9e15)
-        snprintf(buf, cap, "%.0f", v);
-    else
-        snprintf(buf, cap, "%.17g", v);
+    const dia_column *c = NULL;
+    for (int a = 0; names[a] && !c; a++)
+        c = sv_table_column(t, names[a]);
+    return c;
 }
 
 /* ---- building a set from rows ------------------------------------------------- */
@@ -196,11 +119,11 @@ int sv_lc_from_table(const dia_table *t, const sv_lc_read_options *opt_in, const
                                                 "SIGMAFLUX", NULL};
     static const char *const ul_n[] = {"ULIM", "UPPERLIM", "UPPER_LIMIT", "ISUL", NULL};
 
-    const dia_column *cmag = col_named(t, "magpsf"), *cdml = col_named(t, "diffmaglim");
+    const dia_column *cmag = sv_table_column(t, "magpsf"), *cdml = sv_table_column(t, "diffmaglim");
     int ztf = cmag && cdml && !col_find(t, flux_n);
     const dia_column *cid = NULL;
     if (opt.id_column && opt.id_column[0]) {
-        cid = col_named(t, opt.id_column);
+        cid = sv_table_column(t, opt.id_column);
         if (!cid)
             return sv_error_set(err, SV_ERR_FORMAT, "%s: no identifier column '%s'", what,
                                 opt.id_column);
@@ -223,9 +146,9 @@ int sv_lc_from_table(const dia_table *t, const sv_lc_read_options *opt_in, const
     const dia_column *cflux = NULL, *cerr = NULL, *cul = NULL, *csig = NULL, *cpos = NULL,
                      *czp = NULL;
     if (ztf) {
-        csig = col_named(t, "sigmapsf");
-        cpos = col_named(t, "isdiffpos");
-        czp = col_named(t, "magzpsci");
+        csig = sv_table_column(t, "sigmapsf");
+        cpos = sv_table_column(t, "isdiffpos");
+        czp = sv_table_column(t, "magzpsci");
         if (!csig)
             return sv_error_set(err, SV_ERR_FORMAT, "%s: ZTF form without a sigmapsf column",
                                 what);
@@ -257,9 +180,9 @@ int sv_lc_from_table(const dia_table *t, const sv_lc_read_options *opt_in, const
     for (long r = 0; r < n && !st; r++) {
         char b[SV_LC_BAND_LEN + 8] = "";
         if (cband) {
-            col_str(cband, r, b, sizeof b);
+            sv_column_cell_str(cband, r, b, sizeof b);
         } else {
-            double f = col_num(cfid, r);
+            double f = sv_column_cell_num(cfid, r);
             static const char *const zb[] = {"?", "g", "r", "i"};
             if (!(f >= 1 && f <= 3) || f != floor(f)) {
                 st = sv_error_set(err, SV_ERR_FORMAT, "%s: row %ld: fid %g is not a ZTF filter "
@@ -312,8 +235,8 @@ int sv_lc_from_table(const dia_table *t, const sv_lc_read_options *opt_in, const
             for (int k = 0; k < nb; k++) {
                 long m = 0;
                 for (long r = 0; r < n; r++)
-                    if (rband[r] == k && isfinite(col_num(czp, r)))
-                        v[m++] = col_num(czp, r);
+                    if (rband[r] == k && isfinite(sv_column_cell_num(czp, r)))
+                        v[m++] = sv_column_cell_num(czp, r);
                 if (m) {
                     /* median by partial insertion is fine for alert sizes;
                      * use qsort for generality */
@@ -334,7 +257,7 @@ int sv_lc_from_table(const dia_table *t, const sv_lc_read_options *opt_in, const
         lc_row *R = &rows[r];
         R->row = r;
         if (cid) {
-            col_str(cid, r, R->id, sizeof R->id);
+            sv_column_cell_str(cid, r, R->id, sizeof R->id);
             if (!R->id[0]) {
                 st = sv_error_set(err, SV_ERR_FORMAT, "%s: row %ld: empty or null candidate "
                                   "identifier in column '%s'", what, r + 1, cid->name);
@@ -343,7 +266,7 @@ int sv_lc_from_table(const dia_table *t, const sv_lc_read_options *opt_in, const
         } else {
             snprintf(R->id, sizeof R->id, "%s", "1");
         }
-        double tt = col_num(ctime, r);
+        double tt = sv_column_cell_num(ctime, r);
         if (!isfinite(tt)) {
             st = sv_error_set(err, SV_ERR_FORMAT, "%s: row %ld: time '%s' is not finite", what,
                               r + 1, ctime->name);
@@ -352,16 +275,16 @@ int sv_lc_from_table(const dia_table *t, const sv_lc_read_options *opt_in, const
         R->t = time_jd ? tt - 2400000.5 : tt;
         R->band = inv[rband[r]];
         if (ztf) {
-            double mag = col_num(cmag, r), sig = col_num(csig, r), lim = col_num(cdml, r);
+            double mag = sv_column_cell_num(cmag, r), sig = sv_column_cell_num(csig, r), lim = sv_column_cell_num(cdml, r);
             double zp = isfinite(opt.zp_fixed) ? opt.zp_fixed
-                                               : (czp && isfinite(col_num(czp, r))
-                                                      ? col_num(czp, r)
+                                               : (czp && isfinite(sv_column_cell_num(czp, r))
+                                                      ? sv_column_cell_num(czp, r)
                                                       : zp_band[rband[r]]);
             if (isfinite(mag)) {
                 int sign = 1;
                 if (cpos) {
                     char p[16];
-                    col_str(cpos, r, p, sizeof p);
+                    sv_column_cell_str(cpos, r, p, sizeof p);
                     if (p[0] == 'f' || p[0] == 'F' || p[0] == '0' || p[0] == 'n' ||
                         p[0] == 'N' || p[0] == '-')
                         sign = -1;
@@ -383,11 +306,11 @@ int sv_lc_from_table(const dia_table *t, const sv_lc_read_options *opt_in, const
                 break;
             }
         } else {
-            double f = col_num(cflux, r), e = col_num(cerr, r);
-            R->ulim = cul ? (col_num(cul, r) != 0 && !isnan(col_num(cul, r))) : 0;
+            double f = sv_column_cell_num(cflux, r), e = sv_column_cell_num(cerr, r);
+            R->ulim = cul ? (sv_column_cell_num(cul, r) != 0 && !isnan(sv_column_cell_num(cul, r))) : 0;
             if (cul && cul->type == DIA_COL_STRING) {
                 char p[8];
-                col_str(cul, r, p, sizeof p);
+                sv_column_cell_str(cul, r, p, sizeof p);
                 R->ulim = p[0] == 'T' || p[0] == 't' || p[0] == '1';
             }
             if (!isfinite(f) || !(e >= 0) || !isfinite(e)) {
@@ -735,10 +658,10 @@ static int read_candidates(fitsfile *f, const char *path, const sv_lc_read_optio
     if ((st = read_columns(f, path, "CANDIDATES", &nr, &fc, err)))
         return st;
     dia_table t = {nr, fc.n, fc.c, 0, NULL};
-    const dia_column *cid = opt->id_column && opt->id_column[0] ? col_named(&t, opt->id_column)
+    const dia_column *cid = opt->id_column && opt->id_column[0] ? sv_table_column(&t, opt->id_column)
                                                                 : col_find(&t, id_names);
-    const dia_column *ccls = col_named(&t, "CLASS"), *clab = col_named(&t, "LABEL");
-    const dia_column *cta = col_named(&t, "T_ALERT");
+    const dia_column *ccls = sv_table_column(&t, "CLASS"), *clab = sv_table_column(&t, "LABEL");
+    const dia_column *cta = sv_table_column(&t, "T_ALERT");
     if (!cid) {
         fits_cols_free(&fc);
         return sv_error_set(err, SV_ERR_FORMAT, "%s: HDU CANDIDATES has no identifier column",
@@ -747,7 +670,7 @@ static int read_candidates(fitsfile *f, const char *path, const sv_lc_read_optio
     const dia_column *cm[SV_LC_MAX_META];
     if (nm >= 0) {
         for (int c = 0; c < nm; c++) {
-            cm[c] = col_named(&t, mnames[c]);
+            cm[c] = sv_table_column(&t, mnames[c]);
             if (!cm[c] || cm[c]->type == DIA_COL_STRING) {
                 fits_cols_free(&fc);
                 return sv_error_set(err, SV_ERR_FORMAT, "%s: HDU CANDIDATES: metadata column "
@@ -789,19 +712,19 @@ static int read_candidates(fitsfile *f, const char *path, const sv_lc_read_optio
     st = sv_lc_set_index(s, err);
     for (long r = 0; r < nr && !st; r++) {
         char id[SV_LC_ID_LEN];
-        col_str(cid, r, id, sizeof id);
+        sv_column_cell_str(cid, r, id, sizeof id);
         long i = sv_lc_find(s, id);
         if (i < 0)
             continue; /* a candidate without observations */
         sv_lc *L = &s->lc[i];
         for (int c = 0; c < nm; c++)
-            L->meta[c] = (float)col_num(cm[c], r);
+            L->meta[c] = (float)sv_column_cell_num(cm[c], r);
         if (cta && opt->use_t_alert)
-            L->t_alert = col_num(cta, r);
+            L->t_alert = sv_column_cell_num(cta, r);
         int lab = -1;
         if (ccls) {
             char cn[64];
-            col_str(ccls, r, cn, sizeof cn);
+            sv_column_cell_str(ccls, r, cn, sizeof cn);
             if (cn[0]) {
                 int k;
                 for (k = 0; k < s->n_classes; k++)
@@ -818,7 +741,7 @@ static int read_candidates(fitsfile *f, const char *path, const sv_lc_read_optio
                 lab = k;
             }
         } else if (clab) {
-            double lv = col_num(clab, r);
+            double lv = sv_column_cell_num(clab, r);
             if (isfinite(lv) && lv >= 0) {
                 if (lv >= s->n_classes || lv != floor(lv)) {
                     st = sv_error_set(err, SV_ERR_FORMAT, "%s: HDU CANDIDATES row %ld: LABEL "
@@ -829,7 +752,7 @@ static int read_candidates(fitsfile *f, const char *path, const sv_lc_read_optio
             }
         }
         if (clab && ccls && lab >= 0) {
-            double lv = col_num(clab, r);
+            double lv = sv_column_cell_num(clab, r);
             if (isfinite(lv) && lv >= 0 && (int)lv != lab && s->n_classes > 0) {
                 st = sv_error_set(err, SV_ERR_FORMAT, "%s: HDU CANDIDATES row %ld: LABEL %g "
                                   "contradicts CLASS '%s'", path, r + 1, lv, s->classes[lab]);

@@ -3,7 +3,6 @@
 #include "pipeline/lc_stage.h"
 #include "fits/fits_guard.h"
 
-#include <ctype.h>
 #include <fitsio.h>
 #include <math.h>
 #include <stdio.h>
@@ -11,6 +10,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "data/det_table.h"
 #include "data/lc_source.h"
 #include "data/lightcurve.h"
 #include "model/model_fits.h"
@@ -104,76 +104,6 @@ int sv_lc_stage_new(const char *model_path, const char *history_path, const char
 static const char *const key_aliases[] = {"objectId", "object_id", "diaObjectId", "candid",
                                           "id", NULL};
 
-static const dia_column *tab_col(const dia_table *t, const char *name)
-{
-    for (int c = 0; c < t->ncols; c++)
-        if (t->cols[c].name && !strcasecmp(t->cols[c].name, name))
-            return &t->cols[c];
-    return NULL;
-}
-
-static void cell_str(const dia_column *c, int64_t r, char *buf, size_t cap)
-{
-    size_t rep = (size_t)(c->repeat > 0 ? c->repeat : 1);
-    buf[0] = '\0';
-    switch (c->type) {
-    case DIA_COL_STRING: {
-        const char *p = (const char *)c->data + (size_t)r * rep;
-        size_t n = 0;
-        while (n < rep && p[n])
-            n++;
-        while (n > 0 && isspace((unsigned char)p[n - 1]))
-            n--;
-        size_t a = 0;
-        while (a < n && isspace((unsigned char)p[a]))
-            a++;
-        snprintf(buf, cap, "%.*s", (int)(n - a), p + a);
-        return;
-    }
-    case DIA_COL_INT64:
-        snprintf(buf, cap, "%lld", (long long)((const int64_t *)c->data)[r * rep]);
-        return;
-    case DIA_COL_INT32:
-        snprintf(buf, cap, "%d", ((const int32_t *)c->data)[r * rep]);
-        return;
-    case DIA_COL_INT16:
-        snprintf(buf, cap, "%d", ((const int16_t *)c->data)[r * rep]);
-        return;
-    case DIA_COL_UINT8:
-        snprintf(buf, cap, "%u", ((const uint8_t *)c->data)[r * rep]);
-        return;
-    case DIA_COL_FLOAT32:
-    case DIA_COL_FLOAT64: {
-        double v = c->type == DIA_COL_FLOAT32 ? ((const float *)c->data)[r * rep]
-                                              : ((const double *)c->data)[r * rep];
-        if (isfinite(v))
-            snprintf(buf, cap, v == floor(v) && fabs(v) < 9e15 ? "%.0f" : "%.17g", v);
-        return;
-    }
-    }
-}
-
-static double cell_num(const dia_column *c, int64_t r)
-{
-    size_t rep = (size_t)(c->repeat > 0 ? c->repeat : 1);
-    switch (c->type) {
-    case DIA_COL_INT64:
-        return (double)((const int64_t *)c->data)[r * rep];
-    case DIA_COL_INT32:
-        return ((const int32_t *)c->data)[r * rep];
-    case DIA_COL_INT16:
-        return ((const int16_t *)c->data)[r * rep];
-    case DIA_COL_UINT8:
-        return ((const uint8_t *)c->data)[r * rep];
-    case DIA_COL_FLOAT32:
-        return ((const float *)c->data)[r * rep];
-    case DIA_COL_FLOAT64:
-        return ((const double *)c->data)[r * rep];
-    default:
-        return NAN;
-    }
-}
-
 /* metadata sources, the keys and metadata columns of a detection table */
 static int begin_common(sv_lc_stage *s, const dia_table *det, const char *what, int k_cls,
                         const char (*cls_names)[SV_LABEL_MAX], sv_error *err)
@@ -181,13 +111,13 @@ static int begin_common(sv_lc_stage *s, const dia_table *det, const char *what, 
     s->nrows = det->nrows;
     const dia_column *key = NULL;
     if (s->key_cfg[0]) {
-        key = tab_col(det, s->key_cfg);
+        key = sv_table_column(det, s->key_cfg);
         if (!key)
             return sv_error_set(err, SV_ERR_SHAPE, "%s: no column '%s' (lc_key) to find the "
                                 "light-curve histories", what, s->key_cfg);
     } else {
         for (int a = 0; key_aliases[a] && !key; a++)
-            key = tab_col(det, key_aliases[a]);
+            key = sv_table_column(det, key_aliases[a]);
         if (!key)
             return sv_error_set(err, SV_ERR_SHAPE, "%s: no identifier column (objectId, "
                                 "candid, id) to find the light-curve histories: set lc_key",
@@ -199,7 +129,7 @@ static int begin_common(sv_lc_stage *s, const dia_table *det, const char *what, 
         return sv_error_set(err, SV_ERR_NOMEM, "lc: out of memory");
     for (int64_t r = 0; r < det->nrows; r++) {
         char b[128];
-        cell_str(key, r, b, sizeof b);
+        sv_column_cell_str(key, r, b, sizeof b);
         if (!(s->keys[r] = strdup(b)))
             return sv_error_set(err, SV_ERR_NOMEM, "lc: out of memory");
     }
@@ -219,13 +149,13 @@ static int begin_common(sv_lc_stage *s, const dia_table *det, const char *what, 
                 }
         if (s->msrc[j] != SRC_NONE)
             continue;
-        const dia_column *c = tab_col(det, nm);
+        const dia_column *c = sv_table_column(det, nm);
         if (c && c->type != DIA_COL_STRING) {
             s->mcol[j] = malloc((size_t)(det->nrows > 0 ? det->nrows : 1) * sizeof(float));
             if (!s->mcol[j])
                 return sv_error_set(err, SV_ERR_NOMEM, "lc: out of memory");
             for (int64_t r = 0; r < det->nrows; r++)
-                s->mcol[j][r] = (float)cell_num(c, r);
+                s->mcol[j][r] = (float)sv_column_cell_num(c, r);
             s->msrc[j] = SRC_COL;
         }
     }
@@ -244,7 +174,7 @@ int sv_lc_stage_begin_table(sv_lc_stage *s, const dia_table *det, const dia_tabl
     if (history) {
         sv_lc_read_options o = sv_lc_read_defaults();
         o.use_t_alert = 0;
-        if (tab_col(history, s->key_used))
+        if (sv_table_column(history, s->key_used))
             o.id_column = s->key_used;
         if ((st = sv_lc_from_table(history, &o, "history table (dia_exposure.history)",
                                    &s->host_hist, err)) ||

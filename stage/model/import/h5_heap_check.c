@@ -42,24 +42,39 @@ static int walk(const unsigned char *c, uint64_t size, int L, gcol *g)
     return 0;
 }
 
-/* A variable-length reference (length 4 bytes, collection address, object
- * index 4 bytes) to the collection g whose length is that of one of g's
- * objects but whose index is not one of them: HDF5 1.10 reads that index
- * without a check (it is an assertion, compiled out of release builds).
- * Only references whose length matches an object are judged, so that an
- * 8-byte field that merely equals the collection's address (a dimension,
- * a size) is not taken for one.  Returns the offset of the first, or 0. */
-static size_t bad_reference(const unsigned char *d, size_t n, int O, const gcol *g)
+/* A damaged variable-length reference (length 4 bytes, collection address,
+ * object index 4 bytes) to the collection g:
+ *   - its index is none of g's objects, while its length is that of one of
+ *     them: HDF5 1.10 reads that index without a check (an assertion,
+ *     compiled out of release builds).  Only references whose length
+ *     matches an object are judged, so that an 8-byte field that merely
+ *     equals the collection's address (a dimension, a size) is not taken
+ *     for one;
+ *   - its index is one of g's objects, but its length (a count of
+ *     elements, each at least a byte) is more than the object's size in
+ *     bytes: HDF5 1.10 allocates what the length claims (up to 4 GB) before
+ *     it reads the object.  A real reference's length never exceeds it.
+ * Returns the offset of the first, or 0; *beyond is 1 for the second kind. */
+static size_t bad_reference(const unsigned char *d, size_t n, int O, const gcol *g, int *beyond)
 {
     for (size_t i = 4; i + (size_t)O + 4 <= n; i++) {
         if (sv_h5_le(d + i, O) != g->addr)
             continue;
         uint64_t len = sv_h5_le(d + i - 4, 4), idx = sv_h5_le(d + i + O, 4);
-        if (!len || (idx < 65536 && g->used[idx]))
+        if (!len)
             continue;
-        for (unsigned k = 1; k < 65536; k++)
-            if (g->used[k] && g->size[k] == len)
+        if (idx < 65536 && g->used[idx]) {
+            if (len > g->size[idx]) {
+                *beyond = 1;
                 return i - 4;
+            }
+            continue;
+        }
+        for (unsigned k = 1; k < 65536; k++)
+            if (g->used[k] && g->size[k] == len) {
+                *beyond = 0;
+                return i - 4;
+            }
     }
     return 0;
 }
@@ -89,18 +104,27 @@ int sv_h5_heap_check(const char *path, sv_error *err)
             continue;
         g->addr = at - base;
         size_t ref;
+        int beyond = 0;
         if (walk(d + at, size, L, g))
             st = sv_error_set(err, SV_ERR_FORMAT,
                               "%s: damaged HDF5 global heap (the collection at byte %zu has an "
                               "object whose size does not fit it); the HDF5 library would "
                               "loop reading it",
                               path, at);
-        else if ((ref = bad_reference(d, n, O, g)))
+        else if ((ref = bad_reference(d, n, O, g, &beyond)) && !beyond)
             st = sv_error_set(err, SV_ERR_FORMAT,
                               "%s: damaged HDF5 variable-length reference at byte %zu (object "
                               "%llu of the global heap at byte %zu, which has no such object); "
                               "the HDF5 library would read outside its memory",
                               path, ref, (unsigned long long)sv_h5_le(d + ref + 4 + O, 4), at);
+        else if (ref)
+            st = sv_error_set(err, SV_ERR_FORMAT,
+                              "%s: damaged HDF5 variable-length reference at byte %zu (length "
+                              "%llu, more than the %llu bytes of object %llu of the global heap "
+                              "at byte %zu); the HDF5 library would allocate that length",
+                              path, ref, (unsigned long long)sv_h5_le(d + ref, 4),
+                              (unsigned long long)g->size[sv_h5_le(d + ref + 4 + O, 4)],
+                              (unsigned long long)sv_h5_le(d + ref + 4 + O, 4), at);
     }
     free(g);
     free(d);

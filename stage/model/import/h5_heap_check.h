@@ -21,8 +21,13 @@
  * an object of the collection but whose index is none of its objects makes
  * the file damaged.  (Only references whose length matches an object are
  * judged, so that an 8-byte field that happens to equal the address, a
- * dimension or a size, is not mistaken for one: a damaged reference whose
- * length is damaged too still reaches HDF5.)
+ * dimension or a size, is not mistaken for one.)
+ *
+ * The third: HDF5 1.10 allocates the length a reference claims (a count
+ * of elements, up to 2^32) before it reads the object.  A reference to an
+ * object of the collection whose length is more than the object's size in
+ * bytes (a real one never is: every element is at least a byte) makes the
+ * file damaged.
  *
  * Only what looks like a collection header is walked: the signature
  * "GCOL", version 1, three zero bytes, and a size of at least 4096 bytes
