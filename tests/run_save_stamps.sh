@@ -31,4 +31,19 @@ grep -q "^stampvet run: warning: save_stamps = extension: $tmp/nodir/out.fits ge
 # the example configuration says what a ZTF exposure costs
 grep -q "^# .*476 MB of stamps per exposure" "$src/pipeline_examples/ztf.conf" ||
     fail "ztf.conf: no save_stamps size comment"
+# compress_stamps: the same stamps tile-compressed, printed beside the plain
+# file (the figure ztf.conf quotes)
+"$sv" simulate --exposure --size 512 --detections 100 -q -o "$tmp/hund" >/dev/null ||
+    fail "simulate"
+in="--sci $tmp/hund_sci.fits --ref $tmp/hund_ref.fits --diff $tmp/hund_diff.fits --detections $tmp/hund_det.fits"
+"$sv" run --set save_stamps=extension $in -o "$tmp/plain.fits" >/dev/null 2>"$tmp/err" ||
+    { cat "$tmp/err"; fail "plain run"; }
+"$sv" run --set save_stamps=extension --set compress_stamps=true $in -o "$tmp/packed.fits" \
+    >/dev/null 2>"$tmp/err" || { cat "$tmp/err"; fail "compressed run"; }
+plain=$(wc -c <"$tmp/plain.fits")
+packed=$(wc -c <"$tmp/packed.fits")
+echo "100 detections, 512 x 512: $plain bytes plain, $packed bytes with compress_stamps"
+[ "$packed" -lt "$plain" ] || fail "compressed output not smaller"
+grep -q "^compress_stamps *= false" "$src/pipeline_examples/ztf.conf" ||
+    fail "ztf.conf: no compress_stamps line"
 echo ok

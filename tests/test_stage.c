@@ -25,6 +25,7 @@
 #include "pipeline/stage_plugin.h"
 #include "stage_test_util.h"
 #include "fits/stamps.h"
+#include "data/stamp_table.h"
 
 #define S 31
 #define NW 160
@@ -823,6 +824,75 @@ static void test_files_equal_memory(void **state)
     D->destroy(inst);
 }
 
+/* compress_stamps: the STAMPS table tile-compressed (ZTABLE), smaller,
+ * checksummed, read back by the stamp reader row for row as the plain one;
+ * no temporary file left; refused without save_stamps = extension */
+static void test_files_compressed_stamps(void **state)
+{
+    (void)state;
+    char plain[300], packed[300];
+    join(plain, "stamps_plain.fits");
+    join(packed, "stamps_packed.fits");
+    for (int c = 0; c < 2; c++) {
+        dia_kv kv[2] = {{"save_stamps", "extension"}, {"compress_stamps", c ? "true" : "false"}};
+        dia_instance *inst = make(2, kv);
+        dia_file_job j = job();
+        j.output = c ? packed : plain;
+        unlink(j.output);
+        assert_int_equal(D->process_files(inst, &j), DIA_OK);
+        D->destroy(inst);
+    }
+    fitsfile *fp;
+    int status = 0, ztable = 0, dok = 0, hok = 0;
+    fits_open_diskfile(&fp, packed, READONLY, &status);
+    fits_movabs_hdu(fp, 3, NULL, &status);
+    fits_read_key(fp, TLOGICAL, "ZTABLE", &ztable, NULL, &status);
+    fits_verify_chksum(fp, &dok, &hok, &status);
+    assert_int_equal(status, 0);
+    fits_close_file(fp, &status);
+    assert_true(ztable);
+    assert_int_equal(dok, 1);
+    assert_int_equal(hok, 1);
+    sv_error err;
+    sv_error_clear(&err);
+    sv_stamp_reader *r[2] = {sv_stamp_reader_open(plain, SV_STAMP_VERIFY_CHECKSUM, &err),
+                             sv_stamp_reader_open(packed, SV_STAMP_VERIFY_CHECKSUM, &err)};
+    if (!r[0] || !r[1])
+        fail_msg("%s", err.text);
+    sv_stamp_batch b[2];
+    memset(b, 0, sizeof b);
+    for (int c = 0; c < 2; c++) {
+        assert_int_equal(sv_stamp_reader_nrows(r[c]), ND);
+        assert_int_equal(sv_stamp_batch_init(&b[c], ND, S, &err), 0);
+        assert_int_equal(sv_stamp_reader_read(r[c], 0, ND, &b[c], &err), ND);
+    }
+    size_t px = (size_t)ND * S * S * sizeof(float);
+    assert_memory_equal(b[0].id, b[1].id, ND * sizeof *b[0].id);
+    assert_memory_equal(b[0].sci, b[1].sci, px);
+    assert_memory_equal(b[0].ref, b[1].ref, px);
+    assert_memory_equal(b[0].diff, b[1].diff, px);
+    assert_memory_equal(b[0].x, b[1].x, ND * sizeof *b[0].x);
+    assert_memory_equal(b[0].flags, b[1].flags, ND * sizeof *b[0].flags);
+    assert_int_equal(sv_stamp_reader_meta(r[1])->stamp_size, S);
+    for (int c = 0; c < 2; c++) {
+        sv_stamp_batch_free(&b[c]);
+        sv_stamp_reader_close(r[c]);
+    }
+    char cmd[400];
+    snprintf(cmd, sizeof cmd, "ls -a %s | grep -q svtmp", dir);
+    assert_int_not_equal(system(cmd), 0);
+    /* without save_stamps = extension there is nothing to compress */
+    dia_kv bad[1] = {{"compress_stamps", "true"}};
+    dia_kv all[2] = {{"rb_model", rb_path}, bad[0]};
+    char msg[1024] = "";
+    dia_instance *inst = NULL;
+    dia_host_services sv = {sizeof sv, NULL, log_cb, &cancel_flag};
+    assert_int_not_equal(D->create(all, 2, &sv, &inst, msg, sizeof msg), DIA_OK);
+    assert_non_null(strstr(msg, "needs save_stamps = extension"));
+    unlink(plain);
+    unlink(packed);
+}
+
 /* more rows than one chunk: streamed, still in order */
 static void test_files_many_rows(void **state)
 {
@@ -1200,6 +1270,7 @@ int main(void)
         cmocka_unit_test(test_cancel),
         cmocka_unit_test(test_resample),
         cmocka_unit_test(test_files_equal_memory),
+        cmocka_unit_test(test_files_compressed_stamps),
         cmocka_unit_test(test_files_many_rows),
         cmocka_unit_test(test_files_zero_rows),
         cmocka_unit_test(test_files_bad_inputs),

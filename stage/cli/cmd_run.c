@@ -162,7 +162,8 @@ static void run_warn_stamp_bytes(const sv_kvlist *kv, const char *det, const cha
     char msg[1024];
     snprintf(msg, sizeof msg,
              "save_stamps = %s: %s gets about %.0f MB of stamps (%lld detections x 3 x %ld x "
-             "%ld x 4 bytes); save_stamps = none leaves them out",
+             "%ld x 4 bytes); save_stamps = none leaves them out, compress_stamps = true "
+             "shrinks them",
              save, output, bytes / 1e6, (long long)rows, side, side);
     run_log_cb(log, DIA_LOG_WARNING, msg);
 }

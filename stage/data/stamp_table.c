@@ -680,6 +680,40 @@ static int reader_find_hdu(sv_stamp_reader *r, sv_error *err)
                        nhdu);
 }
 
+/* A tile-compressed STAMPS table (ZTABLE = T: the FITS tiled table
+ * convention, run's compress_stamps): check its checksums when asked, then
+ * read on from an uncompressed copy in memory.  *compressed is set to 1
+ * when it was one. */
+static int reader_uncompress(sv_stamp_reader *r, int verify, int *compressed, sv_error *err)
+{
+    int st = 0, ztable = 0;
+    *compressed = 0;
+    if (fits_read_key(r->f, TLOGICAL, "ZTABLE", &ztable, NULL, &st) || !ztable)
+        return 0;
+    *compressed = 1;
+    if (verify) {
+        int dataok = 0, hduok = 0;
+        fits_verify_chksum(r->f, &dataok, &hduok, &st);
+        if (st || dataok < 0 || hduok < 0)
+            return reader_fail(r, err, SV_ERR_FORMAT, "checksum mismatch: the compressed "
+                               "STAMPS %s is damaged", dataok < 0 ? "data" : "header");
+    }
+    fitsfile *m = NULL;
+    fits_create_file(&m, "mem://", &st);
+    fits_create_img(m, BYTE_IMG, 0, NULL, &st);
+    fits_uncompress_table(r->f, m, &st);
+    if (st) {
+        char t[FLEN_STATUS];
+        if (m)
+            fits_close_file(m, &(int){0});
+        return reader_fail(r, err, SV_ERR_FORMAT, "cannot uncompress the tile-compressed "
+                           "STAMPS table: %s", sv_fits_status_text(st, t));
+    }
+    fits_close_file(r->f, &(int){0});
+    r->f = m;
+    return 0;
+}
+
 static int reader_layout(sv_stamp_reader *r, sv_error *err)
 {
     int st = 0, ncols = 0;
@@ -895,12 +929,16 @@ sv_stamp_reader *sv_stamp_reader_open(const char *path, unsigned flags, sv_error
         sv_stamp_reader_close(r);
         return NULL;
     }
-    if (reader_find_hdu(r, err) || reader_layout(r, err) || reader_meta(r, err)) {
+    int compressed = 0;
+    if (reader_find_hdu(r, err) ||
+        reader_uncompress(r, flags & SV_STAMP_VERIFY_CHECKSUM, &compressed, err) ||
+        reader_layout(r, err) || reader_meta(r, err)) {
         sv_stamp_reader_close(r);
         return NULL;
     }
-    /* A truncated file opens fine in cfitsio; check that all rows are there. */
-    if (on_disk && S_ISREG(sb.st_mode) && !is_gzip(path)) {
+    /* A truncated file opens fine in cfitsio; check that all rows are there
+     * (a compressed table's heap: sv_fits_guard_file checked it). */
+    if (on_disk && S_ISREG(sb.st_mode) && !is_gzip(path) && !compressed) {
         LONGLONG head, data, end;
         st = 0;
         fits_get_hduaddrll(r->f, &head, &data, &end, &st);
@@ -915,7 +953,7 @@ sv_stamp_reader *sv_stamp_reader_open(const char *path, unsigned flags, sv_error
             return NULL;
         }
     }
-    if (flags & SV_STAMP_VERIFY_CHECKSUM) {
+    if ((flags & SV_STAMP_VERIFY_CHECKSUM) && !compressed) {
         int dataok = 0, hduok = 0;
         st = 0;
         fits_verify_chksum(r->f, &dataok, &hduok, &st);

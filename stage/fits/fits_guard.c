@@ -281,7 +281,8 @@ int sv_fits_card_int(const char *header, int ncards, const char *key, long long 
 
 typedef struct col_info {
     char ttype[VAL_MAX], tform[VAL_MAX], tdim[VAL_MAX];
-    unsigned char has_tform, has_tdim;
+    char zform[VAL_MAX];          /* a tile-compressed table's original TFORMn */
+    unsigned char has_tform, has_tdim, has_zform;
     unsigned char has_tnull, tnull_int;
     int has_tscal;
     double tscal;
@@ -424,6 +425,12 @@ static int note_card(guard *g, int card, const char *key, const cval *v)
         c = &h->col[n - 1];
         if (!c->has_tform)
             snprintf(c->tform, sizeof c->tform, "%s", v->s), c->has_tform = 1;
+    } else if ((n = indexed(key, "ZFORM")) > 0) {
+        if (want(g, card, key, v, V_STR))
+            return -1;
+        c = &h->col[n - 1];
+        if (!c->has_zform)
+            snprintf(c->zform, sizeof c->zform, "%s", v->s), c->has_zform = 1;
     } else if ((n = indexed(key, "TDIM")) > 0) {
         if (want(g, card, key, v, V_STR))
             return -1;
@@ -557,11 +564,18 @@ static int check_hdu(guard *g, unsigned long long *data)
                 return fail(g, 0, "", "the columns (TFORM1..%d) are wider than a row "
                             "(NAXIS1 = %lld)", i + 1, h->naxisn[0]);
             if (c->has_tdim) {
+                /* in a tile-compressed table (FITS tiled table convention),
+                 * TDIMn describes the original column, ZFORMn */
+                char zcode = 0;
+                long long zrepeat = 0;
+                if (c->has_zform && tform_width(c->zform, &zcode, &zrepeat) < 0)
+                    return fail(g, 0, "", "ZFORM%d = '%s' does not parse", i + 1, c->zform);
                 long long p = tdim_product(c->tdim);
-                if (p < 0 || p > repeat)
-                    return fail(g, 0, "", "TDIM%d = '%s' %s TFORM%d = '%s'", i + 1, c->tdim,
-                                p < 0 ? "does not parse, with" : "holds more than", i + 1,
-                                c->tform);
+                if (p < 0 || p > (c->has_zform ? zrepeat : repeat))
+                    return fail(g, 0, "", "TDIM%d = '%s' %s %s%d = '%s'", i + 1, c->tdim,
+                                p < 0 ? "does not parse, with" : "holds more than",
+                                c->has_zform ? "ZFORM" : "TFORM", i + 1,
+                                c->has_zform ? c->zform : c->tform);
             }
             if (c->has_tnull && strchr("BIJK", code) && !c->tnull_int)
                 return fail(g, 0, "", "TNULL%d of integer column %d is not an integer", i + 1,

@@ -300,6 +300,9 @@ struct sv_catalog {
     fitsfile *fp;
     char path[4096];
     sv_atomic_file out_file;   /* the temporary file (atomic_file.h)   */
+    fitsfile *sfp;             /* compress_stamps: the STAMPS rows until
+                                  the commit compresses them into fp    */
+    sv_atomic_file stamps_file;
     sv_out_schema out;
     int in_ncols;
     size_t rowbytes;
@@ -345,7 +348,7 @@ static int write_prov(fitsfile *fp, const sv_provenance *prov, int *status)
     return *status;
 }
 
-static int create_stamps_hdu(sv_catalog *cat, int *status)
+static int create_stamps_hdu(sv_catalog *cat, fitsfile *fp, int *status)
 {
     const sv_out_schema *o = &cat->out;
     int S = o->stamp_size;
@@ -355,25 +358,25 @@ static int create_stamps_hdu(sv_catalog *cat, int *status)
     char *tform[] = {"1K", fpix, fpix, fpix, "1J", "16A", "1D", "1D", "1J"};
     char *tunit[] = {"", (char *)o->bunit, (char *)o->bunit, (char *)o->bunit, "", "",
                      "pix", "pix", ""};
-    fits_create_tbl(cat->fp, BINARY_TBL, (LONGLONG)cat->nrows, 9, ttype, tform, tunit,
+    fits_create_tbl(fp, BINARY_TBL, (LONGLONG)cat->nrows, 9, ttype, tform, tunit,
                     "STAMPS", status);
     long dims[2] = {S, S};
     for (int c = 2; c <= 4; c++)
-        fits_write_tdim(cat->fp, c, 2, dims, status);
-    fits_update_key_str(cat->fp, "SVFORMAT", "stampvet-stamps", "labelled-stamps table",
+        fits_write_tdim(fp, c, 2, dims, status);
+    fits_update_key_str(fp, "SVFORMAT", "stampvet-stamps", "labelled-stamps table",
                         status);
     int v = 1;
-    fits_update_key(cat->fp, TINT, "SVFMTVER", &v, "format version", status);
-    fits_update_key(cat->fp, TINT, "STAMPSZ", &S, "stamp side, pixels", status);
-    fits_update_key_str(cat->fp, "CHANNELS", "SCI,REF,DIFF", "stamp columns", status);
+    fits_update_key(fp, TINT, "SVFMTVER", &v, "format version", status);
+    fits_update_key(fp, TINT, "STAMPSZ", &S, "stamp side, pixels", status);
+    fits_update_key_str(fp, "CHANNELS", "SCI,REF,DIFF", "stamp columns", status);
     v = 0;
-    fits_update_key(cat->fp, TINT, "NCLASS", &v, "unlabelled", status);
-    fits_update_key_str(cat->fp, "SURVEY", o->survey, NULL, status);
-    fits_update_key_str(cat->fp, "BAND", o->band, NULL, status);
+    fits_update_key(fp, TINT, "NCLASS", &v, "unlabelled", status);
+    fits_update_key_str(fp, "SURVEY", o->survey, NULL, status);
+    fits_update_key_str(fp, "BAND", o->band, NULL, status);
     double ps = o->pixscale;
-    fits_update_key(cat->fp, TDOUBLE, "PIXSCALE", &ps, "arcsec/pixel of the stamps, 0 unknown",
+    fits_update_key(fp, TDOUBLE, "PIXSCALE", &ps, "arcsec/pixel of the stamps, 0 unknown",
                     status);
-    fits_update_key_str(cat->fp, "BUNIT", o->bunit[0] ? o->bunit : "DN", NULL, status);
+    fits_update_key_str(fp, "BUNIT", o->bunit[0] ? o->bunit : "DN", NULL, status);
     return *status;
 }
 
@@ -499,11 +502,23 @@ int sv_catalog_open(const char *path, const sv_det_schema *in, const sv_out_sche
     sv_fits_write_date(cat->fp, &status);
     if (!status)
         fits_set_hdustruc(cat->fp, &status);
-    if (!status && out->stamps == SV_SAVE_EXTENSION) {
-        create_stamps_hdu(cat, &status);
+    if (!status && out->stamps == SV_SAVE_EXTENSION && !out->compress_stamps) {
+        create_stamps_hdu(cat, cat->fp, &status);
         write_prov(cat->fp, prov, &status);
         if (!status)
             fits_movabs_hdu(cat->fp, 2, NULL, &status);
+    }
+    if (!status && out->stamps == SV_SAVE_EXTENSION && out->compress_stamps) {
+        if (sv_atomic_begin_name(&cat->stamps_file, path, err)) {
+            sv_catalog_abort(cat);
+            return err && err->status ? err->status : SV_ERR_IO;
+        }
+        if (fits_create_diskfile(&cat->sfp, cat->stamps_file.tmp, &status))
+            cat->sfp = NULL;
+        else
+            fits_create_img(cat->sfp, BYTE_IMG, 0, NULL, &status);
+        create_stamps_hdu(cat, cat->sfp, &status);
+        write_prov(cat->sfp, prov, &status);
     }
     if (status) {
         cat_fail(cat, err, "cannot write the output header", status);
@@ -617,25 +632,28 @@ int sv_catalog_write(sv_catalog *cat, int64_t row0, const unsigned char *raw,
         col++;
     }
     if (o->stamps == SV_SAVE_EXTENSION && !status) {
-        fits_movabs_hdu(cat->fp, 3, NULL, &status);
-        fits_write_col(cat->fp, TLONGLONG, 1, first, 1, n, r->id, &status);
+        fitsfile *sf = cat->sfp ? cat->sfp : cat->fp; /* its HDU 2 or 3 */
+        if (!cat->sfp)
+            fits_movabs_hdu(sf, 3, NULL, &status);
+        fits_write_col(sf, TLONGLONG, 1, first, 1, n, r->id, &status);
         for (int c = 0; c < 3; c++)
-            fits_write_col(cat->fp, TFLOAT, 2 + c, first, 1, npix, r->stamp[c], &status);
+            fits_write_col(sf, TFLOAT, 2 + c, first, 1, npix, r->stamp[c], &status);
         for (int i = 0; i < n; i++)
             lab[i] = -1;
-        fits_write_col(cat->fp, TINT, 5, first, 1, n, lab, &status);
+        fits_write_col(sf, TINT, 5, first, 1, n, lab, &status);
         for (int i = 0; i < n; i++)
             names[i] = empty;
-        fits_write_col(cat->fp, TSTRING, 6, first, 1, n, names, &status);
+        fits_write_col(sf, TSTRING, 6, first, 1, n, names, &status);
         /* X, Y of the labelled-stamps layout are 1-based (stamp_table.h) */
         for (int a = 0; a < 2; a++) {
             const double *p = a ? r->ypix : r->xpix;
             for (int i = 0; i < n; i++)
                 pos[i] = p[i] + (1 - o->origin);
-            fits_write_col(cat->fp, TDOUBLE, 7 + a, first, 1, n, pos, &status);
+            fits_write_col(sf, TDOUBLE, 7 + a, first, 1, n, pos, &status);
         }
-        fits_write_col(cat->fp, TINT, 9, first, 1, n, r->flags, &status);
-        fits_movabs_hdu(cat->fp, 2, NULL, &status);
+        fits_write_col(sf, TINT, 9, first, 1, n, r->flags, &status);
+        if (!cat->sfp)
+            fits_movabs_hdu(sf, 2, NULL, &status);
     }
     free(pos);
     free(lab);
@@ -665,6 +683,19 @@ int sv_catalog_commit(sv_catalog *cat, sv_error *err)
         return err && err->status ? err->status : SV_ERR_IO;
     }
     int status = 0, nhdu = 0;
+    if (cat->sfp) {
+        /* the STAMPS rows, tile-compressed, become HDU 3 */
+        fits_compress_table(cat->sfp, cat->fp, &status);
+        if (status) {
+            cat_fail(cat, err, "cannot compress the STAMPS table", status);
+            sv_catalog_abort(cat);
+            return SV_ERR_IO;
+        }
+        fits_close_file(cat->sfp, &status);
+        cat->sfp = NULL;
+        sv_atomic_abort(&cat->stamps_file);
+        status = 0;
+    }
     fits_get_num_hdus(cat->fp, &nhdu, &status);
     for (int h = 1; h <= nhdu && !status; h++) {
         fits_movabs_hdu(cat->fp, h, NULL, &status);
@@ -698,5 +729,10 @@ void sv_catalog_abort(sv_catalog *cat)
     if (cat->fp)
         fits_close_file(cat->fp, &status);
     sv_atomic_abort(&cat->out_file);
+    if (cat->sfp) {
+        status = 0;
+        fits_close_file(cat->sfp, &status);
+    }
+    sv_atomic_abort(&cat->stamps_file);
     free(cat);
 }

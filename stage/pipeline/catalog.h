@@ -47,7 +47,12 @@
  *   detection in the same order: ID, SCI, REF, DIFF, LABEL (-1), LABELNAM
  *   (''), X, Y (1-based), FLAGS; SVFORMAT = 'stampvet-stamps', SVFMTVER,
  *   STAMPSZ, CHANNELS, NCLASS = 0, SURVEY, BAND, PIXSCALE, BUNIT.  A team
- *   labels these rows and trains on the file as it is.
+ *   labels these rows and trains on the file as it is.  With
+ *   compress_stamps, the same table tile-compressed (the FITS tiled table
+ *   convention, cfitsio's fits_compress_table: lossless, GZIP_2 for the
+ *   float stamp columns; ZTABLE = T); stamp_table.h reads it back as it is,
+ *   fpack/funpack and astropy read it too.  Until the commit the rows go to
+ *   a second temporary file beside the output, compressed into it there.
  * Every HDU carries CHECKSUM and DATASUM.
  *
  * The file is written atomically: into a temporary file in the output's
@@ -194,6 +199,8 @@ typedef struct sv_out_schema {
     int n_lc;                                        /* light-curve classes */
     char lc_name[SV_MAX_CLASSES][SV_LABEL_MAX];
     sv_stamp_save stamps;
+    int compress_stamps;                             /* STAMPS extension
+                                                        tile-compressed   */
     int stamp_size;                                  /* S                 */
     /* STAMPS extension header */
     char survey[32], band[16], bunit[16];

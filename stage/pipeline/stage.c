@@ -151,6 +151,12 @@ int sv_stage_create(const sv_stage_config *cfg, const dia_host_services *host,
     s->save = !strcmp(cfg->save_stamps, "columns")     ? SV_SAVE_COLUMNS
               : !strcmp(cfg->save_stamps, "extension") ? SV_SAVE_EXTENSION
                                                        : SV_SAVE_NONE;
+    if (cfg->compress_stamps && s->save != SV_SAVE_EXTENSION) {
+        st = sv_error_set(err, SV_ERR_ARG, "compress_stamps = true needs save_stamps = "
+                          "extension (it compresses the STAMPS table; save_stamps is '%s')",
+                          cfg->save_stamps);
+        goto fail;
+    }
     if (s->cfg.batch < 1)
         s->cfg.batch = 1;
     if (s->cfg.threads < 1)
@@ -192,6 +198,7 @@ int sv_stage_create(const sv_stage_config *cfg, const dia_host_services *host,
                            s->map.flags};
         if ((st = sv_out_schema_make(&nm, s->cls, s->save, s->S, &s->schema, err)))
             goto fail;
+        s->schema.compress_stamps = cfg->compress_stamps;
     }
     if (cfg->lc_model[0] && /* light-curve classification of histories (lc_stage.h) */
         ((st = sv_lc_stage_new(cfg->lc_model, cfg->lc_history, cfg->lc_key, s->cfg.batch,

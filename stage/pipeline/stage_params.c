@@ -50,6 +50,9 @@ const dia_param_desc sv_stage_params[SV_STAGE_N_PARAMS] = {
      "stamp channel order, e.g. SCI,REF,DIFF; empty: the model's; else it must match"},
     {"save_stamps", DIA_PARAM_CHOICE, "none", 0, 0, "none|columns|extension",
      "also write the stamp triplets: as array columns or a STAMPS extension"},
+    {"compress_stamps", DIA_PARAM_BOOL, "false", 0, 0, NULL,
+     "with save_stamps = extension: write the STAMPS table tile-compressed (lossless; "
+     "stampvet reads it back as it is)"},
     {"resample", DIA_PARAM_BOOL, "false", 0, 0, NULL,
      "resample stamps through the WCS to the model's pixel scale"},
     {"resample_kernel", DIA_PARAM_CHOICE, "lanczos3", 0, 0, "lanczos3|bilinear",
@@ -111,6 +114,7 @@ int sv_stage_config_parse(const dia_kv *kv, size_t n, sv_stage_config *cfg,
     copy(cfg->channels, sizeof cfg->channels, value(kv, n, "channels"));
     copy(cfg->save_stamps, sizeof cfg->save_stamps, value(kv, n, "save_stamps"));
     cfg->resample = dia_params_parse_bool(value(kv, n, "resample"));
+    cfg->compress_stamps = dia_params_parse_bool(value(kv, n, "compress_stamps"));
     copy(cfg->resample_kernel, sizeof cfg->resample_kernel, value(kv, n, "resample_kernel"));
     cfg->grid_tolerance = strtod(value(kv, n, "grid_tolerance"), NULL);
     cfg->threads = atoi(value(kv, n, "threads"));

@@ -16,7 +16,7 @@
 extern "C" {
 #endif
 
-#define SV_STAGE_N_PARAMS 28
+#define SV_STAGE_N_PARAMS 29
 extern const dia_param_desc sv_stage_params[SV_STAGE_N_PARAMS];
 extern const int sv_stage_n_params;
 
@@ -38,6 +38,7 @@ typedef struct sv_stage_config {
     int stamp_size;            /* 0 = the model's                          */
     char channels[64];         /* "" = the model's                         */
     char save_stamps[16];      /* none | columns | extension               */
+    int compress_stamps;       /* STAMPS extension tile-compressed         */
     int resample;              /* resample to the model's pixel scale      */
     char resample_kernel[16];  /* lanczos3 | bilinear                      */
     double grid_tolerance;     /* pixels: max WCS disagreement sci/ref/diff*/

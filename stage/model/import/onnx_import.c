@@ -175,8 +175,12 @@ static int o_consumers(const oimp *k, const char *name)
 static size_t t_count(const Onnx__TensorProto *t)
 {
     size_t n = 1;
-    for (size_t i = 0; i < t->n_dims; i++)
-        n *= t->dims[i] > 0 ? (size_t)t->dims[i] : 0;
+    for (size_t i = 0; i < t->n_dims; i++) {
+        size_t d = t->dims[i] > 0 ? (size_t)t->dims[i] : 0;
+        if (d && n > SIZE_MAX / d)
+            return SIZE_MAX; /* saturates: no data block is that long */
+        n *= d;
+    }
     return n;
 }
 
@@ -242,8 +246,10 @@ static int o_ints(oimp *k, const Onnx__NodeProto *n, const char *name, int64_t *
         return o_unsup(k, n, "input '%s' is not a constant int64 tensor", name);
     const Onnx__TensorProto *t = v->t;
     size_t c = t_count(t);
-    if ((int)c > max)
+    if (c > (size_t)max)
         return o_unsup(k, n, "input '%s' has %zu values (at most %d)", name, c, max);
+    if (c == 0)
+        return 0;
     if (t->n_int64_data == c)
         memcpy(out, t->int64_data, c * sizeof *out);
     else if (t->has_raw_data && t->raw_data.len == c * 8)
