@@ -63,7 +63,7 @@ int main(int argc, char **argv)
         kv[i].key = copies[i];
         kv[i].value = eq + 1;
     }
-    dia_host_services services = {sizeof services, (void *)"minimal_host", host_log, NULL};
+    dia_host_services services = {sizeof services, (void *)"minimal_host", host_log, NULL, NULL};
     dia_instance *inst = NULL;
     int rc = 1;
     if (d->create(kv, (size_t)nkv, &services, &inst, err, sizeof err) != DIA_OK) {

@@ -29,6 +29,15 @@
  * host passes in also starts with (or carries) struct_size so that a stage
  * can tell which fields a host filled.  dia_host.h does these checks.
  *
+ * Version history (minor versions of major 1; each only appends fields):
+ *   1.0  the first ABI.
+ *   1.1  dia_file_job.overwrite (DIA_FILE_JOB_SIZE_1_0: a 1.0 job's size).
+ *   1.2  dia_host_services.progress (DIA_HOST_SERVICES_SIZE_1_1: a 1.1
+ *        host's size).  A stage reads only the struct_size bytes a host
+ *        passed (a 1.1 host's services have no progress and get no
+ *        progress calls); a host can tell from the descriptor's
+ *        abi_minor < 2 that a stage will not call it.
+ *
  * ---------------------------------------------------------------------------
  * 2. Lifecycle
  *
@@ -175,7 +184,7 @@ extern "C" {
 #endif
 
 #define DIA_ABI_MAJOR 1
-#define DIA_ABI_MINOR 1
+#define DIA_ABI_MINOR 2
 #define DIA_STAGE_ENTRY_SYMBOL "dia_stage_entry"
 
 #if defined(__GNUC__)
@@ -223,10 +232,20 @@ typedef enum dia_log_level {
  * plain volatile read is a data race in C11 (ThreadSanitizer reports it). */
 typedef struct dia_host_services {
     uint32_t struct_size;          /* sizeof(dia_host_services)             */
-    void *user;                    /* handed back to log()                  */
+    void *user;                    /* handed back to log() and progress()   */
     void (*log)(void *user, dia_log_level level, const char *message);
     const volatile int *cancel;    /* may be NULL                           */
+    /* ABI 1.2.  Progress of one process()/process_files() call: called
+     * from the thread that called into the stage (as log) after each batch
+     * of rows is done, with rows_done strictly increasing and the last call
+     * of a successful call having rows_done == rows_total (the number of
+     * input detections; one call with 0, 0 for an empty table).  A call
+     * that fails or is cancelled stops calling it.  May be NULL. */
+    void (*progress)(void *user, int64_t rows_done, int64_t rows_total);
 } dia_host_services;
+
+/* The size of an ABI 1.1 dia_host_services (without `progress`). */
+#define DIA_HOST_SERVICES_SIZE_1_1 (offsetof(dia_host_services, progress))
 
 /* ---- parameters -------------------------------------------------------- */
 

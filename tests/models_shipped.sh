@@ -5,6 +5,7 @@
 # card's held-out seed, a smaller set) must be at least the card's held-out
 # accuracy minus MARGIN.  The floor is read from the card itself
 # (models/<name>.md, the first "accuracy :" line of its held-out figures).
+# Each one, braai too, has its MODVERS card filled.
 set -u
 B="${SV_BUILDDIR:-.}/stampvet"
 S="${SV_SRCDIR:-.}"
@@ -21,6 +22,23 @@ trap 'rm -rf "$tmp"' EXIT
 fail=0
 die() { echo "FAIL: $*"; fail=1; }
 
+# every model's version card is filled (issue 11: provenance), the
+# derived <name>_<first 8 hex digits of WTSUM> for the trained models
+modvers() { # name inspect-output
+    v=$(sed -n "s/^ *MODVERS = '\([^ ']*\) *'.*/\1/p" "$2")
+    [ -n "$v" ] || { die "$1.fits: MODVERS is empty"; return; }
+    # WTSUM from the primary header's cards (80 characters each, no newlines)
+    w=$(head -c 8640 "$S/models/$1.fits" | fold -w 80 | sed -n "s/^WTSUM   = '\([0-9a-f]*\)'.*/\1/p" | cut -c1-8)
+    case $1 in
+    braai-d6_m7) [ "$v" = d6_m7 ] || die "$1.fits: MODVERS '$v', not braai's drbversion d6_m7" ;;
+    *) [ "$v" = "$1_$w" ] || die "$1.fits: MODVERS '$v', not $1_$w" ;;
+    esac
+}
+if [ -f "$S/models/braai-d6_m7.fits" ]; then
+    "$B" inspect "$S/models/braai-d6_m7.fits" > "$tmp/braai.inspect" 2>&1 || die "inspect braai-d6_m7"
+    modvers braai-d6_m7 "$tmp/braai.inspect"
+fi
+
 # name survey scheme seed task-line pixel-scale
 check() {
     name=$1; f="$S/models/$name.fits"
@@ -28,6 +46,7 @@ check() {
     grep -q "^  task       $5" "$tmp/$name.inspect" || die "$name.fits: task is not '$5'"
     grep -q "trained at $6 arcsec/px" "$tmp/$name.inspect" || die "$name.fits: pixel scale is not $6"
     if grep -q "checksum: .*\(bad\|BAD\|mismatch\|fail\)" "$tmp/$name.inspect"; then die "$name.fits: bad checksum"; fi
+    modvers "$name" "$tmp/$name.inspect"
     card=$(awk '$1 == "accuracy" && $2 == ":" { print $3; exit }' "$S/models/$name.md")
     [ -n "$card" ] || { die "$name.md reports no held-out accuracy"; return; }
     "$B" simulate --survey "$2" --scheme "$3" --stamps "$N" --seed "$4" --threads 2 \

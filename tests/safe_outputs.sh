@@ -3,7 +3,9 @@
 # items 1 and 2), through `stampvet run` and the batch:
 #  - -o naming the science image, the detection table through a symbolic
 #    link, the difference image through a hard link, or a model: refused
-#    (exit 1, the input named), every input byte-identical afterwards;
+#    (the command line's check, cli_opts.h: exit 2, the option and the input
+#    named; the stage's own check, for a host, is in test_stage), every
+#    input byte-identical afterwards;
 #  - an existing output: refused without --overwrite, replaced with it;
 #  - a batch manifest whose output is an input: that exposure fails, the
 #    input is untouched, the others complete;
@@ -49,15 +51,15 @@ intact() {
 }
 
 echo "== 1. an output that is an input"
-refused "is the science image" "$sv" run $model $in -o "$tmp/z_sci.fits"
-refused "is the science image" "$sv" run $model $in -o "$tmp/z_sci.fits" --overwrite
-refused "is the mask image" "$sv" run $model $in --mask "$tmp/z_mask.fits" -o "$tmp/./z_mask.fits"
+refused "is the file of --sci" "$sv" run $model $in -o "$tmp/z_sci.fits"
+refused "is the file of --sci" "$sv" run $model $in -o "$tmp/z_sci.fits" --overwrite
+refused "is the file of --mask" "$sv" run $model $in --mask "$tmp/z_mask.fits" -o "$tmp/./z_mask.fits"
 ln -s "$tmp/z_det.fits" "$tmp/link.fits"
-refused "is the detection table" "$sv" run $model $in -o "$tmp/link.fits" --overwrite
+refused "is the file of --detections" "$sv" run $model $in -o "$tmp/link.fits" --overwrite
 ln "$tmp/z_diff.fits" "$tmp/hard.fits"
-refused "is the difference image" "$sv" run $model $in -o "$tmp/hard.fits" --overwrite
+refused "is the file of --diff" "$sv" run $model $in -o "$tmp/hard.fits" --overwrite
 mkdir "$tmp/sub"
-refused "is the reference image" "$sv" run $model $in -o "$tmp/sub/../z_ref.fits" --overwrite
+refused "is the file of --ref" "$sv" run $model $in -o "$tmp/sub/../z_ref.fits" --overwrite
 intact
 ls -a "$tmp" | grep -q svtmp && fail "a temporary file was left behind"
 

@@ -134,7 +134,7 @@ static dia_instance *make(int n, const dia_kv *kv)
         all[i + 1] = kv[i];
     char err[1024] = "";
     dia_instance *inst = NULL;
-    dia_host_services sv = {sizeof sv, NULL, log_cb, &cancel_flag};
+    dia_host_services sv = {sizeof sv, NULL, log_cb, &cancel_flag, NULL};
     if (D->create(all, (size_t)n + 1, &sv, &inst, err, sizeof err) != DIA_OK)
         fail_msg("create: %s", err);
     return inst;
@@ -541,6 +541,45 @@ static void test_mask_and_nan(void **state)
     fl = col(res, "FLAGS")->data;
     assert_int_equal(fl[0], 0);
     D->destroy(inst);
+}
+
+/* A non-finite value at a detection's own pixel in any one of the three
+ * images (NaN in the science or difference image, +inf in the reference)
+ * flags it BADCENTRE and keeps it from REAL, in memory and from files, with
+ * a class model of another stamp size, and with resampling; the other rows
+ * are untouched and every input row is in the output, in order (issue 11,
+ * siblings of item 3). */
+static void test_bad_centre_each_image(void **state)
+{
+    (void)state;
+    static float img[NW * NH];
+    dia_kv cfgs[3][2] = {{{"rb_threshold", "0"}, {"threads", "1"}},
+                         {{"rb_threshold", "0"}, {"class_model", cls21_path}},
+                         {{"rb_threshold", "0"}, {"resample", "true"}}};
+    for (int k = 0; k < 3; k++)
+        for (int c = 0; c < 3; c++) {
+            memcpy(img, X.img[c], sizeof img);
+            img[50 * NW + 39] = c == 1 ? INFINITY : NAN; /* detection 0's pixel */
+            dia_instance *inst = make(2, cfgs[k]);
+            dia_exposure x = exposure();
+            dia_image *im = c == 0 ? &x.science : c == 1 ? &x.reference : &x.difference;
+            im->data = img;
+            dia_table det = detections(ND);
+            const dia_table *res;
+            assert_int_equal(D->process(inst, &x, &det, &res), DIA_OK);
+            assert_int_equal(res->nrows, ND);
+            const int64_t *id = col(res, "candid")->data;
+            const int32_t *fl = col(res, "FLAGS")->data;
+            const uint8_t *real = col(res, "REAL")->data;
+            for (int i = 0; i < ND; i++)
+                assert_true(id[i] == det_id[i]);
+            if (!(fl[0] & SV_FLAG_BADCENTRE) || real[0])
+                fail_msg("config %d, image %d: FLAGS %d REAL %d", k, c, fl[0], real[0]);
+            assert_false(fl[0] & SV_FLAG_BADFRAC); /* one value of 3 x S x S */
+            assert_false(fl[5] & SV_FLAG_BADCENTRE);
+            assert_int_equal(real[5], 1); /* threshold 0: every clean scored row */
+            D->destroy(inst);
+        }
 }
 
 static void test_features(void **state)
@@ -1102,6 +1141,114 @@ static void test_files_never_over_inputs(void **state)
     D->destroy(inst);
 }
 
+/* ---- progress (ABI 1.2) ------------------------------------------------- */
+
+typedef struct progress_log {
+    int calls, monotonic;
+    int64_t last_done, last_total;
+} progress_log;
+
+static void progress_cb(void *user, int64_t done, int64_t total)
+{
+    progress_log *p = user;
+    if (p->calls && done <= p->last_done)
+        p->monotonic = 0;
+    if (p->calls && total != p->last_total)
+        p->monotonic = 0;
+    p->calls++;
+    p->last_done = done;
+    p->last_total = total;
+}
+
+/* the host's progress callback: strictly increasing rows_done, ending at
+ * rows_total = the number of detections, in memory and from files; one
+ * (0, 0) call for an empty table */
+static void test_progress(void **state)
+{
+    (void)state;
+    enum { N = 2 * SV_STAGE_CHUNK + 7 };
+    static int64_t id[N];
+    static double x[N], y[N];
+    static float mag[N];
+    for (int i = 0; i < N; i++) { /* mostly off the image: cheap rows */
+        id[i] = i;
+        x[i] = i % 997 ? 1e6 : 40.3;
+        y[i] = 50.8;
+        mag[i] = 18;
+    }
+    dia_column c[4] = {
+        {.name = "candid", .type = DIA_COL_INT64, .repeat = 1, .data = id},
+        {.name = "xpos", .type = DIA_COL_FLOAT64, .repeat = 1, .data = x},
+        {.name = "ypos", .type = DIA_COL_FLOAT64, .repeat = 1, .data = y},
+        {.name = "magpsf", .type = DIA_COL_FLOAT32, .repeat = 1, .data = mag}};
+    dia_table det = {.nrows = N, .ncols = 4, .cols = c};
+    dia_kv kv[1] = {{"rb_model", rb_path}};
+    progress_log pl = {0, 1, 0, 0};
+    dia_host_services sv = {sizeof sv, &pl, NULL, NULL, progress_cb};
+    dia_instance *inst = NULL;
+    char err[512];
+    assert_int_equal(D->create(kv, 1, &sv, &inst, err, sizeof err), DIA_OK);
+    dia_exposure xp = exposure();
+    const dia_table *res;
+    assert_int_equal(D->process(inst, &xp, &det, &res), DIA_OK);
+    assert_int_equal(res->nrows, N);
+    assert_int_equal(pl.calls, 3); /* three chunks */
+    assert_true(pl.monotonic);
+    assert_true(pl.last_done == N && pl.last_total == N);
+    /* from files: the job's detection table */
+    pl = (progress_log){0, 1, 0, 0};
+    dia_file_job j = job();
+    char po[300];
+    join(po, "progress_out.fits");
+    j.output = po;
+    j.overwrite = 1;
+    assert_int_equal(D->process_files(inst, &j), DIA_OK);
+    assert_true(pl.calls >= 1 && pl.monotonic);
+    assert_true(pl.last_done == ND && pl.last_total == ND);
+    unlink(po);
+    /* zero detections */
+    pl = (progress_log){0, 1, 0, 0};
+    det.nrows = 0;
+    assert_int_equal(D->process(inst, &xp, &det, &res), DIA_OK);
+    assert_int_equal(pl.calls, 1);
+    assert_true(pl.last_done == 0 && pl.last_total == 0);
+    D->destroy(inst);
+}
+
+/* a host of ABI 1.1 passes a dia_host_services without `progress`: the
+ * stage reads none of it (the struct is on the heap, exactly that size, so
+ * AddressSanitizer reports a read past its end) and logs as before */
+static void test_progress_old_host(void **state)
+{
+    (void)state;
+    struct services_1_1 { /* dia_host_services as ABI 1.1 declared it */
+        uint32_t struct_size;
+        void *user;
+        void (*log)(void *user, dia_log_level level, const char *message);
+        const volatile int *cancel;
+    };
+    assert_int_equal(sizeof(struct services_1_1), DIA_HOST_SERVICES_SIZE_1_1);
+    struct services_1_1 *old = calloc(1, sizeof *old);
+    assert_non_null(old);
+    old->struct_size = (uint32_t)sizeof *old;
+    old->log = log_cb;
+    dia_kv kv[1] = {{"rb_model", rb_path}};
+    dia_instance *inst = NULL;
+    char err[512];
+    assert_int_equal(D->create(kv, 1, (const dia_host_services *)(void *)old, &inst, err,
+                               sizeof err),
+                     DIA_OK);
+    free(old); /* the stage keeps its own copy (dia_stage.h) */
+    log_text[0] = '\0';
+    dia_exposure xp = exposure();
+    dia_table det = detections(ND);
+    const dia_table *res;
+    assert_int_equal(D->process(inst, &xp, &det, &res), DIA_OK);
+    assert_int_equal(res->nrows, ND);
+    assert_non_null(strstr(log_text, "[2] ")); /* the summary line, through log */
+    D->destroy(inst);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1116,6 +1263,7 @@ int main(void)
         cmocka_unit_test(test_zero_detections),
         cmocka_unit_test(test_bad_arguments),
         cmocka_unit_test(test_mask_and_nan),
+        cmocka_unit_test(test_bad_centre_each_image),
         cmocka_unit_test(test_features),
         cmocka_unit_test(test_preset_conventions),
         cmocka_unit_test(test_rb_column_clash),
@@ -1127,6 +1275,8 @@ int main(void)
         cmocka_unit_test(test_files_zero_rows),
         cmocka_unit_test(test_files_bad_inputs),
         cmocka_unit_test(test_files_never_over_inputs),
+        cmocka_unit_test(test_progress),
+        cmocka_unit_test(test_progress_old_host),
     };
     return cmocka_run_group_tests_name("stage", tests, group_setup, group_teardown);
 }

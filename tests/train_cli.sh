@@ -38,6 +38,8 @@ from astropy.io import fits
 a, b = (fits.getheader(p, 0) for p in sys.argv[1:3])
 assert a["WTSUM"] == b["WTSUM"], (a["WTSUM"], b["WTSUM"])
 assert a["TASK"] == "realbogus" and a["TRDATA"] == "rb_train.fits"
+# MODVERS always filled (issue 11): NAME_<first 8 hex digits of WTSUM>
+assert a["MODVERS"] == "rb_" + a["WTSUM"][:8], (a["MODVERS"], a["WTSUM"])
 print("same weights for 1 and 2 threads:", a["WTSUM"])
 PY
 
@@ -101,6 +103,8 @@ assert h["TASK"] == "class" and h["NCLASS"] == 4, (h["TASK"], h["NCLASS"])
 assert [h["CLASS%d" % i] for i in range(1, 5)] == ["transient", "variable", "asteroid", "bogus"]
 assert h["PARENT"] == b[0].header["MODNAME"] and h["PARENTCK"] == b[0].header["CHECKSUM"]
 assert h["FTDATA"] == "c4_train.fits" and h["FTFREEZE"] == "conv" and h["FTNLAB"] == "320"
+# its own version, not the parent's (issue 11)
+assert h["MODVERS"] == "c4_" + h["WTSUM"][:8], (h["MODVERS"], b[0].header["MODVERS"])
 for ext in ("conv1.kernel", "conv1.bias", "conv2.kernel"):
     assert np.array_equal(b[ext].data, f[ext].data), ext
 assert not np.array_equal(b["fc_1.kernel"].data, f["fc_1.kernel"].data)
@@ -110,6 +114,11 @@ PY
 "$sv" evaluate "$tmp/c4.fits" "$tmp/c4_test.fits" > "$tmp/ev4.out" 2>&1 \
     || { cat "$tmp/ev4.out"; fail "evaluate 4-class"; }
 grep -q 'asteroid' "$tmp/ev4.out" || fail "4-class report lacks a class"
+
+# ---- an explicit --version is the MODVERS card and the stage's RBMVERS ----
+"$sv" finetune --from "$tmp/rb.fits" --data "$tmp/rb_train.fits" --out "$tmp/rbv.fits" \
+    --epochs 1 --seed 5 --version rb-2026b --quiet > /dev/null 2>&1 || fail "finetune --version"
+"$sv" inspect "$tmp/rbv.fits" | grep -q "^ *MODVERS = 'rb-2026b'" || fail "--version not in MODVERS"
 
 # ---- compare: transfer vs scratch, 2 sizes x 2 seeds ----
 "$sv" compare --base "$tmp/rb.fits" --train "$tmp/c4_train.fits" --test "$tmp/c4_test.fits" \

@@ -17,6 +17,9 @@ struct sv_progress {
     struct timespec last_draw;
     sv_batch_tally last;        /* the most recent totals                  */
     int have_tally;
+    struct timespec start;      /* sv_progress_new                         */
+    int64_t rows_done, rows_total; /* sv_progress_rows: the latest counts  */
+    int have_rows;
 };
 
 sv_progress *sv_progress_new(FILE *out, int live)
@@ -26,6 +29,7 @@ sv_progress *sv_progress_new(FILE *out, int live)
         return NULL;
     p->out = out;
     p->live = live;
+    clock_gettime(CLOCK_MONOTONIC, &p->start);
     pthread_mutex_init(&p->lock, NULL);
     return p;
 }
@@ -63,28 +67,37 @@ static double rate_of(const sv_batch_tally *t)
     return t->elapsed > 0 ? (double)t->detections / t->elapsed : 0;
 }
 
-static void draw_bar(sv_progress *p, const sv_batch_tally *t)
+/* The live line: the bar for done of total, "done/total pct", the counts
+ * text (may be ""), the rate and the ETA; erases the rest of the line. */
+static void draw_line(sv_progress *p, double done, double total, const char *unit,
+                      const char *counts, double rate, double eta_s)
 {
     char bar[BAR_WIDTH + 1];
-    size_t fill = t->total ? (size_t)((double)BAR_WIDTH * (double)t->done / (double)t->total)
-                           : BAR_WIDTH;
+    size_t fill = total > 0 ? (size_t)((double)BAR_WIDTH * done / total) : BAR_WIDTH;
     for (size_t i = 0; i < BAR_WIDTH; i++)
         bar[i] = i < fill ? '=' : (i == fill ? '>' : ' ');
     bar[BAR_WIDTH] = '\0';
     char eta[32];
-    sv_progress_format_eta(eta_of(t), eta, sizeof eta);
-    int pct = t->total ? (int)(100.0 * (double)t->done / (double)t->total) : 100;
-    fprintf(p->out, "\r[%s] %zu/%zu %3d%%", bar, t->done, t->total, pct);
-    if (t->failed)
-        fprintf(p->out, "  %zu failed", t->failed);
-    if (t->skipped)
-        fprintf(p->out, "  %zu skipped", t->skipped);
-    if (t->cancelled)
-        fprintf(p->out, "  %zu cancelled", t->cancelled);
-    fprintf(p->out, "  %.0f det/s  ETA %s\033[K", rate_of(t), eta);
+    sv_progress_format_eta(eta_s, eta, sizeof eta);
+    int pct = total > 0 ? (int)(100.0 * done / total) : 100;
+    fprintf(p->out, "\r[%s] %.0f/%.0f%s %3d%%%s  %.0f det/s  ETA %s\033[K", bar, done, total,
+            unit, pct, counts, rate, eta);
     fflush(p->out);
     p->bar_shown = 1;
     clock_gettime(CLOCK_MONOTONIC, &p->last_draw);
+}
+
+static void draw_bar(sv_progress *p, const sv_batch_tally *t)
+{
+    char counts[128] = "";
+    size_t n = 0;
+    if (t->failed)
+        n += (size_t)snprintf(counts + n, sizeof counts - n, "  %zu failed", t->failed);
+    if (t->skipped && n < sizeof counts)
+        n += (size_t)snprintf(counts + n, sizeof counts - n, "  %zu skipped", t->skipped);
+    if (t->cancelled && n < sizeof counts)
+        snprintf(counts + n, sizeof counts - n, "  %zu cancelled", t->cancelled);
+    draw_line(p, (double)t->done, (double)t->total, "", counts, rate_of(t), eta_of(t));
 }
 
 static void clear_bar(sv_progress *p)
@@ -93,6 +106,13 @@ static void clear_bar(sv_progress *p)
         fputs("\r\033[K", p->out);
         p->bar_shown = 0;
     }
+}
+
+static double since(const struct timespec *t0)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return (double)(now.tv_sec - t0->tv_sec) + 1e-9 * (double)(now.tv_nsec - t0->tv_nsec);
 }
 
 static void stamp(char *buf, size_t len)
@@ -115,11 +135,7 @@ void sv_progress_update(void *reporter, const sv_manifest_entry *e,
             clear_bar(p);
             fprintf(p->out, "%s: failed: %s\n", e->id, r->error);
         }
-        struct timespec now;
-        clock_gettime(CLOCK_MONOTONIC, &now);
-        double dt = (double)(now.tv_sec - p->last_draw.tv_sec) +
-                    1e-9 * (double)(now.tv_nsec - p->last_draw.tv_nsec);
-        if (!p->bar_shown || dt >= 0.1 || t->done == t->total)
+        if (!p->bar_shown || since(&p->last_draw) >= 0.1 || t->done == t->total)
             draw_bar(p, t);
     } else {
         char ts[32], eta[32];
@@ -135,6 +151,56 @@ void sv_progress_update(void *reporter, const sv_manifest_entry *e,
         fprintf(p->out, " (%.0f det/s, ETA %s)\n", rate_of(t), eta);
         fflush(p->out);
     }
+    pthread_mutex_unlock(&p->lock);
+}
+
+/* rows: the rate over the time since sv_progress_new, the ETA from it */
+static void draw_rows(sv_progress *p)
+{
+    double el = since(&p->start), done = (double)p->rows_done, total = (double)p->rows_total;
+    double rate = el > 0 ? done / el : 0;
+    double eta = done >= total ? 0 : done > 0 ? (total - done) * el / done : -1;
+    if (p->live) {
+        draw_line(p, done, total, " detections", "", rate, eta);
+        return;
+    }
+    char ts[32], e[32];
+    stamp(ts, sizeof ts);
+    sv_progress_format_eta(eta, e, sizeof e);
+    fprintf(p->out, "%s %lld/%lld detections %3d%% (%.0f det/s, ETA %s)\n", ts,
+            (long long)p->rows_done, (long long)p->rows_total,
+            total > 0 ? (int)(100.0 * done / total) : 100, rate, e);
+    fflush(p->out);
+    clock_gettime(CLOCK_MONOTONIC, &p->last_draw);
+}
+
+void sv_progress_rows(sv_progress *p, int64_t done, int64_t total)
+{
+    pthread_mutex_lock(&p->lock);
+    int first = !p->have_rows, last = done >= total;
+    p->rows_done = done;
+    p->rows_total = total;
+    p->have_rows = 1;
+    if (p->live) {
+        /* nothing to watch when the first call is already the last */
+        if (!(first && last) && (!p->bar_shown || since(&p->last_draw) >= 0.1 || last))
+            draw_rows(p);
+        if (last && p->bar_shown) { /* the final bar stays, what follows goes below */
+            fputc('\n', p->out);
+            fflush(p->out);
+            p->bar_shown = 0;
+        }
+    } else if (last || since(&p->last_draw) >= 1.0) { /* at most one line a second */
+        draw_rows(p);
+    }
+    pthread_mutex_unlock(&p->lock);
+}
+
+void sv_progress_clear(sv_progress *p)
+{
+    pthread_mutex_lock(&p->lock);
+    clear_bar(p);
+    fflush(p->out);
     pthread_mutex_unlock(&p->lock);
 }
 

@@ -1,4 +1,5 @@
-/* batch_progress.h — progress of a batch run, for people and for logs.
+/* batch_progress.h — progress of a batch run (and of one long `run`:
+ * sv_progress_rows), for people and for logs.
  *
  * Two styles, chosen by the caller (the CLI uses isatty(stderr)):
  *  - live: one line redrawn in place (carriage return, erase to end of line)
@@ -20,6 +21,7 @@
 #ifndef SV_BATCH_PROGRESS_H
 #define SV_BATCH_PROGRESS_H
 
+#include <stdint.h>
 #include <stdio.h>
 
 #include "batch/batch.h"
@@ -37,6 +39,20 @@ sv_progress *sv_progress_new(FILE *out, int live);
 /* An sv_batch_progress_fn: pass the reporter as the user pointer. */
 void sv_progress_update(void *reporter, const sv_manifest_entry *entry,
                         const sv_batch_result *result, const sv_batch_tally *tally);
+
+/* Progress within one long job, counted in detections (`stampvet run` on
+ * a large exposure, through dia_host_services.progress): the same bar with
+ * "done/total detections", the rate since sv_progress_new and the ETA from
+ * it.  live: redrawn at most ten times a second and at done >= total,
+ * where it ends with a newline; nothing at all when the first call is
+ * already the last (a small exposure).  plain: a timestamped line at most
+ * once a second and at done >= total:
+ *   2026-11-21T10:50:03Z 32768/100000 detections  32% (812 det/s, ETA 0:01:23) */
+void sv_progress_rows(sv_progress *p, int64_t done, int64_t total);
+
+/* Erase the live bar (no-op otherwise), so that the caller can print a
+ * line of its own on any stream; the next update draws it again. */
+void sv_progress_clear(sv_progress *p);
 
 /* Print a message line (a warning, the stage's log), above the live bar. */
 void sv_progress_message(sv_progress *p, const char *text);

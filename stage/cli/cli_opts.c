@@ -7,12 +7,17 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+
+#include "core/atomic_file.h"
 
 const char cli_exit_text[] =
     "exit status:\n"
     "  0  success\n"
     "  1  a data or processing failure (the message names the file and the problem)\n"
-    "  2  a usage error (unknown option, missing or malformed argument)\n";
+    "  2  a usage error (unknown option, missing or malformed argument, an output\n"
+    "     that is one of the inputs: the same path or the same file through a\n"
+    "     symbolic or hard link)\n";
 
 static const cli_opt common[] = {
     {"output", 'o', "FILE", NULL},
@@ -133,6 +138,52 @@ void cli_help(const cli_cmd *c, FILE *out)
     fprintf(out, "\n%s", cli_exit_text);
 }
 
+/* Options that write a file (cli_opts.h: outputs never replace inputs). */
+static const char *const output_opts[] = {"output", "out", "summary", "runs-out",
+                                          "scores-out", "merge-summaries", "dump", NULL};
+
+static int is_output_opt(const char *name)
+{
+    for (int i = 0; output_opts[i]; i++)
+        if (!strcmp(name, output_opts[i]))
+            return 1;
+    return 0;
+}
+
+/* One argument of the command line: an option's (opt: its long name) or an
+ * operand (opt NULL). */
+typedef struct cli_arg {
+    const char *value, *opt;
+    int output;
+} cli_arg;
+
+/* No output argument names the same file as another argument that exists
+ * (the same path, or the same file through a symbolic or hard link):
+ * CLI_USAGE after saying which, else -1. */
+static int outputs_not_inputs(const cli_cmd *c, const cli_arg *a, int n)
+{
+    for (int i = 0; i < n; i++) {
+        if (!a[i].output || !a[i].value[0])
+            continue;
+        for (int j = 0; j < n; j++) {
+            struct stat st;
+            if (j == i || a[j].output || !a[j].value[0] || stat(a[j].value, &st) ||
+                !sv_same_file(a[i].value, a[j].value))
+                continue;
+            char what[96];
+            if (a[j].opt)
+                snprintf(what, sizeof what, "the file of --%s", a[j].opt);
+            else
+                snprintf(what, sizeof what, "the input file");
+            return cli_usage_error(c->name,
+                                   "--%s %s is %s %s (the same file): refusing to overwrite an "
+                                   "input",
+                                   a[i].opt, a[i].value, what, a[j].value);
+        }
+    }
+    return -1;
+}
+
 int cli_parse(const cli_cmd *c, int argc, char **argv, cli_common *com, cli_handler on_opt,
               void *user, int *first)
 {
@@ -161,10 +212,27 @@ int cli_parse(const cli_cmd *c, int argc, char **argv, cli_common *com, cli_hand
                     so[s++] = ':';
             }
         }
-    int rc = -1, ch, idx;
+    int rc = -1, ch, idx, nargs = 0;
+    cli_arg *args = calloc((size_t)argc + 1, sizeof *args);
+    if (!args) {
+        free(lo);
+        free(so);
+        fprintf(stderr, "stampvet %s: out of memory\n", c->name);
+        return CLI_FAILED;
+    }
     optind = 1;
     opterr = 0;
-    while (rc < 0 && (ch = getopt_long(argc, argv, so, lo, &idx)) != -1) {
+    while (rc < 0 && (idx = -1, ch = getopt_long(argc, argv, so, lo, &idx)) != -1) {
+        if (optarg && ch != ':' && ch != '?') { /* the option's long name */
+            const char *name = NULL;
+            if (idx >= 0)
+                name = lo[idx].name;
+            for (size_t i = 0; !name && i < k; i++)
+                if (lo[i].val == ch)
+                    name = lo[i].name;
+            if (name)
+                args[nargs++] = (cli_arg){optarg, name, is_output_opt(name)};
+        }
         switch (ch) {
         case 'o': com->output = optarg; break;
         case 'q': com->quiet = 1; break;
@@ -187,10 +255,15 @@ int cli_parse(const cli_cmd *c, int argc, char **argv, cli_common *com, cli_hand
                 rc = CLI_USAGE;
         }
     }
-    free(lo);
-    free(so);
     if (rc < 0 && com->quiet && com->verbose)
         rc = cli_usage_error(c->name, "--quiet and --verbose together");
+    for (int i = optind; rc < 0 && i < argc; i++) /* the operands: inputs */
+        args[nargs++] = (cli_arg){argv[i], NULL, 0};
+    if (rc < 0)
+        rc = outputs_not_inputs(c, args, nargs);
+    free(args);
+    free(lo);
+    free(so);
     *first = optind;
     return rc;
 }

@@ -11,6 +11,13 @@
  * and one error style: "stampvet CMD: FILE: problem" on stderr (cli_fail).
  * Exit status: 0 success, 1 a data or processing failure, 2 a usage error.
  *
+ * Outputs never replace inputs: an option that writes a file is named
+ * output (-o), out, summary, runs-out, scores-out, merge-summaries or dump,
+ * and cli_parse refuses (a usage error naming both) a command line on which
+ * one of them names the same file as any other argument that exists (an
+ * option's or an operand): the same path, or the same file through a
+ * symbolic or hard link (core/atomic_file.h, sv_same_file).
+ *
  * A new subcommand declares a cli_cmd with its own options and calls
  * cli_parse; nothing else is needed for --help, the man page and the
  * completion.  Thread safety: for the main thread of a command. */

@@ -149,7 +149,7 @@ int cmd_demo(int argc, char **argv)
         kv[nkv++] = (dia_kv){"class_model", cls_model};
     if (strcmp(survey, "ztf"))
         kv[nkv++] = (dia_kv){"resample", "true"};
-    dia_host_services services = {sizeof services, NULL, demo_log, NULL};
+    dia_host_services services = {sizeof services, NULL, demo_log, NULL, NULL};
     dia_instance *inst = NULL;
     if (d->create(kv, (size_t)nkv, &services, &inst, err, sizeof err) != DIA_OK) {
         sv_sim_exposure_free(&x);

@@ -29,6 +29,8 @@ static const cli_opt finetune_opts[] = {
                                       "stamps (simulate --stamp-size 193 for ILMT at ZTF's\n"
                                       "scale)"},
     {"name", TOPT_NAME, "NAME", "model name (default: the output file's base name)"},
+    {"version", TOPT_VERSION, "V", "model version, the MODVERS card (default:\n"
+                                   "NAME_<first 8 hex digits of the weights' WTSUM>)"},
     {"lightcurves", TOPT_LIGHTCURVES, NULL, "the light-curve form (stampvet finetune\n"
                                             "--lightcurves --help)"},
     TRAIN_RECIPE_OPTS,

@@ -304,6 +304,8 @@ static const cli_opt train_opts[] = {
     {"val", TOPT_VAL, "FILE", "explicit validation table"},
     {"out", TOPT_OUT, "FILE", "model file to write; the same as -o"},
     {"name", TOPT_NAME, "NAME", "model name (default: the output's base name)"},
+    {"version", TOPT_VERSION, "V", "model version, the MODVERS card (default:\n"
+                                   "NAME_<first 8 hex digits of the weights' WTSUM>)"},
     {"lc-prep", LO_PREP, "SPEC", "input preprocessing, stored in the model (lc_prep.h):\n"
                                  "irregular (default) or grid, with overrides, e.g.\n"
                                  "'irregular,steps=50,pre=30,norm=band' or\n"
@@ -555,6 +557,8 @@ static const cli_opt finetune_opts[] = {
     {"val", TOPT_VAL, "FILE", "explicit validation table"},
     {"out", TOPT_OUT, "FILE", "model to write; the same as -o"},
     {"name", TOPT_NAME, "NAME", "model name (default: the output's base name)"},
+    {"version", TOPT_VERSION, "V", "model version, the MODVERS card (default:\n"
+                                   "NAME_<first 8 hex digits of the weights' WTSUM>)"},
     {"freeze", TOPT_FREEZE, "POLICY", "none (default: every layer learns, the body at\n"
                                       "--body-lr-scale), recurrent (GRU layers frozen),\n"
                                       "all-but-head"},

@@ -6,7 +6,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
+#include "batch/batch_progress.h"
 #include "cli/cli_opts.h"
 #include "cli/commands.h"
 #include "data/det_table.h"
@@ -52,7 +54,10 @@ static const cli_cmd run_cmd = {
     "configured) and write the detections annotated, one row per input row, in\n"
     "input order, to OUT.fits (written atomically).  The stage's summary lines go\n"
     "to stdout (none with -q), its warnings and errors to stderr, and with -v\n"
-    "its debug messages too.",
+    "its debug messages too.  Progress goes to stderr: a bar redrawn in place\n"
+    "when stderr is a terminal and the exposure takes more than one chunk of\n"
+    "detections, timestamped lines with -v otherwise (at most one a second),\n"
+    "none with -q.",
     run_opts,
     "the annotated table to write; never one of the inputs\n"
     "(same path or same file through links: refused)",
@@ -94,13 +99,17 @@ static void on_signal(int sig)
 
 typedef struct run_log {
     int quiet, verbose;
+    sv_progress *progress; /* stderr, or NULL (run_progress_cb) */
 } run_log;
 
 /* The stage's messages: errors and warnings on stderr, information on
- * stdout unless -q, debug on stderr with -v. */
+ * stdout unless -q, debug on stderr with -v; the progress bar erased
+ * first. */
 static void run_log_cb(void *user, dia_log_level level, const char *msg)
 {
     const run_log *l = user;
+    if (l->progress)
+        sv_progress_clear(l->progress);
     if (level <= DIA_LOG_WARNING)
         fprintf(stderr, "stampvet run: %s: %s\n", level == DIA_LOG_ERROR ? "error" : "warning",
                 msg);
@@ -108,6 +117,15 @@ static void run_log_cb(void *user, dia_log_level level, const char *msg)
         printf("%s\n", msg);
     else if (level == DIA_LOG_DEBUG && l->verbose)
         fprintf(stderr, "stampvet run: %s\n", msg);
+}
+
+/* The stage's progress (dia_host_services.progress): the batch command's
+ * bar (batch_progress.h) on stderr. */
+static void run_progress_cb(void *user, int64_t done, int64_t total)
+{
+    const run_log *l = user;
+    if (l->progress)
+        sv_progress_rows(l->progress, done, total);
 }
 
 /* save_stamps = columns | extension: the stamp bytes the output will hold,
@@ -172,7 +190,7 @@ int cmd_run(int argc, char **argv)
     const char *config = a.config, *output = com.output, *history = a.history;
     char **sets = a.sets;
     int nset = a.nset, dump = a.dump;
-    run_log log = {com.quiet, com.verbose};
+    run_log log = {com.quiet, com.verbose, NULL};
     const dia_stage_descriptor *d = sv_stage_descriptor();
     sv_kvlist kv = {0};
     sv_error err;
@@ -211,7 +229,13 @@ int cmd_run(int argc, char **argv)
         return 0;
     }
 
-    dia_host_services services = {sizeof services, &log, run_log_cb, &run_cancel};
+    /* progress on stderr: a live bar on a terminal, timestamped lines with
+     * -v otherwise; none with -q */
+    int tty = isatty(STDERR_FILENO);
+    if (!com.quiet && (tty || com.verbose))
+        log.progress = sv_progress_new(stderr, tty);
+    dia_host_services services = {sizeof services, &log, run_log_cb, &run_cancel,
+                                  run_progress_cb};
     dia_instance *inst = NULL;
     char why[2048];
     run_warn_stamp_bytes(&kv, a.det, output, &log);
@@ -221,6 +245,7 @@ int cmd_run(int argc, char **argv)
     }
     if (d->create(kv.kv, kv.n, &services, &inst, why, sizeof why) != DIA_OK) {
         sv_kvlist_free(&kv);
+        sv_progress_free(log.progress);
         return cli_fail("run", "%s", why);
     }
     sv_kvlist_free(&kv);
@@ -234,8 +259,11 @@ int cmd_run(int argc, char **argv)
     dia_status st = d->process_files(inst, &job);
     sigaction(SIGINT, &old_int, NULL);
     sigaction(SIGTERM, &old_term, NULL);
+    if (log.progress)
+        sv_progress_clear(log.progress);
     if (st != DIA_OK)
         rc = cli_fail("run", "%s (%s)", d->last_error(inst), dia_status_name(st));
     d->destroy(inst);
+    sv_progress_free(log.progress);
     return rc;
 }

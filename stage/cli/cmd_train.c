@@ -24,6 +24,8 @@ static const cli_opt train_opts[] = {
     {"norm", OPT_NORM, "NAME", "stamp normalisation: l2 (default), l2-rows, minmax,\n"
                                "zscore, none"},
     {"name", TOPT_NAME, "NAME", "model name (default: the output file's base name)"},
+    {"version", TOPT_VERSION, "V", "model version, the MODVERS card (default:\n"
+                                   "NAME_<first 8 hex digits of the weights' WTSUM>)"},
     {"lightcurves", TOPT_LIGHTCURVES, NULL, "the light-curve form (stampvet train\n"
                                             "--lightcurves --help)"},
     TRAIN_RECIPE_OPTS,

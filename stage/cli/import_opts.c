@@ -68,6 +68,7 @@ static int import_option(void *user, int key, const char *arg)
     case IMP_MULTILABEL: o->multilabel = 1; return 0;
     case IMP_SOFTMAX: o->multilabel = 0; return 0;
     case IMP_NAME: o->name = arg; return 0;
+    case IMP_VERSION: o->version = arg; return 0;
     default: return CLI_USAGE;
     }
 }

@@ -9,7 +9,7 @@
 /* Option keys of the import commands (cli_opt.key). */
 enum {
     IMP_ARCH = 256, IMP_TASK, IMP_CLASSES, IMP_NORM, IMP_CHANNELS, IMP_PAD, IMP_NANFILL,
-    IMP_PIXSCALE, IMP_FEATURES, IMP_LCPREP, IMP_MULTILABEL, IMP_SOFTMAX, IMP_NAME, IMP_STEPS
+    IMP_PIXSCALE, IMP_FEATURES, IMP_LCPREP, IMP_MULTILABEL, IMP_SOFTMAX, IMP_NAME, IMP_STEPS, IMP_VERSION
 };
 
 /* The cli_opt entries both commands take (after import-keras's --arch). */
@@ -40,7 +40,9 @@ enum {
                                        "output layer's activation)"},                      \
         {"steps", IMP_STEPS, "N", "time steps of a sequence input whose length the file\n" \
                                   "leaves free, in [1, 1000000]; default: --lc-prep's"},   \
-        {"name", IMP_NAME, "NAME", "model name (default: the file name without extension)"}
+        {"name", IMP_NAME, "NAME", "model name (default: the file name without extension)"}, \
+        {"version", IMP_VERSION, "V", "model version, the MODVERS card (default: the\n"   \
+                                      "model name; braai's d6_m7.h5: its drbversion d6_m7)"}
 
 /* What -o is for both commands. */
 #define CLI_IMPORT_OUTPUT "the stampvet model file to write (required)"

@@ -160,6 +160,9 @@ int train_cli_option(train_cli *t, int c, const char *arg)
     case TOPT_NAME:
         t->name = arg;
         return 1;
+    case TOPT_VERSION:
+        t->version = arg;
+        return 1;
     case TOPT_FROM:
         t->from = arg;
         return 1;
@@ -584,10 +587,12 @@ int train_cli_finetune(train_cli *t, const sv_model *base, const sv_stamp_source
     return 0;
 }
 
-int train_cli_write_model(const train_cli *t, const sv_model *m)
+int train_cli_write_model(const train_cli *t, sv_model *m)
 {
     sv_error err;
     sv_error_clear(&err);
+    if (t->version) /* else the writer derives one (model_fits.h: MODVERS) */
+        snprintf(m->version, sizeof m->version, "%s", t->version);
     if (sv_model_write_fits(m, t->out, &err))
         return cli_fail(t->cmd, "%s", err.text);
     return 0;

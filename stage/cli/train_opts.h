@@ -43,6 +43,7 @@ enum {
     TOPT_VAL,
     TOPT_OUT,
     TOPT_NAME,
+    TOPT_VERSION,
     TOPT_FROM,
     TOPT_BASE,
     TOPT_TRAIN,
@@ -106,6 +107,7 @@ typedef struct train_cli {
     const char *per_s;      /* what the progress line counts: "stamps", "seq" */
     /* files */
     const char *data, *val, *out, *name, *from, *base, *train, *test, *runs_out;
+    const char *version;    /* --version: MODVERS (train_cli_write_model)     */
     /* transfer: finetune and compare */
     sv_freeze freeze;       /* --freeze (sv_finetune_defaults)                */
     float body_lr_scale;    /* --body-lr-scale (sv_finetune_defaults)         */
@@ -242,8 +244,9 @@ int train_cli_train(train_cli *t, sv_model *m, const sv_stamp_source *src,
 int train_cli_finetune(train_cli *t, const sv_model *base, const sv_stamp_source *src,
                        sv_model **out, sv_train_result *res);
 
-/* Write m to t->out.  Returns 0, or 1 after a message. */
-int train_cli_write_model(const train_cli *t, const sv_model *m);
+/* Write m to t->out, its version (MODVERS) --version when given, else the
+ * one the writer derives (model_fits.h).  Returns 0, or 1 after a message. */
+int train_cli_write_model(const train_cli *t, sv_model *m);
 
 /* "best   : epoch E of N, val_loss ... (n train + n validation[ stamps]),
  * S s" followed by `extra`, then "wrote  : OUT". */

@@ -34,10 +34,7 @@ static const char *const task_names[] = {"realbogus", "class", "lightcurve"};
 
 void sv_model_label(const sv_model *m, char *out, size_t cap)
 {
-    if (m->version[0])
-        snprintf(out, cap, "%s_%s", m->name, m->version);
-    else
-        snprintf(out, cap, "%s", m->name);
+    snprintf(out, cap, "%s", m->version[0] ? m->version : m->name);
 }
 
 const char *sv_task_name(sv_task task)

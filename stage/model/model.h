@@ -37,7 +37,9 @@ typedef struct sv_model {
     nn_net *net;                         /* owned                           */
     sv_task task;
     char name[64];                       /* e.g. "braai-d6_m7", "rb-ztf"    */
-    char version[32];
+    char version[64];                    /* MODVERS: as surveys record it
+                                            beside a score (ZTF drbversion);
+                                            "" = the writer derives one      */
     int n_classes;                       /* realbogus: 1 ("real")           */
     char classes[SV_MAX_CLASSES][SV_LABEL_MAX]; /* in output order         */
     int multilabel;                      /* 1: independent sigmoid heads     */
@@ -78,8 +80,10 @@ sv_model *sv_model_new(nn_net *net);
 /* sv_model_free: stampvet.h. */
 
 /* The model's version as surveys record it beside a score (ZTF's
- * drbversion): "<name>_<version>" when the file has a version (MODVERS),
- * else the name alone (braai's "d6_m7").  Writes at most cap bytes. */
+ * drbversion): its version (MODVERS: braai's "d6_m7", a trained model's
+ * "<name>_<8 hex digits of WTSUM>") when it has one, else (a file written
+ * before every writer filled MODVERS) the name alone.  Writes at most cap
+ * bytes. */
 void sv_model_label(const sv_model *m, char *out, size_t cap);
 
 /* "realbogus", "class", "lightcurve"; the parser returns 0 or

@@ -292,7 +292,13 @@ static void write_primary(wctx *w, const sv_model *m)
     put_int(w, "SVFORMAT", SV_MODEL_FORMAT_VERSION, "stampvet model file format version");
     put_str(w, "TASK", sv_task_name(m->task), "realbogus, class or lightcurve");
     put_str(w, "MODNAME", m->name, "model name");
-    put_str(w, "MODVERS", m->version, "model version");
+    char hex[17], vers[sizeof m->version];
+    weight_sum(net, hex);
+    if (m->version[0])
+        snprintf(vers, sizeof vers, "%s", m->version);
+    else /* derived: the name and the weights' sum (model_fits.h) */
+        snprintf(vers, sizeof vers, "%.54s_%.8s", m->name[0] ? m->name : "model", hex);
+    put_str(w, "MODVERS", vers, "model version");
     put_int(w, "NCLASS", m->n_classes, "number of classes (outputs)");
     for (int c = 0; c < m->n_classes; c++) {
         char key[FLEN_KEYWORD];
@@ -333,8 +339,6 @@ static void write_primary(wctx *w, const sv_model *m)
     put_str(w, "NETOUT", net->layers[net->output].name, "output layer");
     put_int(w, "NLAYERS", net->n_layers, "layers (rows of the LAYERS table)");
     put_int(w, "NPARAMS", (long long)nn_net_count_params(net, 0), "parameter values");
-    char hex[17];
-    weight_sum(net, hex);
     put_str(w, "WTSUM", hex, "FNV-1a 64 of all weights (model_fits.h)");
     for (int i = 0; i < m->n_prov; i++)
         put_str(w, m->prov_key[i], m->prov_val[i], "provenance");

@@ -13,7 +13,14 @@
  *   SVFORMAT  int     format version (1).  Its presence marks a model file.
  *   TASK      string  'realbogus' | 'class' | 'lightcurve'
  *   MODNAME   string  model name, e.g. 'braai-d6_m7'
- *   MODVERS   string  model version ('' if none)
+ *   MODVERS   string  model version, as a survey records it beside a score
+ *                     (ZTF's drbversion; the stage's RBMVERS and score
+ *                     version column).  The writer always fills it: the
+ *                     model's version when set (train, finetune, import
+ *                     --version; import's default is the model name, so
+ *                     braai's d6_m7.h5 gives 'd6_m7'), else
+ *                     '<MODNAME>_<first 8 hex digits of WTSUM>'.  A reader
+ *                     accepts '' (files written before; label: the name).
  *   NCLASS    int     number of outputs / classes, 1..32
  *   CLASS1..n string  class names in output order (a reader also accepts a
  *                     single CLASSES = 'a,b,c' card instead)

@@ -91,6 +91,7 @@ int sv_import_describe(sv_model *m, const sv_import_options *opt, const char *fi
         snprintf(m->name, sizeof m->name, "%s", opt->name);
     else
         kimp_default_name(file, m->name, sizeof m->name);
+    snprintf(m->version, sizeof m->version, "%s", opt->version ? opt->version : m->name);
 
     /* classes */
     if (opt->task == SV_TASK_REALBOGUS) {

@@ -33,6 +33,8 @@ typedef struct sv_import_options {
                                 order; required when the model has one      */
     const char *name;        /* model name; NULL: the file's base name
                                 without extension                           */
+    const char *version;     /* MODVERS; NULL: the model name (braai's
+                                d6_m7.h5: 'd6_m7', its drbversion)          */
     const char *creator;     /* CREATOR provenance, NULL = "stampvet"       */
     const char *lc_prep;     /* lightcurve task: the history preprocessing
                                 (sv_lcprep_parse text, e.g. "rapid"), NULL:

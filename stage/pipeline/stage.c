@@ -34,6 +34,14 @@ void stage_log(const sv_stage *s, dia_log_level level, const char *fmt, ...)
     s->host.log(s->host.user, level, msg);
 }
 
+void stage_progress(const sv_stage *s, int64_t rows_done, int64_t rows_total)
+{
+    /* s->host holds only the bytes the host passed (zero beyond them):
+     * a host of ABI 1.1 has no progress member, so it is NULL here */
+    if (s->host.progress)
+        s->host.progress(s->host.user, rows_done, rows_total);
+}
+
 static void worker_free(worker *w)
 {
     free(w->raw);

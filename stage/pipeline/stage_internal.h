@@ -96,6 +96,10 @@ double stage_now(void);
 void stage_log(const sv_stage *s, dia_log_level level, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
+/* The host's progress callback (dia_host_services.progress, ABI 1.2), if
+ * it has one: rows_done of rows_total rows of the current call are done. */
+void stage_progress(const sv_stage *s, int64_t rows_done, int64_t rows_total);
+
 /* Given v->fr (pixels, sizes, mask) and the three images' headers
  * (hdr, ncards; names: for messages), set v's WCS, pixel scale and
  * resampling steps, after the same-grid check (sv_grid_check).  Warns once

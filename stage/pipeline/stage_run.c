@@ -133,7 +133,8 @@ static int classify_chunk(sv_stage *s, chunk_bufs *cb, int64_t row0, sv_results 
  * detections of `in` on the exposure `v` are planned (positions, features:
  * detections.h), checked against the output schema, cut and scored chunk
  * by chunk (stage_score_chunk), their light curves classified, and handed to the
- * sink with the provenance (result_sink.h).  Returns 0 or a status with
+ * sink with the provenance (result_sink.h); the host's progress callback
+ * after each chunk (stage_progress).  Returns 0 or a status with
  * err set; the sink has then been aborted (or never begun). */
 static int stage_run(sv_stage *s, const exposure_view *v, const det_input *in,
                      const sv_result_sink *sink, sv_error *err)
@@ -197,7 +198,10 @@ static int stage_run(sv_stage *s, const exposure_view *v, const det_input *in,
         if ((st = sink->write(sink->ctx, row0, &r, err)))
             goto fail;
         s->stats.t_write += stage_now() - tw;
+        stage_progress(s, row0 + n, N);
     }
+    if (N == 0)
+        stage_progress(s, 0, 0);
     s->stats.rows = N;
     tw = stage_now();
     memset(p, 0, sizeof *p);

@@ -141,6 +141,7 @@ int sv_finetune_prepare(const sv_model *base, int realbogus, int n_classes,
     m->n_prov = 0;
     m->checksum[0] = '\0';
     m->path[0] = '\0';
+    m->version[0] = '\0'; /* the child's own: the writer derives it (model_fits.h) */
     snprintf(m->name, sizeof m->name, "%.60s-ft", base->name);
     if (replace) {
         if (realbogus) {
@@ -234,6 +235,8 @@ int sv_finetune(const sv_model *base, const sv_stamp_source *data, const char *d
         return st;
     if (cfg.name && cfg.name[0])
         snprintf(m->name, sizeof m->name, "%s", cfg.name);
+    if (cfg.version && cfg.version[0])
+        snprintf(m->version, sizeof m->version, "%s", cfg.version);
     /* the model now works at the fine-tuning data's pixel scale (the stage
      * resamples other images to it when asked to) */
     if (data->pixscale > 0)

@@ -88,6 +88,8 @@ typedef struct sv_finetune_config {
     sv_train_config train;     /* sv_train_defaults(); its seed also draws a
                                   new head; its layer_lr_scale is ignored    */
     const char *name;          /* new model name, or NULL for base + "-ft"   */
+    const char *version;       /* its MODVERS, or NULL: derived when written
+                                  (model_fits.h), never the base's           */
 } sv_finetune_config;
 
 sv_finetune_config sv_finetune_defaults(void);

@@ -1,40 +1,14 @@
 /* h5_heap_check.c — see h5_heap_check.h. */
 #include "model/import/h5_heap_check.h"
 
+#include "model/import/h5_bytes.h"
+
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #define GCOL_MIN 4096
-
-/* an unsigned little-endian integer of n bytes (1..8) */
-static uint64_t le(const unsigned char *p, int n)
-{
-    uint64_t v = 0;
-    for (int i = n - 1; i >= 0; i--)
-        v = (v << 8) | p[i];
-    return v;
-}
-
-/* The superblock's offset in the file (*base: the user block's size, to
- * which the file's addresses are relative), its sizes of offsets (*O) and
- * lengths (returned; 2, 4 or 8), or 0 when there is none. */
-static int length_size(const unsigned char *d, size_t n, size_t *base, int *O)
-{
-    static const unsigned char sig[8] = {0x89, 'H', 'D', 'F', '\r', '\n', 0x1a, '\n'};
-    for (size_t at = 0; at + 16 <= n; at = at ? 2 * at : 512) {
-        if (memcmp(d + at, sig, 8))
-            continue;
-        int version = d[at + 8];
-        int len = version <= 1 ? d[at + 14] : d[at + 10];
-        *O = version <= 1 ? d[at + 13] : d[at + 9];
-        *base = at;
-        int ok = (len == 2 || len == 4 || len == 8) && (*O == 2 || *O == 4 || *O == 8);
-        return ok ? len : 0;
-    }
-    return 0;
-}
 
 /* One collection's objects: index -> size (the heap's indices are 16-bit). */
 typedef struct gcol {
@@ -54,8 +28,8 @@ static int walk(const unsigned char *c, uint64_t size, int L, gcol *g)
     while (p < size) {
         if (p + objhdr > size) /* too small for an object: free space */
             return 0;
-        unsigned idx = (unsigned)le(c + p, 2);
-        uint64_t osize = le(c + p + 8, L);
+        unsigned idx = (unsigned)sv_h5_le(c + p, 2);
+        uint64_t osize = sv_h5_le(c + p + 8, L);
         uint64_t need = idx ? objhdr + ((osize + 7) & ~(uint64_t)7) : osize;
         if (need == 0 || need > size - p)
             return -1;
@@ -84,9 +58,9 @@ static int walk(const unsigned char *c, uint64_t size, int L, gcol *g)
 static size_t bad_reference(const unsigned char *d, size_t n, int O, const gcol *g, int *beyond)
 {
     for (size_t i = 4; i + (size_t)O + 4 <= n; i++) {
-        if (le(d + i, O) != g->addr)
+        if (sv_h5_le(d + i, O) != g->addr)
             continue;
-        uint64_t len = le(d + i - 4, 4), idx = le(d + i + O, 4);
+        uint64_t len = sv_h5_le(d + i - 4, 4), idx = sv_h5_le(d + i + O, 4);
         if (!len)
             continue;
         if (idx < 65536 && g->used[idx]) {
@@ -107,36 +81,15 @@ static size_t bad_reference(const unsigned char *d, size_t n, int O, const gcol 
 
 int sv_h5_heap_check(const char *path, sv_error *err)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return sv_error_set(err, SV_ERR_IO, "%s: cannot open", path);
     unsigned char *d = NULL;
-    size_t n = 0, cap = 0;
-    for (;;) {
-        if (n == cap) {
-            size_t nc = cap ? 2 * cap : 1 << 16;
-            unsigned char *nd = realloc(d, nc);
-            if (!nd) {
-                free(d);
-                fclose(f);
-                return sv_error_set(err, SV_ERR_NOMEM, "%s: out of memory reading it", path);
-            }
-            d = nd;
-            cap = nc;
-        }
-        size_t got = fread(d + n, 1, cap - n, f);
-        n += got;
-        if (got == 0)
-            break;
-    }
-    int rd_err = ferror(f);
-    fclose(f);
-    if (rd_err) {
-        free(d);
-        return sv_error_set(err, SV_ERR_IO, "%s: read error", path);
-    }
-    size_t base = 0;
-    int O = 8, L = length_size(d, n, &base, &O), st = SV_OK;
+    size_t n = 0;
+    int st = sv_h5_read_file(path, &d, &n, err);
+    if (st)
+        return st;
+    sv_h5_super sb;
+    int have = sv_h5_superblock(d, n, &sb);
+    size_t base = have ? sb.base : 0;
+    int O = have ? sb.O : 8, L = have ? sb.L : 0;
     gcol *g = L ? malloc(sizeof *g) : NULL;
     if (L && !g) {
         free(d);
@@ -146,7 +99,7 @@ int sv_h5_heap_check(const char *path, sv_error *err)
         if (d[at] != 'G' || memcmp(d + at, "GCOL", 4) || d[at + 4] != 1 || d[at + 5] ||
             d[at + 6] || d[at + 7])
             continue;
-        uint64_t size = le(d + at + 8, L);
+        uint64_t size = sv_h5_le(d + at + 8, L);
         if (size < GCOL_MIN || size > n - at)
             continue;
         g->addr = at - base;
@@ -163,15 +116,15 @@ int sv_h5_heap_check(const char *path, sv_error *err)
                               "%s: damaged HDF5 variable-length reference at byte %zu (object "
                               "%llu of the global heap at byte %zu, which has no such object); "
                               "the HDF5 library would read outside its memory",
-                              path, ref, (unsigned long long)le(d + ref + 4 + O, 4), at);
+                              path, ref, (unsigned long long)sv_h5_le(d + ref + 4 + O, 4), at);
         else if (ref)
             st = sv_error_set(err, SV_ERR_FORMAT,
                               "%s: damaged HDF5 variable-length reference at byte %zu (length "
                               "%llu, more than the %llu bytes of object %llu of the global heap "
                               "at byte %zu); the HDF5 library would allocate that length",
-                              path, ref, (unsigned long long)le(d + ref, 4),
-                              (unsigned long long)g->size[le(d + ref + 4 + O, 4)],
-                              (unsigned long long)le(d + ref + 4 + O, 4), at);
+                              path, ref, (unsigned long long)sv_h5_le(d + ref, 4),
+                              (unsigned long long)g->size[sv_h5_le(d + ref + 4 + O, 4)],
+                              (unsigned long long)sv_h5_le(d + ref + 4 + O, 4), at);
     }
     free(g);
     free(d);

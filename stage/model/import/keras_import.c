@@ -11,6 +11,7 @@
 
 #include "model/import/keras_import.h"
 #include "model/import/h5_heap_check.h"
+#include "model/import/h5_ohdr_check.h"
 
 #include <ctype.h>
 #include <math.h>
@@ -1790,8 +1791,9 @@ static int kimp_load_net(const char *h5_path, const char *arch_path, int steps, 
     H5Eget_auto2(H5E_DEFAULT, &old_func, &old_data);
     H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
 
-    /* a global heap that would hang HDF5 (h5_heap_check.h) */
-    if ((st = sv_h5_heap_check(h5_path, err)))
+    /* a global heap that would hang HDF5 (h5_heap_check.h), an object
+     * header it would read beyond (h5_ohdr_check.h) */
+    if ((st = sv_h5_heap_check(h5_path, err)) || (st = sv_h5_ohdr_check(h5_path, err)))
         goto done;
     if (H5Fis_hdf5(h5_path) <= 0) {
         st = sv_error_set(err, SV_ERR_IO, "%s: not an HDF5 file (or corrupt or truncated)",
