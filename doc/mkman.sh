@@ -2,7 +2,8 @@
 # mkman.sh STAMPVET OUTDIR — the man pages, from the --help texts: stampvet.1
 # (the command list) and stampvet-CMD.1 for every command `stampvet --help`
 # lists.  The text is the --help text itself (one source), set in roff;
-# run at build time (make man), installed by make install.
+# run at build time (make man), installed by make install.  stampvet-run.1
+# also lists the stage's parameters (run --dump-config).
 set -eu
 sv=$1 out=$2
 mkdir -p "$out"
@@ -24,6 +25,15 @@ page() { # name summary helptext-file
         echo ".nf"
         sed '1,/^$/d' "$text" | esc
         echo ".fi"
+        if [ "$name" = stampvet-run ]; then
+            # the stage's parameters, each with its help and default: the
+            # text --dump-config prints (the same table the stage parses)
+            echo ".SH PARAMETERS"
+            echo "Set with --config FILE or --set KEY=VALUE; the defaults:"
+            echo ".nf"
+            "$sv" run --dump-config | esc
+            echo ".fi"
+        fi
         grep -q '^exit status:' "$text" || {
             echo ".SH EXIT STATUS"
             echo "0 success; 1 a data or processing failure (the message names the file and"

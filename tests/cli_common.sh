@@ -67,6 +67,11 @@ for c in $commands; do
     grep -q "stampvet $c" "$f" || { echo "$f: no synopsis"; exit 1; }
 done
 grep -q -- '--dump-config' "$man/stampvet-run.1" || { echo "run page lacks --dump-config"; exit 1; }
+# the run page lists every stage parameter --dump-config prints
+grep -q '^\.SH PARAMETERS' "$man/stampvet-run.1" || { echo "run page lacks PARAMETERS"; exit 1; }
+for k in $("$sv" run --dump-config | sed -n 's/^\([a-z_][a-z0-9_]*\) *=.*/\1/p'); do
+    grep -q "^$k *=" "$man/stampvet-run.1" || { echo "run page lacks parameter $k"; exit 1; }
+done
 bash -n "$comp" || { echo "$comp is not valid bash"; exit 1; }
 for c in $commands; do
     grep -q "^    $c) opts=" "$comp" || { echo "completion lacks $c"; exit 1; }
