@@ -11,6 +11,13 @@
 #include "nn/fast/nn_kernels.h"
 #include "nn/nn_layers.h"
 
+#if defined(__unix__) || defined(__APPLE__)
+#include <sys/mman.h>
+#if defined(MAP_ANONYMOUS)
+#define HAVE_MMAP_THP 1
+#endif
+#endif
+
 #if defined(__SSE__) || defined(__x86_64__)
 #include <xmmintrin.h>
 #define HAVE_MXCSR 1
@@ -117,14 +124,55 @@ static void prof_add(const nn_tws *ws, int slot, double *t0)
 
 static int r16(size_t c) { return (int)((c + NN_KCHAN - 1) / NN_KCHAN * NN_KCHAN); }
 
+/* Zeroed, 64-byte aligned float buffers.  Large ones (the per-sample
+ * activation stores of a minibatch slice are tens of MB) come straight from
+ * mmap, already zero, with transparent huge pages asked for (madvise): no
+ * clearing pass, and 2 MB page faults on first touch instead of 4 kB ones
+ * (measured: clearing and faulting the workspaces was 9 to 13 % of a
+ * `stampvet train` run of 2 epochs of 1024 stamps).  A 64-byte header in
+ * front says how the buffer was obtained, for afree. */
+#define AHDR 64
+#define ABIG ((size_t)1 << 20)
+
 static float *amalloc(size_t nfloats)
 {
     size_t bytes = (nfloats ? nfloats : 1) * sizeof(float);
-    bytes = (bytes + 63) / 64 * 64;
-    float *p = aligned_alloc(64, bytes);
-    if (p)
-        memset(p, 0, bytes);
-    return p;
+    bytes = (bytes + 63) / 64 * 64 + AHDR;
+    unsigned char *base = NULL;
+#ifdef HAVE_MMAP_THP
+    if (bytes >= ABIG) {
+        void *m = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        if (m == MAP_FAILED)
+            return NULL;
+#ifdef MADV_HUGEPAGE
+        (void)madvise(m, bytes, MADV_HUGEPAGE); /* a hint: refused is fine */
+#endif
+        base = m;
+        ((size_t *)base)[0] = bytes;
+        ((size_t *)base)[1] = 1;
+        return (float *)(base + AHDR);
+    }
+#endif
+    base = aligned_alloc(64, bytes);
+    if (!base)
+        return NULL;
+    memset(base, 0, bytes);
+    ((size_t *)base)[0] = bytes;
+    return (float *)(base + AHDR);
+}
+
+static void afree(float *p)
+{
+    if (!p)
+        return;
+    unsigned char *base = (unsigned char *)p - AHDR;
+#ifdef HAVE_MMAP_THP
+    if (((size_t *)base)[1]) {
+        munmap(base, ((size_t *)base)[0]);
+        return;
+    }
+#endif
+    free(base);
 }
 
 static void grow(size_t *m, size_t v)
@@ -570,15 +618,15 @@ void nn_tplan_free(nn_tplan *p)
         return;
     for (int i = 0; i < p->n_steps; i++) {
         tstep *s = &p->steps[i];
-        free(s->w);
-        free(s->b);
-        free(s->wd);
-        free(s->u);
-        free(s->ud);
-        free(s->wt);
+        afree(s->w);
+        afree(s->b);
+        afree(s->wd);
+        afree(s->u);
+        afree(s->ud);
+        afree(s->wt);
     }
     free(p->steps);
-    free(p->zero);
+    afree(p->zero);
     free(p);
 }
 
@@ -676,7 +724,7 @@ void nn_tws_free(nn_tws *ws)
                      ws->pad,   ws->dpad, ws->dxp,    ws->d0,    ws->d1,  ws->wv,
                      ws->wm,    ws->vt,   ws->vd0,    ws->vd1,   ws->dflat};
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++)
-        free(bufs[i]);
+        afree(bufs[i]);
     free(ws);
 }
 
