@@ -138,14 +138,15 @@ int sv_sim_config_check(const sv_sim_config *cfg, sv_error *err)
     sv_sim_survey s;
     if (sv_sim_survey_get(cfg->survey, &s, err))
         return SV_ERR_ARG;
-    if (sv_sim_survey_band_index(&s, cfg->band) < 0) {
+    int bl[SV_SIM_MAX_BANDS];
+    if (sv_sim_survey_band_list(&s, cfg->band, bl) < 0) {
         char list[64] = "";
         for (int i = 0; i < s.nband; i++) {
             strncat(list, s.band[i].name, sizeof list - strlen(list) - 3);
             if (i < s.nband - 1)
                 strcat(list, ", ");
         }
-        return sv_error_set(err, SV_ERR_ARG, "survey %s has no band '%s' (bands: %s)", s.name,
+        return sv_error_set(err, SV_ERR_ARG, "survey %s has no band '%s' (bands: %s; a list: comma-separated, each once)", s.name,
                             cfg->band, list);
     }
     if (!(cfg->snr_min > 0) || !(cfg->snr_max > cfg->snr_min) || !isfinite(cfg->snr_max))
