@@ -102,6 +102,26 @@ static void copy_name(sv_stamp_name dst, const char *src)
     snprintf(dst, sizeof(sv_stamp_name), "%s", src);
 }
 
+/* A cutout at detector pixel (i, j) of a w x h readout image, the stamp
+ * S x S centred on it: the part off the image is cut away, what is left
+ * starts at index 0 on each axis (as a survey packs a short cutout at an
+ * edge, the detection then off centre) and the rest is padded with NaN
+ * (the preprocessing's padding, DESIGN.md). */
+static void stamp_clip_edge(float *img, int S, int i, int w, int j, int h)
+{
+    int c = S / 2;
+    int x0 = i - c < 0 ? c - i : 0, y0 = j - c < 0 ? c - j : 0;    /* cut at the start */
+    int x1 = i + (S - 1 - c) >= w ? S - (i + S - c - w) : S;       /* end, exclusive */
+    int y1 = j + (S - 1 - c) >= h ? S - (j + S - c - h) : S;
+    if (x0 == 0 && y0 == 0 && x1 == S && y1 == S)
+        return;
+    for (int v = 0; v < S; v++)
+        for (int u = 0; u < S; u++) {
+            int su = u + x0, sv = v + y0;
+            img[(size_t)v * S + u] = su < x1 && sv < y1 ? img[(size_t)sv * S + su] : NAN;
+        }
+}
+
 int sv_sim_stamp_make(const sv_sim_stamp_params *p, long index, sv_sim_class cls,
                       sv_stamp_batch *b, long row, sv_error *err)
 {
@@ -153,6 +173,10 @@ int sv_sim_stamp_make(const sv_sim_stamp_params *p, long index, sv_sim_class cls
         if (attempt == 39)
             ok = 1;
     }
+    /* where on the detector the detection lies (uniform over a readout
+     * image of the survey): near an edge the cutout is cut short */
+    double qx = s.quad_w > 0 ? s.quad_w * gsl_rng_uniform(r) : NAN;
+    double qy = s.quad_h > 0 ? s.quad_h * gsl_rng_uniform(r) : NAN;
     gsl_rng_free(r);
     if (!ok) {
         if (have)
@@ -179,6 +203,9 @@ int sv_sim_stamp_make(const sv_sim_stamp_params *p, long index, sv_sim_class cls
     if (s.diff_positive && d.snr < 0)
         for (size_t k = 0; k < np; k++)
             dst[2][k] = -dst[2][k];
+    if (isfinite(qx) && isfinite(qy))
+        for (int k = 0; k < 3; k++)
+            stamp_clip_edge(dst[k], S, (int)floor(qx), s.quad_w, (int)floor(qy), s.quad_h);
     b->id[row] = p->first_id + index;
     int label = sv_sim_scheme_label(p->scheme, t.cls);
     const char *names[SV_SIM_NCLASS];

@@ -47,6 +47,8 @@ static const sv_sim_survey profiles[] = {
         .default_band = 1,
         /* effective wavelengths of ZTF's g and r filters (SVO filter service) */
         .band = {{"g", 25.857, 21.407, 0.45, 474.6}, {"r", 26.115, 20.365, 0.40, 636.6}},
+        .quad_w = 3072, /* a CCD quadrant, the image ZTF processes and cuts from */
+        .quad_h = 3080,
         .diff_positive = 1, /* cutouts of isdiffpos = f come from ref - sci */
     },
     {

@@ -62,6 +62,8 @@ typedef struct sv_sim_survey {
     double thick_um;          /* sensitive thickness of the CCD, micron        */
     double limiting_mag;      /* published median 5-sigma depth (default band) */
     double ra0, dec0;         /* default pointing of simulated exposures, deg  */
+    int quad_w, quad_h;       /* readout image a cutout is cut from, pixels
+                                 (0: stamps never meet an edge)              */
     int diff_positive;        /* 1: a stamp's difference is shown with its
                                  detection positive (a negative detection's
                                  cutout is ref - sci, as ZTF's alerts)        */
