@@ -298,9 +298,24 @@ int sim_inject(sim_frame *fr, const sv_sim_config *cfg, sv_sim_subtype sub, doub
                 return -1;
         }
         double ratio = t->sign > 0 ? loguniform(r, 0.05, 3.0) : loguniform(r, 0.05, 0.9);
-        double df = real_flux(fr, cfg, x, y, r, &snr);
-        double fref = df / ratio;
-        sim_frame_add_point(fr, x, y, fref, fref);
+        double df, fref;
+        if (sub == SV_SIM_VAR_STAR && !(isfinite(cfg->mag_min) && isfinite(cfg->mag_max))) {
+            /* a star of the field's counts (dN/dm ~ 10^(k m), from the
+             * saturation limit to the depth + 1) changed by the drawn
+             * amplitude: the S/N follows (bright variables reach S/N in
+             * the thousands, as in the real stream); a change below the
+             * threshold is redrawn by the caller */
+            double k = s->star_slope, a = pow(10.0, k * sat), b = pow(10.0, k * (depth + 1.0));
+            double mref = log10(a + (b - a) * gsl_rng_uniform(r)) / k;
+            fref = sv_sim_flux(zp, mref);
+            df = ratio * fref;
+            snr = NAN;
+            sim_frame_add_point(fr, x, y, fref, fref);
+        } else {
+            df = real_flux(fr, cfg, x, y, r, &snr);
+            fref = df / ratio;
+            sim_frame_add_point(fr, x, y, fref, fref);
+        }
         if (isfinite(snr)) /* the star's own photon noise needs a little more */
             df = sim_frame_flux_for_snr(fr, x, y, snr);
         if (t->sign < 0 && df > 0.95 * fref)
