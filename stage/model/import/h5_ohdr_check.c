@@ -17,6 +17,7 @@
 #define MAX_CHUNKS 4096   /* per object header */
 #define MAX_RANK 32
 #define MAX_STEPS (1u << 22) /* messages looked at, over the whole walk     */
+#define MAX_VLEN_BASE (1u << 16) /* bytes of a variable-length sequence's element */
 
 typedef struct walker {
     const unsigned char *d;
@@ -127,6 +128,23 @@ static int check_attribute(walker *w, size_t oh, size_t mo, uint64_t size)
         if (dim && nelem > UINT64_MAX / dim)
             return damaged(w, oh, "an attribute dataspace of more than 2^64 elements");
         nelem *= dim;
+    }
+    /* a variable-length datatype (class 9): its base type follows its 8
+     * bytes; a string's base is a 1-byte character (format spec IV.A.2.d).
+     * HDF5 1.10 allocates a sequence's length x the base's size for each
+     * element it converts, so a damaged base size makes it allocate
+     * gigabytes (a fuzzing finding: tests/fuzz/regress/keras/
+     * vlen_string_of_1_3_gb_characters.h5) */
+    if ((dt[0] & 0x0f) == 9) {
+        uint64_t bsize = ndt >= 16 ? sv_h5_le(dt + 12, 4) : 0;
+        int is_string = (dt[1] & 0x0f) == 1;
+        if (ndt < 16 || (is_string && bsize != 1) || bsize == 0 || bsize > MAX_VLEN_BASE)
+            return sv_error_set(w->err, SV_ERR_FORMAT,
+                                "%s: damaged HDF5 object header at byte %zu: a variable-length "
+                                "%s attribute whose base type is %llu bytes (datatype of %llu "
+                                "bytes); the HDF5 library would allocate its length times that",
+                                w->path, oh, is_string ? "string" : "sequence",
+                                (unsigned long long)bsize, (unsigned long long)ndt);
     }
     uint64_t esize = sv_h5_le(dt + 4, 4); /* the datatype's size */
     uint64_t left = size - (hdr + pn + pdt + pds);
