@@ -154,6 +154,28 @@ static int check_attribute(walker *w, size_t oh, size_t mo, uint64_t size)
                        "the %llu bytes left of its message",
                        (unsigned long long)nelem, (unsigned long long)esize,
                        (unsigned long long)left);
+    /* each element of a variable-length attribute is a reference: 4 bytes
+     * of length (elements of the base type), then the heap object's
+     * address and index.  HDF5 1.10 allocates length x base size before it
+     * reads the object, wherever the address points; the object lives in
+     * the file, so a length claiming more bytes than the file has is
+     * damage (a fuzzing finding: tests/fuzz/regress/keras/
+     * vlen_reference_of_1_4_gb_to_no_heap.h5) */
+    if ((dt[0] & 0x0f) == 9 && esize >= 4) {
+        const unsigned char *data = ds + pds;
+        uint64_t bsize = sv_h5_le(dt + 12, 4);
+        for (uint64_t k = 0; k < nelem; k++) {
+            uint64_t len = sv_h5_le(data + k * esize, 4);
+            if (len > w->n / bsize)
+                return sv_error_set(w->err, SV_ERR_FORMAT,
+                                    "%s: damaged HDF5 object header at byte %zu: element %llu "
+                                    "of a variable-length attribute claims %llu elements of "
+                                    "%llu bytes, more than the file's %zu bytes; the HDF5 "
+                                    "library would allocate that",
+                                    w->path, oh, (unsigned long long)k,
+                                    (unsigned long long)len, (unsigned long long)bsize, w->n);
+        }
+    }
     return SV_OK;
 }
 
