@@ -175,20 +175,23 @@ def main():
     ap.add_argument("--sim", help="a simulated ZTF stamp table (default: simulate one)")
     ap.add_argument("--stamps", type=int, default=2000)
     ap.add_argument("--seed", type=int, default=9001)
+    ap.add_argument("--band", default="g,r",
+                    help="bands of the simulated stamps (default g,r: the real alerts are both)")
     a = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         sim = a.sim
         if not sim:
             sim = os.path.join(tmp, "sim.fits")
             run([a.stampvet, "simulate", "--survey", "ztf", "--scheme", "rb", "--stamps",
-                 str(a.stamps), "--seed", str(a.seed), "--threads", "2", "-q", "-o", sim])
+                 str(a.stamps), "--seed", str(a.seed), "--band", a.band, "--threads", "2", "-q",
+                 "-o", sim])
         real = read_real(a.real, a.stampvet, a.model, tmp)
         simrows, ev = read_sim(sim, a.stampvet, a.model, tmp)
     groups = ["real alerts", "sim reals", "sim bogus"]
     by = {g: [r for r in real + simrows if r["group"] == g] for g in groups}
     print("Simulated: %s; real: %s (%d alerts, full 63x63 cutouts). Quantiles 10 / 50 / 90 %%.\n"
-          % (("`stampvet simulate --survey ztf --scheme rb --stamps %d --seed %d`"
-              % (a.stamps, a.seed)) if not a.sim else os.path.basename(a.sim),
+          % (("`stampvet simulate --survey ztf --scheme rb --stamps %d --seed %d --band %s`"
+              % (a.stamps, a.seed, a.band)) if not a.sim else os.path.basename(a.sim),
              ", ".join(os.path.basename(os.path.normpath(d)) for d in a.real), len(real)))
     print("| statistic | " + " | ".join("%s (%d)" % (g, len(by[g])) for g in groups) + " |")
     print("| --- | --- | --- | --- |")

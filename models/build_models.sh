@@ -31,6 +31,7 @@
 #                   in this folder, the base the transfer experiment favours:
 #                   models/experiment.md; rb-ztf = the model trained in step 2)
 #   ZTF_TRAIN ZTF_TEST                    (10000, 2000)
+#   ZTF_BANDS       bands of the ZTF stamps (g,r: each stamp's drawn uniformly)
 #   ILMT_RB_TRAIN ILMT_CLS3_TRAIN ILMT_CLS4_TRAIN ILMT_TEST   (400, 600, 800, 1000)
 #   ZTF_EPOCHS FT_EPOCHS                  (10, 60)
 #   PATIENCE FT_PATIENCE                  early stopping of train / finetune (3, 5)
@@ -54,6 +55,7 @@ fi
 ARCH=${ARCH:-braai}
 ZTF_TRAIN=${ZTF_TRAIN:-10000}
 ZTF_TEST=${ZTF_TEST:-2000}
+ZTF_BANDS=${ZTF_BANDS:-g,r}
 ILMT_RB_TRAIN=${ILMT_RB_TRAIN:-400}
 ILMT_CLS3_TRAIN=${ILMT_CLS3_TRAIN:-600}
 ILMT_CLS4_TRAIN=${ILMT_CLS4_TRAIN:-800}
@@ -101,12 +103,14 @@ stamp() { date +%s; }
 # seeds: 1001/1002 ZTF rb train/test; 2001..2006 ILMT rb, 3class, 4class
 # train/test.  Classes balanced (simulate's default); reals of the rb sets
 # are 1:1:1 transient:variable:asteroid.
-sim() { # tag survey scheme n seed
+# ZTF stamps in g and r (ZTF_BANDS; each stamp's band drawn uniformly:
+# ZTF's surveys observe both, and half of the real alerts are g band).
+sim() { # tag survey scheme n seed [band]
     run "sim_$1" "$SV" simulate --survey "$2" --scheme "$3" --stamps "$4" --seed "$5" \
-        --threads "$THREADS" -o "$WORK/$1.fits"
+        ${6:+--band "$6"} --threads "$THREADS" -o "$WORK/$1.fits"
 }
-sim ztf_rb_train   ztf  rb     "$ZTF_TRAIN"       1001
-sim ztf_rb_test    ztf  rb     "$ZTF_TEST"        1002
+sim ztf_rb_train   ztf  rb     "$ZTF_TRAIN"       1001 "$ZTF_BANDS"
+sim ztf_rb_test    ztf  rb     "$ZTF_TEST"        1002 "$ZTF_BANDS"
 sim ilmt_rb_train  ilmt rb     "$ILMT_RB_TRAIN"   2001
 sim ilmt_rb_test   ilmt rb     "$ILMT_TEST"       2002
 sim ilmt_3c_train  ilmt 3class "$ILMT_CLS3_TRAIN" 2003
@@ -165,7 +169,7 @@ log "models written to $OUT in ${t_total} s"
 
 # ---------------------------------------------------------------- 6. cards
 ver=$("$SV" --version 2>/dev/null | head -1 || echo stampvet)
-simcmd() { echo "stampvet simulate --survey $2 --scheme $3 --stamps $4 --seed $5 --threads $THREADS -o $1.fits"; }
+simcmd() { echo "stampvet simulate --survey $2 --scheme $3 --stamps $4 --seed $5${6:+ --band $6} --threads $THREADS -o $1.fits"; }
 # outputs as printed, with the scratch folders left out of the file names
 fence() { echo '```'; sed -e "s|$WORK/||g" -e "s|$OUT/||g" "$1"; echo '```'; }
 figs() { # tag cmd...
@@ -220,12 +224,13 @@ trained from scratch.
 
 ## Data
 
-Simulated ZTF r-band stamps (doc/simulation.md), classes balanced (bogus : real
+Simulated ZTF g- and r-band stamps (doc/simulation.md; band drawn per stamp, negative
+detections shown positive as in ZTF's cutouts), classes balanced (bogus : real
 = 1 : 1; reals 1 : 1 : 1 transient : variable : asteroid; bogus of the seven default
 sub-types), S/N from the detection threshold 5 up, Euclidean counts:
 
-    $(simcmd ztf_rb_train ztf rb "$ZTF_TRAIN" 1001)      # training (10 % stratified validation split)
-    $(simcmd ztf_rb_test ztf rb "$ZTF_TEST" 1002)        # held-out test
+    $(simcmd ztf_rb_train ztf rb "$ZTF_TRAIN" 1001 "$ZTF_BANDS")      # training (10 % stratified validation split)
+    $(simcmd ztf_rb_test ztf rb "$ZTF_TEST" 1002 "$ZTF_BANDS")        # held-out test
 
 ## Recipe
 

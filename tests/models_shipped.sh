@@ -39,7 +39,7 @@ if [ -f "$S/models/braai-d6_m7.fits" ]; then
     modvers braai-d6_m7 "$tmp/braai.inspect"
 fi
 
-# name survey scheme seed task-line pixel-scale
+# name survey scheme seed task-line pixel-scale [bands]
 check() {
     name=$1; f="$S/models/$name.fits"
     "$B" inspect "$f" > "$tmp/$name.inspect" 2>&1 || { die "stampvet inspect $f fails"; cat "$tmp/$name.inspect"; return; }
@@ -49,7 +49,7 @@ check() {
     modvers "$name" "$tmp/$name.inspect"
     card=$(awk '$1 == "accuracy" && $2 == ":" { print $3; exit }' "$S/models/$name.md")
     [ -n "$card" ] || { die "$name.md reports no held-out accuracy"; return; }
-    "$B" simulate --survey "$2" --scheme "$3" --stamps "$N" --seed "$4" --threads 2 \
+    "$B" simulate --survey "$2" --scheme "$3" --stamps "$N" --seed "$4" ${7:+--band "$7"} --threads 2 \
         -o "$tmp/$name-test.fits" > /dev/null 2>&1 || { die "simulate $2 $3"; return; }
     "$B" evaluate --model "$f" --data "$tmp/$name-test.fits" --threads 2 > "$tmp/$name.eval" 2>&1 \
         || { die "evaluate $name"; cat "$tmp/$name.eval"; return; }
@@ -59,7 +59,7 @@ check() {
     awk -v a="$acc" -v f="$floor" 'BEGIN { exit !(a + 0 >= f + 0) }' \
         || die "$name: accuracy $acc below the floor $floor (card $card - $MARGIN)"
 }
-check rb-ztf    ztf  rb     1002 "realbogus" 1.01
+check rb-ztf    ztf  rb     1002 "realbogus" 1.01 g,r
 check rb-ilmt   ilmt rb     2002 "realbogus" 0.33
 check cls3-ilmt ilmt 3class 2004 "class: 3 classes" 0.33
 check cls4-ilmt ilmt 4class 2006 "class: 4 classes" 0.33

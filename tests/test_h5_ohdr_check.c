@@ -33,6 +33,8 @@ static const char *srcdir(void)
 }
 
 #define OVERFLOW "tests/fuzz/regress/keras/keras-hdf5-attribute-message-overflow.h5"
+#define VLEN_BASE "tests/fuzz/regress/keras/vlen_string_of_1_3_gb_characters.h5"
+#define VLEN_LEN "tests/fuzz/regress/keras/vlen_reference_of_1_4_gb_to_no_heap.h5"
 
 static void test_overflow_file_refused(void **state)
 {
@@ -53,6 +55,47 @@ static void test_overflow_file_refused(void **state)
     assert_int_equal(sv_keras_import_net(path, NULL, &net, &err), SV_ERR_FORMAT);
     assert_null(net);
     assert_non_null(strstr(err.text, "object header"));
+}
+
+/* a variable-length string whose base type claims 1,329,809,153-byte
+ * characters (keras_version of 5 "characters": HDF5 1.10.8 allocated
+ * 6.5 GB converting it, in h5py as in the importer) */
+static void test_vlen_base_size_refused(void **state)
+{
+    (void)state;
+    char path[1024];
+    snprintf(path, sizeof path, "%s/" VLEN_BASE, srcdir());
+    sv_error err;
+    sv_error_clear(&err);
+    assert_int_equal(sv_h5_ohdr_check(path, &err), SV_ERR_FORMAT);
+    printf("# %s\n", err.text);
+    assert_non_null(strstr(err.text, path));
+    assert_non_null(strstr(err.text, "variable-length string attribute whose base type is "
+                                     "1329809153 bytes"));
+    nn_net *net = NULL;
+    sv_error_clear(&err);
+    assert_int_equal(sv_keras_import_net(path, NULL, &net, &err), SV_ERR_FORMAT);
+    assert_null(net);
+    assert_non_null(strstr(err.text, "base type"));
+}
+
+/* a keras_version reference claiming 1,409,286,149 characters at an
+ * address that is no heap collection (HDF5 1.10.8 allocated 1.4 GB) */
+static void test_vlen_length_beyond_file_refused(void **state)
+{
+    (void)state;
+    char path[1024];
+    snprintf(path, sizeof path, "%s/" VLEN_LEN, srcdir());
+    sv_error err;
+    sv_error_clear(&err);
+    assert_int_equal(sv_h5_ohdr_check(path, &err), SV_ERR_FORMAT);
+    printf("# %s\n", err.text);
+    assert_non_null(strstr(err.text, path));
+    assert_non_null(strstr(err.text, "claims 1409286149 elements of 1 bytes"));
+    nn_net *net = NULL;
+    sv_error_clear(&err);
+    assert_int_equal(sv_keras_import_net(path, NULL, &net, &err), SV_ERR_FORMAT);
+    assert_null(net);
 }
 
 /* the seed's bytes (n) */
@@ -213,6 +256,8 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_overflow_file_refused),
+        cmocka_unit_test(test_vlen_base_size_refused),
+        cmocka_unit_test(test_vlen_length_beyond_file_refused),
         cmocka_unit_test(test_damaged_seed_copies),
         cmocka_unit_test(test_real_models_pass),
         cmocka_unit_test(test_unreadable_and_not_hdf5),

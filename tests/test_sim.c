@@ -519,6 +519,97 @@ static void test_stamp_set_contents(void **state)
     unlink(path);
 }
 
+
+/* ZTF stamps: a negative detection's difference shown positive (ref - sci,
+ * as ZTF's isdiffpos = f cutouts), a band list drawn per stamp (g darker
+ * sky, seeing x (474.6 / 636.6)^-1/5), cutouts cut short at a quadrant edge
+ * (~4 % of uniformly placed detections); ILMT keeps sci - ref. */
+static void test_ztf_stamp_conventions(void **state)
+{
+    (void)state;
+    sv_sim_stamp_params p;
+    sv_sim_stamp_params_default(&p);
+    p.n = 600;
+    p.scheme = SV_SIM_SCHEME_4CLASS;
+    p.cfg.seed = 77;
+    p.threads = 2;
+    snprintf(p.cfg.band, sizeof p.cfg.band, "g,r");
+    char path[512];
+    tmp_path(path, sizeof path, "conv.fits");
+    sv_error err;
+    sv_error_clear(&err);
+    assert_int_equal(sv_sim_stamps_write(&p, path, &err), 0);
+    sv_stamp_batch b;
+    sv_stamp_meta m;
+    read_all(path, &b, &m);
+    assert_string_equal(m.band, "g,r");
+    size_t np = 63 * 63;
+    int nneg = 0, negpos = 0, nedge = 0, nlow = 0;
+    double fw_g = 0, fw_r = 0;
+    int ng = 0, nr = 0;
+    for (long i = 0; i < b.n; i++) {
+        const float *d = b.diff + i * np, *sci = b.sci + i * np;
+        int edge = 0;
+        for (size_t k = 0; k < np && !edge; k++)
+            edge = isnan(d[k]) || isnan(sci[k]);
+        nedge += edge;
+        if (edge)
+            continue;
+        if (b.snr[i] < 0 && !strcmp(b.subtype[i], "var_star")) {
+            nneg++;
+            negpos += box_mean(d, 63, 1) > 0;
+        }
+        /* the band from the sky: g's is ~0.49 of r's (about 100 against 200 DN) */
+        double sky = 0;
+        for (int u = 0; u < 63; u++)
+            sky += sci[u] + sci[62 * 63 + u];
+        sky /= 126;
+        int g = sky < 140;
+        nlow += g;
+        if (g) { fw_g += b.fwhm_sci[i]; ng++; } else { fw_r += b.fwhm_sci[i]; nr++; }
+    }
+    if (nneg < 10 || negpos < nneg - 1)
+        fail_msg("%d of %d fading variable stars have a positive difference centre", negpos, nneg);
+    if (nedge < 8 || nedge > 50)
+        fail_msg("%d of 600 stamps cut by a quadrant edge (expected ~24)", nedge);
+    if (ng < 200 || nr < 200)
+        fail_msg("bands g %d, r %d of a g,r set", ng, nr);
+    double ratio = (fw_g / ng) / (fw_r / nr);
+    if (fabs(ratio - pow(474.6 / 636.6, -0.2)) > 0.03)
+        fail_msg("g/r seeing ratio %.3f, Kolmogorov %.3f", ratio, pow(474.6 / 636.6, -0.2));
+    sv_stamp_batch_free(&b);
+    /* ILMT: the difference as sci - ref */
+    sv_sim_stamp_params_default(&p);
+    p.n = 200;
+    p.scheme = SV_SIM_SCHEME_4CLASS;
+    p.balance[0] = p.balance[2] = p.balance[3] = 0;
+    p.balance[1] = 1;
+    p.cfg.seed = 78;
+    snprintf(p.cfg.survey, sizeof p.cfg.survey, "ilmt");
+    assert_int_equal(sv_sim_stamps_write(&p, path, &err), 0);
+    read_all(path, &b, &m);
+    int ineg = 0, ineg_down = 0;
+    for (long i = 0; i < b.n; i++)
+        if (b.snr[i] < 0) {
+            ineg++;
+            ineg_down += box_mean(b.diff + i * np, 63, 1) < 0;
+        }
+    assert_true(ineg >= 20 && ineg_down >= ineg - 1);
+    sv_stamp_batch_free(&b);
+    /* a list is for stamp sets; a bad list is refused */
+    sv_sim_config cfg;
+    sv_sim_config_default(&cfg);
+    snprintf(cfg.band, sizeof cfg.band, "g,g");
+    assert_int_not_equal(sv_sim_config_check(&cfg, &err), 0);
+    snprintf(cfg.band, sizeof cfg.band, "g,");
+    assert_int_not_equal(sv_sim_config_check(&cfg, &err), 0);
+    sv_sim_exposure_params ep;
+    sv_sim_exposure_params_default(&ep);
+    snprintf(ep.cfg.band, sizeof ep.cfg.band, "g,r");
+    assert_int_not_equal(sv_sim_exposure_params_check(&ep, &err), 0);
+    unlink(path);
+}
+
 static void test_config_parsing(void **state)
 {
     (void)state;
@@ -700,6 +791,7 @@ int main(void)
         cmocka_unit_test(test_noise_peak_constraint),
         cmocka_unit_test(test_stamps_determinism),
         cmocka_unit_test(test_stamp_set_contents),
+        cmocka_unit_test(test_ztf_stamp_conventions),
         cmocka_unit_test(test_config_parsing),
         cmocka_unit_test(test_exposure),
     };

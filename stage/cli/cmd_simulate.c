@@ -42,7 +42,7 @@ enum {
 static const cli_opt simulate_opts[] = {
     {"simulation", 0, NULL, NULL},
     {"survey", O_SURVEY, "NAME", "ztf (default) or ilmt"},
-    {"band", O_BAND, "B", "band (default: ztf r, ilmt i'; ztf: g r; ilmt: g' r' i')"},
+    {"band", O_BAND, "B", "band (default: ztf r, ilmt i'; ztf: g r; ilmt: g' r' i'); stamp sets: a list, g,r = a band per stamp"},
     {"seed", O_SEED, "S", "random seed (default 1)"},
     {"snr-min", O_SNRMIN, "X", "detection threshold |S/N| and faintest real (5)"},
     {"snr-max", O_SNRMAX, "X", "brightest real S/N drawn (100)"},

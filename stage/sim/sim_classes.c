@@ -138,14 +138,15 @@ int sv_sim_config_check(const sv_sim_config *cfg, sv_error *err)
     sv_sim_survey s;
     if (sv_sim_survey_get(cfg->survey, &s, err))
         return SV_ERR_ARG;
-    if (sv_sim_survey_band_index(&s, cfg->band) < 0) {
+    int bl[SV_SIM_MAX_BANDS];
+    if (sv_sim_survey_band_list(&s, cfg->band, bl) < 0) {
         char list[64] = "";
         for (int i = 0; i < s.nband; i++) {
             strncat(list, s.band[i].name, sizeof list - strlen(list) - 3);
             if (i < s.nband - 1)
                 strcat(list, ", ");
         }
-        return sv_error_set(err, SV_ERR_ARG, "survey %s has no band '%s' (bands: %s)", s.name,
+        return sv_error_set(err, SV_ERR_ARG, "survey %s has no band '%s' (bands: %s; a list: comma-separated, each once)", s.name,
                             cfg->band, list);
     }
     if (!(cfg->snr_min > 0) || !(cfg->snr_max > cfg->snr_min) || !isfinite(cfg->snr_max))
@@ -297,9 +298,24 @@ int sim_inject(sim_frame *fr, const sv_sim_config *cfg, sv_sim_subtype sub, doub
                 return -1;
         }
         double ratio = t->sign > 0 ? loguniform(r, 0.05, 3.0) : loguniform(r, 0.05, 0.9);
-        double df = real_flux(fr, cfg, x, y, r, &snr);
-        double fref = df / ratio;
-        sim_frame_add_point(fr, x, y, fref, fref);
+        double df, fref;
+        if (sub == SV_SIM_VAR_STAR && !(isfinite(cfg->mag_min) && isfinite(cfg->mag_max))) {
+            /* a star of the field's counts (dN/dm ~ 10^(k m), from the
+             * saturation limit to the depth + 1) changed by the drawn
+             * amplitude: the S/N follows (bright variables reach S/N in
+             * the thousands, as in the real stream); a change below the
+             * threshold is redrawn by the caller */
+            double k = s->star_slope, a = pow(10.0, k * sat), b = pow(10.0, k * (depth + 1.0));
+            double mref = log10(a + (b - a) * gsl_rng_uniform(r)) / k;
+            fref = sv_sim_flux(zp, mref);
+            df = ratio * fref;
+            snr = NAN;
+            sim_frame_add_point(fr, x, y, fref, fref);
+        } else {
+            df = real_flux(fr, cfg, x, y, r, &snr);
+            fref = df / ratio;
+            sim_frame_add_point(fr, x, y, fref, fref);
+        }
         if (isfinite(snr)) /* the star's own photon noise needs a little more */
             df = sim_frame_flux_for_snr(fr, x, y, snr);
         if (t->sign < 0 && df > 0.95 * fref)

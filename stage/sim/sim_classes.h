@@ -94,7 +94,9 @@ int sv_sim_scheme_label(sv_sim_scheme scheme, sv_sim_class c);
 
 typedef struct sv_sim_config {
     char survey[16];          /* "ztf", "ilmt"                                 */
-    char band[8];             /* "" = the survey's default                     */
+    char band[16];            /* "" = the survey's default; stamp sets also
+                                 take a list "g,r" (each stamp's band drawn
+                                 uniformly from it)                          */
     uint64_t seed;
     /* brightness of real detections: S/N on the difference, drawn from
      * N(>S) ~ S^-snr_slope between snr_min and snr_max (snr_slope 0:

@@ -38,6 +38,10 @@ int sv_sim_exposure_params_check(const sv_sim_exposure_params *p, sv_error *err)
 {
     if (sv_sim_config_check(&p->cfg, err))
         return SV_ERR_ARG;
+    sv_sim_survey sv;
+    if (sv_sim_survey_get(p->cfg.survey, &sv, err) ||
+        sv_sim_survey_band_index(&sv, p->cfg.band) < 0)
+        return sv_error_set(err, SV_ERR_ARG, "an exposure is in one band, not '%s'", p->cfg.band);
     if (p->width < 64 || p->height < 64 || p->width > 65536 || p->height > 65536)
         return sv_error_set(err, SV_ERR_ARG, "exposure size %dx%d outside 64..65536", p->width,
                             p->height);

@@ -12,9 +12,10 @@ void sim_conditions_draw(const sv_sim_survey *s, int band, gsl_rng *r, sim_condi
 {
     memset(c, 0, sizeof *c);
     c->band = band;
-    c->seeing_sci = clampd(s->seeing_median * exp(gsl_ran_gaussian(r, s->seeing_sigma_ln)),
+    double ls = sv_sim_survey_seeing_scale(s, band); /* Kolmogorov: FWHM ~ lambda^-1/5 */
+    c->seeing_sci = clampd(ls * s->seeing_median * exp(gsl_ran_gaussian(r, s->seeing_sigma_ln)),
                            s->seeing_min, s->seeing_max);
-    c->seeing_ref = clampd(s->ref_seeing_median * exp(gsl_ran_gaussian(r, s->ref_seeing_sigma_ln)),
+    c->seeing_ref = clampd(ls * s->ref_seeing_median * exp(gsl_ran_gaussian(r, s->ref_seeing_sigma_ln)),
                            s->seeing_min, s->seeing_max);
     c->beta_sci = s->beta_min + (s->beta_max - s->beta_min) * gsl_rng_uniform(r);
     c->beta_ref = s->beta_min + (s->beta_max - s->beta_min) * gsl_rng_uniform(r);

@@ -102,19 +102,43 @@ static void copy_name(sv_stamp_name dst, const char *src)
     snprintf(dst, sizeof(sv_stamp_name), "%s", src);
 }
 
+/* A cutout at detector pixel (i, j) of a w x h readout image, the stamp
+ * S x S centred on it: the part off the image is cut away, what is left
+ * starts at index 0 on each axis (as a survey packs a short cutout at an
+ * edge, the detection then off centre) and the rest is padded with NaN
+ * (the preprocessing's padding, DESIGN.md). */
+static void stamp_clip_edge(float *img, int S, int i, int w, int j, int h)
+{
+    int c = S / 2;
+    int x0 = i - c < 0 ? c - i : 0, y0 = j - c < 0 ? c - j : 0;    /* cut at the start */
+    int x1 = i + (S - 1 - c) >= w ? S - (i + S - c - w) : S;       /* end, exclusive */
+    int y1 = j + (S - 1 - c) >= h ? S - (j + S - c - h) : S;
+    if (x0 == 0 && y0 == 0 && x1 == S && y1 == S)
+        return;
+    for (int v = 0; v < S; v++)
+        for (int u = 0; u < S; u++) {
+            int su = u + x0, sv = v + y0;
+            img[(size_t)v * S + u] = su < x1 && sv < y1 ? img[(size_t)sv * S + su] : NAN;
+        }
+}
+
 int sv_sim_stamp_make(const sv_sim_stamp_params *p, long index, sv_sim_class cls,
                       sv_stamp_batch *b, long row, sv_error *err)
 {
     sv_sim_survey s;
     if (sv_sim_survey_get(p->cfg.survey, &s, err))
         return SV_ERR_ARG;
-    int band = sv_sim_survey_band_index(&s, p->cfg.band);
-    if (band < 0 || b->stamp_size != p->stamp_size || row < 0 || row >= b->capacity)
+    int bands[SV_SIM_MAX_BANDS];
+    int nband = sv_sim_survey_band_list(&s, p->cfg.band, bands);
+    if (nband < 1 || b->stamp_size != p->stamp_size || row < 0 || row >= b->capacity)
         return sv_error_set(err, SV_ERR_ARG, "stamp %ld: bad band, batch or row", index);
     int S = p->stamp_size;
     gsl_rng *r = sim_rng_new(p->cfg.seed, SIM_STREAM_STAMP, (uint64_t)index);
     if (!r)
         return sv_error_set(err, SV_ERR_NOMEM, "stamp %ld: no memory", index);
+    /* a band list: this stamp's band, drawn first (a single band draws
+     * nothing, so its stamps are those of earlier versions) */
+    int band = nband > 1 ? bands[gsl_rng_uniform_int(r, (unsigned long)nband)] : bands[0];
     sim_frame fr;
     sim_truth t;
     sim_det d;
@@ -149,6 +173,10 @@ int sv_sim_stamp_make(const sv_sim_stamp_params *p, long index, sv_sim_class cls
         if (attempt == 39)
             ok = 1;
     }
+    /* where on the detector the detection lies (uniform over a readout
+     * image of the survey): near an edge the cutout is cut short */
+    double qx = s.quad_w > 0 ? s.quad_w * gsl_rng_uniform(r) : NAN;
+    double qy = s.quad_h > 0 ? s.quad_h * gsl_rng_uniform(r) : NAN;
     gsl_rng_free(r);
     if (!ok) {
         if (have)
@@ -169,6 +197,15 @@ int sv_sim_stamp_make(const sv_sim_stamp_params *p, long index, sv_sim_class cls
                                                 : NAN;
             }
         }
+    /* a negative detection's difference shown positive (ref - sci), as the
+     * survey's cutouts show it: ZTF detects on the difference and on its
+     * negative and cuts an isdiffpos = f candidate from the negative */
+    if (s.diff_positive && d.snr < 0)
+        for (size_t k = 0; k < np; k++)
+            dst[2][k] = -dst[2][k];
+    if (isfinite(qx) && isfinite(qy))
+        for (int k = 0; k < 3; k++)
+            stamp_clip_edge(dst[k], S, (int)floor(qx), s.quad_w, (int)floor(qy), s.quad_h);
     b->id[row] = p->first_id + index;
     int label = sv_sim_scheme_label(p->scheme, t.cls);
     const char *names[SV_SIM_NCLASS];
@@ -223,7 +260,8 @@ int sv_sim_stamps_write(const sv_sim_stamp_params *p, const char *path, sv_error
         return SV_ERR_ARG;
     sv_sim_survey s;
     sv_sim_survey_get(p->cfg.survey, &s, NULL);
-    int band = sv_sim_survey_band_index(&s, p->cfg.band);
+    int bands[SV_SIM_MAX_BANDS];
+    int nband = sv_sim_survey_band_list(&s, p->cfg.band, bands);
     sv_sim_class *cls = malloc((size_t)p->n * sizeof *cls);
     if (!cls)
         return sv_error_set(err, SV_ERR_NOMEM, "no memory for %ld stamps", p->n);
@@ -237,7 +275,11 @@ int sv_sim_stamps_write(const sv_sim_stamp_params *p, const char *path, sv_error
     int nc = sv_sim_scheme_classes(p->scheme, names);
     sv_stamp_meta_set_classes(&meta, names, nc, NULL);
     snprintf(meta.survey, sizeof meta.survey, "%s", s.name);
-    snprintf(meta.band, sizeof meta.band, "%s", s.band[band].name);
+    meta.band[0] = '\0';
+    for (int k = 0; k < nband; k++) {
+        size_t l = strlen(meta.band);
+        snprintf(meta.band + l, sizeof meta.band - l, "%s%s", k ? "," : "", s.band[bands[k]].name);
+    }
     meta.pixscale = s.pixscale;
     meta.has_seed = 1;
     meta.seed = p->cfg.seed;
@@ -266,7 +308,15 @@ int sv_sim_stamps_write(const sv_sim_stamp_params *p, const char *path, sv_error
     }
     fmt_weights(buf, sizeof buf, p->cfg.bogus_weight, SV_SIM_NBOGUS);
     rc |= sv_stamp_writer_key_str(w, "BOGUSMIX", buf, "dipole,psf,cr,hot,badcol,sat,noise", err);
-    rc |= sv_stamp_writer_key_dbl(w, "ZP", s.band[band].zp, "mag of 1 DN (science exposure)", err);
+    for (int k = 0; k < nband; k++) {
+        char key[9];
+        snprintf(key, sizeof key, nband > 1 ? "ZP%d" : "ZP", k + 1);
+        snprintf(buf, sizeof buf, "mag of 1 DN in %s (science exposure)", s.band[bands[k]].name);
+        rc |= sv_stamp_writer_key_dbl(w, key, s.band[bands[k]].zp, buf, err);
+    }
+    rc |= sv_stamp_writer_key_str(w, "DIFFSIGN", s.diff_positive ? "detection" : "sci-ref",
+                                  s.diff_positive ? "DIFF: a negative detection shown as ref-sci"
+                                                  : "DIFF: sci - ref", err);
     if (rc) {
         sv_stamp_writer_abort(w);
         free(cls);

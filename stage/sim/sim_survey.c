@@ -45,7 +45,11 @@ static const sv_sim_survey profiles[] = {
         .dec0 = 45.0,
         .nband = 2,
         .default_band = 1,
-        .band = {{"g", 25.857, 21.407, 0.45}, {"r", 26.115, 20.365, 0.40}},
+        /* effective wavelengths of ZTF's g and r filters (SVO filter service) */
+        .band = {{"g", 25.857, 21.407, 0.45, 474.6}, {"r", 26.115, 20.365, 0.40, 636.6}},
+        .quad_w = 3072, /* a CCD quadrant, the image ZTF processes and cuts from */
+        .quad_h = 3080,
+        .diff_positive = 1, /* cutouts of isdiffpos = f come from ref - sci */
     },
     {
         .name = "ilmt",
@@ -82,7 +86,10 @@ static const sv_sim_survey profiles[] = {
         .dec0 = 29.36,
         .nband = 3,
         .default_band = 2,
-        .band = {{"g'", 29.2, 21.9, 0.40}, {"r'", 29.4, 21.0, 0.40}, {"i'", 29.1, 20.2, 0.40}},
+        /* SDSS g' r' i' effective wavelengths */
+        .band = {{"g'", 29.2, 21.9, 0.40, 477.0}, {"r'", 29.4, 21.0, 0.40, 623.1},
+                 {"i'", 29.1, 20.2, 0.40, 762.5}},
+        .diff_positive = 0, /* the difference as the host gives it */
     },
 };
 
@@ -118,6 +125,41 @@ int sv_sim_survey_band_index(const sv_sim_survey *s, const char *name)
         if (band_eq(name, s->band[i].name))
             return i;
     return -1;
+}
+
+int sv_sim_survey_band_list(const sv_sim_survey *s, const char *text, int idx[SV_SIM_MAX_BANDS])
+{
+    if (!text || !*text) {
+        idx[0] = s->default_band;
+        return 1;
+    }
+    int n = 0;
+    const char *p = text;
+    for (;;) {
+        const char *e = strchr(p, ',');
+        size_t len = e ? (size_t)(e - p) : strlen(p);
+        char name[16];
+        if (len == 0 || len >= sizeof name || n == SV_SIM_MAX_BANDS)
+            return -1;
+        memcpy(name, p, len);
+        name[len] = '\0';
+        int b = sv_sim_survey_band_index(s, name);
+        if (b < 0)
+            return -1;
+        for (int k = 0; k < n; k++)
+            if (idx[k] == b)
+                return -1;
+        idx[n++] = b;
+        if (!e)
+            return n;
+        p = e + 1;
+    }
+}
+
+double sv_sim_survey_seeing_scale(const sv_sim_survey *s, int b)
+{
+    double l0 = s->band[s->default_band].lambda_nm, l = s->band[b].lambda_nm;
+    return l0 > 0 && l > 0 ? pow(l / l0, -0.2) : 1.0;
 }
 
 double sv_sim_flux(double zp, double mag) { return pow(10.0, -0.4 * (mag - zp)); }

@@ -31,6 +31,7 @@ typedef struct sv_sim_band {
     double zp;           /* magnitude of 1 DN in one science exposure        */
     double sky_mag;      /* median sky brightness, mag / arcsec^2            */
     double sky_sigma;    /* scatter of the sky brightness (mag)              */
+    double lambda_nm;    /* effective wavelength (seeing scales as its -1/5) */
 } sv_sim_band;
 
 typedef struct sv_sim_survey {
@@ -41,7 +42,9 @@ typedef struct sv_sim_survey {
     double gain;              /* e- / DN                                       */
     double read_noise;        /* e- rms per pixel                              */
     double saturation;        /* DN, full well / ADC limit                     */
-    double seeing_median;     /* science FWHM, arcsec (log-normal)             */
+    double seeing_median;     /* science FWHM in the default band, arcsec
+                                 (log-normal); other bands scale it by
+                                 (lambda / lambda_default)^-1/5              */
     double seeing_sigma_ln;   /* its log-normal width                          */
     double seeing_min, seeing_max;
     double ref_seeing_median; /* reference (coadd) FWHM, arcsec                */
@@ -59,6 +62,11 @@ typedef struct sv_sim_survey {
     double thick_um;          /* sensitive thickness of the CCD, micron        */
     double limiting_mag;      /* published median 5-sigma depth (default band) */
     double ra0, dec0;         /* default pointing of simulated exposures, deg  */
+    int quad_w, quad_h;       /* readout image a cutout is cut from, pixels
+                                 (0: stamps never meet an edge)              */
+    int diff_positive;        /* 1: a stamp's difference is shown with its
+                                 detection positive (a negative detection's
+                                 cutout is ref - sci, as ZTF's alerts)        */
     int nband, default_band;
     sv_sim_band band[SV_SIM_MAX_BANDS];
 } sv_sim_survey;
@@ -72,6 +80,18 @@ const char *sv_sim_survey_names(void);
 
 /* Index of band `name` in s (NULL or "" = the default band); -1 unknown. */
 int sv_sim_survey_band_index(const sv_sim_survey *s, const char *name);
+
+/* Parse a band list "g,r" (names as sv_sim_survey_band_index takes them;
+ * NULL or "" = the default band alone) into idx.  Returns the number of
+ * bands (1..SV_SIM_MAX_BANDS), or -1 for an unknown, empty or repeated name
+ * or too many.  Reentrant. */
+int sv_sim_survey_band_list(const sv_sim_survey *s, const char *text, int idx[SV_SIM_MAX_BANDS]);
+
+/* Factor by which the seeing of band b differs from the default band's:
+ * (lambda_b / lambda_default)^(-1/5), the wavelength dependence of the
+ * FWHM of a Kolmogorov-turbulence seeing disc (1 when a wavelength is not
+ * set).  Reentrant. */
+double sv_sim_survey_seeing_scale(const sv_sim_survey *s, int b);
 
 /* Flux (DN) of magnitude mag at zero point zp, and back (|flux| used). */
 double sv_sim_flux(double zp, double mag);

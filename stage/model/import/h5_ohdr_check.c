@@ -17,6 +17,7 @@
 #define MAX_CHUNKS 4096   /* per object header */
 #define MAX_RANK 32
 #define MAX_STEPS (1u << 22) /* messages looked at, over the whole walk     */
+#define MAX_VLEN_BASE (1u << 16) /* bytes of a variable-length sequence's element */
 
 typedef struct walker {
     const unsigned char *d;
@@ -128,6 +129,23 @@ static int check_attribute(walker *w, size_t oh, size_t mo, uint64_t size)
             return damaged(w, oh, "an attribute dataspace of more than 2^64 elements");
         nelem *= dim;
     }
+    /* a variable-length datatype (class 9): its base type follows its 8
+     * bytes; a string's base is a 1-byte character (format spec IV.A.2.d).
+     * HDF5 1.10 allocates a sequence's length x the base's size for each
+     * element it converts, so a damaged base size makes it allocate
+     * gigabytes (a fuzzing finding: tests/fuzz/regress/keras/
+     * vlen_string_of_1_3_gb_characters.h5) */
+    if ((dt[0] & 0x0f) == 9) {
+        uint64_t bsize = ndt >= 16 ? sv_h5_le(dt + 12, 4) : 0;
+        int is_string = (dt[1] & 0x0f) == 1;
+        if (ndt < 16 || (is_string && bsize != 1) || bsize == 0 || bsize > MAX_VLEN_BASE)
+            return sv_error_set(w->err, SV_ERR_FORMAT,
+                                "%s: damaged HDF5 object header at byte %zu: a variable-length "
+                                "%s attribute whose base type is %llu bytes (datatype of %llu "
+                                "bytes); the HDF5 library would allocate its length times that",
+                                w->path, oh, is_string ? "string" : "sequence",
+                                (unsigned long long)bsize, (unsigned long long)ndt);
+    }
     uint64_t esize = sv_h5_le(dt + 4, 4); /* the datatype's size */
     uint64_t left = size - (hdr + pn + pdt + pds);
     if (nelem && (esize > left || nelem > left / (esize ? esize : 1)))
@@ -136,6 +154,28 @@ static int check_attribute(walker *w, size_t oh, size_t mo, uint64_t size)
                        "the %llu bytes left of its message",
                        (unsigned long long)nelem, (unsigned long long)esize,
                        (unsigned long long)left);
+    /* each element of a variable-length attribute is a reference: 4 bytes
+     * of length (elements of the base type), then the heap object's
+     * address and index.  HDF5 1.10 allocates length x base size before it
+     * reads the object, wherever the address points; the object lives in
+     * the file, so a length claiming more bytes than the file has is
+     * damage (a fuzzing finding: tests/fuzz/regress/keras/
+     * vlen_reference_of_1_4_gb_to_no_heap.h5) */
+    if ((dt[0] & 0x0f) == 9 && esize >= 4) {
+        const unsigned char *data = ds + pds;
+        uint64_t bsize = sv_h5_le(dt + 12, 4);
+        for (uint64_t k = 0; k < nelem; k++) {
+            uint64_t len = sv_h5_le(data + k * esize, 4);
+            if (len > w->n / bsize)
+                return sv_error_set(w->err, SV_ERR_FORMAT,
+                                    "%s: damaged HDF5 object header at byte %zu: element %llu "
+                                    "of a variable-length attribute claims %llu elements of "
+                                    "%llu bytes, more than the file's %zu bytes; the HDF5 "
+                                    "library would allocate that",
+                                    w->path, oh, (unsigned long long)k,
+                                    (unsigned long long)len, (unsigned long long)bsize, w->n);
+        }
+    }
     return SV_OK;
 }
 

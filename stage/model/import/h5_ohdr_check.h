@@ -25,7 +25,13 @@
  *     (version 1: each padded to 8 bytes); its dataspace has version 1 or 2,
  *     a rank of at most 32 and its header (8 or 4 bytes) and dimensions
  *     inside it; and its data,
- *     elements x the datatype's size, fits in what is left of the message.
+ *     elements x the datatype's size, fits in what is left of the message;
+ *     and a variable-length datatype holds its base type, a string's base
+ *     being 1 byte and a sequence's at most 64 KiB (HDF5 1.10 allocates
+ *     the length x the base's size a reference claims: a damaged base
+ *     size of 1.3 GB made it allocate 6.5 GB for a 5-character string),
+ *     and no element's length x the base's size is more than the file's
+ *     size (HDF5 allocates it before it looks at the heap object).
  * A header that does not look like one (an address outside the file, a
  * wrong version or signature) is not judged: the HDF5 library refuses it
  * itself, cleanly.  Not walked: groups whose links live in a fractal heap
