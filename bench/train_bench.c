@@ -22,7 +22,10 @@
  * peak of the ISA the fast path runs (nn_isa_peak_gflops).
  *
  * usage: train_bench [--threads N] [--batch B] [--stamps N] [--epochs E]
- *                    [--steps S] [--slices K]
+ *                    [--steps S] [--slices K] [--reference 0|1] [--profile 0|1]
+ * --reference 0 skips the reference engine; --profile 1 runs the engine's
+ * timed steps once more with per-layer timing (nn_tws_profile) and prints
+ * the milliseconds per stamp each layer takes, forward and backward.
  * Prints `loop_stamps_per_s X` and `engine_stamps_per_s Y` lines (wall
  * clock) and the same per CPU-second of the process (all threads: robust
  * to other load on a shared machine), and a human summary.  The first
@@ -70,6 +73,7 @@ typedef struct eng {
     float *x[64], *y[64], *g[64];
     int parts, batch;
     int status[64];
+    double serial_s;       /* the timed steps' gradient sum + Adam + sync  */
 } eng;
 
 static void eng_task(int p, void *ctx)
@@ -104,12 +108,15 @@ static void eng_task(int p, void *ctx)
 static void eng_run(eng *E, nn_optimizer *opt, int steps, double *rate, double *cpu_rate)
 {
     double t0 = 0, tc0 = 0;
+    E->serial_s = 0;
     for (int s = 0; s < steps + 3; s++) {
         if (s == 3) {
             t0 = now_s();
             tc0 = cpu_s();
+            E->serial_s = 0;
         }
         sv_parallel_for(E->parts, E->parts, eng_task, E);
+        double ts = now_s();
         if (E->tp) {
             for (int p = 1; p < E->parts; p++)
                 nn_tws_add_grads(E->fw[0], E->fw[p]);
@@ -121,9 +128,45 @@ static void eng_run(eng *E, nn_optimizer *opt, int steps, double *rate, double *
                 nn_workspace_add_grads(E->ws[0], E->ws[p]);
             nn_optimizer_step(opt, E->net, E->ws[0], 1.0f);
         }
+        E->serial_s += now_s() - ts;
     }
     *rate = (double)steps * E->batch / (now_s() - t0);
     *cpu_rate = (double)steps * E->batch / (cpu_s() - tc0);
+}
+
+/* --profile: the engine's steps again with per-layer timing, summed over
+ * the threads' workspaces, per stamp */
+static void print_profile(eng *E, nn_optimizer *opt, int steps)
+{
+    int ns = nn_tplan_steps(E->tp), nt = 4 * ns + 2;
+    double *t = calloc((size_t)E->parts * nt, sizeof(double));
+    if (!t)
+        return;
+    for (int p = 0; p < E->parts; p++)
+        nn_tws_profile(E->fw[p], t + (size_t)p * nt);
+    double rate, cpu_rate;
+    eng_run(E, opt, steps, &rate, &cpu_rate);
+    for (int p = 0; p < E->parts; p++)
+        nn_tws_profile(E->fw[p], NULL);
+    for (int p = 1; p < E->parts; p++)
+        for (int i = 0; i < nt; i++)
+            t[i] += t[(size_t)p * nt + i];
+    /* the timed steps plus the 3 warm-up ones */
+    double per = 1e3 / ((double)(steps + 3) * E->batch), sum = 0;
+    printf("profile (ms per stamp, thread time; %.1f stamps/s while profiling)\n", rate);
+    printf("  %-18s %8s %8s %8s %8s\n", "layer", "forward", "backward", "dW", "dX");
+    for (int i = 0; i < ns; i++) {
+        const nn_layer *L = &E->net->layers[nn_tplan_step_layer(E->tp, i)];
+        printf("  %-18s %8.4f %8.4f %8.4f %8.4f\n", L->name, t[4 * i] * per,
+               t[4 * i + 1] * per, t[4 * i + 2] * per, t[4 * i + 3] * per);
+        sum += t[4 * i] + t[4 * i + 1];
+    }
+    printf("  %-18s %8.4f\n", "dropout masks", t[4 * ns] * per);
+    printf("  %-18s %8.4f\n", "copies, layouts", t[4 * ns + 1] * per);
+    sum += t[4 * ns] + t[4 * ns + 1];
+    printf("  %-18s %8.4f   (serial part: %.4f per stamp)\n", "total", sum * per,
+           1e3 * E->serial_s / ((double)steps * E->batch));
+    free(t);
 }
 
 /* training FLOPs of one stamp (see the header comment) */
@@ -141,7 +184,7 @@ static double train_flops(const nn_net *net)
 
 int main(int argc, char **argv)
 {
-    int threads = 2, batch = 64, epochs = 3, steps = 30, slices = 0;
+    int threads = 2, batch = 64, epochs = 3, steps = 30, slices = 0, with_ref = 1, profile = 0;
     long nstamps = 1024;
     for (int i = 1; i + 1 < argc; i += 2) {
         if (!strcmp(argv[i], "--threads"))
@@ -156,6 +199,10 @@ int main(int argc, char **argv)
             steps = atoi(argv[i + 1]);
         else if (!strcmp(argv[i], "--slices"))
             slices = atoi(argv[i + 1]);
+        else if (!strcmp(argv[i], "--reference")) /* 0: fast path only (profiling) */
+            with_ref = atoi(argv[i + 1]);
+        else if (!strcmp(argv[i], "--profile"))
+            profile = atoi(argv[i + 1]);
         else {
             fprintf(stderr, "train_bench: unknown option %s\n", argv[i]);
             return 2;
@@ -241,13 +288,15 @@ int main(int argc, char **argv)
     cfg.epochs = 1;
     w0 = now_s();
     c0 = cpu_s();
-    if (sv_train(m, &src, &cfg, res, &err)) {
+    if (with_ref && sv_train(m, &src, &cfg, res, &err)) {
         fprintf(stderr, "train_bench: %s\n", err.text);
         return 1;
     }
     cfg.isa = NN_ISA_AUTO;
-    printf("reference_loop_stamps_per_s %.1f\n", nstamps / (now_s() - w0));
-    printf("reference_loop_stamps_per_cpu_s %.1f\n", nstamps / (cpu_s() - c0));
+    if (with_ref) {
+        printf("reference_loop_stamps_per_s %.1f\n", nstamps / (now_s() - w0));
+        printf("reference_loop_stamps_per_cpu_s %.1f\n", nstamps / (cpu_s() - c0));
+    }
 
     /* ---- the engine alone: fast path and reference ---- */
     eng E;
@@ -285,9 +334,14 @@ int main(int argc, char **argv)
     nn_optimizer *opt = nn_optimizer_new(net, &oc, &err);
     double fast_rate, fast_cpu, ref_rate, ref_cpu;
     eng_run(&E, opt, steps, &fast_rate, &fast_cpu);
+    double fast_serial = E.serial_s;
+    if (profile)
+        print_profile(&E, opt, steps);
     nn_tplan *tp = E.tp;
     E.tp = NULL;
-    eng_run(&E, opt, steps > 6 ? steps / 3 : 2, &ref_rate, &ref_cpu);
+    ref_rate = ref_cpu = 0;
+    if (with_ref)
+        eng_run(&E, opt, steps > 6 ? steps / 3 : 2, &ref_rate, &ref_cpu);
     E.tp = tp;
     for (int p = 0; p < threads; p++)
         if (E.status[p])
@@ -296,8 +350,10 @@ int main(int argc, char **argv)
     double tf = train_flops(net);
     printf("engine_stamps_per_s %.1f\n", fast_rate);
     printf("engine_stamps_per_cpu_s %.1f\n", fast_cpu);
-    printf("reference_stamps_per_s %.1f\n", ref_rate);
-    printf("reference_stamps_per_cpu_s %.1f\n", ref_cpu);
+    if (with_ref) {
+        printf("reference_stamps_per_s %.1f\n", ref_rate);
+        printf("reference_stamps_per_cpu_s %.1f\n", ref_cpu);
+    }
     printf("fast path           %s kernels, %.1f MFLOP per training stamp, peak %.1f GFLOP/s "
            "per core\n",
            nn_tplan_isa(tp), tf * 1e-6, peak);
@@ -306,6 +362,9 @@ int main(int argc, char **argv)
      * other load on the machine) */
     printf("peak_share_cpu      %.1f %%\n", 100.0 * tf * fast_cpu / (peak * 1e9));
     printf("loop overhead       %.1f %%\n", 100.0 * (fast_rate / loop_rate - 1.0));
+    printf("engine serial part  %.2f ms per step (gradient sum, Adam, weight repacking): "
+           "%.1f %% of the wall time\n",
+           1e3 * fast_serial / steps, 100.0 * fast_serial * fast_rate / (steps * batch));
 
     nn_optimizer_free(opt);
     for (int i = 0; i < 4 * 64; i++)

@@ -84,6 +84,41 @@ static nn_net *net_wino(void)
     return n;
 }
 
+/* pooling backward both ways: overlapping windows (3x3 stride 2, the
+ * general loop) and windows that tile the input with a border on the left
+ * (3x3 stride 3 "same", pl = 1) or on top (2x2 stride 2 "same", pt = 1 on
+ * an odd size is 0: 4x4 stride 4 on 9 rows gives pt = 1), max and average */
+static nn_net *net_pools(void)
+{
+    nn_net *n = nn_net_new();
+    assert_non_null(n);
+    tu_input(n, "x", 3, 13, 12, 4);
+    tu_conv(n, 16, 3, 3, 1, 1, NN_PAD_VALID, NN_ACT_RELU); /* 11x10 */
+    tu_pool(n, NN_MAXPOOL2D, 3, 2, NN_PAD_SAME);            /* overlapping: 6x5 */
+    tu_conv(n, 16, 2, 2, 1, 1, NN_PAD_SAME, NN_ACT_TANH);   /* 6x5 */
+    tu_pool(n, NN_AVGPOOL2D, 3, 3, NN_PAD_SAME);            /* tiled, pl = 1: 2x2 */
+    tu_simple(n, NN_FLATTEN);
+    tu_dense(n, 5, NN_ACT_RELU);
+    tu_dense(n, 1, NN_ACT_SIGMOID);
+    tu_finalize(n);
+    return n;
+}
+
+static nn_net *net_pools_top(void)
+{
+    nn_net *n = nn_net_new();
+    assert_non_null(n);
+    tu_input(n, "x", 3, 11, 7, 3);
+    tu_conv(n, 16, 3, 3, 1, 1, NN_PAD_VALID, NN_ACT_RELU); /* 9x5 */
+    tu_pool(n, NN_MAXPOOL2D, 4, 4, NN_PAD_SAME);            /* tiled, pt = 1: 3x2 */
+    tu_conv(n, 16, 2, 2, 1, 1, NN_PAD_SAME, NN_ACT_RELU);
+    tu_pool(n, NN_MAXPOOL2D, 2, 2, NN_PAD_VALID);           /* tiled, last row uncovered */
+    tu_simple(n, NN_FLATTEN);
+    tu_dense(n, 1, NN_ACT_SIGMOID);
+    tu_finalize(n);
+    return n;
+}
+
 /* a feature vector: Dense, Dropout, Activation softmax */
 static nn_net *net_vector(void)
 {
@@ -230,6 +265,20 @@ static void test_winograd(void **state)
     nn_net_free(n);
 }
 
+static void test_pools(void **state)
+{
+    (void)state;
+    tu_seed(15);
+    nn_net *n = net_pools();
+    tu_random_weights(n, 0.5);
+    compare_step(n, "pools", 0);
+    nn_net_free(n);
+    n = net_pools_top();
+    tu_random_weights(n, 0.5);
+    compare_step(n, "pools, top border", 0);
+    nn_net_free(n);
+}
+
 static void test_vector(void **state)
 {
     (void)state;
@@ -358,7 +407,8 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_layer_kinds),   cmocka_unit_test(test_frozen_layer),
-        cmocka_unit_test(test_winograd),      cmocka_unit_test(test_vector),
+        cmocka_unit_test(test_winograd),      cmocka_unit_test(test_pools),
+        cmocka_unit_test(test_vector),
         cmocka_unit_test(test_not_covered),   cmocka_unit_test(test_training_runs),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

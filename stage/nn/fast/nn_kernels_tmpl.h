@@ -376,9 +376,16 @@ static KATTR void KFN(bias_bwd)(const float *y, float *d, size_t npix, int cp, f
  * Max: each output's gradient goes to the first window position holding
  * the maximum (as the reference engine's argmax); average: spread evenly
  * over the valid cells. */
+static KATTR void KFN(pool_bwd_tiled)(const nn_kpool *p, const float *x, const float *y,
+                                      const float *d, float *dx);
+
 static KATTR void KFN(pool_bwd)(const nn_kpool *p, const float *x, const float *y,
                                 const float *d, float *dx)
 {
+    if (p->kh == p->sh && p->kw == p->sw) {
+        KFN(pool_bwd_tiled)(p, x, y, d, dx);
+        return;
+    }
     const int cv = (p->cp / VW) * VW;
     memset(dx, 0, (size_t)p->h * p->w * p->cp * sizeof(float));
     for (int oy = 0; oy < p->ho; oy++) {
@@ -414,6 +421,67 @@ static KATTR void KFN(pool_bwd)(const nn_kpool *p, const float *x, const float *
                         else if (todo && x[q] == y[o + c]) {
                             dx[q] += d[o + c];
                             todo = 0;
+                        }
+                    }
+            }
+        }
+    }
+}
+
+/* Pooling backward when the windows tile the input (stride = size, the
+ * usual case): every input cell is in at most one window, so each is
+ * written once, without clearing dx first and without read-modify-write;
+ * the cells no window covers (beyond the last row / column of windows) are
+ * set to 0.  The same values as the general loop (the first cell holding
+ * the maximum gets the gradient). */
+static KATTR void KFN(pool_bwd_tiled)(const nn_kpool *p, const float *x, const float *y,
+                                      const float *d, float *dx)
+{
+    const int cv = (p->cp / VW) * VW;
+    const size_t cp = (size_t)p->cp;
+    int yc = p->ho * p->sh - p->pt, xc = p->wo * p->sw - p->pl; /* covered: [0, yc) x [0, xc) */
+    yc = yc > p->h ? p->h : yc;
+    xc = xc > p->w ? p->w : xc;
+    for (int iy = 0; iy < yc; iy++)
+        if (xc < p->w)
+            memset(dx + ((size_t)iy * p->w + xc) * cp, 0, (size_t)(p->w - xc) * cp * sizeof(float));
+    if (yc < p->h)
+        memset(dx + (size_t)yc * p->w * cp, 0, (size_t)(p->h - yc) * p->w * cp * sizeof(float));
+    for (int oy = 0; oy < p->ho; oy++) {
+        int a = oy * p->sh - p->pt;
+        int y0 = a < 0 ? 0 : a, y1 = a + p->kh > p->h ? p->h : a + p->kh;
+        for (int ox = 0; ox < p->wo; ox++) {
+            int bx = ox * p->sw - p->pl;
+            int x0 = bx < 0 ? 0 : bx, x1 = bx + p->kw > p->w ? p->w : bx + p->kw;
+            const size_t o = ((size_t)oy * p->wo + ox) * cp;
+            const float inv = 1.0f / (float)((y1 - y0) * (x1 - x0));
+            for (int c = 0; c < cv; c += VW) {
+                const V dv = VLOAD(d + o + c), yv = VLOAD(y + o + c), di = VMUL(dv, VSET1(inv));
+                VM todo = VMALL();
+                for (int iy = y0; iy < y1; iy++)
+                    for (int ix = x0; ix < x1; ix++) {
+                        size_t q = ((size_t)iy * p->w + ix) * cp + c;
+                        if (p->is_max) {
+                            VM hit = VMAND(VCMPEQ(VLOAD(x + q), yv), todo);
+                            todo = VMANDNOT(todo, hit);
+                            VSTORE(dx + q, VMSEL(hit, dv));
+                        } else {
+                            VSTORE(dx + q, di);
+                        }
+                    }
+            }
+            for (int c = cv; c < p->cp; c++) {
+                int todo = 1;
+                for (int iy = y0; iy < y1; iy++)
+                    for (int ix = x0; ix < x1; ix++) {
+                        size_t q = ((size_t)iy * p->w + ix) * cp + c;
+                        if (!p->is_max) {
+                            dx[q] = d[o + c] * inv;
+                        } else if (todo && x[q] == y[o + c]) {
+                            dx[q] = d[o + c];
+                            todo = 0;
+                        } else {
+                            dx[q] = 0.0f;
                         }
                     }
             }

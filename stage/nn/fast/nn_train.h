@@ -117,6 +117,20 @@ void nn_tws_grads(const nn_tws *ws, float *const *grads);
 /* 1 when parameter j of layer i gets a gradient from this plan. */
 int nn_tplan_has_grad(const nn_tplan *p, int layer, int j);
 
+/* Profiling (bench/train_bench --profile).  The plan runs nn_tplan_steps
+ * steps, step i for layer nn_tplan_step_layer(p, i) of the net.  After
+ * nn_tws_profile(ws, t) with t holding 4 * steps + 2 doubles (NULL: off,
+ * the default), every forward and backward on ws adds the seconds that
+ * step i takes to t[4 i] (forward) and t[4 i + 1] (backward; of which, for
+ * a Conv2D, t[4 i + 2] the weight gradient and t[4 i + 3] the data
+ * gradient), drawing the Dropout masks to t[4 steps] and everything else
+ * (copies, the output and input gradient layouts) to t[4 steps + 1].  Timing costs two clock reads
+ * per step and sample; t belongs to one workspace (not shared between
+ * threads). */
+int nn_tplan_steps(const nn_tplan *p);
+int nn_tplan_step_layer(const nn_tplan *p, int i);
+void nn_tws_profile(nn_tws *ws, double *t);
+
 #ifdef __cplusplus
 }
 #endif
