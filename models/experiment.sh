@@ -31,7 +31,9 @@
 #              (compare --resample; the filters were learnt at ZTF's scale)
 #   TAG        suffix of the output names (empty)
 #   TASKS      any of rb 3class 4class (all three)
-#   THREADS    (2)
+#   THREADS    threads of each compare (1)
+#   JOBS       compares at a time, one per base (2: on a 2-core machine two
+#              1-thread trainings give 1.3x the stamps/s of one 2-thread one)
 #   WORK       scratch folder (default: mktemp, removed unless KEEP=1).  Give
 #              a folder to make the run resumable: its simulated tables and
 #              every finished arm are kept and reused by the next run
@@ -68,7 +70,8 @@ PATIENCE=${PATIENCE:-3}
 BODY_LR=${BODY_LR:-1}
 TAG=${TAG:-}
 TASKS=${TASKS:-rb 3class 4class}
-THREADS=${THREADS:-2}
+THREADS=${THREADS:-1}
+JOBS=${JOBS:-2}
 KEEP=${KEEP:-0}
 if [ -z "${WORK:-}" ]; then
     WORK=$(mktemp -d "${TMPDIR:-/tmp}/sv-experiment-XXXXXX")
@@ -91,12 +94,37 @@ simulate_task() { # task part size seed stamp_size suffix
     # stampvet writes whole files or none, and the same seed gives the same
     # table: one that exists is reused on resume
     [ -s "$f" ] && return 0
-    log "$SV simulate --survey ilmt --scheme $1 --stamps $3 --seed $4${5:+ --stamp-size $5} --threads $THREADS -o $(basename "$f")"
+    log "$SV simulate --survey ilmt --scheme $1 --stamps $3 --seed $4${5:+ --stamp-size $5} --threads $((THREADS * JOBS)) -o $(basename "$f")"
     "$SV" simulate --survey ilmt --scheme "$1" --stamps "$3" --seed "$4" ${5:+--stamp-size "$5"} \
-        --threads "$THREADS" -o "$f" 2>/dev/null
+        --threads $((THREADS * JOBS)) -o "$f" 2>/dev/null
 }
 touch "$WORK/arms"
 missing=
+# the arms of one base for one task and scale, one compare per freeze
+# policy: the first policy's compare trains the scratch arm, the others
+# reuse its scratch runs (compare --scratch-from: same base, data, sizes,
+# seeds and scratch recipe, so the same figures, trained once)
+base_arms() { # task resample sfx flag base
+    bn=$(basename "$5" .fits)
+    ref=
+    for freeze in $FREEZES; do
+        arm="$1@$bn@$freeze@$2"
+        # an arm done by an earlier run with this WORK is kept (resume)
+        if [ ! -s "$WORK/summary_$arm.csv" ]; then
+            t_arm=$(date +%s)
+            log "$SV compare --base $bn.fits --train ilmt_$1_pool$3.fits --test ilmt_$1_test$3.fits${4:+ $4} --runs $RUNS --sizes $SIZES --freeze $freeze --body-lr-scale $BODY_LR --epochs $EPOCHS --patience $PATIENCE --seed 1 --threads $THREADS${ref:+ --scratch-from runs_$ref.csv}"
+            "$SV" compare --base "$(base_path "$5")" --train "$WORK/ilmt_$1_pool$3.fits" \
+                --test "$WORK/ilmt_$1_test$3.fits" $4 --runs "$RUNS" --sizes "$SIZES" \
+                --freeze "$freeze" --body-lr-scale "$BODY_LR" --epochs "$EPOCHS" \
+                --patience "$PATIENCE" --seed 1 --threads "$THREADS" \
+                ${ref:+--scratch-from "$WORK/runs_$ref.csv"} \
+                --out "$WORK/summary_$arm.csv" --runs-out "$WORK/runs_$arm.csv" \
+                > "$WORK/compare_$arm.txt" || { cat "$WORK/compare_$arm.txt"; return 1; }
+            echo $(( $(date +%s) - t_arm )) > "$WORK/seconds_$arm"
+        fi
+        [ -n "$ref" ] || ref=$arm
+    done
+}
 for task in $TASKS; do
     s=$(seed_of "$task")
     [ -n "$s" ] || { echo "experiment.sh: unknown task '$task' (rb 3class 4class)" >&2; exit 1; }
@@ -106,35 +134,38 @@ for task in $TASKS; do
         yes) sfx=_wide; size=193; flag=--resample ;;
         *) echo "experiment.sh: RESAMPLES takes no and yes, not '$resample'" >&2; exit 1 ;;
         esac
-        [ "$TABLE_ONLY" = 1 ] || {
+        if [ "$TABLE_ONLY" != 1 ]; then
             simulate_task "$task" pool "$POOL" "$s" "$size" "$sfx"
             simulate_task "$task" test "$TEST" $((s + 1)) "$size" "$sfx"
-        }
+            # the bases side by side, JOBS at a time
+            pids= n=0 failed=0
+            for base in $BASES; do
+                base_arms "$task" "$resample" "$sfx" "$flag" "$base" &
+                pids="$pids $!"
+                n=$((n + 1))
+                if [ $n -ge "$JOBS" ]; then
+                    for p in $pids; do wait "$p" || failed=1; done
+                    pids= n=0
+                fi
+            done
+            for p in $pids; do wait "$p" || failed=1; done
+            [ $failed = 0 ] || { echo "experiment.sh: a compare failed (above)" >&2; exit 1; }
+        fi
         for base in $BASES; do
             bn=$(basename "$base" .fits)
             for freeze in $FREEZES; do
                 arm="$task@$bn@$freeze@$resample"
-                # an arm done by an earlier run with this WORK is kept (resume)
-                if [ ! -s "$WORK/summary_$arm.csv" ]; then
-                    [ "$TABLE_ONLY" = 1 ] && { missing="$missing $arm"; continue; }
-                    t_arm=$(date +%s)
-                    log "$SV compare --base $bn.fits --train ilmt_${task}_pool$sfx.fits --test ilmt_${task}_test$sfx.fits${flag:+ $flag} --runs $RUNS --sizes $SIZES --freeze $freeze --body-lr-scale $BODY_LR --epochs $EPOCHS --patience $PATIENCE --seed 1 --threads $THREADS"
-                    "$SV" compare --base "$(base_path "$base")" --train "$WORK/ilmt_${task}_pool$sfx.fits" \
-                        --test "$WORK/ilmt_${task}_test$sfx.fits" $flag --runs "$RUNS" --sizes "$SIZES" \
-                        --freeze "$freeze" --body-lr-scale "$BODY_LR" --epochs "$EPOCHS" \
-                        --patience "$PATIENCE" --seed 1 --threads "$THREADS" \
-                        --out "$WORK/summary_$arm.csv" --runs-out "$WORK/runs_$arm.csv" \
-                        > "$WORK/compare_$arm.txt"
-                    echo $(( $(date +%s) - t_arm )) > "$WORK/seconds_$arm"
-                    cat "$WORK/compare_$arm.txt"
-                fi
+                if [ ! -s "$WORK/summary_$arm.csv" ]; then missing="$missing $arm"; continue; fi
+                [ "$TABLE_ONLY" = 1 ] || cat "$WORK/compare_$arm.txt"
                 grep -qx "$arm" "$WORK/arms" || echo "$arm" >> "$WORK/arms"
             done
         done
     done
 done
+# wall-clock time of every invocation with this WORK (resumed runs add up)
+[ "$TABLE_ONLY" = 1 ] || echo $(( $(date +%s) - t_start )) >> "$WORK/wall_seconds"
 [ -s "$WORK/arms" ] || { echo "experiment.sh: no arm done yet in $WORK" >&2; exit 1; }
-t_total=$(( $(date +%s) - t_start ))
+t_wall=$(awk '{ s += $1 } END { print s + 0 }' "$WORK/wall_seconds" 2>/dev/null || echo 0)
 # the compare time of every arm in the table, whichever run made it
 t_arms=$(while read -r arm; do cat "$WORK/seconds_$arm" 2>/dev/null || echo 0; done < "$WORK/arms" |
     awk '{ s += $1 } END { print s + 0 }')
@@ -154,10 +185,11 @@ base_list=$(for b in $BASES; do printf '`%s` ' "$(basename "$b")"; done)
 cat <<EOF
 # The transfer-learning experiment, on simulated ILMT stamps
 
-Produced by \`models/experiment.sh\` (\`make experiment\`): the compare runs of the
-arms below took ${t_arms} s in all (this invocation ${t_total} s) with
-$("$SV" --version 2>/dev/null | head -1) on this machine (2 cores shared with other
-jobs). Bases: $base_list (transfer =
+Produced by \`models/experiment.sh\` (\`make experiment\`) in ${t_wall} s of wall-clock
+time (the compare runs of the arms below: ${t_arms} s, $JOBS at a time with $THREADS
+thread(s) each; each base's first freeze policy trains the scratch arm, the others
+reuse it, \`compare --scratch-from\`) with
+$("$SV" --version 2>/dev/null | head -1) on this machine ($(nproc 2>/dev/null || echo '?') cores). Bases: $base_list (transfer =
 \`finetune --freeze POLICY --body-lr-scale $BODY_LR\` from the base, head replaced for
 3/4-class; scratch = the base's architecture and preprocessing from fresh weights;
 resample yes: both arms and the test on 193-px ILMT stamps resampled to the base's

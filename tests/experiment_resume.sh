@@ -37,5 +37,15 @@ exp FREEZES="none conv" TABLE_ONLY=1
 if grep -q 'compare --base' "$tmp/log.txt"; then die "TABLE_ONLY ran an arm"; fi
 grep -q 'Not run yet.*rb@braai-d6_m7@conv@no' "$md" || die "the missing arm is not named"
 grep -q '^| real/bogus | braai-d6_m7 | none | yes | 40 |' "$md" || die "TABLE_ONLY lost a finished arm"
+# a second freeze policy reuses the first one's scratch arm: same figures
+exp FREEZES="none conv" RESAMPLES=no
+grep -q 'freeze conv .*--scratch-from runs_rb@braai-d6_m7@none@no.csv' "$tmp/log.txt" \
+    || die "the conv arm did not reuse the scratch arm of the none arm"
+scratch_cols() { awk -F, '$1 == "rb" && $2 == "braai-d6_m7" && $3 == "'"$1"'" && $4 == "no" \
+                          { print $5, $7, $10, $11 }' "$tmp/out/experiment.csv"; }
+[ -n "$(scratch_cols none)" ] && [ "$(scratch_cols none)" = "$(scratch_cols conv)" ] \
+    || die "scratch figures differ between the freeze policies: $(scratch_cols none) / $(scratch_cols conv)"
+[ "$(scratch_cols none)" != "$(awk -F, '$3 == "conv" && $4 == "no" { print $5, $7, $8, $9 }' "$tmp/out/experiment.csv")" ] \
+    || die "the conv arm's transfer columns equal its scratch columns"
 [ $fail = 0 ] && echo "experiment_resume: ok"
 exit $fail

@@ -858,7 +858,7 @@ int cmd_lc_compare(int argc, char **argv)
         print_paper_table(f, &res, fr, 1);
         fclose(f);
     }
-    if (train_cli_compare_write(&t, base, &cc, &res, " (light curves)", o.table))
+    if (train_cli_compare_write(&t, base, &cc, &res, " (light curves)", o.table, NULL))
         goto done;
     rc = 0;
 done:

@@ -641,7 +641,7 @@ int train_cli_compare_run(const train_cli *t, const sv_model *base, const sv_sta
 
 int train_cli_compare_write(const train_cli *t, const sv_model *base,
                             const sv_compare_config *cc, const sv_compare_result *res,
-                            const char *what, const char *also)
+                            const char *what, const char *also, const char *scratch_key)
 {
     char prov[700];
     snprintf(prov, sizeof prov,
@@ -651,7 +651,7 @@ int train_cli_compare_write(const train_cli *t, const sv_model *base,
              (unsigned long long)cc->seed, sv_freeze_name(cc->transfer.freeze));
     sv_error err;
     sv_error_clear(&err);
-    if ((t->out || t->runs_out) && sv_compare_write(t->out, t->runs_out, res, prov, &err))
+    if ((t->out || t->runs_out) && sv_compare_write(t->out, t->runs_out, res, prov, scratch_key, &err))
         return cli_fail(t->cmd, "%s", err.text);
     const char *wrote[] = {also, t->out, t->runs_out};
     for (int i = 0, first = 1; i < 3; i++)

@@ -264,11 +264,12 @@ int train_cli_compare_run(const train_cli *t, const sv_model *base, const sv_sta
                           sv_compare_result *res);
 
 /* Write --out / --runs-out (their provenance: "stampvet compare`what`:
- * base ..., train ..., test ...") and say what was written: `also` (a file
- * the command wrote, or NULL), --out, --runs-out.  Returns 0, or 1 after a
- * message. */
+ * base ..., train ..., test ...", and the --runs-out file's scratch-arm key
+ * when scratch_key is non-NULL: sv_compare_write) and say what was
+ * written: `also` (a file the command wrote, or NULL), --out, --runs-out.
+ * Returns 0, or 1 after a message. */
 int train_cli_compare_write(const train_cli *t, const sv_model *base,
                             const sv_compare_config *cc, const sv_compare_result *res,
-                            const char *what, const char *also);
+                            const char *what, const char *also, const char *scratch_key);
 
 #endif

@@ -4,6 +4,7 @@
 #include "core/rng.h"
 #include "fits/fits_dates.h"
 
+#include <errno.h>
 #include <fitsio.h>
 #include <math.h>
 #include <stdlib.h>
@@ -69,6 +70,28 @@ static double run_value(const sv_compare_run *r, const char *name)
     if (!strcmp(name, "epochs_run"))
         return r->epochs_run;
     return sv_metrics_get(&r->met, name);
+}
+
+/* R (size, n_labels, arm, run, seed set) from the scratch runs read back. */
+static int reuse_scratch(const sv_compare_config *cfg, sv_compare_run *R, sv_error *err)
+{
+    for (int i = 0; i < cfg->n_scratch_runs; i++) {
+        const sv_compare_run *S = &cfg->scratch_runs[i];
+        if (S->size != R->size || S->run != R->run)
+            continue;
+        if (S->seed != R->seed || S->n_labels != R->n_labels)
+            return sv_error_set(err, SV_ERR_ARG,
+                                "compare: the reused scratch run %d of size %ld has seed %llu "
+                                "and %ld labels, this one seed %llu and %ld labels",
+                                R->run + 1, R->size, (unsigned long long)S->seed, S->n_labels,
+                                (unsigned long long)R->seed, R->n_labels);
+        *R = *S;
+        R->arm = SV_ARM_SCRATCH;
+        R->reused = 1;
+        return 0;
+    }
+    return sv_error_set(err, SV_ERR_ARG, "compare: no scratch run %d of size %ld to reuse",
+                        R->run + 1, R->size);
 }
 
 int sv_compare(const sv_model *base, const sv_stamp_source *train, const char *train_path,
@@ -142,6 +165,15 @@ int sv_compare(const sv_model *base, const sv_stamp_source *train, const char *t
                 if (!tr) {
                     st = sv_error_set(err, SV_ERR_NOMEM, "compare: out of memory");
                     break;
+                }
+                if (arm == SV_ARM_SCRATCH && cfg.n_scratch_runs) {
+                    st = reuse_scratch(&cfg, R, err);
+                    free(tr);
+                    if (st)
+                        break;
+                    if (cfg.progress)
+                        cfg.progress(R, cfg.progress_user);
+                    continue;
                 }
                 double t0 = wall();
                 if (arm == SV_ARM_TRANSFER) {
@@ -259,17 +291,22 @@ static int write_summary_csv(const char *tmp, const sv_compare_result *res, cons
     return sv_report_csv_close(f, tmp, err);
 }
 
-static int write_runs_csv(const char *tmp, const sv_compare_result *res, sv_error *err)
+#define SCRATCH_LINE "# scratch arm: "
+
+static int write_runs_csv(const char *tmp, const sv_compare_result *res, const char *key,
+                          sv_error *err)
 {
     FILE *f = sv_report_csv_create(tmp, err);
     if (!f)
         return SV_ERR_IO;
+    if (key)
+        fprintf(f, SCRATCH_LINE "%s\n", key);
     fprintf(f, "size,n_labels,arm,run,seed,metric,value\n");
     const char *const *names = res->binary ? stats_binary : stats_class;
     for (int i = 0; i < res->n_runs; i++) {
         const sv_compare_run *R = &res->runs[i];
         for (int q = 0; names[q]; q++)
-            fprintf(f, "%ld,%ld,%s,%d,%llu,%s,%.10g\n", R->size, R->n_labels,
+            fprintf(f, "%ld,%ld,%s,%d,%llu,%s,%.17g\n", R->size, R->n_labels,
                     R->arm ? "scratch" : "transfer", R->run, (unsigned long long)R->seed,
                     names[q], run_value(R, names[q]));
     }
@@ -337,19 +374,19 @@ static int write_fits(const char *tmp, const sv_compare_result *res, const char 
 typedef struct report {
     int kind; /* sv_report_kind; 0: the per-run CSV */
     const sv_compare_result *res;
-    const char *prov;
+    const char *prov, *key;
 } report;
 
 static int write_report(const char *tmp, void *user, sv_error *err)
 {
     const report *p = user;
-    return p->kind == 0   ? write_runs_csv(tmp, p->res, err)
+    return p->kind == 0   ? write_runs_csv(tmp, p->res, p->key, err)
            : p->kind == 1 ? write_fits(tmp, p->res, p->prov, err)
                           : write_summary_csv(tmp, p->res, p->prov, err);
 }
 
 int sv_compare_write(const char *path, const char *runs_csv, const sv_compare_result *res,
-                     const char *provenance, sv_error *err)
+                     const char *provenance, const char *scratch_key, sv_error *err)
 {
     if (!res)
         return sv_error_set(err, SV_ERR_ARG, "compare: no result");
@@ -359,7 +396,7 @@ int sv_compare_write(const char *path, const char *runs_csv, const sv_compare_re
             return sv_error_set(err, SV_ERR_ARG,
                                 "%s: unknown report format (use .fits, .fit, .fts or .csv)",
                                 path);
-        report rep = {kind, res, provenance};
+        report rep = {kind, res, provenance, NULL};
         int st = sv_report_write_atomic(path, write_report, &rep, err);
         if (st)
             return st;
@@ -368,8 +405,127 @@ int sv_compare_write(const char *path, const char *runs_csv, const sv_compare_re
         if (sv_report_kind(runs_csv) != 2)
             return sv_error_set(err, SV_ERR_ARG, "%s: the per-run table is written as .csv",
                                 runs_csv);
-        report rep = {0, res, provenance};
+        report rep = {0, res, provenance, scratch_key};
         return sv_report_write_atomic(runs_csv, write_report, &rep, err);
     }
+    return 0;
+}
+
+/* ---- reading scratch runs back ------------------------------------------------ */
+
+static sv_compare_run *find_or_add(sv_compare_run **runs, int *n, int *cap, long size, int run)
+{
+    for (int i = 0; i < *n; i++)
+        if ((*runs)[i].size == size && (*runs)[i].run == run)
+            return &(*runs)[i];
+    if (*n == *cap) {
+        int nc = *cap ? 2 * *cap : 64;
+        sv_compare_run *g = realloc(*runs, (size_t)nc * sizeof *g);
+        if (!g)
+            return NULL;
+        *runs = g;
+        *cap = nc;
+    }
+    sv_compare_run *R = &(*runs)[(*n)++];
+    memset(R, 0, sizeof *R);
+    R->size = size;
+    R->run = run;
+    R->arm = SV_ARM_SCRATCH;
+    R->reused = 1;
+    R->best_epoch = R->epochs_run = -1;
+    R->met.threshold = R->met.fpr = R->met.fnr = R->met.eer = R->met.eer_threshold = NAN;
+    return R;
+}
+
+int sv_compare_read_scratch(const char *path, const char *key, sv_compare_run **runs_out,
+                            int *n_out, sv_error *err)
+{
+    if (!path || !key || !runs_out || !n_out)
+        return sv_error_set(err, SV_ERR_ARG, "compare: NULL argument");
+    *runs_out = NULL;
+    *n_out = 0;
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return sv_error_set(err, SV_ERR_IO, "%s: cannot open (%s)", path, strerror(errno));
+    char line[4096];
+    int st = 0, n = 0, cap = 0;
+    long lineno = 0;
+    sv_compare_run *runs = NULL;
+    size_t kl = strlen(SCRATCH_LINE);
+    if (!fgets(line, sizeof line, f) || strncmp(line, SCRATCH_LINE, kl)) {
+        st = sv_error_set(err, SV_ERR_FORMAT,
+                          "%s: not a compare --runs-out table with a \"%s\" line", path,
+                          SCRATCH_LINE);
+        goto done;
+    }
+    line[strcspn(line, "\r\n")] = '\0';
+    if (strcmp(line + kl, key)) {
+        st = sv_error_set(err, SV_ERR_FORMAT,
+                          "%s: made by another scratch arm; it has \"%s\", this run needs "
+                          "\"%s\"",
+                          path, line + kl, key);
+        goto done;
+    }
+    lineno = 1;
+    if (!fgets(line, sizeof line, f) ||
+        strncmp(line, "size,n_labels,arm,run,seed,metric,value", 39)) {
+        st = sv_error_set(err, SV_ERR_FORMAT, "%s: line 2 is not the per-run header", path);
+        goto done;
+    }
+    lineno = 2;
+    while (fgets(line, sizeof line, f)) {
+        lineno++;
+        long size, nl;
+        int run;
+        unsigned long long seed;
+        char arm[16], metric[40], value[64];
+        if (sscanf(line, "%ld,%ld,%15[^,],%d,%llu,%39[^,],%63[^\r\n]", &size, &nl, arm, &run,
+                   &seed, metric, value) != 7 || run < 0) {
+            st = sv_error_set(err, SV_ERR_FORMAT, "%s line %ld: not size,n_labels,arm,run,"
+                              "seed,metric,value", path, lineno);
+            goto done;
+        }
+        if (strcmp(arm, "scratch"))
+            continue;
+        char *end = NULL;
+        double v = strtod(value, &end);
+        if (end == value || *end) {
+            st = sv_error_set(err, SV_ERR_FORMAT, "%s line %ld: value '%s' is not a number",
+                              path, lineno, value);
+            goto done;
+        }
+        sv_compare_run *R = find_or_add(&runs, &n, &cap, size, run);
+        if (!R) {
+            st = sv_error_set(err, SV_ERR_NOMEM, "compare: out of memory");
+            goto done;
+        }
+        R->n_labels = nl;
+        R->seed = seed;
+        if (!strcmp(metric, "epochs"))
+            R->best_epoch = (int)v;
+        else if (!strcmp(metric, "epochs_run"))
+            R->epochs_run = (int)v;
+        else if (sv_metrics_set(&R->met, metric, v)) {
+            st = sv_error_set(err, SV_ERR_FORMAT, "%s line %ld: unknown figure '%s'", path,
+                              lineno, metric);
+            goto done;
+        }
+    }
+    if (ferror(f))
+        st = sv_error_set(err, SV_ERR_IO, "%s: read error", path);
+    else if (!n)
+        st = sv_error_set(err, SV_ERR_FORMAT, "%s: no scratch runs", path);
+    for (int i = 0; i < n && !st; i++)
+        if (runs[i].best_epoch < 0 || runs[i].epochs_run < 0)
+            st = sv_error_set(err, SV_ERR_FORMAT, "%s: scratch run %d of size %ld has no "
+                              "epochs figures", path, runs[i].run + 1, runs[i].size);
+done:
+    fclose(f);
+    if (st) {
+        free(runs);
+        return st;
+    }
+    *runs_out = runs;
+    *n_out = n;
     return 0;
 }

@@ -58,6 +58,8 @@ typedef struct sv_compare_run {
     sv_metrics met;       /* on the test set                              */
     int best_epoch, epochs_run;
     double seconds;       /* training time                                */
+    int reused;           /* 1: a scratch run read back (scratch_runs),
+                             not trained by this call                     */
 } sv_compare_run;
 
 typedef struct sv_compare_stat {
@@ -93,6 +95,11 @@ typedef struct sv_compare_config {
                                    per run)                                */
     sv_train_config scratch;    /* scratch recipe (seed set per run)       */
     sv_eval_config eval;        /* scoring the test set                    */
+    const sv_compare_run *scratch_runs; /* or NULL: scratch runs of an
+                                   earlier compare with the same scratch
+                                   arm (sv_compare_read_scratch), used
+                                   instead of training it again            */
+    int n_scratch_runs;
     sv_compare_progress_fn progress;
     void *progress_user;
 } sv_compare_config;
@@ -116,10 +123,23 @@ void sv_compare_result_free(sv_compare_result *res);
 int sv_compare_print(FILE *out, const sv_compare_result *res);
 
 /* Write the summary (and, for FITS, the runs) to path (.fits/.csv);
- * runs_csv, if non-NULL, receives the per-run rows as CSV.  Both atomic.
+ * runs_csv, if non-NULL, receives the per-run rows as CSV, headed by the
+ * line "# scratch arm: <scratch_key>" when scratch_key is non-NULL (what
+ * the scratch arm depended on, for sv_compare_read_scratch).  Both atomic.
  * Returns 0 or a status with err naming the file. */
 int sv_compare_write(const char *path, const char *runs_csv, const sv_compare_result *res,
-                     const char *provenance, sv_error *err);
+                     const char *provenance, const char *scratch_key, sv_error *err);
+
+/* Read back the scratch runs of a per-run CSV written by sv_compare_write,
+ * so that an experiment with several transfer recipes (freeze policies)
+ * trains its scratch arm once.  scratch_key must equal the file's
+ * "# scratch arm:" line: the caller builds it from everything the scratch
+ * arm depends on (base, data, sizes, seeds, recipe), so a file from another
+ * scratch arm is refused.  Returns 0 with *runs (malloc'd, free()) and *n
+ * set, every run with reused = 1; or SV_ERR_IO / SV_ERR_FORMAT with err
+ * naming the file and the problem.  Reentrant. */
+int sv_compare_read_scratch(const char *runs_csv, const char *scratch_key,
+                            sv_compare_run **runs, int *n, sv_error *err);
 
 #ifdef __cplusplus
 }

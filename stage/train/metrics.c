@@ -316,27 +316,29 @@ int sv_metrics_compute(const float *prob, int n, int n_out, const int *labels,
     return 0;
 }
 
+/* the scalar figures of sv_metrics_get and sv_metrics_set */
+static const struct {
+    const char *n;
+    size_t off;
+} metric_scalars[] = {
+    {"accuracy", offsetof(sv_metrics, accuracy)},
+    {"auc", offsetof(sv_metrics, auc)},
+    {"macro_f1", offsetof(sv_metrics, macro_f1)},
+    {"log_loss", offsetof(sv_metrics, log_loss)},
+    {"fpr", offsetof(sv_metrics, fpr)},
+    {"fnr", offsetof(sv_metrics, fnr)},
+    {"eer", offsetof(sv_metrics, eer)},
+    {"eer_threshold", offsetof(sv_metrics, eer_threshold)},
+    {"threshold", offsetof(sv_metrics, threshold)},
+};
+
 double sv_metrics_get(const sv_metrics *m, const char *name)
 {
     if (!m || !name)
         return NAN;
-    static const struct {
-        const char *n;
-        size_t off;
-    } scalars[] = {
-        {"accuracy", offsetof(sv_metrics, accuracy)},
-        {"auc", offsetof(sv_metrics, auc)},
-        {"macro_f1", offsetof(sv_metrics, macro_f1)},
-        {"log_loss", offsetof(sv_metrics, log_loss)},
-        {"fpr", offsetof(sv_metrics, fpr)},
-        {"fnr", offsetof(sv_metrics, fnr)},
-        {"eer", offsetof(sv_metrics, eer)},
-        {"eer_threshold", offsetof(sv_metrics, eer_threshold)},
-        {"threshold", offsetof(sv_metrics, threshold)},
-    };
-    for (size_t i = 0; i < sizeof scalars / sizeof scalars[0]; i++)
-        if (!strcmp(name, scalars[i].n))
-            return *(const double *)((const char *)m + scalars[i].off);
+    for (size_t i = 0; i < sizeof metric_scalars / sizeof metric_scalars[0]; i++)
+        if (!strcmp(name, metric_scalars[i].n))
+            return *(const double *)((const char *)m + metric_scalars[i].off);
     const char *colon = strchr(name, ':');
     if (!colon)
         return NAN;
@@ -428,4 +430,16 @@ int sv_ttest_welch(const double *a, int na, const double *b, int nb, sv_ttest *r
         r->dof = (v1 + v2) * (v1 + v2) / (v1 * v1 / (na - 1) + v2 * v2 / (nb - 1));
     ttest_finish(r, se);
     return 0;
+}
+
+int sv_metrics_set(sv_metrics *m, const char *name, double v)
+{
+    if (!m || !name)
+        return -1;
+    for (size_t i = 0; i < sizeof metric_scalars / sizeof metric_scalars[0]; i++)
+        if (!strcmp(name, metric_scalars[i].n)) {
+            *(double *)((char *)m + metric_scalars[i].off) = v;
+            return 0;
+        }
+    return -1;
 }

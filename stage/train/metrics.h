@@ -108,6 +108,12 @@ int sv_metrics_compute(const float *prob, int n, int n_out, const int *labels,
  * Returns NaN for an unknown name. */
 double sv_metrics_get(const sv_metrics *m, const char *name);
 
+/* Set one scalar figure by the names of sv_metrics_get ("accuracy", "auc",
+ * "macro_f1", "log_loss", "fpr", "fnr", "eer", "eer_threshold",
+ * "threshold"): for figures read back from a report (compare
+ * --scratch-from).  Returns 0, or -1 for any other name.  Reentrant. */
+int sv_metrics_set(sv_metrics *m, const char *name, double v);
+
 /* ---- unpaired two-sample t-tests (two-sided) ---------------------------- */
 
 typedef struct sv_ttest {
