@@ -347,6 +347,38 @@ static KATTR void KFN(pool)(const nn_kpool *p, const float *x, float *y)
     }
 }
 
+/* ---- depthwise convolution ---------------------------------------------- */
+/* Few channels and few multiply-adds per value (ACAI's separable layers):
+ * plain loops over the channels, vectorised by the compiler for the ISA. */
+static KATTR void KFN(dw)(const nn_kdw *k, const float *x, float *y)
+{
+    const int n = k->c * k->dm, dm = k->dm;
+    for (int oy = k->oy0; oy < k->oy1; oy++)
+        for (int ox = 0; ox < k->wo; ox++) {
+            float *restrict yo = y + ((ptrdiff_t)oy * k->wo + ox) * k->coutp;
+            for (int j = 0; j < n; j++)
+                yo[j] = k->b ? k->b[j] : 0.0f;
+            for (int ky = 0; ky < k->kh; ky++)
+                for (int kx = 0; kx < k->kw; kx++) {
+                    const float *restrict xi =
+                        x + ((ptrdiff_t)(oy * k->sh + ky) * k->w + ox * k->sw + kx) * k->cp;
+                    const float *restrict kv = k->k + ((ptrdiff_t)ky * k->kw + kx) * n;
+                    if (dm == 1)
+                        for (int j = 0; j < n; j++)
+                            yo[j] += xi[j] * kv[j];
+                    else
+                        for (int ci = 0; ci < k->c; ci++)
+                            for (int m = 0; m < dm; m++)
+                                yo[ci * dm + m] += xi[ci] * kv[ci * dm + m];
+                }
+            if (k->relu)
+                for (int j = 0; j < n; j++)
+                    yo[j] = yo[j] > 0.0f ? yo[j] : 0.0f;
+            for (int j = n; j < k->coutp; j++)
+                yo[j] = 0.0f;
+        }
+}
+
 /* ---- training: the element-wise parts of backward ---------------------- */
 
 /* d[p][:] = y[p][:] > 0 ? d[p][:] : 0 when relu (the ReLU derivative from
@@ -555,6 +587,7 @@ static KATTR double KFN(peak)(double seconds)
     return best;
 }
 
-static const nn_kernels KFN(table) = {KFN_ISA_NAME, KFN(conv),     KFN(pool),
-                                      KFN(wino),    WINO_MIN_CC,   KFN(peak),
-                                      KFN(bias_bwd), KFN(pool_bwd), KFN(mul)};
+static const nn_kernels KFN(table) = {KFN_ISA_NAME,  KFN(conv),     KFN(pool),
+                                      KFN(wino),     KFN(dw),       WINO_MIN_CC,
+                                      KFN(peak),     KFN(bias_bwd), KFN(pool_bwd),
+                                      KFN(mul)};

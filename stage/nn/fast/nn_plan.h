@@ -24,14 +24,17 @@
  * changes no process-global state.
  *
  * Covered networks: one input (a H x W x C stamp, or a feature vector) and a
- * chain of Conv2D (valid/same, any stride, any activation), MaxPool2D,
- * AveragePool2D, Flatten, Dropout, Activation, BatchNormalization (folded
- * into the Conv2D or Dense before it when that one is linear and the folded
- * weights stay exact to float rounding, else applied per value), and Dense
- * on vectors.  Any other network (several inputs, SeparableConv2D, GRU,
- * ...) is still accepted: the plan then runs the reference engine
- * (nn_forward), one nn_workspace per worker, and nn_plan_isa() says
- * "reference".
+ * chain of Conv2D (valid/same, any stride, any activation),
+ * DepthwiseConv2D and SeparableConv2D (a depthwise step, then the pointwise
+ * part as a 1x1 Conv2D), MaxPool2D, AveragePool2D, GlobalAveragePooling2D,
+ * Flatten, Dropout, Activation, BatchNormalization (folded into the Conv2D
+ * or Dense before it when that one is linear and the folded weights stay
+ * exact to float rounding, else applied per value), and Dense on vectors;
+ * and graphs of such chains, one per input, meeting in one Concatenate or
+ * Add followed by a chain (ACAI's stamp + features shape:
+ * nn_plan_graph.h).  Any other network (a residual, GRU, ...) is still
+ * accepted: the plan then runs the reference engine (nn_forward), one
+ * nn_workspace per worker, and nn_plan_isa() says "reference".
  *
  * Results equal the reference engine's (nn_forward) up to float rounding
  * (summation order): tests/test_nn_plan.c holds them to 1e-5.
