@@ -444,27 +444,38 @@ static int add_conv(nn_plan *p, int *cap, const float *K, const float *bias, int
 
 /* The depthwise part of a DepthwiseConv2D or SeparableConv2D layer L
  * (valid) on *t, to ho x wo, with bias (c * dm, or NULL); *t becomes its
- * output.  Returns 0 or -1 (memory). */
+ * output.  With one filter per channel and column stride 1 it runs in the
+ * kernel's tiled form (output at the input's channel pitch, the kernel
+ * and bias repeated over a row).  Returns 0 or -1 (memory). */
 static int add_dw(nn_plan *p, int *cap, const nn_layer *L, const float *bias, int relu,
                   ptensor *t, int ho, int wo)
 {
     step *s = add_step(p, ST_DW, cap);
     if (!s)
         return -1;
-    int dm = L->depth_multiplier, n = t->c * dm;
-    size_t kn = (size_t)L->kh * L->kw * n;
+    int dm = L->depth_multiplier, n = t->c * dm, tiled = dm == 1 && L->sw == 1;
+    const float *K = L->p[0].w;
     s->in = *t;
-    s->out = (ptensor){ho, wo, n, round16(n)};
-    s->w = amalloc(kn);
-    s->b = bias ? amalloc((size_t)n) : NULL;
+    s->out = tiled ? (ptensor){ho, wo, t->c, t->cp} : (ptensor){ho, wo, n, round16(n)};
+    size_t taps = (size_t)L->kh * L->kw, row = (size_t)wo * t->cp;
+    s->w = amalloc(tiled ? taps * row : taps * n);
+    s->b = bias ? amalloc(tiled ? row : (size_t)n) : NULL;
     if (!s->w || (bias && !s->b))
         return -1;
-    memcpy(s->w, L->p[0].w, kn * sizeof(float));
-    if (bias)
-        memcpy(s->b, bias, (size_t)n * sizeof(float));
+    if (tiled) { /* amalloc zeroed the padded channels */
+        for (size_t r = 0; r < taps; r++)
+            for (int x = 0; x < wo; x++)
+                memcpy(s->w + r * row + (size_t)x * t->cp, K + r * n, (size_t)n * sizeof(float));
+        for (int x = 0; bias && x < wo; x++)
+            memcpy(s->b + (size_t)x * t->cp, bias, (size_t)n * sizeof(float));
+    } else {
+        memcpy(s->w, K, taps * n * sizeof(float));
+        if (bias)
+            memcpy(s->b, bias, (size_t)n * sizeof(float));
+    }
     s->kd = (nn_kdw){.w = t->w, .c = t->c, .cp = t->cp, .ho = ho, .wo = wo, .kh = L->kh,
                      .kw = L->kw, .sh = L->sh, .sw = L->sw, .dm = dm, .coutp = s->out.cp,
-                     .k = s->w, .b = s->b, .relu = relu, .oy0 = 0, .oy1 = ho};
+                     .tiled = tiled, .k = s->w, .b = s->b, .relu = relu, .oy0 = 0, .oy1 = ho};
     *t = s->out;
     return 0;
 }
