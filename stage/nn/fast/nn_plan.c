@@ -23,6 +23,12 @@
 
 #define CHUNK_MAX 16 /* stamps whose Dense part runs together */
 #define SPLIT_MAX 8  /* threads sharing one stamp */
+/* Work (FLOPs) that one more thread must get to be worth starting: starting
+ * and joining a POSIX thread costs 70-90 us on the 2-core development
+ * machine, about 4 MFLOP of this engine's work; a thread gets at least twice
+ * that.  braai (38 MFLOP a stamp) splits even one stamp; a small branch of
+ * a graph (ACAI's feature Dense layers) runs in the calling thread. */
+#define FLOP_PER_THREAD 8e6
 
 typedef enum step_kind {
     ST_PAD,   /* image -> zero-bordered image                            */
@@ -76,6 +82,7 @@ struct nn_plan {
     int max_batch;
     int chunk;
     int reference;              /* run nn_forward                       */
+    double flops;               /* of one sample (nn_net_flops)         */
     nn_graph *graph;            /* several branches: run as chains      */
     const nn_kernels *k;
     const char *isa;
@@ -745,6 +752,7 @@ nn_plan *nn_plan_new_flags(const nn_net *net, int max_batch, nn_isa isa, unsigne
     p->chunk = max_batch < CHUNK_MAX ? max_batch : CHUNK_MAX;
     p->out_size = net->layers[net->output].out_size;
     p->in_size = net->layers[net->inputs[0]].out_size;
+    p->flops = nn_net_flops(net);
     const char *why = NULL;
     int covered = isa != NN_ISA_REFERENCE && plan_covers(net, &why);
     if (!covered && isa != NN_ISA_REFERENCE) { /* several branches? */
@@ -1159,6 +1167,9 @@ int nn_plan_run(nn_plan *p, int batch, const float *const *inputs, float *out, i
             return sv_error_set(err, SV_ERR_ARG, "nn_plan_run: input %d missing", i);
     if (p->graph)
         return nn_graph_run(p->graph, batch, inputs, out, threads, err);
+    double useful = (double)batch * p->flops / FLOP_PER_THREAD;
+    if (useful < threads && !(p->flags & NN_PLAN_ALL_THREADS))
+        threads = useful < 1 ? 1 : (int)useful;
     /* chunks: at most CHUNK_MAX stamps, and enough chunks for every thread */
     int per = (batch + threads - 1) / threads;
     int chunk = per < p->chunk ? per : p->chunk;

@@ -87,6 +87,9 @@ nn_plan *nn_plan_new_isa(const nn_net *net, int max_batch, nn_isa isa, sv_error 
 
 /* Options of nn_plan_new_flags (or-ed). */
 #define NN_PLAN_NO_WINOGRAD 1u /* 3x3 stride-1 convolutions by direct kernels only */
+#define NN_PLAN_ALL_THREADS 2u /* start every thread nn_plan_run is given that has
+                                  stamps (or rows of one stamp) to run, however
+                                  little work that is (for tests) */
 
 /* nn_plan_new_isa with options; nn_plan_new_isa passes 0. */
 nn_plan *nn_plan_new_flags(const nn_net *net, int max_batch, nn_isa isa, unsigned flags,
@@ -98,8 +101,10 @@ void nn_plan_free(nn_plan *p);
  * batch x (size of network input i) floats, sample-major, in the layout of
  * nn.h (one pointer per net input in net->inputs order); out receives
  * batch x nn_plan_out_size() floats, the network output in the same layout
- * as nn_forward's.  threads (>= 1) workers share the batch, each running
- * whole stamps; more threads than chunks of stamps are not started.
+ * as nn_forward's.  Up to threads (>= 1) workers share the batch, each
+ * running whole stamps (or, for one stamp, pieces of its rows); more
+ * threads than chunks of stamps, or than the work pays for (a thread for
+ * every 8 MFLOP of the call; unless NN_PLAN_ALL_THREADS), are not started.
  * Returns 0, or a status with err set (bad arguments, out of memory, an
  * error of the reference engine).  A helper thread that cannot be started
  * leaves its share to the others.  Not reentrant on the
