@@ -171,7 +171,7 @@ log "models written to $OUT in ${t_total} s"
 ver=$("$SV" --version 2>/dev/null | head -1 || echo stampvet)
 simcmd() { echo "stampvet simulate --survey $2 --scheme $3 --stamps $4 --seed $5${6:+ --band $6} --threads $THREADS -o $1.fits"; }
 # outputs as printed, with the scratch folders left out of the file names
-fence() { echo '```'; sed -e "s|$WORK/||g" -e "s|$OUT/||g" "$1"; echo '```'; }
+fence() { echo '```'; sed -e "s|$WORK/||g" -e "s|$OUT/||g" -e "s|$here/||g" "$1"; echo '```'; }
 figs() { # tag cmd...
     echo "Printed by \`$2\`:"
     echo
@@ -184,6 +184,10 @@ figs() { # tag cmd...
     echo "![ROC]($r/roc.png) ![score histograms]($r/score_histograms.png) ![reliability]($r/reliability.png) ![confusion matrix]($r/confusion.png)"
 }
 training_log() { fence "$WORK/train_$1.txt"; }
+# the provenance keywords naming the base, as `stampvet inspect` prints them
+parent_of() {
+    "$SV" inspect "$1" | awk '$1 == "PARENT" || $1 == "PARENTCK" { printf "%s%s = %s", n++ ? ", " : "", $1, $2 }'
+}
 common_rebuild() {
     cat <<EOF
 ## Rebuild
@@ -302,7 +306,8 @@ classes balanced:
 
 (Adam lr 1e-3, batch 64, class-weighted cross-entropy, flip/rot90 augmentation,
 early stopping on validation loss, best epoch kept; parent model and data recorded
-in the model's provenance: \`stampvet inspect $name.fits\`.) Training log (${tsec} s):
+in the model's provenance: \`stampvet inspect $name.fits\` shows
+$(parent_of "$OUT/$name.fits").) Training log (${tsec} s):
 
 $(training_log "$name")
 

@@ -57,15 +57,20 @@ static void compare_net(nn_net *net, const char *label, int expect_reference)
     sv_error err;
     sv_error_clear(&err);
     const int maxb = 17;
-    size_t isz = tu_input_size(net, 0), osz = net->layers[net->output].out_size;
-    float *x = malloc((size_t)maxb * isz * sizeof(float));
+    size_t osz = net->layers[net->output].out_size;
+    float *x[NN_MAX_NET_INPUTS];
+    const float *in[NN_MAX_NET_INPUTS];
+    for (int k = 0; k < net->n_inputs; k++) {
+        size_t isz = tu_input_size(net, k);
+        x[k] = malloc((size_t)maxb * isz * sizeof(float));
+        assert_non_null(x[k]);
+        tu_fill(x[k], (size_t)maxb * isz, -0.5, 1.0);
+        in[k] = x[k];
+    }
     float *out = malloc((size_t)maxb * osz * sizeof(float));
     float *ref = malloc((size_t)maxb * osz * sizeof(float));
-    assert_non_null(x);
     assert_non_null(out);
     assert_non_null(ref);
-    tu_fill(x, (size_t)maxb * isz, -0.5, 1.0);
-    const float *in[1] = {x};
     nn_workspace *ws = nn_workspace_new(net, maxb, 0, &err);
     assert_non_null(ws);
     assert_int_equal(nn_forward(ws, net, maxb, in, 0, &err), 0);
@@ -74,11 +79,12 @@ static void compare_net(nn_net *net, const char *label, int expect_reference)
 
     for (int variant = 0; variant < 2 * NN_ISA_COUNT; variant++) {
         int isa = variant / 2;
-        unsigned flags = variant % 2 ? NN_PLAN_NO_WINOGRAD : 0;
+        /* every thread started (the results must not depend on how many) */
+        unsigned flags = (variant % 2 ? NN_PLAN_NO_WINOGRAD : 0) | NN_PLAN_ALL_THREADS;
         if (isa < NN_ISA_GENERIC || isa > NN_ISA_AVX512)
             continue;
         if (!nn_isa_supported((nn_isa)isa)) {
-            if (!flags)
+            if (!(flags & NN_PLAN_NO_WINOGRAD))
                 printf("# %s: %s not supported on this CPU, not tested\n", label,
                        nn_isa_name((nn_isa)isa));
             continue;
@@ -108,7 +114,7 @@ static void compare_net(nn_net *net, const char *label, int expect_reference)
                     if (!(d <= tol)) {
                         fprintf(stderr, "%s isa %s%s batch %d threads %d: output %zu = %.8g, "
                                         "reference %.8g\n",
-                                label, nn_plan_isa(p), flags ? " (direct only)" : "", b, th, i,
+                                label, nn_plan_isa(p), flags & NN_PLAN_NO_WINOGRAD ? " (direct only)" : "", b, th, i,
                                 out[i], r);
                         fail();
                     }
@@ -117,17 +123,20 @@ static void compare_net(nn_net *net, const char *label, int expect_reference)
                 }
                 if (b == 17 && th == 2)
                     printf("# %-28s %-9s%s max |diff| %.2e over %zu outputs\n", label,
-                           nn_plan_isa(p), flags ? " direct" : "       ", worst,
+                           nn_plan_isa(p), flags & NN_PLAN_NO_WINOGRAD ? " direct" : "       ", worst,
                            (size_t)b * osz);
             }
         nn_plan_free(p);
     }
-    free(x);
+    for (int k = 0; k < net->n_inputs; k++)
+        free(x[k]);
     free(out);
     free(ref);
 }
 
 typedef void (*build_fn)(nn_net *n);
+
+static void randomise(nn_net *n);
 
 static void check_built(const char *label, int h, int w, int c, build_fn f, int expect_ref)
 {
@@ -139,9 +148,16 @@ static void check_built(const char *label, int h, int w, int c, build_fn f, int 
         tu_input(n, "in", 1, c, 0, 0);
     f(n);
     tu_finalize(n);
-    /* Glorot kernels keep activations of order 1 through deep stacks (so
-     * 1e-5 measures the engine, not the cancellation of huge sums); random
-     * biases and BatchNormalization statistics on top */
+    randomise(n);
+    compare_net(n, label, expect_ref);
+    nn_net_free(n);
+}
+
+/* Glorot kernels keep activations of order 1 through deep stacks (so 1e-5
+ * measures the engine, not the cancellation of huge sums); random biases
+ * and BatchNormalization statistics on top */
+static void randomise(nn_net *n)
+{
     tu_random_weights(n, 0.3);
     nn_net_init_weights(n, 99);
     for (int i = 0; i < n->n_layers; i++) {
@@ -155,8 +171,6 @@ static void check_built(const char *label, int h, int w, int c, build_fn f, int 
             tu_fill(L->p[3].w, L->p[3].size, 0.5, 1.5);
         }
     }
-    compare_net(n, label, expect_ref);
-    nn_net_free(n);
 }
 
 /* ---- layer configurations ---------------------------------------------- */
@@ -277,42 +291,130 @@ static void test_braai(void **state)
     nn_net_free(n);
 }
 
-/* a multi-input network (stamp + features) falls back to the reference */
-static void test_fallback_two_inputs(void **state)
+/* ---- graphs: branches meeting in one merge --------------------------------- */
+
+/* a DepthwiseConv2D (filters 0) or SeparableConv2D after the last layer */
+static void tu_sep(nn_net *n, int filters, int k, int s, int dm, nn_padding pad, nn_act act)
 {
-    (void)state;
-    sv_error err;
-    sv_error_clear(&err);
-    nn_net *n = nn_net_new();
-    int a = tu_input(n, "stamp", 3, 8, 8, 1);
-    int b = tu_input(n, "feat", 1, 4, 0, 0);
-    nn_layer L = nn_layer_defaults(NN_FLATTEN, "fl");
+    char name[32];
+    snprintf(name, sizeof name, "sep%d", n->n_layers);
+    nn_layer L = nn_layer_defaults(filters ? NN_SEPARABLE_CONV2D : NN_DEPTHWISE_CONV2D, name);
     L.n_in = 1;
-    L.in[0] = a;
-    int f = tu_add(n, &L);
-    L = nn_layer_defaults(NN_CONCAT, "cat");
+    L.in[0] = tu_last(n);
+    L.filters = filters;
+    L.kh = L.kw = k;
+    L.sh = L.sw = s;
+    L.depth_multiplier = dm;
+    L.padding = pad;
+    L.act = act;
+    L.alpha = 0.1f;
+    tu_add(n, &L);
+}
+
+/* a Concatenate (last axis) or Add of layers a and b */
+static void tu_merge(nn_net *n, nn_kind kind, int a, int b)
+{
+    char name[32];
+    snprintf(name, sizeof name, "merge%d", n->n_layers);
+    nn_layer L = nn_layer_defaults(kind, name);
     L.n_in = 2;
-    L.in[0] = f;
+    L.in[0] = a;
     L.in[1] = b;
     L.concat_axis = -1;
     tu_add(n, &L);
+}
+
+static void b_depthwise(nn_net *n)
+{
+    tu_sep(n, 0, 3, 1, 2, NN_PAD_SAME, NN_ACT_RELU);          /* depthwise x2 */
+    tu_sep(n, 8, 3, 2, 1, NN_PAD_VALID, NN_ACT_LINEAR);       /* stride 2     */
+    tu_simple(n, NN_BATCHNORM);
+    tu_sep(n, 20, 3, 1, 1, NN_PAD_SAME, NN_ACT_LEAKY_RELU);
+    tu_sep(n, 0, 2, 1, 1, NN_PAD_VALID, NN_ACT_TANH);
+    tu_simple(n, NN_GLOBAL_AVGPOOL2D);
+    tu_dense(n, 4, NN_ACT_SOFTMAX);
+}
+static void test_depthwise(void **s) { (void)s; check_built("depthwise/separable/GAP", 19, 17, 3, b_depthwise, 0); }
+
+/* ACAI's shape (Duev & van der Walt 2021): Keras lists the inputs as
+ * [features, triplets]; the concatenation takes the stamp branch first */
+static void test_graph_acai(void **state)
+{
+    (void)state;
+    nn_net *n = nn_net_new();
+    assert_non_null(n);
+    tu_input(n, "features", 1, 25, 0, 0);
+    tu_dense(n, 16, NN_ACT_RELU);
+    tu_dense(n, 8, NN_ACT_RELU);
+    int f = tu_last(n);
+    tu_input(n, "triplets", 3, 21, 21, 3);
+    tu_sep(n, 8, 3, 1, 1, NN_PAD_SAME, NN_ACT_RELU);
+    tu_pool(n, NN_MAXPOOL2D, 2, 2, NN_PAD_VALID);
+    tu_sep(n, 8, 3, 1, 1, NN_PAD_VALID, NN_ACT_RELU);
+    tu_pool(n, NN_MAXPOOL2D, 4, 4, NN_PAD_VALID);
+    tu_simple(n, NN_GLOBAL_AVGPOOL2D);
+    tu_merge(n, NN_CONCAT, tu_last(n), f);
+    tu_dense(n, 12, NN_ACT_RELU);
+    tu_simple(n, NN_DROPOUT);
+    tu_dense(n, 5, NN_ACT_SIGMOID);
+    tu_finalize(n);
+    randomise(n);
+    compare_net(n, "ACAI-shaped two-input graph", 0);
+    nn_net_free(n);
+}
+
+/* images merged: Add, and Concatenate on the channel axis; a raw input
+ * concatenated as it is */
+static void test_graph_images(void **state)
+{
+    (void)state;
+    for (int v = 0; v < 3; v++) {
+        nn_net *n = nn_net_new();
+        assert_non_null(n);
+        tu_input(n, "a", 3, 9, 11, 2);
+        tu_conv(n, 8, 3, 3, 1, 1, NN_PAD_SAME, NN_ACT_RELU);
+        int a = tu_last(n);
+        tu_input(n, "b", 3, 9, 11, 4);
+        if (v < 2)
+            tu_conv(n, v == 0 ? 8 : 5, 3, 3, 1, 1, NN_PAD_SAME, NN_ACT_TANH);
+        tu_merge(n, v == 0 ? NN_ADD : NN_CONCAT, a, tu_last(n));
+        tu_conv(n, 4, 3, 3, 1, 1, NN_PAD_VALID, NN_ACT_RELU);
+        tu_simple(n, NN_FLATTEN);
+        tu_dense(n, 3, NN_ACT_SOFTMAX);
+        tu_finalize(n);
+        randomise(n);
+        compare_net(n, v == 0 ? "graph: Add of images" : v == 1 ? "graph: concat of images"
+                                                                 : "graph: concat raw input",
+                    0);
+        nn_net_free(n);
+    }
+}
+
+/* not of the covered shape (one input read twice; a merge that is not
+ * the only one): the reference engine, same results */
+static void test_graph_fallback(void **state)
+{
+    (void)state;
+    nn_net *n = nn_net_new();
+    int in = tu_input(n, "stamp", 3, 8, 8, 4);
+    tu_conv(n, 4, 3, 3, 1, 1, NN_PAD_SAME, NN_ACT_RELU);
+    tu_merge(n, NN_ADD, in, tu_last(n)); /* a residual: the input read twice */
+    tu_simple(n, NN_FLATTEN);
     tu_dense(n, 3, NN_ACT_SOFTMAX);
     tu_finalize(n);
-    tu_random_weights(n, 0.3);
-    float x1[5 * 64], x2[5 * 4], out[15];
-    tu_fill(x1, 5 * 64, 0, 1);
-    tu_fill(x2, 5 * 4, 0, 1);
-    const float *in[2] = {x1, x2};
-    nn_workspace *ws = nn_workspace_new(n, 5, 0, &err);
-    assert_int_equal(nn_forward(ws, n, 5, in, 0, &err), 0);
-    nn_plan *p = nn_plan_new(n, 5, &err);
-    assert_non_null(p);
-    assert_string_equal(nn_plan_isa(p), "reference");
-    assert_int_equal(nn_plan_run(p, 5, in, out, 2, &err), 0);
-    for (int i = 0; i < 15; i++)
-        assert_float_equal(out[i], nn_workspace_output(ws)[i], 1e-6);
-    nn_plan_free(p);
-    nn_workspace_free(ws);
+    randomise(n);
+    compare_net(n, "graph: residual (reference)", 1);
+    nn_net_free(n);
+    n = nn_net_new();
+    int a = tu_input(n, "a", 1, 4, 0, 0);
+    int b = tu_input(n, "b", 1, 4, 0, 0);
+    int c = tu_input(n, "c", 1, 4, 0, 0);
+    tu_merge(n, NN_ADD, a, b);
+    tu_merge(n, NN_CONCAT, tu_last(n), c);
+    tu_dense(n, 2, NN_ACT_SIGMOID);
+    tu_finalize(n);
+    randomise(n);
+    compare_net(n, "graph: two merges (reference)", 1);
     nn_net_free(n);
 }
 
@@ -547,7 +649,10 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_image_out),
         cmocka_unit_test(test_fallback_softmax),
         cmocka_unit_test(test_bn),
-        cmocka_unit_test(test_fallback_two_inputs),
+        cmocka_unit_test(test_depthwise),
+        cmocka_unit_test(test_graph_acai),
+        cmocka_unit_test(test_graph_images),
+        cmocka_unit_test(test_graph_fallback),
         cmocka_unit_test(test_braai),
         cmocka_unit_test(test_fallback_unknown_kind),
         cmocka_unit_test(test_isa_selection),

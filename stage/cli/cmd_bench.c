@@ -199,12 +199,6 @@ int cmd_bench(int argc, char **argv)
                 status = 1;
             continue;
         }
-        if (m->net->n_inputs != 1) {
-            fprintf(stderr, "stampvet bench: %s: skipped: %d network inputs\n", path,
-                    m->net->n_inputs);
-            sv_model_free(m);
-            continue;
-        }
         const char *base = strrchr(path, '/');
         snprintf(nets[n_nets].name, sizeof nets[n_nets].name, "%s", base ? base + 1 : path);
         nets[n_nets].net = m->net;

@@ -91,9 +91,10 @@ nn_net *sv_bench_braai(int h, int w, uint64_t seed, sv_error *err)
     return n;
 }
 
-static float *random_input(const nn_net *net, int batch, uint64_t seed)
+/* batch samples of network input k */
+static float *random_input(const nn_net *net, int k, int batch, uint64_t seed)
 {
-    size_t n = (size_t)batch * net->layers[net->inputs[0]].out_size;
+    size_t n = (size_t)batch * net->layers[net->inputs[k]].out_size;
     float *x = malloc(n * sizeof(float));
     if (x)
         for (size_t i = 0; i < n; i++)
@@ -112,22 +113,24 @@ int sv_bench_measure(const nn_net *net, nn_isa isa, int threads, int batch, int 
 {
     if (!net || !r || threads < 1 || batch < 1 || runs < 1 || runs > 1000 || !(seconds > 0))
         return sv_error_set(err, SV_ERR_ARG, "sv_bench_measure: bad arguments");
-    if (net->n_inputs != 1)
-        return sv_error_set(err, SV_ERR_UNSUPPORTED,
-                            "sv_bench_measure: networks with %d inputs are not benchmarked",
-                            net->n_inputs);
     nn_plan *p = nn_plan_new_isa(net, batch, isa, err);
     if (!p)
         return err ? err->status : SV_ERR_INTERNAL;
-    float *x = random_input(net, batch, 99);
+    float *x[NN_MAX_NET_INPUTS] = {NULL};
+    const float *in[NN_MAX_NET_INPUTS];
+    int st = 0;
+    for (int k = 0; k < net->n_inputs; k++) {
+        x[k] = random_input(net, k, batch, 99 + (uint64_t)k);
+        in[k] = x[k];
+        if (!x[k])
+            st = sv_error_set(err, SV_ERR_NOMEM, "sv_bench_measure: out of memory");
+    }
     float *out = malloc((size_t)batch * nn_plan_out_size(p) * sizeof(float));
     double *rate = malloc((size_t)runs * sizeof(double));
-    int st = 0;
-    if (!x || !out || !rate) {
+    if (st || !out || !rate) {
         st = sv_error_set(err, SV_ERR_NOMEM, "sv_bench_measure: out of memory");
         goto done;
     }
-    const float *in[1] = {x};
     /* warm up, and find how many calls make a run of `seconds` */
     long iters = 1;
     for (;;) {
@@ -160,7 +163,8 @@ int sv_bench_measure(const nn_net *net, nn_isa isa, int threads, int batch, int 
     r->isa = nn_plan_isa(p);
 done:
     nn_plan_free(p);
-    free(x);
+    for (int k = 0; k < net->n_inputs; k++)
+        free(x[k]);
     free(out);
     free(rate);
     return st;
@@ -198,7 +202,7 @@ int sv_bench_dump(const nn_net *net, const char *dir, int n_check, sv_error *err
     free(wv);
     if (st)
         return st;
-    float *x = random_input(net, n_check, 4321);
+    float *x = random_input(net, 0, n_check, 4321);
     nn_workspace *ws = x ? nn_workspace_new(net, n_check, 0, err) : NULL;
     if (!ws) {
         free(x);

@@ -72,12 +72,33 @@ typedef struct nn_kwino {
     int relu;
 } nn_kwino;
 
+/* DepthwiseConv2D, valid, on a channels-last image: output pixel (oy, ox),
+ * channel ci*dm + m = b[ci*dm + m] (0 without b) + sum over ky < kh, kx < kw
+ * of x[oy*sh + ky][ox*sw + kx][ci] * k[ky][kx][ci][m] (Keras' kernel order,
+ * (kh, kw, c, dm)), then max(0, .) when relu; output channels c*dm..coutp-1
+ * are set to 0.  Only output rows [oy0, oy1) are computed.
+ * Tiled form (dm 1, column stride 1, coutp = cp): a whole output row is one
+ * run of wo*cp values, each tap adding the input row shifted by kx pixels
+ * times k and b given as tiles of wo*cp values (the kernel's values
+ * repeated per pixel, 0 at padded channels): k holds kh*kw such tiles. */
+typedef struct nn_kdw {
+    int w, c, cp;        /* input columns, channels and channel pitch        */
+    int ho, wo, kh, kw, sh, sw, dm;
+    int coutp;           /* output channel pitch (>= c * dm)                 */
+    int tiled;
+    const float *k;      /* kh * kw * c * dm, or tiled: kh * kw * wo * cp    */
+    const float *b;      /* c * dm (tiled: wo * cp), or NULL                 */
+    int relu;
+    int oy0, oy1;
+} nn_kdw;
+
 typedef struct nn_kernels {
     const char *isa;                 /* "generic", "avx2", "avx512"          */
     void (*conv)(const nn_kconv *k, const float *x, float *y);
     void (*pool)(const nn_kpool *p, const float *x, float *y);
     void (*wino)(const nn_kwino *k, const float *x, float *y, int ty0, int ty1, float *v,
                  float *m);
+    void (*dw)(const nn_kdw *k, const float *x, float *y);
     /* Winograd pays off on this ISA when (input channel pitch) x (output
      * channel pitch) reaches this (measured on braai's layers: with 32
      * registers of 16 floats the direct kernel already runs near peak on

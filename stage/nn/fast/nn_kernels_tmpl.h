@@ -310,7 +310,9 @@ static KATTR void KFN(wino)(const nn_kwino *k, const float *x, float *y, int ty0
 /* ---- pooling ------------------------------------------------------------ */
 static KATTR void KFN(pool)(const nn_kpool *p, const float *x, float *y)
 {
-    const int cv = (p->c / VW) * VW;
+    /* padded channels hold zeros, and pool to zeros: with a pitch of whole
+     * vectors they are pooled with the rest */
+    const int cv = p->cp % VW == 0 ? p->cp : (p->c / VW) * VW;
     for (int oy = p->oy0; oy < p->oy1; oy++) {
         int a = oy * p->sh - p->pt;
         int y0 = a < 0 ? 0 : a, y1 = a + p->kh > p->h ? p->h : a + p->kh;
@@ -341,10 +343,67 @@ static KATTR void KFN(pool)(const nn_kpool *p, const float *x, float *y)
                     }
                 yo[c] = p->is_max ? m : m * inv;
             }
-            for (int c = p->c; c < p->cp; c++)
+            for (int c = cv > p->c ? cv : p->c; c < p->cp; c++)
                 yo[c] = 0.0f;
         }
     }
+}
+
+/* ---- depthwise convolution ---------------------------------------------- */
+/* Few channels and few multiply-adds per value (ACAI's separable layers):
+ * plain loops over the channels, vectorised by the compiler for the ISA. */
+static KATTR void KFN(dw)(const nn_kdw *k, const float *x, float *y)
+{
+    const int n = k->c * k->dm, dm = k->dm;
+    if (k->tiled) {
+        const size_t L = (size_t)k->wo * k->cp;
+        for (int oy = k->oy0; oy < k->oy1; oy++) {
+            float *restrict yr = y + (ptrdiff_t)oy * L;
+            if (k->b)
+                memcpy(yr, k->b, L * sizeof(float));
+            else
+                memset(yr, 0, L * sizeof(float));
+            for (int ky = 0; ky < k->kh; ky++)
+                for (int kx = 0; kx < k->kw; kx++) {
+                    const float *restrict xr =
+                        x + ((ptrdiff_t)(oy * k->sh + ky) * k->w + kx) * k->cp;
+                    const float *restrict kt = k->k + ((size_t)ky * k->kw + kx) * L;
+                    size_t e = 0;
+                    for (; e + VW <= L; e += VW)
+                        VSTORE(yr + e, VFMA(VLOAD(xr + e), VLOAD(kt + e), VLOAD(yr + e)));
+                    for (; e < L; e++)
+                        yr[e] += xr[e] * kt[e];
+                }
+            if (k->relu)
+                for (size_t e = 0; e < L; e++)
+                    yr[e] = yr[e] > 0.0f ? yr[e] : 0.0f;
+        }
+        return;
+    }
+    for (int oy = k->oy0; oy < k->oy1; oy++)
+        for (int ox = 0; ox < k->wo; ox++) {
+            float *restrict yo = y + ((ptrdiff_t)oy * k->wo + ox) * k->coutp;
+            for (int j = 0; j < n; j++)
+                yo[j] = k->b ? k->b[j] : 0.0f;
+            for (int ky = 0; ky < k->kh; ky++)
+                for (int kx = 0; kx < k->kw; kx++) {
+                    const float *restrict xi =
+                        x + ((ptrdiff_t)(oy * k->sh + ky) * k->w + ox * k->sw + kx) * k->cp;
+                    const float *restrict kv = k->k + ((ptrdiff_t)ky * k->kw + kx) * n;
+                    if (dm == 1)
+                        for (int j = 0; j < n; j++)
+                            yo[j] += xi[j] * kv[j];
+                    else
+                        for (int ci = 0; ci < k->c; ci++)
+                            for (int m = 0; m < dm; m++)
+                                yo[ci * dm + m] += xi[ci] * kv[ci * dm + m];
+                }
+            if (k->relu)
+                for (int j = 0; j < n; j++)
+                    yo[j] = yo[j] > 0.0f ? yo[j] : 0.0f;
+            for (int j = n; j < k->coutp; j++)
+                yo[j] = 0.0f;
+        }
 }
 
 /* ---- training: the element-wise parts of backward ---------------------- */
@@ -555,6 +614,7 @@ static KATTR double KFN(peak)(double seconds)
     return best;
 }
 
-static const nn_kernels KFN(table) = {KFN_ISA_NAME, KFN(conv),     KFN(pool),
-                                      KFN(wino),    WINO_MIN_CC,   KFN(peak),
-                                      KFN(bias_bwd), KFN(pool_bwd), KFN(mul)};
+static const nn_kernels KFN(table) = {KFN_ISA_NAME,  KFN(conv),     KFN(pool),
+                                      KFN(wino),     KFN(dw),       WINO_MIN_CC,
+                                      KFN(peak),     KFN(bias_bwd), KFN(pool_bwd),
+                                      KFN(mul)};

@@ -13,6 +13,7 @@
 
 #include "nn/nn_engine.h"
 #include "nn/fast/nn_kernels.h"
+#include "nn/fast/nn_plan_graph.h"
 #include "nn/nn_layers.h"
 
 #if defined(__SSE__) || defined(__x86_64__)
@@ -22,6 +23,12 @@
 
 #define CHUNK_MAX 16 /* stamps whose Dense part runs together */
 #define SPLIT_MAX 8  /* threads sharing one stamp */
+/* Work (FLOPs) that one more thread must get to be worth starting: starting
+ * and joining a POSIX thread costs 70-90 us on the 2-core development
+ * machine, about 4 MFLOP of this engine's work; a thread gets at least twice
+ * that.  braai (38 MFLOP a stamp) splits even one stamp; a small branch of
+ * a graph (ACAI's feature Dense layers) runs in the calling thread. */
+#define FLOP_PER_THREAD 8e6
 
 typedef enum step_kind {
     ST_PAD,   /* image -> zero-bordered image                            */
@@ -30,7 +37,8 @@ typedef enum step_kind {
     ST_ACT,   /* in place, logical values only (an activation, or with w
                  set the per-value affine map of a BatchNormalization)    */
     ST_DENSE, /* vector rows -> vector rows (fused bias/ReLU)            */
-    ST_WINO   /* image -> image (Winograd F(2x2,3x3), fused bias/ReLU)   */
+    ST_WINO,  /* image -> image (Winograd F(2x2,3x3), fused bias/ReLU)   */
+    ST_DW     /* image -> image (valid depthwise convolution)            */
 } step_kind;
 
 /* A tensor as the plan stores it: an image h x w with channel pitch cp
@@ -49,6 +57,7 @@ typedef struct step {
     nn_kconv kc;       /* CONV, DENSE (pointers filled at run time for DENSE) */
     nn_kpool kp;       /* POOL                                          */
     nn_kwino kwi;      /* WINO                                          */
+    nn_kdw kd;         /* DW                                            */
     float *zero;       /* WINO: coutp zeros                             */
     int pt, pl;        /* PAD: border before                            */
     int src, dst;      /* image phase buffers: -1 the sample, 0/1 ping-pong,
@@ -73,6 +82,8 @@ struct nn_plan {
     int max_batch;
     int chunk;
     int reference;              /* run nn_forward                       */
+    double flops;               /* of one sample (nn_net_flops)         */
+    nn_graph *graph;            /* several branches: run as chains      */
     const nn_kernels *k;
     const char *isa;
     size_t in_size;             /* floats of one sample of input 0      */
@@ -228,12 +239,21 @@ static int plan_covers(const nn_net *net, const char **why)
         }
         switch (L->kind) {
         case NN_CONV2D:
+        case NN_DEPTHWISE_CONV2D:
+        case NN_SEPARABLE_CONV2D:
         case NN_MAXPOOL2D:
         case NN_AVGPOOL2D:
             if (vec) {
                 *why = "image layer after a vector";
                 return 0;
             }
+            break;
+        case NN_GLOBAL_AVGPOOL2D:
+            if (vec) {
+                *why = "image layer after a vector";
+                return 0;
+            }
+            vec = 1;
             break;
         case NN_FLATTEN:
             vec = 1;
@@ -372,6 +392,101 @@ static int add_wino(nn_plan *p, int *cap, const nn_layer *L, ptensor *t, int ho,
     return 0;
 }
 
+/* "same" padding of a Conv2D-like layer L on *t as a zero-bordered copy
+ * (an ST_PAD step; *t becomes the padded tensor); *ho, *wo: the output
+ * size.  Returns 0 or -1 (memory). */
+static int add_pad(nn_plan *p, int *cap, const nn_layer *L, ptensor *t, int *ho, int *wo)
+{
+    int pt, pl;
+    nn_conv_geometry(t->h, L->kh, L->sh, L->padding, ho, &pt);
+    nn_conv_geometry(t->w, L->kw, L->sw, L->padding, wo, &pl);
+    if (L->padding != NN_PAD_SAME)
+        return 0;
+    step *s = add_step(p, ST_PAD, cap);
+    if (!s)
+        return -1;
+    s->in = *t;
+    s->pt = pt;
+    s->pl = pl;
+    s->out = (ptensor){(*ho - 1) * L->sh + L->kh, (*wo - 1) * L->sw + L->kw, t->c, t->cp};
+    if (pt_phys(&s->out) > p->pad_max)
+        p->pad_max = pt_phys(&s->out);
+    *t = s->out;
+    return 0;
+}
+
+/* A valid direct convolution of kernel K (Keras order kh, kw, cin, cout)
+ * and bias (cout, or NULL) on *t, to ho x wo; *t becomes its output.
+ * Returns 0 or -1 (memory). */
+static int add_conv(nn_plan *p, int *cap, const float *K, const float *bias, int kh, int kw,
+                    int sh, int sw, int cout, int relu, ptensor *t, int ho, int wo)
+{
+    step *s = add_step(p, ST_CONV, cap);
+    if (!s)
+        return -1;
+    int cop = round16(cout), cin = t->c, cpi = t->cp;
+    s->in = *t;
+    s->out = (ptensor){ho, wo, cout, cop};
+    size_t kk = (size_t)kw * cpi;
+    s->w = amalloc((size_t)kh * kk * cop);
+    s->b = amalloc((size_t)cop);
+    if (!s->w || !s->b)
+        return -1;
+    for (int ky = 0; ky < kh; ky++)
+        for (int kx = 0; kx < kw; kx++)
+            for (int ci = 0; ci < cin; ci++)
+                memcpy(s->w + (((size_t)ky * kw + kx) * cpi + ci) * cop,
+                       K + (((size_t)ky * kw + kx) * cin + ci) * cout,
+                       (size_t)cout * sizeof(float));
+    if (bias)
+        memcpy(s->b, bias, (size_t)cout * sizeof(float));
+    s->kc = (nn_kconv){.ho = ho, .wo = wo, .kh = kh, .kk = (int)kk,
+                       .x_orow = (ptrdiff_t)sh * t->w * cpi, .x_col = (ptrdiff_t)sw * cpi,
+                       .x_row = (ptrdiff_t)t->w * cpi, .x_kk = 1, .coutp = cop,
+                       .y_row = (ptrdiff_t)wo * cop, .y_col = cop, .w = s->w, .b = s->b,
+                       .relu = relu};
+    *t = s->out;
+    return 0;
+}
+
+/* The depthwise part of a DepthwiseConv2D or SeparableConv2D layer L
+ * (valid) on *t, to ho x wo, with bias (c * dm, or NULL); *t becomes its
+ * output.  With one filter per channel and column stride 1 it runs in the
+ * kernel's tiled form (output at the input's channel pitch, the kernel
+ * and bias repeated over a row).  Returns 0 or -1 (memory). */
+static int add_dw(nn_plan *p, int *cap, const nn_layer *L, const float *bias, int relu,
+                  ptensor *t, int ho, int wo)
+{
+    step *s = add_step(p, ST_DW, cap);
+    if (!s)
+        return -1;
+    int dm = L->depth_multiplier, n = t->c * dm, tiled = dm == 1 && L->sw == 1;
+    const float *K = L->p[0].w;
+    s->in = *t;
+    s->out = tiled ? (ptensor){ho, wo, t->c, t->cp} : (ptensor){ho, wo, n, round16(n)};
+    size_t taps = (size_t)L->kh * L->kw, row = (size_t)wo * t->cp;
+    s->w = amalloc(tiled ? taps * row : taps * n);
+    s->b = bias ? amalloc(tiled ? row : (size_t)n) : NULL;
+    if (!s->w || (bias && !s->b))
+        return -1;
+    if (tiled) { /* amalloc zeroed the padded channels */
+        for (size_t r = 0; r < taps; r++)
+            for (int x = 0; x < wo; x++)
+                memcpy(s->w + r * row + (size_t)x * t->cp, K + r * n, (size_t)n * sizeof(float));
+        for (int x = 0; bias && x < wo; x++)
+            memcpy(s->b + (size_t)x * t->cp, bias, (size_t)n * sizeof(float));
+    } else {
+        memcpy(s->w, K, taps * n * sizeof(float));
+        if (bias)
+            memcpy(s->b, bias, (size_t)n * sizeof(float));
+    }
+    s->kd = (nn_kdw){.w = t->w, .c = t->c, .cp = t->cp, .ho = ho, .wo = wo, .kh = L->kh,
+                     .kw = L->kw, .sh = L->sh, .sw = L->sw, .dm = dm, .coutp = s->out.cp,
+                     .tiled = tiled, .k = s->w, .b = s->b, .relu = relu, .oy0 = 0, .oy1 = ho};
+    *t = s->out;
+    return 0;
+}
+
 static int compile_fast(nn_plan *p, const nn_net *net, sv_error *err)
 {
     int cap = 0;
@@ -394,65 +509,63 @@ static int compile_fast(nn_plan *p, const nn_net *net, sv_error *err)
         step *s;
         switch (L->kind) {
         case NN_CONV2D: {
-            int ho, wo, pt, pl;
-            nn_conv_geometry(t.h, L->kh, L->sh, L->padding, &ho, &pt);
-            nn_conv_geometry(t.w, L->kw, L->sw, L->padding, &wo, &pl);
-            if (L->padding == NN_PAD_SAME) {
-                s = add_step(p, ST_PAD, &cap);
-                if (!s)
-                    goto nomem;
-                s->in = t;
-                s->pt = pt;
-                s->pl = pl;
-                s->out = (ptensor){(ho - 1) * L->sh + L->kh, (wo - 1) * L->sw + L->kw, t.c, t.cp};
-                if (pt_phys(&s->out) > p->pad_max)
-                    p->pad_max = pt_phys(&s->out);
-                t = s->out;
-            }
+            int ho, wo;
+            if (add_pad(p, &cap, L, &t, &ho, &wo))
+                goto nomem;
+            int relu = L->act == NN_ACT_RELU;
+            const float *bias = L->use_bias && L->n_params > 1 ? L->p[1].w : NULL;
             if (L->kh == 3 && L->kw == 3 && L->sh == 1 && L->sw == 1 &&
                 t.cp % NN_KCHAN == 0 && 2 * t.c > t.cp && !(p->flags & NN_PLAN_NO_WINOGRAD) &&
                 t.cp * round16(L->filters) >= p->k->wino_min_cc) {
                 if (add_wino(p, &cap, L, &t, ho, wo))
                     goto nomem;
-                if (pt_phys(&t) > p->img_max)
-                    p->img_max = pt_phys(&t);
-                if (L->act != NN_ACT_RELU && add_act(p, &cap, L->act, L->alpha, &t))
-                    goto nomem;
-                break;
+            } else if (add_conv(p, &cap, L->p[0].w, bias, L->kh, L->kw, L->sh, L->sw,
+                                L->filters, relu, &t, ho, wo)) {
+                goto nomem;
             }
-            s = add_step(p, ST_CONV, &cap);
-            if (!s)
-                goto nomem;
-            int cout = L->filters, cop = round16(cout), cin = t.c, cpi = t.cp;
-            s->in = t;
-            s->out = (ptensor){ho, wo, cout, cop};
-            size_t kk = (size_t)L->kw * cpi;
-            s->w = amalloc((size_t)L->kh * kk * cop);
-            s->b = amalloc((size_t)cop);
-            if (!s->w || !s->b)
-                goto nomem;
-            const float *K = L->p[0].w;
-            for (int ky = 0; ky < L->kh; ky++)
-                for (int kx = 0; kx < L->kw; kx++)
-                    for (int ci = 0; ci < cin; ci++)
-                        memcpy(s->w + (((size_t)ky * L->kw + kx) * cpi + ci) * cop,
-                               K + (((size_t)ky * L->kw + kx) * cin + ci) * cout,
-                               (size_t)cout * sizeof(float));
-            if (L->use_bias && L->n_params > 1)
-                memcpy(s->b, L->p[1].w, (size_t)cout * sizeof(float));
-            s->kc = (nn_kconv){.ho = ho, .wo = wo, .kh = L->kh, .kk = (int)kk,
-                               .x_orow = (ptrdiff_t)L->sh * t.w * cpi,
-                               .x_col = (ptrdiff_t)L->sw * cpi,
-                               .x_row = (ptrdiff_t)t.w * cpi, .x_kk = 1, .coutp = cop,
-                               .y_row = (ptrdiff_t)wo * cop, .y_col = cop, .w = s->w,
-                               .b = s->b, .relu = L->act == NN_ACT_RELU};
-            t = s->out;
             if (pt_phys(&t) > p->img_max)
                 p->img_max = pt_phys(&t);
-            if (L->act != NN_ACT_RELU && add_act(p, &cap, L->act, L->alpha, &t))
+            if (!relu && add_act(p, &cap, L->act, L->alpha, &t))
                 goto nomem;
             break;
         }
+        case NN_DEPTHWISE_CONV2D:
+        case NN_SEPARABLE_CONV2D: {
+            /* SeparableConv2D = depthwise (no bias) + pointwise 1x1 Conv2D */
+            int ho, wo, sep = L->kind == NN_SEPARABLE_CONV2D;
+            if (add_pad(p, &cap, L, &t, &ho, &wo))
+                goto nomem;
+            int relu = L->act == NN_ACT_RELU;
+            const float *bias = !L->use_bias ? NULL : L->p[sep ? 2 : 1].w;
+            if (add_dw(p, &cap, L, sep ? NULL : bias, !sep && relu, &t, ho, wo))
+                goto nomem;
+            if (pt_phys(&t) > p->img_max)
+                p->img_max = pt_phys(&t);
+            if (sep && add_conv(p, &cap, L->p[1].w, bias, 1, 1, 1, 1, L->filters, relu, &t,
+                                ho, wo))
+                goto nomem;
+            if (pt_phys(&t) > p->img_max)
+                p->img_max = pt_phys(&t);
+            if (!relu && add_act(p, &cap, L->act, L->alpha, &t))
+                goto nomem;
+            break;
+        }
+        case NN_GLOBAL_AVGPOOL2D: /* an average pool over the whole image, then a vector */
+            s = add_step(p, ST_POOL, &cap);
+            if (!s)
+                goto nomem;
+            s->in = t;
+            s->out = (ptensor){1, 1, t.c, t.cp};
+            s->kp = (nn_kpool){.h = t.h, .w = t.w, .c = t.c, .cp = t.cp, .ho = 1, .wo = 1,
+                               .kh = t.h, .kw = t.w, .sh = 1, .sw = 1, .is_max = 0,
+                               .oy0 = 0, .oy1 = 1};
+            t = s->out;
+            p->n_img = p->n_steps;
+            p->img_out_t = t;
+            vec = 1;
+            if (pt_phys(&t) > p->vec_max)
+                p->vec_max = pt_phys(&t);
+            break;
         case NN_MAXPOOL2D:
         case NN_AVGPOOL2D: {
             s = add_step(p, ST_POOL, &cap);
@@ -592,6 +705,7 @@ void nn_plan_free(nn_plan *p)
         free(p->steps[i].zero);
     }
     free(p->steps);
+    nn_graph_free(p->graph);
     for (int i = 0; i < p->n_workers; i++)
         worker_free(&p->workers[i]);
     free(p->workers);
@@ -638,8 +752,21 @@ nn_plan *nn_plan_new_flags(const nn_net *net, int max_batch, nn_isa isa, unsigne
     p->chunk = max_batch < CHUNK_MAX ? max_batch : CHUNK_MAX;
     p->out_size = net->layers[net->output].out_size;
     p->in_size = net->layers[net->inputs[0]].out_size;
+    p->flops = nn_net_flops(net);
     const char *why = NULL;
-    if (isa == NN_ISA_REFERENCE || !plan_covers(net, &why)) {
+    int covered = isa != NN_ISA_REFERENCE && plan_covers(net, &why);
+    if (!covered && isa != NN_ISA_REFERENCE) { /* several branches? */
+        int st = nn_graph_new(net, max_batch, isa, flags, &p->graph, &why, err);
+        if (st < 0) {
+            nn_plan_free(p);
+            return NULL;
+        }
+        if (st == 1) {
+            p->isa = nn_graph_isa(p->graph);
+            return p;
+        }
+    }
+    if (!covered) {
         p->reference = 1;
         p->isa = "reference";
         return p;
@@ -785,6 +912,13 @@ static void run_step_rows(const nn_plan *p, worker *w, worker *own, const float 
     case ST_WINO: /* r0, r1: tile rows */
         p->k->wino(&s->kwi, in, o, r0, r1, own->wv, own->wm);
         break;
+    case ST_DW: {
+        nn_kdw kd = s->kd;
+        kd.oy0 = r0;
+        kd.oy1 = r1;
+        p->k->dw(&kd, in, o);
+        break;
+    }
     case ST_POOL: {
         nn_kpool kp = s->kp;
         kp.oy0 = r0;
@@ -1031,6 +1165,11 @@ int nn_plan_run(nn_plan *p, int batch, const float *const *inputs, float *out, i
     for (int i = 0; i < p->net->n_inputs; i++)
         if (!inputs[i])
             return sv_error_set(err, SV_ERR_ARG, "nn_plan_run: input %d missing", i);
+    if (p->graph)
+        return nn_graph_run(p->graph, batch, inputs, out, threads, err);
+    double useful = (double)batch * p->flops / FLOP_PER_THREAD;
+    if (useful < threads && !(p->flags & NN_PLAN_ALL_THREADS))
+        threads = useful < 1 ? 1 : (int)useful;
     /* chunks: at most CHUNK_MAX stamps, and enough chunks for every thread */
     int per = (batch + threads - 1) / threads;
     int chunk = per < p->chunk ? per : p->chunk;

@@ -24,14 +24,17 @@
  * changes no process-global state.
  *
  * Covered networks: one input (a H x W x C stamp, or a feature vector) and a
- * chain of Conv2D (valid/same, any stride, any activation), MaxPool2D,
- * AveragePool2D, Flatten, Dropout, Activation, BatchNormalization (folded
- * into the Conv2D or Dense before it when that one is linear and the folded
- * weights stay exact to float rounding, else applied per value), and Dense
- * on vectors.  Any other network (several inputs, SeparableConv2D, GRU,
- * ...) is still accepted: the plan then runs the reference engine
- * (nn_forward), one nn_workspace per worker, and nn_plan_isa() says
- * "reference".
+ * chain of Conv2D (valid/same, any stride, any activation),
+ * DepthwiseConv2D and SeparableConv2D (a depthwise step, then the pointwise
+ * part as a 1x1 Conv2D), MaxPool2D, AveragePool2D, GlobalAveragePooling2D,
+ * Flatten, Dropout, Activation, BatchNormalization (folded into the Conv2D
+ * or Dense before it when that one is linear and the folded weights stay
+ * exact to float rounding, else applied per value), and Dense on vectors;
+ * and graphs of such chains, one per input, meeting in one Concatenate or
+ * Add followed by a chain (ACAI's stamp + features shape:
+ * nn_plan_graph.h).  Any other network (a residual, GRU, ...) is still
+ * accepted: the plan then runs the reference engine (nn_forward), one
+ * nn_workspace per worker, and nn_plan_isa() says "reference".
  *
  * Results equal the reference engine's (nn_forward) up to float rounding
  * (summation order): tests/test_nn_plan.c holds them to 1e-5.
@@ -84,6 +87,9 @@ nn_plan *nn_plan_new_isa(const nn_net *net, int max_batch, nn_isa isa, sv_error 
 
 /* Options of nn_plan_new_flags (or-ed). */
 #define NN_PLAN_NO_WINOGRAD 1u /* 3x3 stride-1 convolutions by direct kernels only */
+#define NN_PLAN_ALL_THREADS 2u /* start every thread nn_plan_run is given that has
+                                  stamps (or rows of one stamp) to run, however
+                                  little work that is (for tests) */
 
 /* nn_plan_new_isa with options; nn_plan_new_isa passes 0. */
 nn_plan *nn_plan_new_flags(const nn_net *net, int max_batch, nn_isa isa, unsigned flags,
@@ -95,8 +101,10 @@ void nn_plan_free(nn_plan *p);
  * batch x (size of network input i) floats, sample-major, in the layout of
  * nn.h (one pointer per net input in net->inputs order); out receives
  * batch x nn_plan_out_size() floats, the network output in the same layout
- * as nn_forward's.  threads (>= 1) workers share the batch, each running
- * whole stamps; more threads than chunks of stamps are not started.
+ * as nn_forward's.  Up to threads (>= 1) workers share the batch, each
+ * running whole stamps (or, for one stamp, pieces of its rows); more
+ * threads than chunks of stamps, or than the work pays for (a thread for
+ * every 8 MFLOP of the call; unless NN_PLAN_ALL_THREADS), are not started.
  * Returns 0, or a status with err set (bad arguments, out of memory, an
  * error of the reference engine).  A helper thread that cannot be started
  * leaves its share to the others.  Not reentrant on the
