@@ -86,7 +86,8 @@ exp_auc() { # task base freeze resample [transfer|scratch|size]
 why_task() { # task label: one sentence on the bases for that task, if the table has it
     tb=$(exp_auc "$1" braai-d6_m7 none no) tz=$(exp_auc "$1" rb-ztf none no)
     [ -n "$tb" ] && [ -n "$tz" ] || return 0
-    printf '%s: braai %s, rb-ztf %s, scratch %s at %s labels. ' "$2" "$tb" "$tz" \
+    printf '%s: braai %s, rb-ztf %s, the braai network from scratch %s at %s labels. ' \
+        "$2" "$tb" "$tz" \
         "$(exp_auc "$1" braai-d6_m7 none no scratch)" "$(exp_auc "$1" braai-d6_m7 none no size)"
 }
 rb_conv=$(exp_auc rb braai-d6_m7 conv no) rb_head=$(exp_auc rb braai-d6_m7 all-but-head no)
