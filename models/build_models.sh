@@ -69,15 +69,43 @@ CARDS=${CARDS:-1}
 FT_BASE=${FT_BASE:-$here/braai-d6_m7.fits}
 case $FT_BASE in rb-ztf | rb-ztf.fits) FT_BASE=$OUT/rb-ztf.fits ;; esac
 FT_NAME=$(basename "$FT_BASE" .fits)
-# the card's reason for the base (models/README.md has the experiment's table)
+# The cards' reasons for the base and the freeze policy, quoted from the
+# transfer-learning experiment's table (models/experiment.csv, written by
+# `make experiment`) when it has the rows.
+exp_csv=$here/experiment.csv
+# mean ROC AUC of one arm, by training-set size ("0.880 / 0.945 / ..."), or
+# with `size` as the last argument the sizes themselves
+exp_auc() { # task base freeze resample [transfer|scratch|size]
+    [ -f "$exp_csv" ] || return 0
+    awk -F, -v t="$1" -v b="$2" -v f="$3" -v r="$4" -v want="${5:-transfer}" '
+        NR == 1 { for (i = 1; i <= NF; i++) c[$i] = i; next }
+        $1 == t && $2 == b && $3 == f && $(c["resample"]) == r && $(c["metric"]) == "auc" {
+            v = want == "size" ? $(c["size"]) : sprintf("%.3f", $(c[want "_mean"]))
+            printf "%s%s", n++ ? " / " : "", v }' "$exp_csv"
+}
+why_task() { # task label: one sentence on the bases for that task, if the table has it
+    tb=$(exp_auc "$1" braai-d6_m7 none no) tz=$(exp_auc "$1" rb-ztf none no)
+    [ -n "$tb" ] && [ -n "$tz" ] || return 0
+    printf '%s: braai %s, rb-ztf %s, the braai network from scratch %s at %s labels. ' \
+        "$2" "$tb" "$tz" \
+        "$(exp_auc "$1" braai-d6_m7 none no scratch)" "$(exp_auc "$1" braai-d6_m7 none no size)"
+}
+rb_conv=$(exp_auc rb braai-d6_m7 conv no) rb_head=$(exp_auc rb braai-d6_m7 all-but-head no)
 case $FT_NAME in
-braai-d6_m7) why_base="The base is ZTF's braai (real ZTF stamps) rather than the simulation-trained
-rb-ztf because the transfer-learning experiment (models/README.md, models/experiment.md)
-found it at least as good on simulated ILMT real/bogus and the only one of the two that
-transfers to the 3-class task." ;;
+braai-d6_m7) why_base="The base is ZTF's braai (real ZTF stamps), not the simulation-trained rb-ztf.
+Evidence, the transfer-learning experiment (models/experiment.md: simulated ILMT stamps at
+their native scale, every layer trained, mean ROC AUC over the seeds):
+$(why_task rb real/bogus)$(why_task 3class 3-class)$(why_task 4class 4-class)" ;;
 *) why_base="The base is \`$FT_NAME\` (FT_BASE); the transfer-learning experiment comparing bases is
-in models/README.md." ;;
+models/experiment.md." ;;
 esac
+if [ -n "$rb_conv" ]; then
+    why_freeze="Why not frozen layers: in the same experiment braai fine-tuned on ILMT real/bogus with
+its convolutions frozen (filters used at a pixel scale 3x finer than they were learnt at)
+reached ROC AUC $rb_conv, and with all but the head frozen $rb_head."
+else
+    why_freeze="The freeze policies are compared in models/experiment.md."
+fi
 FIXTURES=${FIXTURES:-$here/../../shared/fixtures}
 KEEP=${KEEP:-0}
 
@@ -282,12 +310,8 @@ science/reference/difference triplets (21" on a side), channels SCI,REF,DIFF, wi
 base's normalisation (\`stampvet inspect $name.fits\`).
 Fine-tuned from \`$FT_NAME\` (1.01"/pixel): the network starts from the ZTF weights and
 every layer is trained on ILMT stamps at the same learning rate (\`--freeze none
---body-lr-scale 1\`). $why_base Why not frozen convolutions: with the ZTF filters frozen (used
-at a pixel scale 3x finer than they were learnt at) the 3-class fine-tune
-underfitted (training and validation accuracy ~0.42, validation loss 1.055 after 20
-epochs, still falling) while full fine-tuning reached validation loss 0.91 within
-12 epochs; the choice was made on the fine-tuning's validation split, not on the
-held-out set. models/README.md's experiment has both policies. For a stage running on ILMT images, configure this model
+--body-lr-scale 1\`). $why_base
+$why_freeze For a stage running on ILMT images, configure this model
 without resampling (\`resample = false\`, ILMT images are already at its scale).
 \`rb-ztf\` itself is applied to ILMT images by resampling each stamp through the
 WCS to 1.01"/pixel (\`resample = true\`, \`pipeline_examples/ilmt.conf\`).
