@@ -1,8 +1,9 @@
 #!/bin/sh
 # lc_bench.sh — light-curve inference throughput: two GRU(100) layers over
 # 50 steps and a softmax head, 2 threads, stampvet (bench/lc_bench) against
-# PyTorch (bench/lc_torch.py) on the same network, weights and input, in the
-# same run.  The outputs are checked to agree (1e-4) before timing.  Each side
+# PyTorch (bench/lc_torch.py) and ONNX Runtime (bench/ort_lc.js, on torch's
+# ONNX export; installed as bench/peers.sh does, bench/peer_deps.sh) on the
+# same network, weights and input, in the same run.  The outputs are checked to agree (1e-4) before timing.  Each side
 # is measured ROUNDS times, alternating, and the best of each is compared
 # (the machine is shared: the best is the least disturbed measurement).
 # PyTorch runs twice per round, with OpenMP's default (active, spinning)
@@ -33,14 +34,27 @@ args="--threads $threads --batch $batch --steps $steps --units $units --features
 have_torch=1
 "$py" "$here/lc_torch.py" $args --seconds 0.2 --dump "$tmp/net" > "$tmp/check.out" 2>&1 \
     || have_torch=0
+have_ort=0
 if [ $have_torch = 1 ]; then
     grep 'max |torch' "$tmp/check.out"
+    PY=$py
+    . "$here/peer_deps.sh"
+    if "$py" "$here/lc_torch.py" $args --dump "$tmp/net" --onnx "$tmp/net.onnx" > /dev/null 2>&1 &&
+        node "$here/ort_lc.js" "$tmp/net.onnx" "$tmp/net" "$threads" "$batch" "$steps" "$feat" 0.2 \
+            > "$tmp/ort.out" 2>&1; then
+        have_ort=1
+        grep 'max |ort' "$tmp/ort.out"
+    else
+        cat "$tmp/ort.out" >&2 2>/dev/null || true
+        echo "lc_bench.sh: ONNX Runtime did not run: no ORT figures" >&2
+    fi
 else
     cat "$tmp/check.out" >&2
     echo "lc_bench.sh: torch is not usable with $py: stampvet figures only" >&2
 fi
 best_sv=0
 best_t=0
+best_o=0
 r=1
 while [ $r -le "$rounds" ]; do
     o=$("$bin" $args --seconds "$secs")
@@ -59,6 +73,12 @@ while [ $r -le "$rounds" ]; do
             best_t=$(awk -v a="$best_t" -v b="$v" 'BEGIN {print (b > a) ? b : a}')
         done
     fi
+    if [ $have_ort = 1 ]; then
+        v=$(node "$here/ort_lc.js" "$tmp/net.onnx" "$tmp/net" "$threads" "$batch" "$steps" "$feat" "$secs" |
+            awk '/^ort_seq_per_s/ {print $2}')
+        echo "round $r ONNX Runtime: $v sequences/s"
+        best_o=$(awk -v a="$best_o" -v b="$v" 'BEGIN {print (b > a) ? b : a}')
+    fi
     r=$((r + 1))
 done
 echo
@@ -67,4 +87,8 @@ echo "stampvet_seq_per_s $best_sv"
 if [ $have_torch = 1 ]; then
     echo "torch_seq_per_s $best_t"
     awk -v a="$best_sv" -v b="$best_t" 'BEGIN {printf "ratio %.2f (goal >= 2)\n", a / b}'
+fi
+if [ $have_ort = 1 ]; then
+    echo "ort_seq_per_s $best_o (onnxruntime-node $ortver)"
+    awk -v a="$best_sv" -v b="$best_o" 'BEGIN {printf "ratio to ORT %.2f\n", a / b}'
 fi

@@ -7,7 +7,9 @@ With --dump PREFIX it loads the weights, input and output that
 `lc_bench --dump PREFIX` wrote (Keras layouts: GRU kernel (F, 3U) with gates
 z, r, h; recurrent kernel (U, 3U); bias (2, 3U) for reset_after), maps them
 onto torch.nn.GRU (gates r, z, n; weight_ih (3U, F)), runs the same input
-and prints the largest difference from stampvet's output.
+and prints the largest difference from stampvet's output; with --onnx FILE
+it also exports that network to FILE (input "x" (B, T, F), output "p", the
+batch axis free) for bench/ort_lc.js, and exits.
 
 usage: lc_torch.py [--threads N] [--batch B] [--steps T] [--features F]
                    [--units U] [--classes K] [--seconds S] [--dump PREFIX]
@@ -48,6 +50,7 @@ def main():
     ap.add_argument("--classes", type=int, default=7)
     ap.add_argument("--seconds", type=float, default=3.0)
     ap.add_argument("--dump", default=None)
+    ap.add_argument("--onnx", default=None)
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     T, F, U, K, B = a.steps, a.features, a.units, a.classes, a.batch
@@ -89,6 +92,12 @@ def main():
         print("max |torch - stampvet| = %.3g over %d x %d probabilities" % (diff, B, K))
         if diff > 1e-4:
             sys.exit("lc_torch.py: outputs differ by %.3g (> 1e-4)" % diff)
+        if a.onnx:
+            torch.onnx.export(net, x[:1], a.onnx, input_names=["x"], output_names=["p"],
+                              dynamic_axes={"x": {0: "batch"}, "p": {0: "batch"}},
+                              opset_version=13)
+            print("wrote %s" % a.onnx)
+            return
     with torch.no_grad():
         net(x)  # warm-up
         done, t0 = 0, time.perf_counter()

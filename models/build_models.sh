@@ -216,6 +216,17 @@ training_log() { fence "$WORK/train_$1.txt"; }
 parent_of() {
     "$SV" inspect "$1" | awk '$1 == "PARENT" || $1 == "PARENTCK" { printf "%s%s = %s", n++ ? ", " : "", $1, $2 }'
 }
+# the model's version card, as the writer filled it
+version_section() {
+    v=$("$SV" inspect "$OUT/$1.fits" | sed -n "s/^ *MODVERS = '\([^ ']*\) *'.*/\1/p")
+    cat <<EOF
+
+## Version (MODVERS)
+
+\`$v\` (\`<name>_<first 8 hex digits of WTSUM>\`, what the writer derives when no
+\`--version\` is given).
+EOF
+}
 common_rebuild() {
     cat <<EOF
 ## Rebuild
@@ -294,6 +305,7 @@ $(figs real_check "models/ztf_alerts_check.sh models/rb-ztf.fits")
 EOF
 fi
 common_rebuild
+version_section rb-ztf
 } > "$OUT/rb-ztf.md"
 
 ilmt_card() { # name title task-text train-tag test-tag n-train seed-train seed-test scheme extra-recipe
@@ -357,6 +369,7 @@ several seeds and training-set sizes) is in models/README.md.
 
 EOF
 common_rebuild
+version_section rb-ilmt
 } > "$OUT/rb-ilmt.md"
 
 {
@@ -364,6 +377,7 @@ ilmt_card cls3-ilmt "3-class (transient / variable / asteroid), simulated ILMT" 
     "Class probabilities P_TRANSIENT, P_VARIABLE, P_ASTEROID (softmax) for ILMT detections that are real: supernova-like new sources, variable stars and AGN, moving objects. Fine-tuned from \`$FT_NAME\` with its one-output head replaced by a new 3-way softmax head (the table's classes differ from the base model's)." \
     ilmt_3c_train ilmt_3c_test "$ILMT_CLS3_TRAIN" 2003 2004 3class ""
 common_rebuild
+version_section cls3-ilmt
 } > "$OUT/cls3-ilmt.md"
 
 {
@@ -371,6 +385,7 @@ ilmt_card cls4-ilmt "4-class (transient / variable / asteroid / bogus), simulate
     "Class probabilities P_TRANSIENT, P_VARIABLE, P_ASTEROID, P_BOGUS (softmax) for any ILMT detection. Fine-tuned from \`$FT_NAME\` with its one-output head replaced by a new 4-way softmax head." \
     ilmt_4c_train ilmt_4c_test "$ILMT_CLS4_TRAIN" 2005 2006 4class ""
 common_rebuild
+version_section cls4-ilmt
 } > "$OUT/cls4-ilmt.md"
 
 log "cards written: $OUT/rb-ztf.md rb-ilmt.md cls3-ilmt.md cls4-ilmt.md"

@@ -43,7 +43,9 @@ for path, name in zip(sys.argv[1:], ["rb-ztf (resample = true)", "rb-ilmt + cls4
     t = fits.getdata(path, 1)
     truth = np.char.strip(t["TRUECLS"])
     real = truth != "bogus"
-    for sel, which in [(np.ones(len(t), bool), "all"), (t["FLAGS"] == 0, "unflagged")]:
+    # the stage's flags (presets that keep SExtractor's FLAGS name theirs SV_FLAGS)
+    fl = "SV_FLAGS" if "SV_FLAGS" in t.columns.names else "FLAGS"
+    for sel, which in [(np.ones(len(t), bool), "all"), (t[fl] == 0, "unflagged")]:
         p = t["rb"][sel] >= 0.5
         r = real[sel]
         c4 = ""

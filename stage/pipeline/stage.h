@@ -37,8 +37,8 @@
  * a host that runs N instances side by side gives each threads = cores / N
  * to fill the machine without oversubscribing it (the default, threads =
  * 1, never oversubscribes).  The fast path calls no BLAS.  A network the
- * fast path does not cover (nn_plan.h: several inputs, batch
- * normalisation, ...) and the light-curve model (lc_stage.h) run through
+ * fast path does not cover (nn_plan.h: a residual, two merges, Conv1D,
+ * LSTM, ...) and the light-curve model (lc_stage.h) run through
  * OpenBLAS, whose own thread pool this library leaves as the host set it
  * (OPENBLAS_NUM_THREADS, openblas_set_num_threads: `stampvet batch` sets
  * it to 1); only those models can add OpenBLAS threads.

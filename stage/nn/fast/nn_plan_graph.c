@@ -221,6 +221,7 @@ int nn_graph_new(const nn_net *net, int max_batch, nn_isa isa, unsigned flags, n
         st = chain_plan(g->tail_net, g->slice, isa, flags, &g->tail, why, err);
         if (st <= 0)
             goto done;
+        g->isa = nn_plan_isa(g->tail);
     }
     *out = g;
     g = NULL;
