@@ -14,16 +14,19 @@ usage: acai_torch.py WORKDIR THREADS BATCHES RUNS SECONDS
     torch threads=T batch=B stamps_per_s=MEDIAN runs=...
   in eval mode under torch.inference_mode().
 """
+import contextlib
+import io
 import os
 import runpy
 import statistics
 import sys
-import time
 
 import numpy as np
 import torch
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+from torch_bench import timed_rates  # noqa: E402
 CASE = os.path.join(HERE, "..", "tests", "python", "acai_case.py")
 
 
@@ -71,8 +74,6 @@ def main():
     torch.set_num_interop_threads(1)
     saved = sys.argv
     sys.argv = [CASE, work]
-    import contextlib
-    import io
     with contextlib.redirect_stdout(io.StringIO()):
         g = runpy.run_path(CASE, run_name="acai_case")
     sys.argv = saved
@@ -101,23 +102,7 @@ def main():
             for b in batches:
                 a = torch.from_numpy(rng.uniform(0, 0.25, (b, 25)).astype(np.float32))
                 s = torch.from_numpy(rng.uniform(0, 0.25, (b, 3, 63, 63)).astype(np.float32))
-                m(a, s)
-                iters = 1
-                while True:
-                    t0 = time.perf_counter()
-                    for _ in range(iters):
-                        m(a, s)
-                    dt = time.perf_counter() - t0
-                    if dt > 0.2:
-                        iters = max(1, round(iters * seconds / dt))
-                        break
-                    iters *= 2
-                rates = []
-                for _ in range(runs):
-                    t0 = time.perf_counter()
-                    for _ in range(iters):
-                        m(a, s)
-                    rates.append(iters * b / (time.perf_counter() - t0))
+                rates = timed_rates(lambda: m(a, s), b, runs, seconds)
                 print(f"torch threads={t} batch={b} stamps_per_s={statistics.median(rates):.1f} "
                       f"runs={','.join(f'{r:.0f}' for r in rates)}", flush=True)
 

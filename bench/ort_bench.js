@@ -13,17 +13,7 @@
 'use strict';
 const fs = require('fs');
 const path = require('path');
-const ort = require(path.join(__dirname, 'node_modules', 'onnxruntime-node'));
-
-function readF32(p) {
-  const b = fs.readFileSync(p);
-  return new Float32Array(b.buffer.slice(b.byteOffset, b.byteOffset + b.length));
-}
-function median(a) {
-  const s = [...a].sort((x, y) => x - y);
-  const n = s.length;
-  return n % 2 ? s[(n - 1) / 2] : 0.5 * (s[n / 2 - 1] + s[n / 2]);
-}
+const { ort, session, readF32, uniform, rates, report } = require('./ort_util.js');
 
 async function main() {
   const [model, dump, thr, bat, runsS, secS] = process.argv.slice(2);
@@ -36,10 +26,7 @@ async function main() {
   const runs = Number(runsS), seconds = Number(secS);
   const S = 63 * 63 * 3;
   for (const t of threads) {
-    const sess = await ort.InferenceSession.create(model, {
-      intraOpNumThreads: t, interOpNumThreads: 1, executionMode: 'sequential',
-      graphOptimizationLevel: 'all', executionProviders: ['cpu'],
-    });
+    const sess = await session(model, t);
     const inName = sess.inputNames[0], outName = sess.outputNames[0];
     // parity with stampvet
     const ci = path.join(dump, 'check_input.f32'), co = path.join(dump, 'check_output.f32');
@@ -59,28 +46,8 @@ async function main() {
       if (d > 1e-5) { console.error('ort_bench: ORT does not reproduce stampvet'); process.exit(1); }
     }
     for (const b of batches) {
-      const x = new Float32Array(b * S);
-      let seed = 12345;
-      for (let i = 0; i < x.length; i++) { seed = (seed * 1103515245 + 12345) >>> 0; x[i] = (seed / 4294967296) * 0.25; }
-      const feeds = { [inName]: new ort.Tensor('float32', x, [b, 3, 63, 63]) };
-      // warm up and size the runs
-      let iters = 1, t0 = process.hrtime.bigint();
-      await sess.run(feeds);
-      for (;;) {
-        t0 = process.hrtime.bigint();
-        for (let i = 0; i < iters; i++) await sess.run(feeds);
-        const dt = Number(process.hrtime.bigint() - t0) * 1e-9;
-        if (dt > 0.2) { iters = Math.max(1, Math.round(iters * seconds / dt)); break; }
-        iters *= 2;
-      }
-      const rates = [];
-      for (let r = 0; r < runs; r++) {
-        t0 = process.hrtime.bigint();
-        for (let i = 0; i < iters; i++) await sess.run(feeds);
-        const dt = Number(process.hrtime.bigint() - t0) * 1e-9;
-        rates.push(iters * b / dt);
-      }
-      console.log(`ort threads=${t} batch=${b} stamps_per_s=${median(rates).toFixed(1)} runs=${rates.map(v => v.toFixed(0)).join(',')}`);
+      const feeds = { [inName]: new ort.Tensor('float32', uniform(b * S), [b, 3, 63, 63]) };
+      report(t, b, await rates(sess, feeds, b, runs, seconds));
     }
     await sess.release();
   }

@@ -11,14 +11,7 @@
 //   max |ort - stampvet| = D over B x K probabilities
 //   ort_seq_per_s X
 'use strict';
-const fs = require('fs');
-const path = require('path');
-const ort = require(path.join(__dirname, 'node_modules', 'onnxruntime-node'));
-
-function readF32(p) {
-  const b = fs.readFileSync(p);
-  return new Float32Array(b.buffer.slice(b.byteOffset, b.byteOffset + b.length));
-}
+const { ort, session, readF32 } = require('./ort_util.js');
 
 async function main() {
   const [model, prefix, thrS, batS, stepsS, featS, secS] = process.argv.slice(2);
@@ -27,10 +20,7 @@ async function main() {
     process.exit(2);
   }
   const B = Number(batS), T = Number(stepsS), F = Number(featS), seconds = Number(secS);
-  const sess = await ort.InferenceSession.create(model, {
-    intraOpNumThreads: Number(thrS), interOpNumThreads: 1, executionMode: 'sequential',
-    graphOptimizationLevel: 'all', executionProviders: ['cpu'],
-  });
+  const sess = await session(model, Number(thrS));
   const x = readF32(prefix + '.input'), ref = readF32(prefix + '.output');
   if (x.length !== B * T * F) { console.error('ort_lc: input size does not match'); process.exit(1); }
   const feeds = { x: new ort.Tensor('float32', x, [B, T, F]) };

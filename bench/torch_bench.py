@@ -20,6 +20,29 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from export_onnx import build_model, check_data  # noqa: E402
 
 
+def timed_rates(call, batch, runs, seconds):
+    """Samples per second of call() (batch samples each): one warm-up, calls
+    sized to runs of about `seconds`, then `runs` runs; the per-run rates."""
+    call()
+    iters = 1
+    while True:
+        t0 = time.perf_counter()
+        for _ in range(iters):
+            call()
+        dt = time.perf_counter() - t0
+        if dt > 0.2:
+            iters = max(1, round(iters * seconds / dt))
+            break
+        iters *= 2
+    rates = []
+    for _ in range(runs):
+        t0 = time.perf_counter()
+        for _ in range(iters):
+            call()
+        rates.append(iters * batch / (time.perf_counter() - t0))
+    return rates
+
+
 def main():
     if len(sys.argv) != 6:
         raise SystemExit("usage: torch_bench.py DUMPDIR THREADS BATCHES RUNS SECONDS")
@@ -40,23 +63,7 @@ def main():
                 print(f"torch threads={t} parity max_abs_diff={d:.2e} stamps={y.size}", flush=True)
             for b in batches:
                 x = torch.from_numpy(rng.uniform(0, 0.25, (b, 3, 63, 63)).astype(np.float32))
-                model(x)
-                iters = 1
-                while True:
-                    t0 = time.perf_counter()
-                    for _ in range(iters):
-                        model(x)
-                    dt = time.perf_counter() - t0
-                    if dt > 0.2:
-                        iters = max(1, round(iters * seconds / dt))
-                        break
-                    iters *= 2
-                rates = []
-                for _ in range(runs):
-                    t0 = time.perf_counter()
-                    for _ in range(iters):
-                        model(x)
-                    rates.append(iters * b / (time.perf_counter() - t0))
+                rates = timed_rates(lambda: model(x), b, runs, seconds)
                 print(f"torch threads={t} batch={b} stamps_per_s={statistics.median(rates):.1f} "
                       f"runs={','.join(f'{r:.0f}' for r in rates)}", flush=True)
 
