@@ -23,11 +23,11 @@
 
 #define CHUNK_MAX 16 /* stamps whose Dense part runs together */
 #define SPLIT_MAX 8  /* threads sharing one stamp */
-/* Work (FLOPs) that one more thread must get to be worth starting: starting
- * and joining a POSIX thread costs 70-90 us on the 2-core development
- * machine, about 4 MFLOP of this engine's work; a thread gets at least twice
- * that.  braai (38 MFLOP a stamp) splits even one stamp; a small branch of
- * a graph (ACAI's feature Dense layers) runs in the calling thread. */
+/* Work (FLOPs) that one more thread must get to be worth starting: about
+ * 0.1 ms of one core's work on this engine, several times what starting
+ * and joining a POSIX thread costs.  braai (38 MFLOP a stamp) splits even
+ * one stamp; a small branch of a graph (ACAI's feature Dense layers) runs in
+ * the calling thread. */
 #define FLOP_PER_THREAD 8e6
 
 typedef enum step_kind {
