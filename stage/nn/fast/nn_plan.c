@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/pool.h"
 #include "nn/nn_engine.h"
 #include "nn/fast/nn_kernels.h"
 #include "nn/fast/nn_plan_graph.h"
@@ -99,6 +100,7 @@ struct nn_plan {
     unsigned flags;
     int n_workers;
     worker *workers;
+    sv_pool *pool;              /* threads 1.. of a run, kept between runs */
 };
 
 /* ---- ISA selection --------------------------------------------------------- */
@@ -706,6 +708,7 @@ void nn_plan_free(nn_plan *p)
     }
     free(p->steps);
     nn_graph_free(p->graph);
+    sv_pool_free(p->pool);
     for (int i = 0; i < p->n_workers; i++)
         worker_free(&p->workers[i]);
     free(p->workers);
@@ -1131,9 +1134,8 @@ static void worker_split(run_arg *a)
     }
 }
 
-static void *worker_main(void *arg)
+static void worker_main(run_arg *a)
 {
-    run_arg *a = arg;
 #ifdef HAVE_MXCSR
     /* flush denormals to zero (FTZ) and read them as zero (DAZ) in this
      * thread while it runs the plan: denormal operands slow FMAs down, and
@@ -1148,8 +1150,9 @@ static void *worker_main(void *arg)
 #ifdef HAVE_MXCSR
     _mm_setcsr(csr);
 #endif
-    return NULL;
 }
+
+static void worker_task(int i, void *args) { worker_main((run_arg *)args + i); }
 
 int nn_plan_run(nn_plan *p, int batch, const float *const *inputs, float *out, int threads,
                 sv_error *err)
@@ -1220,20 +1223,15 @@ int nn_plan_run(nn_plan *p, int batch, const float *const *inputs, float *out, i
     sv_error_clear(&c.first);
     pthread_mutex_init(&c.lock, NULL);
     run_arg args[nw];
-    pthread_t tid[nw];
-    int started = 0;
     for (int i = 0; i < nw; i++)
         args[i] = (run_arg){&c, &p->workers[i], i};
-    /* a thread that cannot be started leaves its share to the others: chunks
-     * and pieces of rows are taken dynamically */
-    for (int i = 1; i < nw; i++) {
-        if (pthread_create(&tid[i], NULL, worker_main, &args[i]) != 0)
-            break;
-        started = i;
-    }
-    worker_main(&args[0]);
-    for (int i = 1; i <= started; i++)
-        pthread_join(tid[i], NULL);
+    /* the plan's pool runs workers 1.. (started at the first run that needs
+     * them; without a pool, or a worker that cannot be started, the calling
+     * thread runs their share after its own: chunks and pieces of rows are
+     * taken dynamically, so nobody waits for them) */
+    if (nw > 1 && !p->pool)
+        p->pool = sv_pool_new();
+    sv_pool_run(p->pool, nw, worker_task, args);
     pthread_mutex_destroy(&c.lock);
     if (atomic_load(&c.failed)) {
         if (err)

@@ -18,10 +18,12 @@
  *     runs in two ping-pong buffers that stay in the core's L2 cache, and the
  *     Dense part runs over a chunk of up to 16 stamps at once so that the
  *     dense weights are read once per chunk.
- * nn_plan_run() spreads chunks of stamps over `threads` workers (the calling
- * thread plus threads-1 POSIX threads started for the call): per-core stamp
- * streams, never one stamp split across threads.  It calls no BLAS and
- * changes no process-global state.
+ * nn_plan_run() spreads chunks of stamps over `threads` workers: the calling
+ * thread plus threads-1 threads of a pool the plan owns (core/pool.h:
+ * started by the first run that needs them, kept until nn_plan_free, spinning
+ * about 0.1 ms after a run and then asleep), per-core stamp streams; a
+ * batch of one stamp is cut into pieces of rows that the workers take as
+ * they come.  It calls no BLAS and changes no process-global state.
  *
  * Covered networks: one input (a H x W x C stamp, or a feature vector) and a
  * chain of Conv2D (valid/same, any stride, any activation),
@@ -106,9 +108,9 @@ void nn_plan_free(nn_plan *p);
  * threads than chunks of stamps, or than the work pays for (a thread for
  * every 8 MFLOP of the call; unless NN_PLAN_ALL_THREADS), are not started.
  * Returns 0, or a status with err set (bad arguments, out of memory, an
- * error of the reference engine).  A helper thread that cannot be started
- * leaves its share to the others.  Not reentrant on the
- * same plan. */
+ * error of the reference engine).  The helper threads are the plan's
+ * pool's (kept between runs); one that cannot be started leaves its share
+ * to the others.  Not reentrant on the same plan. */
 int nn_plan_run(nn_plan *p, int batch, const float *const *inputs, float *out, int threads,
                 sv_error *err);
 
