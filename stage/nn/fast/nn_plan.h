@@ -126,6 +126,22 @@ size_t nn_plan_out_size(const nn_plan *p);
  * (the usual "FLOPs" of a CNN; pools and activations not counted).
  * Thread-safe. */
 double nn_net_flops(const nn_net *net);
+/* The same for layer i alone (0 for a layer without multiply-adds or an
+ * index out of range). */
+double nn_layer_flops(const nn_net *net, int i);
+
+/* Profiling (stampvet bench --profile).  A chain plan runs nn_plan_steps(p)
+ * steps (0 for a graph or reference plan); step i comes from layer
+ * nn_plan_step_layer(p, i) of the net and is of kind nn_plan_step_kind(p, i):
+ * "pad", "conv" (direct), "winograd", "depthwise", "pool", "act" or "dense".
+ * After nn_plan_profile(p, t), t holding nn_plan_steps(p) doubles (NULL:
+ * off, the default), every nn_plan_run adds the seconds step i takes to
+ * t[i] (Dense steps: for the whole chunk of stamps), and runs on the
+ * calling thread only.  Not thread-safe with nn_plan_run. */
+int nn_plan_steps(const nn_plan *p);
+int nn_plan_step_layer(const nn_plan *p, int i);
+const char *nn_plan_step_kind(const nn_plan *p, int i);
+void nn_plan_profile(nn_plan *p, double *t);
 
 /* Measured FP32 throughput of one core with the FMA instructions of `isa`
  * (GENERIC: the portable vector multiply-add), in GFLOP/s: the best of
