@@ -935,6 +935,7 @@ static void draw_masks(nn_tws *ws, int batch)
         size_t ph = tt_phys(t), groups = (size_t)t->h * t->w;
         float keep = 1.0f - s->rate, scale = 1.0f / keep;
         uint64_t thr = (uint64_t)ceil((double)s->rate * 9007199254740992.0);
+        sv_xoshiro rng = ws->rng; /* a local copy the compiler keeps in registers */
         for (int n = 0; n < batch; n++) {
             float *m = s->img ? ws->mask + (size_t)n * p->img_mask + s->moff
                               : ws->vmask + (size_t)ws->cap * s->moff + (size_t)n * ph;
@@ -945,11 +946,12 @@ static void draw_masks(nn_tws *ws, int batch)
                         mg[c] = 1.0f;
                 else
                     for (int c = 0; c < t->c; c++)
-                        mg[c] = (sv_xoshiro_next(&ws->rng) >> 11) >= thr ? scale : 0.0f;
+                        mg[c] = (sv_xoshiro_next(&rng) >> 11) >= thr ? scale : 0.0f;
                 for (int c = t->c; c < t->cp; c++)
                     mg[c] = 0.0f;
             }
         }
+        ws->rng = rng;
     }
 }
 
