@@ -68,7 +68,6 @@ typedef struct eng {
     nn_net *net;
     nn_tplan *tp;          /* the fast path, or NULL: the reference engine */
     nn_tws *fw[64];
-    float *gref[4 * 64];   /* fast path: gradients in Keras layout          */
     nn_workspace *ws[64];
     float *x[64], *y[64], *g[64];
     int parts, batch;
@@ -118,11 +117,7 @@ static void eng_run(eng *E, nn_optimizer *opt, int steps, double *rate, double *
         sv_parallel_for(E->parts, E->parts, eng_task, E);
         double ts = now_s();
         if (E->tp) {
-            for (int p = 1; p < E->parts; p++)
-                nn_tws_add_grads(E->fw[0], E->fw[p]);
-            nn_tws_grads(E->fw[0], E->gref);
-            nn_optimizer_step_grads(opt, E->net, (const float *const *)E->gref, 1.0f);
-            nn_tplan_sync(E->tp, E->net);
+            nn_tplan_update(E->tp, E->fw, E->parts, opt, E->net, E->parts);
         } else {
             for (int p = 1; p < E->parts; p++)
                 nn_workspace_add_grads(E->ws[0], E->ws[p]);
@@ -310,10 +305,6 @@ int main(int argc, char **argv)
         fprintf(stderr, "train_bench: %s\n", err.text);
         return 1;
     }
-    for (int i = 0; i < net->n_layers; i++)
-        for (int j = 0; j < net->layers[i].n_params && j < 4; j++)
-            if (nn_tplan_has_grad(E.tp, i, j))
-                E.gref[i * NN_MAX_PARAMS + j] = malloc(net->layers[i].p[j].size * sizeof(float));
     for (int p = 0; p < threads; p++) {
         E.ws[p] = nn_workspace_new(net, cap, 1, &err);
         E.fw[p] = nn_tws_new(E.tp, cap, &err);
@@ -367,8 +358,6 @@ int main(int argc, char **argv)
            1e3 * fast_serial / steps, 100.0 * fast_serial * fast_rate / (steps * batch));
 
     nn_optimizer_free(opt);
-    for (int i = 0; i < 4 * 64; i++)
-        free(E.gref[i]);
     nn_tplan_free(tp);
     for (int p = 0; p < threads; p++) {
         nn_tws_free(E.fw[p]);

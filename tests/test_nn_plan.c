@@ -418,6 +418,72 @@ static void test_graph_fallback(void **state)
     nn_net_free(n);
 }
 
+/* ---- profiling ------------------------------------------------------------ */
+
+/* nn_plan_profile: braai's steps map to its layers in order (the Dropout
+ * and Flatten layers have none), their kinds are named, every compute step
+ * gets time, the outputs are those of an unprofiled run, and profiling off
+ * stops the counting; graphs and reference plans have no steps. */
+static void test_profile(void **state)
+{
+    (void)state;
+    sv_error err;
+    sv_error_clear(&err);
+    nn_net *n = braai();
+    tu_random_weights(n, 0.1);
+    nn_plan *p = nn_plan_new_isa(n, 4, NN_ISA_AUTO, &err);
+    assert_non_null(p);
+    int ns = nn_plan_steps(p);
+    assert_true(ns >= 8);
+    static const char *known[] = {"pad", "conv", "winograd", "depthwise", "pool", "act", "dense"};
+    int last = 0;
+    for (int i = 0; i < ns; i++) {
+        int L = nn_plan_step_layer(p, i);
+        assert_true(L > last - 1 && L < n->n_layers);
+        assert_true(n->layers[L].kind != NN_DROPOUT && n->layers[L].kind != NN_FLATTEN);
+        last = L;
+        int ok = 0;
+        for (int k = 0; k < 7; k++)
+            ok |= !strcmp(nn_plan_step_kind(p, i), known[k]);
+        assert_true(ok);
+    }
+    assert_int_equal(nn_plan_step_layer(p, ns), -1);
+    assert_string_equal(nn_plan_step_kind(p, -1), "none");
+    size_t isz = tu_input_size(n, 0);
+    float *x = malloc(4 * isz * sizeof(float)), y0[4], y1[4];
+    assert_non_null(x);
+    tu_fill(x, 4 * isz, 0.0, 1.0);
+    const float *in[1] = {x};
+    assert_int_equal(nn_plan_run(p, 4, in, y0, 2, &err), 0);
+    double *t = calloc((size_t)ns, sizeof *t);
+    assert_non_null(t);
+    nn_plan_profile(p, t);
+    assert_int_equal(nn_plan_run(p, 4, in, y1, 2, &err), 0);
+    assert_memory_equal(y0, y1, sizeof y0);
+    for (int i = 0; i < ns; i++)
+        assert_true(t[i] > 0);
+    nn_plan_profile(p, NULL);
+    double t0 = t[0];
+    assert_int_equal(nn_plan_run(p, 4, in, y1, 1, &err), 0);
+    assert_true(t[0] == t0);
+    nn_plan_free(p);
+    nn_net_free(n);
+    n = nn_net_new();
+    int a = tu_input(n, "a", 1, 4, 0, 0), b = tu_input(n, "b", 1, 4, 0, 0);
+    tu_merge(n, NN_ADD, a, b);
+    tu_dense(n, 2, NN_ACT_SIGMOID);
+    tu_finalize(n);
+    randomise(n);
+    p = nn_plan_new_isa(n, 4, NN_ISA_AUTO, &err);
+    assert_non_null(p);
+    assert_int_equal(nn_plan_steps(p), 0);
+    nn_plan_profile(p, t); /* ignored */
+    nn_plan_free(p);
+    nn_net_free(n);
+    free(t);
+    free(x);
+}
+
 /* ---- ISA selection and errors ------------------------------------------- */
 
 static void test_isa_selection(void **state)
@@ -654,6 +720,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_graph_images),
         cmocka_unit_test(test_graph_fallback),
         cmocka_unit_test(test_braai),
+        cmocka_unit_test(test_profile),
         cmocka_unit_test(test_fallback_unknown_kind),
         cmocka_unit_test(test_isa_selection),
         cmocka_unit_test(test_errors),

@@ -21,7 +21,8 @@
  * weight (Adam moves an element by up to about lr = 1e-3 per step whatever
  * the gradient's size, so rounding could flip a near-zero element's step;
  * measured: 6e-8), and the fast path must give bit-identical weights with
- * 1 and 2 threads.
+ * 1 and 2 threads.  The optimiser step split over threads (nn_tplan_update)
+ * must equal the step done whole, bit for bit.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -317,6 +318,115 @@ static void test_not_covered(void **state)
 
 /* ---- whole training runs --------------------------------------------------------- */
 
+/* nn_tplan_update (the sum over slices, Adam and the repacking cut over
+ * threads by input channel) against the same step done whole: the slices'
+ * gradients summed in slice order in Keras layout, nn_optimizer_step_grads,
+ * nn_tplan_sync.  Over 3 steps (Adam's moments carried), on a network with
+ * a frozen layer, 1 to 4 threads: the weights and the plan's next outputs
+ * must be bit-identical. */
+static void update_run(nn_net *net, int threads, float *out)
+{
+    enum { S = 3, B = 4, STEPS = 3 };
+    sv_error err;
+    sv_error_clear(&err);
+    size_t isz = tu_input_size(net, 0), osz = net->layers[net->output].out_size;
+    nn_tplan *p = nn_tplan_new(net, NN_ISA_AUTO, 0, &err);
+    assert_non_null(p);
+    nn_opt_config oc = nn_opt_defaults(NN_OPT_ADAM);
+    nn_optimizer *opt = nn_optimizer_new(net, &oc, &err);
+    assert_non_null(opt);
+    nn_tws *ws[S];
+    float *x = malloc((size_t)B * isz * sizeof(float));
+    float *dy = malloc((size_t)B * osz * sizeof(float));
+    assert_non_null(x);
+    assert_non_null(dy);
+    float *sum[NN_MAX_PARAMS * 64] = {0}, *one[NN_MAX_PARAMS * 64] = {0};
+    assert_true(net->n_layers <= 64);
+    for (int i = 0; i < net->n_layers; i++)
+        for (int j = 0; j < net->layers[i].n_params; j++)
+            if (nn_tplan_has_grad(p, i, j)) {
+                sum[i * NN_MAX_PARAMS + j] = malloc(net->layers[i].p[j].size * sizeof(float));
+                one[i * NN_MAX_PARAMS + j] = malloc(net->layers[i].p[j].size * sizeof(float));
+            }
+    for (int k = 0; k < S; k++) {
+        ws[k] = nn_tws_new(p, B, &err);
+        assert_non_null(ws[k]);
+    }
+    tu_seed(5);
+    for (int step = 0; step < STEPS; step++) {
+        for (int k = 0; k < S; k++) {
+            tu_fill(x, (size_t)B * isz, -1.0, 1.0);
+            tu_fill(dy, (size_t)B * osz, -1.0, 1.0);
+            nn_tws_seed(ws[k], (uint64_t)(100 * step + k));
+            nn_tws_zero_grads(ws[k]);
+            assert_int_equal(nn_tws_forward(ws[k], B, x, 1, &err), 0);
+            assert_int_equal(nn_tws_backward(ws[k], dy, &err), 0);
+        }
+        if (threads > 0) {
+            nn_tplan_update(p, ws, S, opt, net, threads);
+            continue;
+        }
+        nn_tws_grads(ws[0], sum); /* the step whole */
+        for (int k = 1; k < S; k++) {
+            nn_tws_grads(ws[k], one);
+            for (int i = 0; i < NN_MAX_PARAMS * 64; i++)
+                if (sum[i]) {
+                    size_t n = net->layers[i / NN_MAX_PARAMS].p[i % NN_MAX_PARAMS].size;
+                    for (size_t e = 0; e < n; e++)
+                        sum[i][e] += one[i][e];
+                }
+        }
+        nn_optimizer_step_grads(opt, net, (const float *const *)sum, 1.0f);
+        nn_tplan_sync(p, net);
+    }
+    tu_fill(x, (size_t)B * isz, -1.0, 1.0);
+    assert_int_equal(nn_tws_forward(ws[0], B, x, 0, &err), 0);
+    memcpy(out, nn_tws_output(ws[0]), (size_t)B * osz * sizeof(float));
+    for (int k = 0; k < S; k++)
+        nn_tws_free(ws[k]);
+    for (int i = 0; i < NN_MAX_PARAMS * 64; i++) {
+        free(sum[i]);
+        free(one[i]);
+    }
+    free(x);
+    free(dy);
+    nn_optimizer_free(opt);
+    nn_tplan_free(p);
+}
+
+static void test_update_split(void **state)
+{
+    (void)state;
+    tu_seed(3);
+    nn_net *base = net_kinds(1);
+    nn_net *whole = nn_net_clone(base);
+    assert_non_null(whole);
+    size_t osz = base->layers[base->output].out_size;
+    float out_whole[64], out_split[64];
+    assert_true(4 * osz <= 64);
+    update_run(whole, 0, out_whole);
+    int moved = 0;
+    for (int i = 0; i < base->n_layers; i++)
+        for (int j = 0; j < base->layers[i].n_params; j++)
+            moved |= memcmp(base->layers[i].p[j].w, whole->layers[i].p[j].w,
+                            base->layers[i].p[j].size * sizeof(float)) != 0;
+    assert_true(moved); /* the steps changed the weights */
+    for (int threads = 1; threads <= 4; threads++) {
+        nn_net *split = nn_net_clone(base);
+        assert_non_null(split);
+        update_run(split, threads, out_split);
+        for (int i = 0; i < base->n_layers; i++)
+            for (int j = 0; j < base->layers[i].n_params; j++)
+                assert_memory_equal(split->layers[i].p[j].w, whole->layers[i].p[j].w,
+                                    base->layers[i].p[j].size * sizeof(float));
+        assert_memory_equal(out_split, out_whole, 4 * osz * sizeof(float));
+        printf("# nn_tplan_update on %d thread(s): bit-identical to the whole step\n", threads);
+        nn_net_free(split);
+    }
+    nn_net_free(whole);
+    nn_net_free(base);
+}
+
 typedef struct run {
     nn_net *net;
     sv_train_result res;
@@ -409,7 +519,8 @@ int main(void)
         cmocka_unit_test(test_layer_kinds),   cmocka_unit_test(test_frozen_layer),
         cmocka_unit_test(test_winograd),      cmocka_unit_test(test_pools),
         cmocka_unit_test(test_vector),
-        cmocka_unit_test(test_not_covered),   cmocka_unit_test(test_training_runs),
+        cmocka_unit_test(test_not_covered),   cmocka_unit_test(test_update_split),
+        cmocka_unit_test(test_training_runs),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

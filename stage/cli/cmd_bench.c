@@ -16,7 +16,7 @@
 #include "nn/fast/nn_plan.h"
 
 enum { O_THREADS = 256, O_BATCH, O_RUNS, O_SECONDS, O_ISA, O_MODEL, O_MODELS_DIR, O_NO_BRAAI,
-       O_NO_MODELS, O_TSV, O_DUMP };
+       O_NO_MODELS, O_TSV, O_DUMP, O_PROFILE };
 
 static const cli_opt bench_opts[] = {
     {"threads", O_THREADS, "LIST", "worker threads, comma list of [1, 256] (1,2)"},
@@ -31,6 +31,9 @@ static const cli_opt bench_opts[] = {
     {"no-models", O_NO_MODELS, NULL, "only the built-in braai network (no models folder)"},
     {"tsv", O_TSV, NULL, "machine-readable lines: stampvet threads=T batch=B\n"
                          "stamps_per_s=X isa=I net=NAME"},
+    {"profile", O_PROFILE, NULL, "instead of the throughput table: where one stamp's\n"
+                                 "time goes, per layer (1 thread, the first --batch,\n"
+                                 "--seconds long): ms, GFLOP/s, share of peak"},
     {"dump", O_DUMP, "DIR", "write the braai network's weights and a parity check\n"
                             "(braai.weights.f32, check_input.f32, check_output.f32)\n"
                             "for bench/export_onnx.py, then exit"},
@@ -41,7 +44,8 @@ static const cli_cmd bench_cmd = {
     "bench",
     "stampvet bench [--threads LIST] [--batch LIST] [--runs N] [--seconds S]\n"
     "               [--isa NAME|all] [--model M.fits]... [--models-dir DIR]\n"
-    "               [--no-braai] [--no-models] [--tsv] [--dump DIR] [-o FILE]",
+    "               [--no-braai] [--no-models] [--tsv] [--profile] [--dump DIR]\n"
+    "               [-o FILE]",
     "Inference throughput in stamps per second through the fast path, for ZTF's\n"
     "braai network (built here with random weights: 38.1 MFLOP per 63x63x3\n"
     "stamp) and every model file given or found in the models folder.  Each\n"
@@ -54,7 +58,7 @@ static const cli_cmd bench_cmd = {
 typedef struct bench_args {
     int threads[16], n_threads, batches[16], n_batches;
     long runs;
-    int no_braai, no_models, tsv, all_isa;
+    int no_braai, no_models, tsv, all_isa, profile;
     double seconds;
     nn_isa isa;
     const char *models_dir, *dump;
@@ -104,6 +108,7 @@ static int bench_option(void *user, int key, const char *arg)
     case O_NO_MODELS: a->no_models = 1; return 0;
     case O_TSV: a->tsv = 1; return 0;
     case O_DUMP: a->dump = arg; return 0;
+    case O_PROFILE: a->profile = 1; return 0;
     }
     return CLI_USAGE;
 }
@@ -225,16 +230,30 @@ int cmd_bench(int argc, char **argv)
     peak[NN_ISA_REFERENCE] = peak[nn_isa_best()];
 
     if (!tsv) {
-        printf("stampvet bench: median of %d runs of %.2f s; FP32 peak measured per core:", runs,
-               seconds);
+        if (a.profile)
+            printf("stampvet bench --profile: %.2f s per network;", seconds * runs);
+        else
+            printf("stampvet bench: median of %d runs of %.2f s;", runs, seconds);
+        printf(" FP32 peak measured per core:");
         for (int i = NN_ISA_AVX512; i >= NN_ISA_GENERIC; i--)
             if (peak[i] > 0)
                 printf(" %s %.1f", nn_isa_name((nn_isa)i), peak[i]);
         printf(" GFLOP/s\n\n");
-        printf("%-22s %-9s %7s %6s %11s %21s %8s %6s\n", "network", "isa", "threads", "batch",
-               "stamps/s", "[slowest..fastest]", "GFLOP/s", "peak");
+        if (!a.profile)
+            printf("%-22s %-9s %7s %6s %11s %21s %8s %6s\n", "network", "isa", "threads",
+                   "batch", "stamps/s", "[slowest..fastest]", "GFLOP/s", "peak");
     }
-    for (int k = 0; k < n_nets; k++) {
+    for (int k = 0; k < n_nets && a.profile; k++) {
+        int pi = isas[0] == NN_ISA_REFERENCE ? -1 : (int)isas[0];
+        printf("# %s\n", nets[k].name);
+        if (sv_bench_profile(nets[k].net, isas[0], batches[0], seconds * runs,
+                             pi >= 0 ? peak[pi] : 0, stdout, &err)) {
+            fprintf(stderr, "stampvet bench: %s: %s\n", nets[k].name, err.text);
+            status = 1;
+        }
+        printf("\n");
+    }
+    for (int k = 0; k < n_nets && !a.profile; k++) {
         double fl = nn_net_flops(nets[k].net);
         if (!tsv)
             printf("# %s: %.2f MFLOP per sample, %zu parameters\n", nets[k].name, fl * 1e-6,

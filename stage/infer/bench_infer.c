@@ -170,6 +170,86 @@ done:
     return st;
 }
 
+int sv_bench_profile(const nn_net *net, nn_isa isa, int batch, double seconds, double peak,
+                     FILE *out, sv_error *err)
+{
+    if (!net || !out || batch < 1 || !(seconds > 0) || net->n_inputs != 1)
+        return sv_error_set(err, SV_ERR_ARG, "sv_bench_profile: bad arguments");
+    nn_plan *p = nn_plan_new_isa(net, batch, isa, err);
+    if (!p)
+        return err ? err->status : SV_ERR_INTERNAL;
+    int ns = nn_plan_steps(p), st = 0;
+    float *x = NULL, *y = NULL;
+    double *t = NULL;
+    if (ns == 0) {
+        st = sv_error_set(err, SV_ERR_UNSUPPORTED, "sv_bench_profile: the plan (%s) has no "
+                          "steps to time", nn_plan_isa(p));
+        goto done;
+    }
+    x = random_input(net, 0, batch, 99);
+    y = malloc((size_t)batch * nn_plan_out_size(p) * sizeof(float));
+    t = calloc((size_t)ns, sizeof *t);
+    if (!x || !y || !t) {
+        st = sv_error_set(err, SV_ERR_NOMEM, "sv_bench_profile: out of memory");
+        goto done;
+    }
+    const float *in[1] = {x};
+    if ((st = nn_plan_run(p, batch, in, y, 1, err))) /* warm-up */
+        goto done;
+    nn_plan_profile(p, t);
+    long stamps = 0;
+    double t0 = now_s(), wall;
+    do {
+        if ((st = nn_plan_run(p, batch, in, y, 1, err)))
+            goto done;
+        stamps += batch;
+        wall = now_s() - t0;
+    } while (wall < seconds);
+    nn_plan_profile(p, NULL);
+    double total = 0, ftotal = nn_net_flops(net);
+    for (int i = 0; i < ns; i++)
+        total += t[i];
+    fprintf(out, "%-24s %-20s %9s %8s %8s %6s %6s\n", "layer", "steps", "ms/stamp", "MFLOP",
+            "GFLOP/s", "peak", "time");
+    for (int i = 0; i < ns;) {
+        int L = nn_plan_step_layer(p, i);
+        char kinds[64] = "";
+        double sec = 0;
+        for (; i < ns && nn_plan_step_layer(p, i) == L; i++) {
+            size_t n = strlen(kinds);
+            snprintf(kinds + n, sizeof kinds - n, "%s%s", n ? "+" : "", nn_plan_step_kind(p, i));
+            sec += t[i];
+        }
+        double per = sec / (double)stamps, fl = nn_layer_flops(net, L);
+        double gf = per > 0 ? fl / per * 1e-9 : 0;
+        fprintf(out, "%-24.24s %-20.20s %9.4f %8.2f", net->layers[L].name, kinds, per * 1e3,
+                fl * 1e-6);
+        if (fl > 0)
+            fprintf(out, " %8.1f", gf);
+        else
+            fprintf(out, " %8s", "");
+        if (fl > 0 && peak > 0)
+            fprintf(out, " %5.0f%%", 100 * gf / peak);
+        else
+            fprintf(out, " %6s", "");
+        fprintf(out, " %5.1f%%\n", total > 0 ? 100 * sec / total : 0);
+    }
+    double per = total / (double)stamps, gf = per > 0 ? ftotal / per * 1e-9 : 0;
+    fprintf(out, "%-24s %-20s %9.4f %8.2f %8.1f", "total (steps)", "", per * 1e3, ftotal * 1e-6,
+            gf);
+    if (peak > 0)
+        fprintf(out, " %5.0f%%", 100 * gf / peak);
+    fprintf(out, "\n%-24s %-20s %9.4f   (%.0f stamps/s while profiling, %s, 1 thread, "
+            "batch %d)\n", "wall", "", wall / (double)stamps * 1e3, (double)stamps / wall,
+            nn_plan_isa(p), batch);
+done:
+    nn_plan_free(p);
+    free(x);
+    free(y);
+    free(t);
+    return st;
+}
+
 static int write_f32(const char *dir, const char *name, const float *v, size_t n, sv_error *err)
 {
     char path[4096];

@@ -15,6 +15,7 @@
 #define SV_BENCH_INFER_H
 
 #include <stdint.h>
+#include <stdio.h>
 
 #include "nn/nn.h"
 #include "nn/fast/nn_plan.h"
@@ -41,6 +42,17 @@ typedef struct sv_bench_result {
  * fills *r, or a status with err set. */
 int sv_bench_measure(const nn_net *net, nn_isa isa, int threads, int batch, int runs,
                      double seconds, sv_bench_result *r, sv_error *err);
+
+/* Where the time of one stamp goes: `net` on the fast path with the given
+ * ISA, one thread, calls of `batch` stamps for about `seconds`, each step
+ * timed (nn_plan_profile).  Prints to out, per layer that has steps: the
+ * steps' kinds, milliseconds per stamp, nominal MFLOP per stamp (direct
+ * convolution count, nn_layer_flops), GFLOP/s, the share of `peak` (one
+ * core's FP32 GFLOP/s; 0: no share printed) and of the stamp's time; then
+ * the total.  Returns 0, or a status with err set (SV_ERR_UNSUPPORTED for
+ * a network whose plan has no steps: a graph, or the reference engine). */
+int sv_bench_profile(const nn_net *net, nn_isa isa, int batch, double seconds, double peak,
+                     FILE *out, sv_error *err);
 
 /* The files bench/export_onnx.py and bench/ort_bench.js read, in dir (which
  * must exist): braai.weights.f32 (the net's parameters, float32

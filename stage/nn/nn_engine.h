@@ -149,6 +149,16 @@ void nn_optimizer_step(nn_optimizer *opt, nn_net *net, const nn_workspace *ws,
  * parameter j of that layer in its Keras layout, or NULL for none. */
 void nn_optimizer_step_grads(nn_optimizer *opt, nn_net *net, const float *const *grads,
                              float grad_scale);
+/* nn_optimizer_step_grads in pieces, for several threads: nn_optimizer_begin
+ * once (it counts the step), then nn_optimizer_apply_range on pieces that
+ * together cover every parameter once: elements lo .. lo+n-1 of parameter
+ * j of layer `layer` from their gradients g[0 .. n-1].  The update is
+ * element-wise, so the result equals nn_optimizer_step_grads' however the
+ * parameters are cut.  Pieces may run concurrently when they are disjoint;
+ * begin may not run with them. */
+void nn_optimizer_begin(nn_optimizer *opt);
+void nn_optimizer_apply_range(nn_optimizer *opt, nn_net *net, int layer, int j, size_t lo,
+                              size_t n, const float *g, float grad_scale);
 
 #ifdef __cplusplus
 }

@@ -18,6 +18,7 @@ struct nn_optimizer {
     nn_opt_config cfg;
     int n_layers;
     long step;
+    double adam_lr;      /* Adam's bias correction of the current step    */
     float *lr_scale;     /* per layer                                    */
     float **m, **v;      /* [layer * NN_MAX_PARAMS + j], trainable params */
     size_t *size;
@@ -126,54 +127,69 @@ void nn_optimizer_set_layer_lr_scale(nn_optimizer *opt, int layer, float scale)
         opt->lr_scale[layer] = scale;
 }
 
-/* one update from the gradients of ws, or (ws NULL) of grads[] */
+void nn_optimizer_begin(nn_optimizer *opt)
+{
+    if (!opt)
+        return;
+    opt->step++;
+    double t = (double)opt->step;
+    opt->adam_lr = opt->cfg.kind == NN_OPT_ADAM
+                       ? sqrt(1.0 - pow(opt->cfg.beta2, t)) / (1.0 - pow(opt->cfg.beta1, t))
+                       : 0.0;
+}
+
+/* the update of elements lo .. lo+n-1 of parameter j of layer i from their
+ * gradients g[0 .. n-1], in the step nn_optimizer_begin started */
+static void apply_param(nn_optimizer *opt, nn_net *net, int i, int j, size_t lo, size_t n,
+                        const float *g, float grad_scale)
+{
+    nn_layer *L = &net->layers[i];
+    float ls = opt->lr_scale[i];
+    nn_param *p = &L->p[j];
+    size_t k = (size_t)i * NN_MAX_PARAMS + j;
+    if (!L->trainable || ls == 0.0f || !p->trainable || !g || opt->size[k] != p->size ||
+        lo > p->size || n > p->size - lo)
+        return;
+    const nn_opt_config *c = &opt->cfg;
+    float *w = p->w + lo;
+    double lr = (double)c->lr * ls;
+    if (c->kind == NN_OPT_SGD) {
+        float *v = opt->m[k] ? opt->m[k] + lo : NULL;
+        for (size_t e = 0; e < n; e++) {
+            double ge = (double)grad_scale * g[e] + (double)c->weight_decay * w[e];
+            if (v) {
+                v[e] = (float)(c->momentum * (double)v[e] - lr * ge);
+                w[e] += v[e];
+            } else {
+                w[e] = (float)(w[e] - lr * ge);
+            }
+        }
+    } else {
+        float *m = opt->m[k] + lo, *v = opt->v[k] + lo;
+        double a = lr * opt->adam_lr;
+        for (size_t e = 0; e < n; e++) {
+            double ge = (double)grad_scale * g[e] + (double)c->weight_decay * w[e];
+            m[e] = (float)(c->beta1 * (double)m[e] + (1.0 - c->beta1) * ge);
+            v[e] = (float)(c->beta2 * (double)v[e] + (1.0 - c->beta2) * ge * ge);
+            w[e] = (float)(w[e] - a * m[e] / (sqrt((double)v[e]) + c->eps));
+        }
+    }
+}
+
+/* one update of every parameter from the gradients of ws, or (ws NULL) of
+ * grads[] */
 static void step_from(nn_optimizer *opt, nn_net *net, const nn_workspace *ws,
                       const float *const *grads, float grad_scale)
 {
     if (!opt || !net || (!ws && !grads) || net->n_layers != opt->n_layers)
         return;
-    const nn_opt_config *c = &opt->cfg;
-    opt->step++;
-    double t = (double)opt->step;
-    double adam_lr = 0.0;
-    if (c->kind == NN_OPT_ADAM)
-        adam_lr = sqrt(1.0 - pow(c->beta2, t)) / (1.0 - pow(c->beta1, t));
-    for (int i = 0; i < net->n_layers; i++) {
-        nn_layer *L = &net->layers[i];
-        float ls = opt->lr_scale[i];
-        if (!L->trainable || ls == 0.0f)
-            continue;
-        for (int j = 0; j < L->n_params; j++) {
-            nn_param *p = &L->p[j];
+    nn_optimizer_begin(opt);
+    for (int i = 0; i < net->n_layers; i++)
+        for (int j = 0; j < net->layers[i].n_params; j++) {
             size_t k = (size_t)i * NN_MAX_PARAMS + j;
             const float *g = ws ? nn_workspace_grad_const(ws, i, j) : grads[k];
-            if (!p->trainable || !g || opt->size[k] != p->size)
-                continue;
-            float *w = p->w;
-            double lr = (double)c->lr * ls;
-            if (c->kind == NN_OPT_SGD) {
-                float *v = opt->m[k];
-                for (size_t e = 0; e < p->size; e++) {
-                    double ge = (double)grad_scale * g[e] + (double)c->weight_decay * w[e];
-                    if (v) {
-                        v[e] = (float)(c->momentum * (double)v[e] - lr * ge);
-                        w[e] += v[e];
-                    } else {
-                        w[e] = (float)(w[e] - lr * ge);
-                    }
-                }
-            } else {
-                float *m = opt->m[k], *v = opt->v[k];
-                double a = lr * adam_lr;
-                for (size_t e = 0; e < p->size; e++) {
-                    double ge = (double)grad_scale * g[e] + (double)c->weight_decay * w[e];
-                    m[e] = (float)(c->beta1 * (double)m[e] + (1.0 - c->beta1) * ge);
-                    v[e] = (float)(c->beta2 * (double)v[e] + (1.0 - c->beta2) * ge * ge);
-                    w[e] = (float)(w[e] - a * m[e] / (sqrt((double)v[e]) + c->eps));
-                }
-            }
+            apply_param(opt, net, i, j, 0, net->layers[i].p[j].size, g, grad_scale);
         }
-    }
 }
 
 void nn_optimizer_step(nn_optimizer *opt, nn_net *net, const nn_workspace *ws, float grad_scale)
@@ -185,4 +201,13 @@ void nn_optimizer_step_grads(nn_optimizer *opt, nn_net *net, const float *const 
                              float grad_scale)
 {
     step_from(opt, net, NULL, grads, grad_scale);
+}
+
+void nn_optimizer_apply_range(nn_optimizer *opt, nn_net *net, int layer, int j, size_t lo,
+                              size_t n, const float *g, float grad_scale)
+{
+    if (!opt || !net || net->n_layers != opt->n_layers || layer < 0 ||
+        layer >= net->n_layers || j < 0 || j >= net->layers[layer].n_params || opt->step < 1)
+        return;
+    apply_param(opt, net, layer, j, lo, n, g, grad_scale);
 }

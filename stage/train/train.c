@@ -89,9 +89,7 @@ typedef struct trainer {
     float cw[SV_MAX_CLASSES];
     int bn;               /* training BatchNormalization present            */
     nn_tplan *tp;         /* the fast path, when it covers the network      */
-    float **gref;         /* fast path: gradients in Keras layout, per
-                             layer * NN_MAX_PARAMS + j (NULL: none)        */
-    float *gbuf;          /* their storage                                  */
+    nn_tws **fws;         /* fast path: the slices' workspaces, in order    */
     /* the current job */
     int training;
     const float *raw;
@@ -221,8 +219,7 @@ static void trainer_free(trainer *T)
     T->sl = NULL;
     nn_tplan_free(T->tp);
     T->tp = NULL;
-    free(T->gref);
-    free(T->gbuf);
+    free(T->fws);
 }
 
 static int has_training_bn(const nn_net *net)
@@ -230,29 +227,6 @@ static int has_training_bn(const nn_net *net)
     for (int i = 0; i < net->n_layers; i++)
         if (net->layers[i].kind == NN_BATCHNORM && net->layers[i].trainable)
             return 1;
-    return 0;
-}
-
-/* the Keras-layout gradient buffers the fast path fills for the optimiser */
-static int gref_alloc(trainer *T)
-{
-    const nn_net *net = T->net;
-    size_t total = 0, np = (size_t)net->n_layers * NN_MAX_PARAMS;
-    for (int i = 0; i < net->n_layers; i++)
-        for (int j = 0; j < net->layers[i].n_params; j++)
-            if (nn_tplan_has_grad(T->tp, i, j))
-                total += net->layers[i].p[j].size;
-    T->gref = calloc(np, sizeof *T->gref);
-    T->gbuf = malloc((total ? total : 1) * sizeof(float));
-    if (!T->gref || !T->gbuf)
-        return SV_ERR_NOMEM;
-    size_t o = 0;
-    for (int i = 0; i < net->n_layers; i++)
-        for (int j = 0; j < net->layers[i].n_params; j++)
-            if (nn_tplan_has_grad(T->tp, i, j)) {
-                T->gref[(size_t)i * NN_MAX_PARAMS + j] = T->gbuf + o;
-                o += net->layers[i].p[j].size;
-            }
     return 0;
 }
 
@@ -296,7 +270,7 @@ static int trainer_init(trainer *T, sv_model *m, const sv_stamp_source *src, int
             return sv_error_set(err, e.status ? e.status : SV_ERR_NOMEM, "training: %s",
                                 e.text);
         }
-        if (T->tp && gref_alloc(T)) {
+        if (T->tp && !(T->fws = calloc((size_t)S, sizeof *T->fws))) {
             trainer_free(T);
             return sv_error_set(err, SV_ERR_NOMEM, "training: out of memory");
         }
@@ -314,7 +288,7 @@ static int trainer_init(trainer *T, sv_model *m, const sv_stamp_source *src, int
             }
         }
         if (T->tp)
-            c->fast = nn_tws_new(T->tp, T->slice_cap, err);
+            T->fws[s] = c->fast = nn_tws_new(T->tp, T->slice_cap, err);
         else
             c->ws = nn_workspace_new(T->net, T->slice_cap, 1, err);
         c->x = malloc((size_t)T->slice_cap * T->in_size * sizeof(float));
@@ -671,12 +645,9 @@ int sv_train(sv_model *m, const sv_stamp_source *src, const sv_train_config *cfg
             T.batch = b;
             if ((st = run_job(&T, cfg.threads, err)))
                 goto done;
-            if (T.tp) { /* slices summed in slice order, then one step */
-                for (int s = 1; s < T.S; s++)
-                    nn_tws_add_grads(T.sl[0].fast, T.sl[s].fast);
-                nn_tws_grads(T.sl[0].fast, T.gref);
-                nn_optimizer_step_grads(opt, m->net, (const float *const *)T.gref, 1.0f);
-                nn_tplan_sync(T.tp, m->net);
+            if (T.tp) { /* slices summed in slice order, then one step, over threads */
+                nn_tplan_update(T.tp, T.fws, T.S, opt, m->net,
+                                cfg.threads < T.S ? cfg.threads : T.S);
             } else {
                 for (int s = 1; s < T.S; s++)
                     nn_workspace_add_grads(T.sl[0].ws, T.sl[s].ws);

@@ -10,7 +10,9 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
+#include "core/pool.h"
 #include "nn/nn_engine.h"
 #include "nn/fast/nn_kernels.h"
 #include "nn/fast/nn_plan_graph.h"
@@ -64,6 +66,7 @@ typedef struct step {
                           2 the padded copy (ACT: dst = where it works)  */
     nn_act act;        /* ACT                                           */
     float alpha;
+    int layer;         /* the net's layer it comes from                 */
     float *w, *b;      /* owned, repacked (ACT: BN scale and shift of
                           alen values, cycled over the tensor)          */
     size_t alen;
@@ -99,6 +102,9 @@ struct nn_plan {
     unsigned flags;
     int n_workers;
     worker *workers;
+    sv_pool *pool;              /* threads 1.. of a run, kept between runs */
+    int cur_layer;              /* compiling: the layer steps come from */
+    double *prof;               /* nn_plan_profile: seconds per step    */
 };
 
 /* ---- ISA selection --------------------------------------------------------- */
@@ -153,34 +159,33 @@ double nn_isa_peak_gflops(nn_isa isa, double seconds)
 
 /* ---- FLOPs ------------------------------------------------------------------ */
 
+double nn_layer_flops(const nn_net *net, int i)
+{
+    if (!net || !net->finalized || i < 0 || i >= net->n_layers)
+        return 0;
+    const nn_layer *L = &net->layers[i];
+    const nn_layer *I = L->n_in > 0 ? &net->layers[L->in[0]] : NULL;
+    switch (L->kind) {
+    case NN_CONV2D:
+        return 2.0 * L->shape[0] * L->shape[1] * L->shape[2] * L->kh * L->kw * I->shape[2];
+    case NN_DEPTHWISE_CONV2D:
+        return 2.0 * L->shape[0] * L->shape[1] * L->shape[2] * L->kh * L->kw;
+    case NN_SEPARABLE_CONV2D: {
+        double cd = (double)I->shape[2] * L->depth_multiplier;
+        return 2.0 * L->shape[0] * L->shape[1] * (cd * L->kh * L->kw + cd * L->shape[2]);
+    }
+    case NN_DENSE:
+        return 2.0 * (double)(L->out_size / L->units) * L->units * I->shape[I->rank - 1];
+    default:
+        return 0;
+    }
+}
+
 double nn_net_flops(const nn_net *net)
 {
     double f = 0;
-    if (!net || !net->finalized)
-        return 0;
-    for (int i = 0; i < net->n_layers; i++) {
-        const nn_layer *L = &net->layers[i];
-        const nn_layer *I = L->n_in > 0 ? &net->layers[L->in[0]] : NULL;
-        switch (L->kind) {
-        case NN_CONV2D:
-            f += 2.0 * L->shape[0] * L->shape[1] * L->shape[2] * L->kh * L->kw * I->shape[2];
-            break;
-        case NN_DEPTHWISE_CONV2D:
-            f += 2.0 * L->shape[0] * L->shape[1] * L->shape[2] * L->kh * L->kw;
-            break;
-        case NN_SEPARABLE_CONV2D: {
-            double cd = (double)I->shape[2] * L->depth_multiplier;
-            f += 2.0 * L->shape[0] * L->shape[1] * (cd * L->kh * L->kw + cd * L->shape[2]);
-            break;
-        }
-        case NN_DENSE:
-            f += 2.0 * (double)(L->out_size / L->units) * L->units *
-                 I->shape[I->rank - 1];
-            break;
-        default:
-            break;
-        }
-    }
+    for (int i = 0; net && net->finalized && i < net->n_layers; i++)
+        f += nn_layer_flops(net, i);
     return f;
 }
 
@@ -211,6 +216,7 @@ static step *add_step(nn_plan *p, step_kind kind, int *cap)
     step *s = &p->steps[p->n_steps++];
     memset(s, 0, sizeof *s);
     s->kind = kind;
+    s->layer = p->cur_layer;
     return s;
 }
 
@@ -507,6 +513,7 @@ static int compile_fast(nn_plan *p, const nn_net *net, sv_error *err)
     for (int li = 1; li < net->n_layers; li++) {
         const nn_layer *L = &net->layers[li];
         step *s;
+        p->cur_layer = li;
         switch (L->kind) {
         case NN_CONV2D: {
             int ho, wo;
@@ -706,6 +713,7 @@ void nn_plan_free(nn_plan *p)
     }
     free(p->steps);
     nn_graph_free(p->graph);
+    sv_pool_free(p->pool);
     for (int i = 0; i < p->n_workers; i++)
         worker_free(&p->workers[i]);
     free(p->workers);
@@ -873,6 +881,45 @@ static void copy_logical(const ptensor *t, const float *x, float *out)
         memcpy(out + g * t->c, x + g * t->cp, (size_t)t->c * sizeof(float));
 }
 
+/* ---- profiling ------------------------------------------------------------ */
+
+static double now_s(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+/* adds the time since *t0 to step i's and restarts *t0 (profiling only) */
+static void prof_add(const nn_plan *p, int i, double *t0)
+{
+    if (!p->prof)
+        return;
+    double t = now_s();
+    p->prof[i] += t - *t0;
+    *t0 = t;
+}
+
+int nn_plan_steps(const nn_plan *p) { return p && !p->reference && !p->graph ? p->n_steps : 0; }
+
+int nn_plan_step_layer(const nn_plan *p, int i)
+{
+    return i >= 0 && i < nn_plan_steps(p) ? p->steps[i].layer : -1;
+}
+
+const char *nn_plan_step_kind(const nn_plan *p, int i)
+{
+    static const char *names[] = {"pad", "conv", "pool", "act", "dense", "winograd",
+                                  "depthwise"};
+    return i >= 0 && i < nn_plan_steps(p) ? names[p->steps[i].kind] : "none";
+}
+
+void nn_plan_profile(nn_plan *p, double *t)
+{
+    if (p)
+        p->prof = nn_plan_steps(p) > 0 ? t : NULL;
+}
+
 /* Rows [r0, r1) of the output of image step i, from and to the worker's
  * buffers (x: the sample). */
 static void run_step_rows(const nn_plan *p, worker *w, worker *own, const float *x, int i,
@@ -951,8 +998,11 @@ static int step_rows(const step *s)
 /* The image phase of one sample by one thread: returns where its result is. */
 static const float *run_image(const nn_plan *p, worker *w, const float *x)
 {
-    for (int i = 0; i < p->n_img; i++)
+    double t0 = p->prof ? now_s() : 0;
+    for (int i = 0; i < p->n_img; i++) {
         run_step_rows(p, w, w, x, i, 0, step_rows(&p->steps[i]));
+        prof_add(p, i, &t0);
+    }
     return p->img_result < 0 ? x : w->img[p->img_result];
 }
 
@@ -1003,10 +1053,12 @@ static void run_vector(const nn_plan *p, worker *w, int n0, int m, float *out)
 {
     float *cur = w->vec[0];
     int pp = 1;
+    double t0 = p->prof ? now_s() : 0;
     for (int i = p->n_img; i < p->n_steps; i++) {
         const step *s = &p->steps[i];
         if (s->kind == ST_ACT) {
             run_act(s, cur, m);
+            prof_add(p, i, &t0);
             continue;
         }
         /* ST_DENSE: transpose the m x K rows into K x m, then tiles of rows
@@ -1026,6 +1078,7 @@ static void run_vector(const nn_plan *p, worker *w, int n0, int m, float *out)
         p->k->conv(&kc, xin, o);
         cur = o;
         pp ^= 1;
+        prof_add(p, i, &t0);
     }
     for (int j = 0; j < m; j++)
         copy_logical(&p->out_t, cur + (size_t)j * pt_phys(&p->out_t),
@@ -1131,9 +1184,8 @@ static void worker_split(run_arg *a)
     }
 }
 
-static void *worker_main(void *arg)
+static void worker_main(run_arg *a)
 {
-    run_arg *a = arg;
 #ifdef HAVE_MXCSR
     /* flush denormals to zero (FTZ) and read them as zero (DAZ) in this
      * thread while it runs the plan: denormal operands slow FMAs down, and
@@ -1148,8 +1200,9 @@ static void *worker_main(void *arg)
 #ifdef HAVE_MXCSR
     _mm_setcsr(csr);
 #endif
-    return NULL;
 }
+
+static void worker_task(int i, void *args) { worker_main((run_arg *)args + i); }
 
 int nn_plan_run(nn_plan *p, int batch, const float *const *inputs, float *out, int threads,
                 sv_error *err)
@@ -1167,6 +1220,8 @@ int nn_plan_run(nn_plan *p, int batch, const float *const *inputs, float *out, i
             return sv_error_set(err, SV_ERR_ARG, "nn_plan_run: input %d missing", i);
     if (p->graph)
         return nn_graph_run(p->graph, batch, inputs, out, threads, err);
+    if (p->prof) /* profiled runs use the calling thread only */
+        threads = 1;
     double useful = (double)batch * p->flops / FLOP_PER_THREAD;
     if (useful < threads && !(p->flags & NN_PLAN_ALL_THREADS))
         threads = useful < 1 ? 1 : (int)useful;
@@ -1220,20 +1275,15 @@ int nn_plan_run(nn_plan *p, int batch, const float *const *inputs, float *out, i
     sv_error_clear(&c.first);
     pthread_mutex_init(&c.lock, NULL);
     run_arg args[nw];
-    pthread_t tid[nw];
-    int started = 0;
     for (int i = 0; i < nw; i++)
         args[i] = (run_arg){&c, &p->workers[i], i};
-    /* a thread that cannot be started leaves its share to the others: chunks
-     * and pieces of rows are taken dynamically */
-    for (int i = 1; i < nw; i++) {
-        if (pthread_create(&tid[i], NULL, worker_main, &args[i]) != 0)
-            break;
-        started = i;
-    }
-    worker_main(&args[0]);
-    for (int i = 1; i <= started; i++)
-        pthread_join(tid[i], NULL);
+    /* the plan's pool runs workers 1.. (started at the first run that needs
+     * them; without a pool, or a worker that cannot be started, the calling
+     * thread runs their share after its own: chunks and pieces of rows are
+     * taken dynamically, so nobody waits for them) */
+    if (nw > 1 && !p->pool)
+        p->pool = sv_pool_new();
+    sv_pool_run(p->pool, nw, worker_task, args);
     pthread_mutex_destroy(&c.lock);
     if (atomic_load(&c.failed)) {
         if (err)

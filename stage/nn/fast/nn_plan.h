@@ -18,10 +18,12 @@
  *     runs in two ping-pong buffers that stay in the core's L2 cache, and the
  *     Dense part runs over a chunk of up to 16 stamps at once so that the
  *     dense weights are read once per chunk.
- * nn_plan_run() spreads chunks of stamps over `threads` workers (the calling
- * thread plus threads-1 POSIX threads started for the call): per-core stamp
- * streams, never one stamp split across threads.  It calls no BLAS and
- * changes no process-global state.
+ * nn_plan_run() spreads chunks of stamps over `threads` workers: the calling
+ * thread plus threads-1 threads of a pool the plan owns (core/pool.h:
+ * started by the first run that needs them, kept until nn_plan_free, spinning
+ * about 0.1 ms after a run and then asleep), per-core stamp streams; a
+ * batch of one stamp is cut into pieces of rows that the workers take as
+ * they come.  It calls no BLAS and changes no process-global state.
  *
  * Covered networks: one input (a H x W x C stamp, or a feature vector) and a
  * chain of Conv2D (valid/same, any stride, any activation),
@@ -106,9 +108,9 @@ void nn_plan_free(nn_plan *p);
  * threads than chunks of stamps, or than the work pays for (a thread for
  * every 8 MFLOP of the call; unless NN_PLAN_ALL_THREADS), are not started.
  * Returns 0, or a status with err set (bad arguments, out of memory, an
- * error of the reference engine).  A helper thread that cannot be started
- * leaves its share to the others.  Not reentrant on the
- * same plan. */
+ * error of the reference engine).  The helper threads are the plan's
+ * pool's (kept between runs); one that cannot be started leaves its share
+ * to the others.  Not reentrant on the same plan. */
 int nn_plan_run(nn_plan *p, int batch, const float *const *inputs, float *out, int threads,
                 sv_error *err);
 
@@ -124,6 +126,22 @@ size_t nn_plan_out_size(const nn_plan *p);
  * (the usual "FLOPs" of a CNN; pools and activations not counted).
  * Thread-safe. */
 double nn_net_flops(const nn_net *net);
+/* The same for layer i alone (0 for a layer without multiply-adds or an
+ * index out of range). */
+double nn_layer_flops(const nn_net *net, int i);
+
+/* Profiling (stampvet bench --profile).  A chain plan runs nn_plan_steps(p)
+ * steps (0 for a graph or reference plan); step i comes from layer
+ * nn_plan_step_layer(p, i) of the net and is of kind nn_plan_step_kind(p, i):
+ * "pad", "conv" (direct), "winograd", "depthwise", "pool", "act" or "dense".
+ * After nn_plan_profile(p, t), t holding nn_plan_steps(p) doubles (NULL:
+ * off, the default), every nn_plan_run adds the seconds step i takes to
+ * t[i] (Dense steps: for the whole chunk of stamps), and runs on the
+ * calling thread only.  Not thread-safe with nn_plan_run. */
+int nn_plan_steps(const nn_plan *p);
+int nn_plan_step_layer(const nn_plan *p, int i);
+const char *nn_plan_step_kind(const nn_plan *p, int i);
+void nn_plan_profile(nn_plan *p, double *t);
 
 /* Measured FP32 throughput of one core with the FMA instructions of `isa`
  * (GENERIC: the portable vector multiply-add), in GFLOP/s: the best of

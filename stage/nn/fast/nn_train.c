@@ -8,7 +8,9 @@
 #include <string.h>
 #include <time.h>
 
+#include "core/parallel.h"
 #include "nn/fast/nn_kernels.h"
+#include "nn/nn_engine.h"
 #include "nn/nn_layers.h"
 
 #if defined(__unix__) || defined(__APPLE__)
@@ -217,13 +219,15 @@ static void act_bwd(nn_act act, float alpha, const float *y, float *d, const tte
 
 /* Winograd U = G g G' (in double) of a 3x3 kernel whose element
  * (a, b, input ci, output co) is K[a*sa + b*sb + ci*sc + co*so], laid out
- * 16 x cpi x cop. */
+ * 16 x cpi x cop; input channels [ci0, ci1) and output channels [co0, co1)
+ * only. */
 static void wino_weights(const float *K, ptrdiff_t sa, ptrdiff_t sb, ptrdiff_t sc,
-                         ptrdiff_t so, int cin, int cout, int cpi, int cop, float *u)
+                         ptrdiff_t so, int ci0, int ci1, int co0, int co1, int cpi, int cop,
+                         float *u)
 {
     static const double G[4][3] = {{1, 0, 0}, {0.5, 0.5, 0.5}, {0.5, -0.5, 0.5}, {0, 0, 1}};
-    for (int ci = 0; ci < cin; ci++)
-        for (int co = 0; co < cout; co++) {
+    for (int ci = ci0; ci < ci1; ci++)
+        for (int co = co0; co < co1; co++) {
             double g[3][3], gg[4][3];
             for (int a = 0; a < 3; a++)
                 for (int b = 0; b < 3; b++)
@@ -566,6 +570,54 @@ static int compile(nn_tplan *p, sv_error *err)
     return 0;
 }
 
+/* ---- weights into the plan ------------------------------------------------------ */
+
+/* Repack input channels [c0, c1) of convolution step s from the kernel of
+ * its layer L (Keras (kh, kw, cin, cout)): the direct kernel, its flipped
+ * transpose, and the Winograd transforms of both. */
+static void sync_conv_rows(tstep *s, const nn_layer *L, int c0, int c1)
+{
+    int cin = s->in.c, cpi = s->in.cp, cout = s->out.c, cop = s->out.cp;
+    const float *K = L->p[0].w;
+    for (int ky = 0; ky < s->kh; ky++)
+        for (int kx = 0; kx < s->kw; kx++)
+            for (int ci = c0; ci < c1; ci++) {
+                const float *src = K + (((size_t)ky * s->kw + kx) * cin + ci) * cout;
+                memcpy(s->w + (((size_t)ky * s->kw + kx) * cpi + ci) * cop, src,
+                       (size_t)cout * sizeof(float));
+                /* flipped, transposed: (kh-1-ky, kw-1-kx, co, ci) */
+                float *d = s->wd + (((size_t)(s->kh - 1 - ky) * s->kw + (s->kw - 1 - kx)) * cop) *
+                                       cpi + ci;
+                for (int co = 0; co < cout; co++)
+                    d[(size_t)co * cpi] = src[co];
+            }
+    ptrdiff_t sa = (ptrdiff_t)3 * cin * cout, sb = (ptrdiff_t)cin * cout;
+    if (s->wino)
+        wino_weights(K, sa, sb, cout, 1, c0, c1, 0, cout, cpi, cop, s->u);
+    if (s->wino_dx) /* element (a, b, co, ci) = K[2-a][2-b][ci][co] */
+        wino_weights(K + 2 * sa + 2 * sb, -sa, -sb, 1, cout, 0, cout, c0, c1, cop, cpi, s->ud);
+}
+
+/* Repack inputs [e0, e1) (logical) of Dense step s from its layer's kernel
+ * (in, units): rows of the kernel and columns of its transpose. */
+static void sync_dense_rows(tstep *s, const nn_layer *L, size_t e0, size_t e1)
+{
+    int units = s->out.c, up = s->out.cp;
+    const float *K = L->p[0].w;
+    for (size_t e = e0; e < e1; e++) {
+        size_t ph = tt_phys_of(&s->in, e);
+        memcpy(s->w + ph * up, K + e * units, (size_t)units * sizeof(float));
+        for (int u = 0; u < units; u++)
+            s->wt[(size_t)u * s->Kp + ph] = K[e * units + u];
+    }
+}
+
+static void sync_bias(tstep *s, const nn_layer *L)
+{
+    if (L->use_bias && L->n_params > 1)
+        memcpy(s->b, L->p[1].w, (size_t)s->out.c * sizeof(float));
+}
+
 void nn_tplan_sync(nn_tplan *p, const nn_net *net)
 {
     if (!p || !net)
@@ -573,43 +625,92 @@ void nn_tplan_sync(nn_tplan *p, const nn_net *net)
     for (int i = 0; i < p->n_steps; i++) {
         tstep *s = &p->steps[i];
         const nn_layer *L = &net->layers[s->layer];
+        if (s->kind == TS_CONV)
+            sync_conv_rows(s, L, 0, s->in.c);
+        else if (s->kind == TS_DENSE)
+            sync_dense_rows(s, L, 0, tt_logical(&s->in));
+        if (s->kind == TS_CONV || s->kind == TS_DENSE)
+            sync_bias(s, L);
+    }
+}
+
+/* ---- one optimiser step, over threads ------------------------------------------ */
+
+typedef struct update_ctx {
+    nn_tplan *p;
+    nn_tws *const *ws;
+    int n_ws, parts;
+    nn_optimizer *opt;
+    nn_net *net;
+} update_ctx;
+
+/* n*part/parts */
+static size_t part_at(size_t n, int part, int parts)
+{
+    return n * (size_t)part / (size_t)parts;
+}
+
+/* One piece of a parameter: its packed gradients at offset po, n of them,
+ * summed over the slices into ws[0] in slice order (per element the
+ * additions one slice after another), then the optimiser on elements
+ * lo .. lo+n-1 of parameter j. */
+static void update_piece(const update_ctx *u, int layer, int j, size_t po, size_t lo, size_t n)
+{
+    float *g = u->ws[0]->g + po;
+    for (int k = 1; k < u->n_ws; k++) {
+        const float *src = u->ws[k]->g + po;
+        for (size_t e = 0; e < n; e++)
+            g[e] += src[e];
+    }
+    nn_optimizer_apply_range(u->opt, u->net, layer, j, lo, n, g, 1.0f);
+}
+
+/* Part `part` of the step: for every layer with weights, its input
+ * channels (Conv2D) or inputs (Dense) [part/parts, (part+1)/parts) of the
+ * whole, gradient sum, update and repacking (and the biases in part 0).
+ * Distinct parts touch distinct memory. */
+static void update_task(int part, void *v)
+{
+    const update_ctx *u = v;
+    for (int i = 0; i < u->p->n_steps; i++) {
+        tstep *s = &u->p->steps[i];
+        const nn_layer *L = &u->net->layers[s->layer];
+        int cout = s->out.c, cop = s->out.cp;
         if (s->kind == TS_CONV) {
-            int cin = s->in.c, cpi = s->in.cp, cout = s->out.c, cop = s->out.cp;
-            const float *K = L->p[0].w; /* (kh, kw, cin, cout) */
-            for (int ky = 0; ky < s->kh; ky++)
-                for (int kx = 0; kx < s->kw; kx++)
-                    for (int ci = 0; ci < cin; ci++) {
-                        const float *src = K + (((size_t)ky * s->kw + kx) * cin + ci) * cout;
-                        memcpy(s->w + (((size_t)ky * s->kw + kx) * cpi + ci) * cop, src,
-                               (size_t)cout * sizeof(float));
-                        /* flipped, transposed: (kh-1-ky, kw-1-kx, co, ci) */
-                        float *d = s->wd + (((size_t)(s->kh - 1 - ky) * s->kw +
-                                             (s->kw - 1 - kx)) * cop) * cpi + ci;
-                        for (int co = 0; co < cout; co++)
-                            d[(size_t)co * cpi] = src[co];
-                    }
-            if (L->use_bias && L->n_params > 1)
-                memcpy(s->b, L->p[1].w, (size_t)cout * sizeof(float));
-            ptrdiff_t sa = (ptrdiff_t)3 * cin * cout, sb = (ptrdiff_t)cin * cout;
-            if (s->wino)
-                wino_weights(K, sa, sb, cout, 1, cin, cout, cpi, cop, s->u);
-            if (s->wino_dx) /* element (a, b, co, ci) = K[2-a][2-b][ci][co] */
-                wino_weights(K + 2 * sa + 2 * sb, -sa, -sb, 1, cout, cout, cin, cop, cpi,
-                             s->ud);
+            int cin = s->in.c, cpi = s->in.cp, taps = s->kh * s->kw;
+            int c0 = (int)part_at((size_t)cin, part, u->parts);
+            int c1 = (int)part_at((size_t)cin, part + 1, u->parts);
+            for (int ci = c0; ci < c1 && s->gw; ci++)
+                for (int r = 0; r < taps; r++)
+                    update_piece(u, s->layer, 0, s->gw_off + ((size_t)r * cpi + ci) * cop,
+                                 ((size_t)r * cin + ci) * cout, (size_t)cout);
+            sync_conv_rows(s, L, c0, c1);
         } else if (s->kind == TS_DENSE) {
-            int units = s->out.c, up = s->out.cp;
-            const float *K = L->p[0].w; /* (in, units) */
             size_t nlog = tt_logical(&s->in);
-            for (size_t e = 0; e < nlog; e++) {
-                size_t ph = tt_phys_of(&s->in, e);
-                memcpy(s->w + ph * up, K + e * units, (size_t)units * sizeof(float));
-                for (int u = 0; u < units; u++)
-                    s->wt[(size_t)u * s->Kp + ph] = K[e * units + u];
-            }
-            if (L->use_bias && L->n_params > 1)
-                memcpy(s->b, L->p[1].w, (size_t)units * sizeof(float));
+            size_t e0 = part_at(nlog, part, u->parts), e1 = part_at(nlog, part + 1, u->parts);
+            for (size_t e = e0; e < e1 && s->gw; e++)
+                update_piece(u, s->layer, 0, s->gw_off + tt_phys_of(&s->in, e) * cop,
+                             e * cout, (size_t)cout);
+            sync_dense_rows(s, L, e0, e1);
+        } else {
+            continue;
+        }
+        if (part == 0) {
+            if (s->gb)
+                update_piece(u, s->layer, 1, s->gb_off, 0, (size_t)cout);
+            sync_bias(s, L);
         }
     }
+}
+
+void nn_tplan_update(nn_tplan *p, nn_tws *const *ws, int n_ws, nn_optimizer *opt, nn_net *net,
+                     int threads)
+{
+    if (!p || !ws || n_ws < 1 || !opt || !net)
+        return;
+    update_ctx u = {p, ws, n_ws, threads < 1 ? 1 : threads, opt, net};
+    nn_optimizer_begin(opt);
+    sv_parallel_for(u.parts, u.parts, update_task, &u);
 }
 
 void nn_tplan_free(nn_tplan *p)
@@ -785,14 +886,6 @@ void nn_tws_zero_grads(nn_tws *ws)
         memset(ws->g, 0, ws->p->n_grad * sizeof(float));
 }
 
-void nn_tws_add_grads(nn_tws *dst, const nn_tws *src)
-{
-    if (!dst || !src || dst->p != src->p)
-        return;
-    for (size_t i = 0; i < dst->p->n_grad; i++)
-        dst->g[i] += src->g[i];
-}
-
 void nn_tws_grads(const nn_tws *ws, float *const *grads)
 {
     const nn_tplan *p = ws->p;
@@ -842,6 +935,7 @@ static void draw_masks(nn_tws *ws, int batch)
         size_t ph = tt_phys(t), groups = (size_t)t->h * t->w;
         float keep = 1.0f - s->rate, scale = 1.0f / keep;
         uint64_t thr = (uint64_t)ceil((double)s->rate * 9007199254740992.0);
+        sv_xoshiro rng = ws->rng; /* a local copy the compiler keeps in registers */
         for (int n = 0; n < batch; n++) {
             float *m = s->img ? ws->mask + (size_t)n * p->img_mask + s->moff
                               : ws->vmask + (size_t)ws->cap * s->moff + (size_t)n * ph;
@@ -852,11 +946,12 @@ static void draw_masks(nn_tws *ws, int batch)
                         mg[c] = 1.0f;
                 else
                     for (int c = 0; c < t->c; c++)
-                        mg[c] = (sv_xoshiro_next(&ws->rng) >> 11) >= thr ? scale : 0.0f;
+                        mg[c] = (sv_xoshiro_next(&rng) >> 11) >= thr ? scale : 0.0f;
                 for (int c = t->c; c < t->cp; c++)
                     mg[c] = 0.0f;
             }
         }
+        ws->rng = rng;
     }
 }
 

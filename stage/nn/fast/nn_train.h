@@ -34,7 +34,7 @@
  *
  * Determinism: a slice's gradients depend only on the slice's samples (in a
  * fixed order) and the plan, never on threads; summing slices in a fixed
- * order (nn_tws_add_grads) keeps training bit-identical for any thread
+ * order (nn_tplan_update) keeps training bit-identical for any thread
  * count.  Results differ from the reference engine's by float rounding
  * (summation order, Winograd).
  *
@@ -54,6 +54,7 @@
 #include <stdint.h>
 
 #include "nn/nn.h"
+#include "nn/nn_engine.h"
 #include "nn/fast/nn_plan.h"
 #include "core/sv_error.h"
 
@@ -105,8 +106,18 @@ const float *nn_tws_output(const nn_tws *ws);
 int nn_tws_backward(nn_tws *ws, const float *d_output, sv_error *err);
 
 void nn_tws_zero_grads(nn_tws *ws);
-/* dst += src, every gradient (workspaces of the same plan). */
-void nn_tws_add_grads(nn_tws *dst, const nn_tws *src);
+
+/* One optimiser step from the gradients of the slice workspaces
+ * ws[0..n_ws-1] of one minibatch (same plan): their sum in slice order
+ * (into ws[0]), opt applied to net (as nn_optimizer_step_grads with
+ * grad_scale 1 on that sum in Keras layout), and the plan repacked from net
+ * (nn_tplan_sync).  All three are element-wise: the weights are cut into
+ * `threads` parts by input channel (threads created for the call,
+ * sv_parallel_for), each summed, updated and repacked where it lies, and the
+ * result is bit-identical for every thread count.  Not thread-safe with any
+ * other call on the plan, its workspaces or net. */
+void nn_tplan_update(nn_tplan *p, nn_tws *const *ws, int n_ws, nn_optimizer *opt, nn_net *net,
+                     int threads);
 
 /* Write the gradients, in the Keras layout of each parameter, to
  * grads[layer * NN_MAX_PARAMS + j] (buffers of the parameter's size; NULL
