@@ -93,7 +93,10 @@ extern "C" {
 #define SV_FLAG_FAILED    0x20u /* the network gave a non-finite output: no score */
 #define SV_FLAG_BADCENTRE 0x40u /* the detection's own pixel is NaN or infinite in
                                    the science, reference or difference image  */
-#define SV_N_FLAGS 7
+#define SV_FLAG_BADSIGN   0x80u /* the detection's sign (col_sign, detections.h)
+                                   is unreadable: it is scored as a positive
+                                   detection (DIFF not inverted)               */
+#define SV_N_FLAGS 8
 
 /* The flags that keep a detection from being labelled REAL whatever its
  * score, by default (the stage's veto_flags): its own pixel masked or not

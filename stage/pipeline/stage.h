@@ -96,7 +96,10 @@ typedef struct sv_stage_stats {
     int64_t rows;            /* detections in = rows out                      */
     int64_t scored;          /* rows with a real/bogus score                 */
     int64_t flagged;         /* rows with any flag                           */
-    int64_t edge, badfrac, masked, off_image, bad_coord, failed, badcentre; /* per flag */
+    int64_t edge, badfrac, masked, off_image, bad_coord, failed, badcentre,
+        badsign;             /* per flag                                     */
+    int64_t inverted;        /* stamps of negative detections whose DIFF was
+                                inverted (diff_positive)                    */
     int64_t vetoed;          /* scored >= rb_threshold but kept from REAL by
                                 veto_flags                                  */
     int threads;             /* most threads used by the cut phase           */
