@@ -633,7 +633,7 @@ static void test_ztf_negative_alerts(void **state)
         sv_error err;
         sv_error_clear(&err);
         for (int c = 0; c < 3; c++) {
-            char path[4200];
+            char path[16400];
             int hh, ww;
             snprintf(path, sizeof path, "%s/ztf-alerts-dev/%s_%s.fits.gz", fx, al[a].candid,
                      cname[c]);
@@ -752,6 +752,7 @@ static void test_ztf_negative_alerts(void **state)
 
 int main(void)
 {
+    (void)st_write_table;
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_sign_values),
         cmocka_unit_test(test_sign_plan),

@@ -149,7 +149,7 @@ void stage_prov_common(const sv_stage *s, const sv_det_plan *plan, const exposur
         char c[48];
         snprintf(c, sizeof c, "negative detections' DIFF x -1 (%s)", mode[s->diff_positive]);
         sv_prov_bool(p, "DIFFPOS", stage_diff_inverts(s, plan), c);
-        if (plan && plan->col_sign >= 0 && s->map.sign[0])
+        if (stage_diff_inverts(s, plan) && plan && plan->col_sign >= 0 && s->map.sign[0])
             sv_prov_str(p, "SIGNCOL", s->map.sign, "the detections' sign column");
     }
     sv_out_schema_prov(&s->schema, p);
