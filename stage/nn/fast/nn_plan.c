@@ -702,6 +702,15 @@ static void worker_free(worker *w)
     memset(w, 0, sizeof *w);
 }
 
+void nn_plan_release_threads(nn_plan *p)
+{
+    if (!p)
+        return;
+    sv_pool_free(p->pool);
+    p->pool = NULL;
+    nn_graph_release_threads(p->graph);
+}
+
 void nn_plan_free(nn_plan *p)
 {
     if (!p)
