@@ -25,9 +25,10 @@
 
 #define CHUNK_MAX 16 /* stamps whose Dense part runs together */
 #define SPLIT_MAX 8  /* threads sharing one stamp */
-/* Work (FLOPs) that one more thread must get to be worth starting: about
- * 0.1 ms of one core's work on this engine, several times what starting
- * and joining a POSIX thread costs.  braai (38 MFLOP a stamp) splits even
+/* Work (FLOPs) that one more thread must get to be worth using: about
+ * 0.1 ms of one core's work on this engine, several times what waking a
+ * sleeping pool worker (about 20 us) or starting its thread (about 50 us,
+ * the first time) costs.  braai (38 MFLOP a stamp) splits even
  * one stamp; a small branch of a graph (ACAI's feature Dense layers) runs in
  * the calling thread. */
 #define FLOP_PER_THREAD 8e6
