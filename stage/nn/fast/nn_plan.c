@@ -1273,7 +1273,10 @@ int nn_plan_run(nn_plan *p, int batch, const float *const *inputs, float *out, i
         nw = team;
         for (int i = 0; i < ni; i++) {
             int R = step_rows(&p->steps[i]);
-            rows_per[i] = (R + 4 * team - 1) / (4 * team); /* about 4 pieces a thread */
+            /* one piece a thread, taken as they come (a thread that is late
+             * leaves its piece to the others): on braai at 2 threads more,
+             * smaller pieces measured slower, busy machine or not */
+            rows_per[i] = (R + team - 1) / team;
             pieces[i] = (R + rows_per[i] - 1) / rows_per[i];
             atomic_init(&taken[i], 0);
             atomic_init(&done[i], 0);
