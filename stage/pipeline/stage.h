@@ -14,12 +14,17 @@
  *      the WCS where present: stamps.h sv_grid_check); a missing or broken
  *      WCS is reported through the host log and is an error only when the
  *      positions must come from ra/dec or resampling needs a pixel scale;
- *   2. positions of the detections (detections.h), in chunks of rows;
+ *   2. positions of the detections (detections.h), in chunks of rows, and
+ *      their signs when negative detections are shown positive
+ *      (diff_positive: a sign column such as ztf's isdiffpos; an
+ *      unreadable sign is flagged BADSIGN and taken as positive);
  *   3. for each batch of `batch` detections that have a stamp (taken in
  *      strips of image rows, so that neighbouring stamps come from the
  *      caches), two phases in turn:
- *        a. cut: the stamps are cut (stamps.h), flagged and preprocessed
- *           into the plans' input by `threads` threads;
+ *        a. cut: the stamps are cut (stamps.h), a negative detection's
+ *           DIFF stamp inverted (x -1, as ZTF's alert cutouts show it: see
+ *           stamps.h "The sign of the difference"), flagged and
+ *           preprocessed into the plans' input by `threads` threads;
  *        b. infer: the real/bogus and class plans run the batch, each with
  *           `threads` threads (nn_plan_run);
  *      the host's cancel flag is polled before every batch;
