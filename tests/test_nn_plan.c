@@ -484,6 +484,56 @@ static void test_profile(void **state)
     free(x);
 }
 
+/* the process's threads (Linux: /proc/self/status), or -1 */
+static int threads_now(void)
+{
+    FILE *f = fopen("/proc/self/status", "r");
+    char line[256];
+    int n = -1;
+    while (f && fgets(line, sizeof line, f))
+        if (!strncmp(line, "Threads:", 8))
+            n = atoi(line + 8);
+    if (f)
+        fclose(f);
+    return n;
+}
+
+/* The plan keeps its helper threads between runs and joins them on
+ * nn_plan_release_threads; results do not change. */
+static void test_worker_threads(void **state)
+{
+    (void)state;
+    int base = threads_now();
+    if (base < 0) {
+        printf("# no /proc/self/status: thread counts not checked\n");
+        return;
+    }
+    sv_error err;
+    sv_error_clear(&err);
+    nn_net *n = braai();
+    tu_random_weights(n, 0.1);
+    nn_plan *p = nn_plan_new_flags(n, 3, NN_ISA_AUTO, NN_PLAN_ALL_THREADS, &err);
+    assert_non_null(p);
+    size_t isz = tu_input_size(n, 0);
+    float *x = malloc(3 * isz * sizeof(float)), y0[3], y1[3];
+    assert_non_null(x);
+    tu_fill(x, 3 * isz, 0.0, 1.0);
+    const float *in[1] = {x};
+    assert_int_equal(nn_plan_run(p, 3, in, y0, 3, &err), 0);
+    assert_int_equal(threads_now(), base + 2); /* kept after the run */
+    assert_int_equal(nn_plan_run(p, 3, in, y1, 3, &err), 0);
+    assert_int_equal(threads_now(), base + 2); /* reused, not added */
+    assert_memory_equal(y0, y1, sizeof y0);
+    nn_plan_release_threads(p);
+    assert_int_equal(threads_now(), base);
+    assert_int_equal(nn_plan_run(p, 3, in, y1, 3, &err), 0);
+    assert_memory_equal(y0, y1, sizeof y0);
+    nn_plan_free(p);
+    assert_int_equal(threads_now(), base);
+    nn_net_free(n);
+    free(x);
+}
+
 /* ---- ISA selection and errors ------------------------------------------- */
 
 static void test_isa_selection(void **state)
@@ -736,6 +786,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_graph_fallback),
         cmocka_unit_test(test_braai),
         cmocka_unit_test(test_profile),
+        cmocka_unit_test(test_worker_threads),
         cmocka_unit_test(test_fallback_unknown_kind),
         cmocka_unit_test(test_isa_selection),
         cmocka_unit_test(test_errors),

@@ -3,7 +3,7 @@
  * of varying sizes (workers spinning) and calls after idle pauses (workers
  * asleep); tasks that share work through a counter finish it all; a NULL
  * pool runs everything on the caller; free joins spinning and sleeping
- * workers. */
+ * workers; a forked child's copy runs on the child's thread. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -14,7 +14,9 @@
 #include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "core/pool.h"
 
@@ -109,12 +111,42 @@ static void test_edges(void **state)
     sv_pool_free(p);
 }
 
+/* a child forked while the parent's workers spin (or hold the lock) runs
+ * its calls on its own thread and frees the copy without hanging */
+static void test_fork(void **state)
+{
+    (void)state;
+    sv_pool *p = sv_pool_new();
+    assert_non_null(p);
+    check_call(p, 3, 1000, 1);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        job j;
+        memset(&j, 0, sizeof j);
+        j.items = 500;
+        int m = sv_pool_run(p, 3, task, &j);
+        int ok = m == 0 && atomic_load(&j.sum) == 500L * 501 / 2;
+        for (int i = 0; i < 3; i++)
+            ok = ok && atomic_load(&j.runs[i]) == 1 && pthread_equal(j.who[i], pthread_self());
+        sv_pool_free(p);
+        _exit(ok ? 0 : 1);
+    }
+    int status = 0;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
+    check_call(p, 3, 1000, 1); /* the parent's pool still works */
+    sv_pool_free(p);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_back_to_back),
         cmocka_unit_test(test_after_idle),
         cmocka_unit_test(test_edges),
+        cmocka_unit_test(test_fork),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

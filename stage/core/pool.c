@@ -12,6 +12,7 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <time.h>
+#include <unistd.h>
 
 typedef struct pool_worker {
     struct sv_pool *pool;
@@ -28,6 +29,7 @@ struct sv_pool {
     atomic_int quit;
     sv_task_fn fn;
     void *ctx;
+    pid_t pid;          /* the process the workers live in                   */
     int n_threads;
     pthread_t tid[SV_POOL_MAX];
     pool_worker wk[SV_POOL_MAX];
@@ -105,6 +107,7 @@ sv_pool *sv_pool_new(void)
     }
     atomic_init(&p->pending, 0);
     atomic_init(&p->quit, 0);
+    p->pid = getpid();
     return p;
 }
 
@@ -125,6 +128,11 @@ void sv_pool_free(sv_pool *p)
 {
     if (!p)
         return;
+    if (p->pid != getpid()) { /* a fork's copy: its workers, and maybe the state of its
+                                 mutex, stayed in the parent; nothing to join */
+        free(p);
+        return;
+    }
     atomic_store_explicit(&p->quit, 1, memory_order_release);
     post(p, p->n_threads);
     for (int i = 1; i <= p->n_threads; i++)
@@ -144,6 +152,8 @@ int sv_pool_run(sv_pool *p, int n, sv_task_fn fn, void *ctx)
     if (n > SV_POOL_MAX)
         n = SV_POOL_MAX;
     int m = 0; /* workers taking part: 1..m */
+    if (p && p->pid != getpid()) /* a fork's copy: everything on the caller */
+        p = NULL;
     if (p) {
         while (p->n_threads < n - 1) {
             int i = p->n_threads + 1;

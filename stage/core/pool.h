@@ -20,7 +20,9 @@
  * Thread safety: one sv_pool_run at a time per pool (a pool belongs to one
  * owner, e.g. one inference plan); distinct pools are independent.  fn runs
  * concurrently for distinct indices.  A pool's threads do not survive
- * fork(): a child must not use a pool its parent made.
+ * fork(): in a child, a pool its parent made runs every index on the
+ * calling thread (it never waits for the parent's workers nor touches their
+ * lock), and sv_pool_free only releases its memory.
  */
 #ifndef SV_POOL_H
 #define SV_POOL_H

@@ -187,8 +187,10 @@ typedef struct sv_scorer sv_scorer;
  *                        scorer, unchanged (several scorers may share it).
  *             max_batch  triplets per network call (<= 0: 64).
  *             threads    threads per call, 1..SV_SCORER_THREADS_MAX: the
- *                        calling thread plus threads-1 POSIX threads started
- *                        and joined within each sv_scorer_run.
+ *                        calling thread plus threads-1 workers the scorer
+ *                        keeps (started by its first call, asleep between
+ *                        calls after at most 0.1 ms of spinning, joined by
+ *                        sv_scorer_free).
  *   Returned: *out       the scorer (sv_scorer_free), NULL on failure.
  *             err        on failure, why.
  *   Function return value: SV_OK; SV_ERR_ARG (not a stamp model, an

@@ -95,6 +95,12 @@ int sv_scorer_max_batch(const sv_scorer *s) { return s->max_batch; }
 int sv_scorer_threads(const sv_scorer *s) { return s->threads; }
 const char *sv_scorer_isa(const sv_scorer *s) { return nn_plan_isa(s->plan); }
 
+void sv_scorer_release_threads(sv_scorer *s)
+{
+    if (s)
+        nn_plan_release_threads(s->plan);
+}
+
 int sv_scorer_prepare(sv_scorer *s, int slot, const sv_triplet *t, const float *features,
                       float *scratch, int *n_bad)
 {

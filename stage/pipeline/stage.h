@@ -32,7 +32,10 @@
  * Threads.  An instance runs at most `threads` threads at any time: the
  * calling thread plus threads-1 POSIX threads started for each phase above
  * (and for reading the three images of the file path, min(threads, 3)),
- * all joined before the phase ends; nothing runs between calls.  So two
+ * all joined before the phase ends, except the network's: each scorer's
+ * inference plan keeps its threads-1 workers (core/pool.h) across the
+ * batches of a call and they are joined before sv_stage_process(_files)
+ * returns; nothing runs between calls.  So two
  * instances in one process use threads_a + threads_b threads at most, and
  * a host that runs N instances side by side gives each threads = cores / N
  * to fill the machine without oversubscribing it (the default, threads =

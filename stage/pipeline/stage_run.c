@@ -276,8 +276,8 @@ static int table_lc_begin(void *ctx, sv_lc_stage *lc, const sv_out_schema *o, sv
                                    o->class_name, err);
 }
 
-int sv_stage_process(sv_stage *s, const dia_exposure *x, const dia_table *det,
-                     const dia_table **results, sv_error *err)
+static int process_memory(sv_stage *s, const dia_exposure *x, const dia_table *det,
+                          const dia_table **results, sv_error *err)
 {
     if (results)
         *results = NULL;
@@ -433,7 +433,7 @@ static int check_file_job(const sv_stage *s, const dia_file_job *job, sv_error *
     return SV_OK;
 }
 
-int sv_stage_process_files(sv_stage *s, const dia_file_job *job, sv_error *err)
+static int process_files(sv_stage *s, const dia_file_job *job, sv_error *err)
 {
     if (!s)
         return sv_error_set(err, SV_ERR_ARG, "stampvet: no instance");
@@ -542,5 +542,30 @@ done:
     s->stats.t_total = stage_now() - t_start;
     if (!st)
         stage_log_summary(s, job->output);
+    return st;
+}
+
+/* No thread of the stage outlives a call (dia_stage.h): the scorers'
+ * network workers, kept across the batches of a call, are joined here. */
+static void release_threads(sv_stage *s)
+{
+    if (!s)
+        return;
+    sv_scorer_release_threads(s->sc_rb);
+    sv_scorer_release_threads(s->sc_cls);
+}
+
+int sv_stage_process(sv_stage *s, const dia_exposure *x, const dia_table *det,
+                     const dia_table **results, sv_error *err)
+{
+    int st = process_memory(s, x, det, results, err);
+    release_threads(s);
+    return st;
+}
+
+int sv_stage_process_files(sv_stage *s, const dia_file_job *job, sv_error *err)
+{
+    int st = process_files(s, job, err);
+    release_threads(s);
     return st;
 }

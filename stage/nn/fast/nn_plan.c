@@ -25,9 +25,10 @@
 
 #define CHUNK_MAX 16 /* stamps whose Dense part runs together */
 #define SPLIT_MAX 8  /* threads sharing one stamp */
-/* Work (FLOPs) that one more thread must get to be worth starting: about
- * 0.1 ms of one core's work on this engine, several times what starting
- * and joining a POSIX thread costs.  braai (38 MFLOP a stamp) splits even
+/* Work (FLOPs) that one more thread must get to be worth using: about
+ * 0.1 ms of one core's work on this engine, several times what waking a
+ * sleeping pool worker (about 20 us) or starting its thread (about 50 us,
+ * the first time) costs.  braai (38 MFLOP a stamp) splits even
  * one stamp; a small branch of a graph (ACAI's feature Dense layers) runs in
  * the calling thread. */
 #define FLOP_PER_THREAD 8e6
@@ -702,6 +703,15 @@ static void worker_free(worker *w)
     memset(w, 0, sizeof *w);
 }
 
+void nn_plan_release_threads(nn_plan *p)
+{
+    if (!p)
+        return;
+    sv_pool_free(p->pool);
+    p->pool = NULL;
+    nn_graph_release_threads(p->graph);
+}
+
 void nn_plan_free(nn_plan *p)
 {
     if (!p)
@@ -1263,7 +1273,10 @@ int nn_plan_run(nn_plan *p, int batch, const float *const *inputs, float *out, i
         nw = team;
         for (int i = 0; i < ni; i++) {
             int R = step_rows(&p->steps[i]);
-            rows_per[i] = (R + 4 * team - 1) / (4 * team); /* about 4 pieces a thread */
+            /* one piece a thread, taken as they come (a thread that is late
+             * leaves its piece to the others): on braai at 2 threads more,
+             * smaller pieces measured slower, busy machine or not */
+            rows_per[i] = (R + team - 1) / team;
             pieces[i] = (R + rows_per[i] - 1) / rows_per[i];
             atomic_init(&taken[i], 0);
             atomic_init(&done[i], 0);

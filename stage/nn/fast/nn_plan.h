@@ -114,6 +114,10 @@ void nn_plan_free(nn_plan *p);
 int nn_plan_run(nn_plan *p, int batch, const float *const *inputs, float *out, int threads,
                 sv_error *err);
 
+/* Join the plan's worker threads (the next run that needs them starts
+ * them again): for callers that promise no thread between their calls. */
+void nn_plan_release_threads(nn_plan *p);
+
 /* The ISA the plan runs: "avx512", "avx2", "generic", or "reference" when
  * the network is not covered by the fast path (or REFERENCE was asked). */
 const char *nn_plan_isa(const nn_plan *p);

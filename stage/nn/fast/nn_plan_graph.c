@@ -28,6 +28,14 @@ struct nn_graph {
     const char *isa;
 };
 
+void nn_graph_release_threads(nn_graph *g)
+{
+    for (int i = 0; g && i < g->n_br; i++)
+        nn_plan_release_threads(g->br[i].plan);
+    if (g)
+        nn_plan_release_threads(g->tail);
+}
+
 void nn_graph_free(nn_graph *g)
 {
     if (!g)

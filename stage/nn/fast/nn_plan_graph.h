@@ -45,5 +45,7 @@ int nn_graph_run(nn_graph *g, int batch, const float *const *inputs, float *out,
 const char *nn_graph_isa(const nn_graph *g);
 
 void nn_graph_free(nn_graph *g);
+/* nn_plan_release_threads of every chain's plan (NULL is ignored). */
+void nn_graph_release_threads(nn_graph *g);
 
 #endif
