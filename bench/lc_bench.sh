@@ -10,9 +10,19 @@
 # wait policy and with OMP_WAIT_POLICY=PASSIVE: on a loaded machine the
 # spinning threads collapse, so the comparison uses torch's better figure.
 #
+#
+# Then RAPID's published LSTM and TCN models (rapid2020_lstm_ztf_noredshift,
+# rapid2021_tcn_ztf_redshift from $SV_FIXTURES/rapid, default
+# ../shared/fixtures beside the source tree, imported with stampvet
+# import-keras): the light-curve fast path against the reference engine
+# (lc_bench --model, light-curve-like input with zero-padded tails), ROUNDS
+# rounds alternating, the MEDIAN of each (those lines say so).  Skipped with
+# a message without the fixtures or HDF5 import.
+#
 # usage: bench/lc_bench.sh [BUILDDIR]      (default: $SV_BUILDDIR or .)
 # environment: SV_PYTHON (/usr/bin/python3), THREADS (2), BATCH (512),
-#              STEPS (50), UNITS (100), FEATURES (10), SECONDS (3), ROUNDS (3)
+#              STEPS (50), UNITS (100), FEATURES (10), SECONDS (3), ROUNDS (3),
+#              SV_FIXTURES, RAPID_ONLY (1: only the RAPID models section)
 # Not a test: the figures depend on the machine and its load.
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
@@ -30,6 +40,47 @@ bin="$build/bench/lc_bench"
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/sv_lc_bench.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
 args="--threads $threads --batch $batch --steps $steps --units $units --features $feat"
+
+median() { sort -n | awk '{v[NR] = $1} END {if (NR % 2) print v[(NR + 1) / 2];
+                                              else print (v[NR / 2] + v[NR / 2 + 1]) / 2}'; }
+
+rapid_models() {
+    fx=${SV_FIXTURES:-$here/../../shared/fixtures}
+    if [ ! -r "$fx/rapid/rapid2020_lstm_ztf_noredshift.hdf5" ]; then
+        echo "lc_bench.sh: no RAPID fixtures at $fx/rapid: no LSTM / TCN figures"
+        return 0
+    fi
+    for m in rapid2020_lstm_ztf_noredshift rapid2021_tcn_ztf_redshift; do
+        if ! STAMPVET_MODELS=$here/../models "$build/stampvet" import-keras "$fx/rapid/$m.hdf5" \
+            --task lightcurve -o "$tmp/$m.fits" > "$tmp/import.out" 2>&1; then
+            cat "$tmp/import.out" >&2
+            echo "lc_bench.sh: $m did not import (HDF5?): no figures for it"
+            continue
+        fi
+        : > "$tmp/fast.v"
+        : > "$tmp/ref.v"
+        r=1
+        while [ $r -le "$rounds" ]; do
+            for e in fast reference; do
+                v=$("$bin" --model "$tmp/$m.fits" --engine $e --threads "$threads" \
+                    --batch "$batch" --seconds "$secs" | awk '/^lc_seq_per_s/ {print $2}')
+                echo "round $r $m $e: $v sequences/s"
+                if [ $e = fast ]; then echo "$v" >> "$tmp/fast.v"; else echo "$v" >> "$tmp/ref.v"; fi
+            done
+            r=$((r + 1))
+        done
+        f=$(median < "$tmp/fast.v")
+        g=$(median < "$tmp/ref.v")
+        echo "$m: batch $batch, $threads threads, median of $rounds rounds"
+        echo "${m}_fast_seq_per_s $f"
+        echo "${m}_reference_seq_per_s $g"
+        awk -v a="$f" -v b="$g" 'BEGIN {printf "ratio fast / reference %.2f\n", a / b}'
+    done
+}
+if [ "${RAPID_ONLY:-0}" = 1 ]; then
+    rapid_models
+    exit 0
+fi
 "$bin" $args --seconds 0.2 --dump "$tmp/net" > /dev/null
 have_torch=1
 "$py" "$here/lc_torch.py" $args --seconds 0.2 --dump "$tmp/net" > "$tmp/check.out" 2>&1 \
@@ -92,3 +143,5 @@ if [ $have_ort = 1 ]; then
     echo "ort_seq_per_s $best_o (onnxruntime-node $ortver)"
     awk -v a="$best_sv" -v b="$best_o" 'BEGIN {printf "ratio to ORT %.2f\n", a / b}'
 fi
+echo
+rapid_models

@@ -553,15 +553,13 @@ static void test_rapid_import(void **state)
                         worst = d;
                 }
         }
-        /* the light-curve fast path against the same reference; it does not
-         * run masked GRUs (callers fall back to the engine) */
+        /* the light-curve fast path against the same reference (masked
+         * GRUs too) */
         sv_lc_infer *fp = sv_lc_infer_new(m->net, B, &err);
-        if (masked) {
-            assert_null(fp);
-            assert_int_equal(err.status, SV_ERR_UNSUPPORTED);
-        }
-        double worst_fast = 0;
+        assert_non_null(fp);
+        double worst_fast = 1;
         if (fp) {
+            worst_fast = 0;
             const float *fo = sv_lc_infer_run(fp, B, in, &err);
             assert_non_null(fo);
             for (size_t i = 0; i < (size_t)B * T * K; i++) {
@@ -571,9 +569,8 @@ static void test_rapid_import(void **state)
             }
             sv_lc_infer_free(fp);
         }
-        print_message("RAPID%s: max relative difference %.3g (engine), %.3g (fast path%s)\n",
-                      masked ? " + Masking" : "", worst, worst_fast,
-                      masked ? ": not run, masked" : "");
+        print_message("RAPID%s: max relative difference %.3g (engine), %.3g (fast path)\n",
+                      masked ? " + Masking" : "", worst, worst_fast);
         assert_true(worst <= 1e-5);
         assert_true(worst_fast <= 1e-5);
         nn_workspace_free(ws);
@@ -581,6 +578,372 @@ static void test_rapid_import(void **state)
         free(y);
     }
     free(x);
+#endif
+}
+
+/* ---- the light-curve fast path against the reference engine ----------------------
+ * Every layer kind the fast path runs, each compared with nn_forward to 1e-5
+ * (relative, floor 1) on every kernel set the CPU and build can run, at
+ * batches 1, 2, 7 and 17, on sequences with masked (all-zero) steps at the
+ * start, in the middle and at the end, and one sample masked throughout. */
+
+static int add_layer(nn_net *net, nn_layer L)
+{
+    sv_error err;
+    sv_error_clear(&err);
+    int i = nn_net_add(net, &L, &err);
+    if (i < 0)
+        print_message("nn_net_add '%s': %s\n", L.name, err.text);
+    assert_true(i >= 0);
+    return i;
+}
+
+static nn_layer layer_on(nn_kind kind, const char *name, int in0, int in1)
+{
+    nn_layer L = nn_layer_defaults(kind, name);
+    L.n_in = in1 >= 0 ? 2 : 1;
+    L.in[0] = in0;
+    L.in[1] = in1;
+    return L;
+}
+
+/* deterministic values in [-a, a) */
+static float det_val(uint32_t *s, float a)
+{
+    *s = *s * 1664525u + 1013904223u;
+    return a * ((float)(*s >> 8) / 8388608.0f - 1.0f);
+}
+
+static void finalize_random(nn_net *net, uint32_t seed)
+{
+    sv_error err;
+    sv_error_clear(&err);
+    int st = nn_net_finalize(net, &err);
+    if (st)
+        print_message("finalize: %s\n", err.text);
+    assert_int_equal(st, 0);
+    for (int i = 0; i < net->n_layers; i++)
+        for (int j = 0; j < net->layers[i].n_params; j++) {
+            nn_param *q = &net->layers[i].p[j];
+            for (size_t e = 0; e < q->size; e++) {
+                if (!strcmp(q->name, "moving_variance") || !strcmp(q->name, "gamma"))
+                    q->w[e] = 1.0f + 0.5f * det_val(&seed, 1.0f);
+                else
+                    q->w[e] = det_val(&seed, 0.4f);
+            }
+        }
+}
+
+/* Sequence input n x (T, F) with masked steps: sample s masks steps
+ * 0..s%3-1 (start), the middle third when s is odd, the last s%5 steps
+ * (end); sample 5 (when present) is masked throughout.  Values: uniform in
+ * [-2, 2), or (lc_like) RAPID's kind of input as tests/python/rapid_ref.py
+ * makes it: per band a Gaussian peak (amplitude 0.5..3, width 4..10 steps)
+ * with noise, the third feature a redshift 0.02..0.4 (the published models
+ * are ill-conditioned far outside that range: there 1 ulp in the input
+ * moves their output by 1e-4, and no two float engines agree). */
+static float *masked_input(int n, int T, int F, uint32_t seed, int lc_like)
+{
+    float *x = malloc((size_t)n * T * F * sizeof(float));
+    assert_non_null(x);
+    for (int s = 0; s < n; s++)
+        for (int t = 0; t < T; t++) {
+            int masked = t < s % 3 || (s % 2 && t >= T / 3 && t < 2 * T / 3) ||
+                         t >= T - s % 5 || s == 5;
+            for (int f = 0; f < F; f++) {
+                float v = det_val(&seed, 2.0f);
+                if (lc_like && f == 2)
+                    v = 0.21f + 0.19f * det_val(&seed, 1.0f);
+                else if (lc_like) {
+                    uint32_t ps = seed ^ (uint32_t)(s * 7 + f); /* per sample and band */
+                    float peak = 19.0f + 11.0f * det_val(&ps, 1.0f);
+                    float amp = 1.75f + 1.25f * det_val(&ps, 1.0f);
+                    float w = 7.0f + 3.0f * det_val(&ps, 1.0f);
+                    v = amp * expf(-0.5f * ((t - peak) / w) * ((t - peak) / w)) +
+                        0.05f * det_val(&seed, 1.0f);
+                }
+                x[((size_t)s * T + t) * F + f] = masked ? 0.0f : v;
+            }
+            /* a kept step with some zero features stays kept */
+            if (!masked && F > 1 && t % 4 == 1 && !lc_like)
+                x[((size_t)s * T + t) * F] = 0.0f;
+        }
+    return x;
+}
+
+static double rel_diff(const float *a, const float *b, size_t n)
+{
+    double w = 0;
+    for (size_t i = 0; i < n; i++) {
+        double d = fabs((double)a[i] - b[i]) / fmax(1.0, fabs((double)b[i]));
+        if (!(d <= w)) /* NaN counts as a failure */
+            w = isnan(d) ? INFINITY : d;
+    }
+    return w;
+}
+
+/* net (one sequence input (T, F)) fast vs reference at several batches and
+ * every ISA; returns the worst relative difference. */
+static double compare_fast_net(nn_net *net, const char *what, int lc_like)
+{
+    static const int batches[] = {1, 2, 7, 17};
+    static const nn_isa isas[] = {NN_ISA_AVX512, NN_ISA_AVX2, NN_ISA_GENERIC};
+    const nn_layer *In = &net->layers[net->inputs[0]];
+    const size_t nout = net->layers[net->output].out_size;
+    double worst = 0;
+    int ran = 0;
+    for (size_t bi = 0; bi < sizeof batches / sizeof *batches; bi++) {
+        const int B = batches[bi];
+        float *x = masked_input(B, In->shape[0], In->shape[1], 77u + (uint32_t)B, lc_like);
+        const float *in[1] = {x};
+        sv_error err;
+        sv_error_clear(&err);
+        nn_workspace *ws = nn_workspace_new(net, B, 0, &err);
+        assert_non_null(ws);
+        assert_int_equal(nn_forward(ws, net, B, in, 0, &err), 0);
+        const float *ro = nn_workspace_output(ws);
+        for (int q = 0; q < 3; q++) {
+            sv_error_clear(&err);
+            sv_lc_infer *fp = sv_lc_infer_new_isa(net, 17, isas[q], &err);
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+            int built = 1;
+#else
+            int built = isas[q] == NN_ISA_GENERIC;
+#endif
+            if (!built || !sv_cpu_can_run(isas[q])) {
+                assert_null(fp);
+                if (bi == 0)
+                    printf("# %s: kernels for %s not on this CPU or build\n", what,
+                           nn_isa_name(isas[q]));
+                continue;
+            }
+            if (!fp)
+                print_message("%s: no fast plan: %s\n", what, err.text);
+            assert_non_null(fp);
+            const float *fo = sv_lc_infer_run(fp, B, in, &err);
+            assert_non_null(fo);
+            double d = rel_diff(fo, ro, (size_t)B * nout);
+            if (d > 1e-5)
+                print_message("%s, %s, batch %d: max relative difference %.3g\n", what,
+                              nn_isa_name(isas[q]), B, d);
+            assert_true(d <= 1e-5);
+            worst = d > worst ? d : worst;
+            ran++;
+            sv_lc_infer_free(fp);
+        }
+        nn_workspace_free(ws);
+        free(x);
+    }
+    assert_true(ran >= 4); /* generic, at least, at every batch */
+    print_message("%s: fast path = reference engine to %.2g (%d runs)\n", what, worst, ran);
+    return worst;
+}
+
+/* Masking, masked GRUs (reset_after 1 and 0, sigmoid and hard sigmoid,
+ * units with and without a 16-wide tail), an unmasked GRU after them. */
+static void test_fast_masked_gru(void **state)
+{
+    (void)state;
+    nn_net *net = nn_net_new();
+    nn_layer L = nn_layer_defaults(NN_INPUT, "seq");
+    L.rank = 2;
+    L.shape[0] = 13;
+    L.shape[1] = 3;
+    int x = add_layer(net, L);
+    int m = add_layer(net, layer_on(NN_MASKING, "mask", x, -1));
+    L = layer_on(NN_GRU, "g1", m, x);
+    L.units = 20;
+    L.return_sequences = 1;
+    L.reset_after = 1;
+    L.recurrent_act = NN_ACT_SIGMOID;
+    int g = add_layer(net, L);
+    L = layer_on(NN_GRU, "g2", g, x);
+    L.units = 33;
+    L.return_sequences = 1;
+    L.reset_after = 0;
+    L.recurrent_act = NN_ACT_HARD_SIGMOID;
+    g = add_layer(net, L);
+    L = layer_on(NN_GRU, "g3", g, x);
+    L.units = 16;
+    L.reset_after = 1;
+    L.recurrent_act = NN_ACT_HARD_SIGMOID;
+    g = add_layer(net, L);
+    L = layer_on(NN_DENSE, "out", g, -1);
+    L.units = 5;
+    L.act = NN_ACT_SOFTMAX;
+    add_layer(net, L);
+    finalize_random(net, 3);
+    compare_fast_net(net, "masked GRU", 0);
+    nn_net_free(net);
+}
+
+/* LSTM: masked (hard sigmoid, return_sequences) and unmasked (sigmoid, no
+ * bias, last step only), with a sequence Dense head and one on the vector. */
+static void test_fast_lstm(void **state)
+{
+    (void)state;
+    for (int masked = 0; masked < 2; masked++) {
+        nn_net *net = nn_net_new();
+        nn_layer L = nn_layer_defaults(NN_INPUT, "seq");
+        L.rank = 2;
+        L.shape[0] = 11;
+        L.shape[1] = 2;
+        int x = add_layer(net, L);
+        int m = masked ? add_layer(net, layer_on(NN_MASKING, "mask", x, -1)) : x;
+        L = layer_on(NN_LSTM, "l1", m, masked ? x : -1);
+        L.units = 37;
+        L.return_sequences = 1;
+        L.recurrent_act = NN_ACT_HARD_SIGMOID;
+        int l = add_layer(net, L);
+        L = layer_on(NN_LSTM, "l2", l, masked ? x : -1);
+        L.units = 16;
+        L.return_sequences = 1;
+        L.recurrent_act = NN_ACT_SIGMOID;
+        int l2 = add_layer(net, L);
+        L = layer_on(NN_LSTM, "l3", l2, -1);
+        L.units = 9;
+        L.use_bias = 0;
+        int l3 = add_layer(net, L);
+        L = layer_on(NN_DENSE, "td", l2, -1);
+        L.units = 4;
+        L.act = NN_ACT_SOFTMAX;
+        add_layer(net, L);
+        (void)l3;
+        finalize_random(net, 5 + (uint32_t)masked);
+        compare_fast_net(net, masked ? "masked LSTM (sequence head)" : "LSTM (sequence head)",
+                         0);
+        nn_net_free(net);
+        /* the last-step LSTM as the output */
+        net = nn_net_new();
+        L = nn_layer_defaults(NN_INPUT, "seq");
+        L.rank = 2;
+        L.shape[0] = 11;
+        L.shape[1] = 2;
+        x = add_layer(net, L);
+        m = masked ? add_layer(net, layer_on(NN_MASKING, "mask", x, -1)) : x;
+        L = layer_on(NN_LSTM, "l1", m, masked ? x : -1);
+        L.units = 37;
+        L.return_sequences = 1;
+        l = add_layer(net, L);
+        L = layer_on(NN_LSTM, "l3", l, masked ? x : -1);
+        L.units = 9;
+        L.use_bias = 0;
+        L.recurrent_act = NN_ACT_HARD_SIGMOID;
+        l = add_layer(net, L);
+        L = layer_on(NN_DENSE, "out", l, -1);
+        L.units = 3;
+        L.act = NN_ACT_SOFTMAX;
+        add_layer(net, L);
+        finalize_random(net, 9 + (uint32_t)masked);
+        compare_fast_net(net, masked ? "masked LSTM (last step)" : "LSTM (last step)", 0);
+        nn_net_free(net);
+    }
+}
+
+static int conv1d(nn_net *net, const char *name, int in, int filters, int k, int s, int d,
+                  nn_padding pad, nn_act act, int bias)
+{
+    nn_layer L = layer_on(NN_CONV1D, name, in, -1);
+    L.filters = filters;
+    L.kh = k;
+    L.sh = s;
+    L.dilation = d;
+    L.padding = pad;
+    L.act = act;
+    L.alpha = 0.1f;
+    L.use_bias = bias;
+    return add_layer(net, L);
+}
+
+/* A TCN-like DAG: causal dilated Conv1Ds, Activation, a 1x1 matching
+ * Conv1D, residual Adds (fused activation, 2 and 3 inputs), "same" with an
+ * even kernel, a strided valid and a strided same Conv1D, no bias, leaky
+ * relu (the scalar activation path), 32 filters (no padded output),
+ * GlobalAveragePooling1D plain and masked, Concatenate, Dense. */
+static void test_fast_conv1d(void **state)
+{
+    (void)state;
+    nn_net *net = nn_net_new();
+    nn_layer L = nn_layer_defaults(NN_INPUT, "seq");
+    L.rank = 2;
+    L.shape[0] = 21;
+    L.shape[1] = 3;
+    int x = add_layer(net, L);
+    int m = add_layer(net, layer_on(NN_MASKING, "mask", x, -1));
+    int c1 = conv1d(net, "c1", m, 12, 2, 1, 1, NN_PAD_CAUSAL, NN_ACT_SIGMOID, 1);
+    int c2 = conv1d(net, "c2", c1, 12, 3, 1, 2, NN_PAD_CAUSAL, NN_ACT_TANH, 1);
+    L = layer_on(NN_ACTIVATION, "a", c2, -1);
+    L.act = NN_ACT_SIGMOID;
+    int a = add_layer(net, L);
+    int r = conv1d(net, "match", m, 12, 1, 1, 1, NN_PAD_SAME, NN_ACT_LINEAR, 1);
+    L = layer_on(NN_ADD, "res", r, a);
+    L.act = NN_ACT_SIGMOID;
+    int s1 = add_layer(net, L);
+    int c3 = conv1d(net, "c3", s1, 12, 4, 1, 1, NN_PAD_SAME, NN_ACT_LEAKY_RELU, 1);
+    L = layer_on(NN_ADD, "skip", s1, c3);
+    L.n_in = 3;
+    L.in[2] = a;
+    int s2 = add_layer(net, L);
+    int c4 = conv1d(net, "c4", s2, 32, 3, 2, 1, NN_PAD_VALID, NN_ACT_RELU, 1);
+    int c5 = conv1d(net, "c5", c4, 7, 2, 3, 1, NN_PAD_SAME, NN_ACT_HARD_SIGMOID, 0);
+    int c6 = conv1d(net, "c6", c4, 5, 3, 1, 3, NN_PAD_VALID, NN_ACT_LINEAR, 1);
+    int g1 = add_layer(net, layer_on(NN_GLOBAL_AVGPOOL1D, "gap", c5, -1));
+    int g2 = add_layer(net, layer_on(NN_GLOBAL_AVGPOOL1D, "gap_masked", c1, x));
+    int g3 = add_layer(net, layer_on(NN_GLOBAL_AVGPOOL1D, "gap_c6", c6, -1));
+    L = layer_on(NN_CONCAT, "cat", g1, g2);
+    L.n_in = 3;
+    L.in[2] = g3;
+    int cat = add_layer(net, L);
+    L = layer_on(NN_DENSE, "out", cat, -1);
+    L.units = 4;
+    L.act = NN_ACT_SOFTMAX;
+    add_layer(net, L);
+    finalize_random(net, 11);
+    compare_fast_net(net, "Conv1D / Add / GAP1D", 0);
+    nn_net_free(net);
+}
+
+/* RAPID's four published models (../shared/fixtures/rapid, imported from
+ * Keras HDF5): the fast path must run each (a plan is made) and equal the
+ * reference engine. */
+static void test_fast_rapid_models(void **state)
+{
+    (void)state;
+#ifndef HAVE_HDF5
+    print_message("SKIP: built without HDF5 (Keras import)\n");
+    skip();
+#else
+    static const char *const names[] = {"rapid2019_gru_redshift", "rapid2019_gru_noredshift",
+                                        "rapid2020_lstm_ztf_noredshift",
+                                        "rapid2021_tcn_ztf_redshift"};
+    const char *fx = getenv("SV_FIXTURES");
+    char dir[1100], probe[1300];
+    snprintf(dir, sizeof dir, "%s/rapid", fx && *fx ? fx : "../shared/fixtures");
+    snprintf(probe, sizeof probe, "%s/%s.hdf5", dir, names[0]);
+    if (access(probe, R_OK)) {
+        print_message("SKIP: no RAPID fixtures at %s\n", dir);
+        skip();
+    }
+    for (size_t i = 0; i < sizeof names / sizeof *names; i++) {
+        char h5[1300];
+        snprintf(h5, sizeof h5, "%s/%s.hdf5", dir, names[i]);
+        sv_keras_options o = sv_keras_options_defaults();
+        o.task = SV_TASK_LIGHTCURVE;
+        sv_model *m = NULL;
+        sv_error err;
+        sv_error_clear(&err);
+        int st = sv_keras_import(h5, &o, &m, &err);
+        if (st)
+            print_message("%s: %s\n", names[i], err.text);
+        assert_int_equal(st, 0);
+        sv_lc_infer *fp = sv_lc_infer_new(m->net, 8, &err);
+        if (!fp)
+            print_message("%s: no fast plan: %s\n", names[i], err.text);
+        assert_non_null(fp);
+        sv_lc_infer_free(fp);
+        compare_fast_net(m->net, names[i], 1);
+        sv_model_free(m);
+    }
 #endif
 }
 
@@ -923,6 +1286,8 @@ int main(void)
         cmocka_unit_test(test_ztf_form),        cmocka_unit_test(test_prep_irregular),
         cmocka_unit_test(test_prep_grid),       cmocka_unit_test(test_prep_text),
         cmocka_unit_test(test_model_file),      cmocka_unit_test(test_rapid_import),
+        cmocka_unit_test(test_fast_masked_gru), cmocka_unit_test(test_fast_lstm),
+        cmocka_unit_test(test_fast_conv1d),     cmocka_unit_test(test_fast_rapid_models),
         cmocka_unit_test(test_train_finetune_score), cmocka_unit_test(test_stage_memory),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);

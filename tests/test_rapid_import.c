@@ -205,9 +205,12 @@ static void check_model(const char *mname)
             }
     assert_true(w <= TOL);
 
-    /* the light-curve fast path, where it runs the model (GRU without
-     * masks), agrees too */
+    /* the light-curve fast path runs every one of the four (masked LSTM,
+     * TCN too) and agrees */
     sv_lc_infer *fp = sv_lc_infer_new(m->net, B, &err);
+    if (!fp)
+        print_message("%s: no light-curve fast path: %s\n", mname, err.text);
+    assert_non_null(fp);
     if (fp) {
         const float *in[1] = {x};
         const float *fo = sv_lc_infer_run(fp, B, in, &err);

@@ -174,11 +174,18 @@ typedef void (*gates_first_fn)(int N, int u, int hard, const float *xp, size_t x
 typedef void (*gates_second_fn)(int N, int u, const float *xp, size_t xs, const float *b_in,
                                 const float *hhp, size_t hhs, const float *zbuf, float *h);
 
+typedef void (*gates_lstm_fn)(int N, int u, int hard, const float *xp, size_t xs,
+                              const float *b, const float *hp, size_t hs, float *h, float *c);
+typedef void (*bias_act_fn)(size_t rows, int cols, const float *src, size_t lds,
+                            const float *bias, int act, float *dst, size_t ldd);
+
 typedef struct lc_kernels {
     gemm_fn gemm;
     gates_ra_fn reset_after;
     gates_first_fn first;
     gates_second_fn second;
+    gates_lstm_fn lstm;
+    bias_act_fn bias_act;
 } lc_kernels;
 
 #define LC_TARGET
@@ -207,19 +214,20 @@ static int pick_kernels(nn_isa isa, lc_kernels *k, sv_error *err)
     if (!sv_cpu_can_run(isa))
         return sv_error_set(err, SV_ERR_UNSUPPORTED,
                             "light-curve fast path: this CPU cannot run %s", nn_isa_name(isa));
-    *k = (lc_kernels){gemm_blas, gates_reset_after_generic, gates_first_generic,
-                      gates_second_generic};
+    *k = (lc_kernels){gemm_blas,           gates_reset_after_generic, gates_first_generic,
+                      gates_second_generic, gates_lstm_generic,        bias_act_generic};
     if (isa == NN_ISA_GENERIC)
         return SV_OK;
 #ifdef LC_HAVE_KERNELS
     if (isa == NN_ISA_AVX2) {
         *k = (lc_kernels){forced ? gemm_avx2 : gemm_blas, gates_reset_after_avx2,
-                          gates_first_avx2, gates_second_avx2};
+                          gates_first_avx2,                 gates_second_avx2,
+                          gates_lstm_avx2,                  bias_act_avx2};
         return SV_OK;
     }
     if (isa == NN_ISA_AVX512) {
-        *k = (lc_kernels){gemm_avx512, gates_reset_after_avx512, gates_first_avx512,
-                          gates_second_avx512};
+        *k = (lc_kernels){gemm_avx512,         gates_reset_after_avx512, gates_first_avx512,
+                          gates_second_avx512, gates_lstm_avx512,        bias_act_avx512};
         return SV_OK;
     }
 #endif
@@ -252,14 +260,22 @@ typedef struct op {
     float *bn_scale, *bn_shift; /* BatchNormalization, folded             */
     float *Wp, *Up, *Uh;  /* GRU: packed input kernel (F x pad(3u)), recurrent
                              kernel (u x pad(3u), or the z r part u x pad(2u)
-                             and the h part u x pad(u) when not reset_after) */
+                             and the h part u x pad(u) when not reset_after);
+                             LSTM: F x pad(4u) and u x pad(4u);
+                             Conv1D: the kernel (K*C x pad(filters))      */
+    int To, pb;           /* Conv1D: output steps, leading padding         */
+    double *acc;          /* GlobalAveragePooling1D: the channel sums      */
 } op;
 
 struct sv_lc_infer {
     const nn_net *net;
     int max_batch;
     op *ops;
-    float *xp, *hp, *h, *zb, *rh, *hh; /* GRU scratch                      */
+    float *xp, *hp, *h, *zb, *rh, *hh; /* GRU and LSTM scratch             */
+    float *c, *hsave, *csave;          /* LSTM cell state; masked rows'
+                                          state kept across a step         */
+    int *keep;                         /* step mask, N x T (1 = kept)      */
+    float *col, *cy;                   /* Conv1D: im2col rows, padded out  */
     lc_kernels k;
 };
 
@@ -275,6 +291,7 @@ void sv_lc_infer_free(sv_lc_infer *p)
             free(p->ops[i].Wp);
             free(p->ops[i].Up);
             free(p->ops[i].Uh);
+            free(p->ops[i].acc);
         }
     free(p->ops);
     free(p->xp);
@@ -283,6 +300,12 @@ void sv_lc_infer_free(sv_lc_infer *p)
     free(p->zb);
     free(p->rh);
     free(p->hh);
+    free(p->c);
+    free(p->hsave);
+    free(p->csave);
+    free(p->keep);
+    free(p->col);
+    free(p->cy);
     free(p);
 }
 
@@ -313,13 +336,15 @@ sv_lc_infer *sv_lc_infer_new_isa(const nn_net *net, int max_batch, nn_isa isa, s
         sv_error_set(err, SV_ERR_ARG, "light-curve fast path: no finalised net or bad batch");
         return NULL;
     }
-    size_t xp = 0, hp = 0, hu = 0;
+    size_t xp = 0, hp = 0, hu = 0, keep = 0, col = 0, cy = 0;
+    int lstm = 0;
     for (int i = 0; i < net->n_layers; i++) {
         const nn_layer *L = &net->layers[i];
         switch (L->kind) {
         case NN_INPUT:
         case NN_DROPOUT:
         case NN_ACTIVATION:
+        case NN_ADD:
             break;
         case NN_DENSE:
             if (L->rank > 2) {
@@ -337,29 +362,47 @@ sv_lc_infer *sv_lc_infer_new_isa(const nn_net *net, int max_batch, nn_isa isa, s
                 return NULL;
             }
             break;
-        case NN_GRU: {
+        case NN_MASKING:
+            break;
+        case NN_GLOBAL_AVGPOOL1D:
+            if (L->n_in == 2 && (size_t)net->layers[L->in[0]].shape[0] > keep)
+                keep = (size_t)net->layers[L->in[0]].shape[0];
+            break;
+        case NN_CONV1D: {
             const nn_layer *In = &net->layers[L->in[0]];
-            if (L->n_in != 1) {
-                sv_error_set(err, SV_ERR_UNSUPPORTED, "light-curve fast path: masked GRU '%s'",
-                             L->name);
-                return NULL;
-            }
+            int To, pb;
+            nn_conv1d_geometry(In->shape[0], L->kh, L->sh, L->dilation, L->padding, &To, &pb);
+            size_t kc = (size_t)L->kh * In->shape[1];
+            if (!(L->kh == 1 && L->sh == 1 && pb == 0) && (size_t)To * kc > col)
+                col = (size_t)To * kc;
+            if (L->filters % 32 && (size_t)To * pad32(L->filters) > cy)
+                cy = (size_t)To * pad32(L->filters);
+            break;
+        }
+        case NN_GRU:
+        case NN_LSTM: {
+            const nn_layer *In = &net->layers[L->in[0]];
+            const int gates = L->kind == NN_GRU ? 3 : 4;
+            const char *what = L->kind == NN_GRU ? "GRU" : "LSTM";
             if (L->act != NN_ACT_TANH ||
                 (L->recurrent_act != NN_ACT_SIGMOID &&
                  L->recurrent_act != NN_ACT_HARD_SIGMOID)) {
-                sv_error_set(err, SV_ERR_UNSUPPORTED, "light-curve fast path: GRU '%s' with "
-                             "activation %s / %s", L->name, nn_act_name(L->act),
+                sv_error_set(err, SV_ERR_UNSUPPORTED, "light-curve fast path: %s '%s' with "
+                             "activation %s / %s", what, L->name, nn_act_name(L->act),
                              nn_act_name(L->recurrent_act));
                 return NULL;
             }
-            size_t T = (size_t)In->shape[0], u = (size_t)L->units, up = (size_t)pad32((int)u);
-            size_t u3p = (size_t)pad32(3 * (int)u);
-            if (T * u3p > xp)
-                xp = T * u3p;
-            if (u3p > hp)
-                hp = u3p;
+            size_t T = (size_t)In->shape[0], up = (size_t)pad32(L->units);
+            size_t ugp = (size_t)pad32(gates * L->units);
+            if (T * ugp > xp)
+                xp = T * ugp;
+            if (ugp > hp)
+                hp = ugp;
             if (up > hu)
                 hu = up;
+            if (L->n_in == 2 && T > keep)
+                keep = T;
+            lstm |= L->kind == NN_LSTM;
             break;
         }
         default:
@@ -386,8 +429,20 @@ sv_lc_infer *sv_lc_infer_new_isa(const nn_net *net, int max_batch, nn_isa isa, s
         p->zb = malloc(N * hu * sizeof(float));
         p->rh = malloc(N * hu * sizeof(float));
         p->hh = malloc(N * hu * sizeof(float));
-        ok = p->xp && p->hp && p->h && p->zb && p->rh && p->hh;
+        p->hsave = malloc(N * hu * sizeof(float));
+        ok = p->xp && p->hp && p->h && p->zb && p->rh && p->hh && p->hsave;
+        if (ok && lstm) {
+            p->c = malloc(N * hu * sizeof(float));
+            p->csave = malloc(N * hu * sizeof(float));
+            ok = p->c && p->csave;
+        }
     }
+    if (ok && keep)
+        ok = (p->keep = malloc(N * keep * sizeof(int))) != NULL;
+    if (ok && col)
+        ok = (p->col = malloc(N * col * sizeof(float))) != NULL;
+    if (ok && cy)
+        ok = (p->cy = malloc(N * cy * sizeof(float))) != NULL;
     for (int i = 0; ok && i < net->n_layers; i++) {
         const nn_layer *L = &net->layers[i];
         op *o = &p->ops[i];
@@ -408,6 +463,22 @@ sv_lc_infer *sv_lc_infer_new_isa(const nn_net *net, int max_batch, nn_isa isa, s
                 ok = o->Wp && o->Up && o->Uh;
             }
         }
+        if (ok && L->kind == NN_LSTM) {
+            int u = L->units, F = net->layers[L->in[0]].shape[1];
+            o->Wp = pack(L->p[0].w, F, 4 * u, 4 * u);
+            o->Up = pack(L->p[1].w, u, 4 * u, 4 * u);
+            ok = o->Wp && o->Up;
+        }
+        if (ok && L->kind == NN_CONV1D) {
+            const nn_layer *In = &net->layers[L->in[0]];
+            nn_conv1d_geometry(In->shape[0], L->kh, L->sh, L->dilation, L->padding, &o->To,
+                               &o->pb);
+            /* the Keras kernel (K, C, filters) is the (K*C) x filters matrix */
+            o->Wp = pack(L->p[0].w, L->kh * In->shape[1], L->filters, L->filters);
+            ok = o->Wp != NULL;
+        }
+        if (ok && L->kind == NN_GLOBAL_AVGPOOL1D)
+            ok = (o->acc = malloc((size_t)L->shape[0] * sizeof(double))) != NULL;
         if (ok && L->kind == NN_BATCHNORM) {
             int C = L->shape[L->rank - 1];
             o->bn_scale = malloc((size_t)C * sizeof(float));
@@ -449,8 +520,88 @@ sv_lc_infer *sv_lc_infer_new_isa(const nn_net *net, int max_batch, nn_isa isa, s
     return p;
 }
 
+/* ---- masks --------------------------------------------------------------------- */
+
+/* Does the step (F values) hold a value other than the mask value?  (NaN
+ * differs from everything: kept, as Keras and nn_layer_mask.c.) */
+static int step_kept(const float *v, int F, float mask_value)
+{
+    for (int f = 0; f < F; f++)
+        if (v[f] != mask_value)
+            return 1;
+    return 0;
+}
+
+/* keep[n T + t] = step t of sample n kept, for the mask producer m (N x T x F) */
+static void step_mask(const float *m, int N, int T, int F, float mask_value, int *keep)
+{
+    for (size_t s = 0; s < (size_t)N * T; s++)
+        keep[s] = step_kept(m + s * (size_t)F, F, mask_value);
+}
+
+/* The rows kept at step t (all N without a mask). */
+static int kept_rows(const int *keep, int N, int T, int t)
+{
+    if (!keep)
+        return N;
+    int k = 0;
+    for (int n = 0; n < N; n++)
+        k += keep[(size_t)n * T + t] != 0;
+    return k;
+}
+
+/* Copy the state of the rows masked at step t from src to dst (rows of u). */
+static void masked_copy(const int *keep, int N, int T, int t, int u, const float *src,
+                        float *dst)
+{
+    for (int n = 0; n < N; n++)
+        if (!keep[(size_t)n * T + t])
+            memcpy(dst + (size_t)n * u, src + (size_t)n * u, (size_t)u * sizeof(float));
+}
+
+/* The step mask of a masked layer (two producers: in[1] is the mask's
+ * source), in p->keep; NULL for one producer. */
+static const int *layer_mask(sv_lc_infer *p, const nn_layer *L, int N)
+{
+    if (L->n_in != 2)
+        return NULL;
+    const nn_layer *M = &p->net->layers[L->in[1]];
+    step_mask(p->ops[L->in[1]].y, N, M->shape[0], M->shape[1], L->mask_value, p->keep);
+    return p->keep;
+}
+
+/* ---- activations ------------------------------------------------------------------ */
+
+static int vector_act(nn_act a)
+{
+    return a == NN_ACT_LINEAR || a == NN_ACT_RELU || a == NN_ACT_SIGMOID || a == NN_ACT_TANH ||
+           a == NN_ACT_HARD_SIGMOID;
+}
+
+/* dst (rows x cols, dense) = act(src (row stride lds) + bias) with L's
+ * fused activation: the ISA's vector kernel where it has the function,
+ * else nn_act_forward.  bias may be NULL, src may be dst (lds == cols). */
+static void bias_act(const sv_lc_infer *p, const nn_layer *L, size_t rows, int cols,
+                     const float *src, size_t lds, const float *bias, float *dst)
+{
+    if (L->act == NN_ACT_LINEAR && !bias && src == dst)
+        return;
+    if (vector_act(L->act)) {
+        p->k.bias_act(rows, cols, src, lds, bias, L->act, dst, (size_t)cols);
+        return;
+    }
+    for (size_t r = 0; r < rows; r++)
+        for (int j = 0; j < cols; j++)
+            dst[r * cols + j] = src[r * lds + j] + (bias ? bias[j] : 0.0f);
+    nn_act_forward(L->act, L->alpha, dst, rows, cols);
+}
+
+/* ---- layers ------------------------------------------------------------------------ */
+
+/* GRU; keep: the step mask (NULL: none).  At a masked step a row keeps its
+ * state and its output repeats it (nn_layer_gru.c). */
 static void run_gru(sv_lc_infer *p, const op *o, const nn_layer *In, int N, const float *x,
-                    float *y)
+                    const int *keep, float *y)
 {
     const nn_layer *L = o->L;
     const int T = In->shape[0], F = In->shape[1], u = L->units, u3 = 3 * u;
@@ -464,13 +615,16 @@ static void run_gru(sv_lc_infer *p, const op *o, const nn_layer *In, int N, cons
     memset(p->h, 0, (size_t)N * u * sizeof(float));
     for (int t = 0; t < T; t++) {
         const float *xt = p->xp + (size_t)t * u3p;
-        if (ra) {
+        const int nk = kept_rows(keep, N, T, t);
+        if (nk && nk < N)
+            masked_copy(keep, N, T, t, u, p->h, p->hsave);
+        if (nk && ra) {
             if (t == 0)
                 memset(p->hp, 0, (size_t)N * u3p * sizeof(float));
             else
                 p->k.gemm(N, u, u3p, p->h, u, o->Up, p->hp, u3p);
             p->k.reset_after(N, u, hard, xt, xs, b_in, p->hp, (size_t)u3p, b_rec, p->h);
-        } else {
+        } else if (nk) {
             if (t == 0)
                 memset(p->hp, 0, (size_t)N * zrp * sizeof(float));
             else
@@ -482,6 +636,8 @@ static void run_gru(sv_lc_infer *p, const op *o, const nn_layer *In, int N, cons
                 p->k.gemm(N, u, up, p->rh, u, o->Uh, p->hh, up);
             p->k.second(N, u, xt, xs, b_in, p->hh, (size_t)up, p->zb, p->h);
         }
+        if (nk && nk < N)
+            masked_copy(keep, N, T, t, u, p->hsave, p->h);
         if (L->return_sequences)
             for (int n = 0; n < N; n++)
                 memcpy(y + ((size_t)n * T + t) * u, p->h + (size_t)n * u,
@@ -489,6 +645,106 @@ static void run_gru(sv_lc_infer *p, const op *o, const nn_layer *In, int N, cons
     }
     if (!L->return_sequences)
         memcpy(y, p->h, (size_t)N * u * sizeof(float));
+}
+
+/* LSTM (Keras gate order i, f, c, o); keep as run_gru's: a masked step
+ * keeps h and c (nn_layer_lstm.c). */
+static void run_lstm(sv_lc_infer *p, const op *o, const nn_layer *In, int N, const float *x,
+                     const int *keep, float *y)
+{
+    const nn_layer *L = o->L;
+    const int T = In->shape[0], F = In->shape[1], u = L->units;
+    const float *bias = L->use_bias ? L->p[2].w : NULL;
+    const int hard = L->recurrent_act == NN_ACT_HARD_SIGMOID, u4p = pad32(4 * u);
+    const size_t xs = (size_t)T * u4p;
+    p->k.gemm(N * T, F, u4p, x, F, o->Wp, p->xp, u4p);
+    memset(p->h, 0, (size_t)N * u * sizeof(float));
+    memset(p->c, 0, (size_t)N * u * sizeof(float));
+    for (int t = 0; t < T; t++) {
+        const int nk = kept_rows(keep, N, T, t);
+        if (nk && nk < N) {
+            masked_copy(keep, N, T, t, u, p->h, p->hsave);
+            masked_copy(keep, N, T, t, u, p->c, p->csave);
+        }
+        if (nk) {
+            if (t == 0)
+                memset(p->hp, 0, (size_t)N * u4p * sizeof(float));
+            else
+                p->k.gemm(N, u, u4p, p->h, u, o->Up, p->hp, u4p);
+            p->k.lstm(N, u, hard, p->xp + (size_t)t * u4p, xs, bias, p->hp, (size_t)u4p, p->h,
+                      p->c);
+        }
+        if (nk && nk < N) {
+            masked_copy(keep, N, T, t, u, p->hsave, p->h);
+            masked_copy(keep, N, T, t, u, p->csave, p->c);
+        }
+        if (L->return_sequences)
+            for (int n = 0; n < N; n++)
+                memcpy(y + ((size_t)n * T + t) * u, p->h + (size_t)n * u,
+                       (size_t)u * sizeof(float));
+    }
+    if (!L->return_sequences)
+        memcpy(y, p->h, (size_t)N * u * sizeof(float));
+}
+
+/* Conv1D: the rows of every output step of every sample (im2col: K taps
+ * of C channels, zeros outside the sequence) times the kernel as one
+ * (K*C) x filters product; bias and activation fused after it.  A 1-wide,
+ * unstrided, unpadded kernel reads the input itself. */
+static void run_conv1d(sv_lc_infer *p, const op *o, const nn_layer *In, int N, const float *x,
+                       float *y)
+{
+    const nn_layer *L = o->L;
+    const int T = In->shape[0], C = In->shape[1], K = L->kh, s = L->sh, d = L->dilation;
+    const int To = o->To, pb = o->pb, Fo = L->filters, KC = K * C, Fp = pad32(Fo);
+    const float *A = x;
+    int lda = C;
+    if (!(K == 1 && s == 1 && pb == 0)) {
+        for (int n = 0; n < N; n++) {
+            const float *xn = x + (size_t)n * T * C;
+            for (int t = 0; t < To; t++) {
+                float *row = p->col + ((size_t)n * To + t) * KC;
+                for (int k = 0; k < K; k++) {
+                    long ti = (long)t * s - pb + (long)k * d;
+                    if (ti >= 0 && ti < T)
+                        memcpy(row + (size_t)k * C, xn + (size_t)ti * C,
+                               (size_t)C * sizeof(float));
+                    else
+                        memset(row + (size_t)k * C, 0, (size_t)C * sizeof(float));
+                }
+            }
+        }
+        A = p->col;
+        lda = KC;
+    }
+    float *dst = Fp == Fo ? y : p->cy;
+    p->k.gemm(N * To, KC, Fp, A, lda, o->Wp, dst, Fp);
+    bias_act(p, L, (size_t)N * To, Fo, dst, (size_t)Fp, L->use_bias ? L->p[1].w : NULL, y);
+}
+
+/* GlobalAveragePooling1D: the mean over the (kept) steps, in double as
+ * nn_layer_gap1d.c; a sample with every step masked gives zeros. */
+static void run_gap1d(sv_lc_infer *p, const op *o, const nn_layer *In, int N, const float *x,
+                      const int *keep, float *y)
+{
+    const int T = In->shape[0], C = In->shape[1];
+    double *acc = o->acc;
+    for (int n = 0; n < N; n++) {
+        const float *xn = x + (size_t)n * T * C;
+        int cnt = 0;
+        for (int c = 0; c < C; c++)
+            acc[c] = 0.0;
+        for (int t = 0; t < T; t++) {
+            if (keep && !keep[(size_t)n * T + t])
+                continue;
+            cnt++;
+            for (int c = 0; c < C; c++)
+                acc[c] += xn[(size_t)t * C + c];
+        }
+        for (int c = 0; c < C; c++)
+            y[(size_t)n * C + c] = cnt ? (float)(acc[c] / cnt) : 0.0f;
+    }
+    (void)p;
 }
 
 static const float *infer_run(sv_lc_infer *p, int batch, const float *const *inputs,
@@ -547,12 +803,53 @@ static const float *infer_run(sv_lc_infer *p, int batch, const float *const *inp
             break;
         case NN_ACTIVATION: {
             size_t n = (size_t)batch * L->out_size;
-            memcpy(o->out, x, n * sizeof(float));
             int last = L->shape[L->rank - 1];
-            nn_act_forward(L->act, L->alpha, o->out, n / (size_t)last, last);
+            if (L->act == NN_ACT_LINEAR)
+                memcpy(o->out, x, n * sizeof(float));
+            else
+                bias_act(p, L, n / (size_t)last, last, x, (size_t)last, NULL, o->out);
             o->y = o->out;
             break;
         }
+        case NN_ADD: {
+            size_t n = (size_t)batch * L->out_size;
+            int last = L->shape[L->rank - 1];
+            const float *x1 = p->ops[L->in[1]].y;
+            for (size_t e = 0; e < n; e++)
+                o->out[e] = x[e] + x1[e];
+            for (int k = 2; k < L->n_in; k++) {
+                const float *xk = p->ops[L->in[k]].y;
+                for (size_t e = 0; e < n; e++)
+                    o->out[e] += xk[e];
+            }
+            bias_act(p, L, n / (size_t)last, last, o->out, (size_t)last, NULL, o->out);
+            o->y = o->out;
+            break;
+        }
+        case NN_MASKING: {
+            const int T = L->shape[0], F = L->shape[1];
+            for (size_t st = 0; st < (size_t)batch * T; st++) {
+                const float *xs = x + st * F;
+                if (step_kept(xs, F, L->mask_value))
+                    memcpy(o->out + st * F, xs, (size_t)F * sizeof(float));
+                else
+                    memset(o->out + st * F, 0, (size_t)F * sizeof(float));
+            }
+            o->y = o->out;
+            break;
+        }
+        case NN_GLOBAL_AVGPOOL1D:
+            run_gap1d(p, o, &net->layers[L->in[0]], batch, x, layer_mask(p, L, batch), o->out);
+            o->y = o->out;
+            break;
+        case NN_CONV1D:
+            run_conv1d(p, o, &net->layers[L->in[0]], batch, x, o->out);
+            o->y = o->out;
+            break;
+        case NN_LSTM:
+            run_lstm(p, o, &net->layers[L->in[0]], batch, x, layer_mask(p, L, batch), o->out);
+            o->y = o->out;
+            break;
         case NN_DENSE: {
             const nn_layer *In = &net->layers[L->in[0]];
             int fin = In->shape[In->rank - 1], units = L->units;
@@ -596,7 +893,7 @@ static const float *infer_run(sv_lc_infer *p, int batch, const float *const *inp
             break;
         }
         case NN_GRU:
-            run_gru(p, o, &net->layers[L->in[0]], batch, x, o->out);
+            run_gru(p, o, &net->layers[L->in[0]], batch, x, layer_mask(p, L, batch), o->out);
             o->y = o->out;
             break;
         default:

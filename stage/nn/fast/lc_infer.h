@@ -1,24 +1,40 @@
 /* lc_infer.h — the inference fast path of light-curve networks.
  *
- * A light-curve network (GRU layers over a sequence, dense layers,
- * Concatenate, Dropout, inference-mode BatchNormalization, Activation) is
- * compiled once into a plan that runs a batch with:
- *   - each GRU's input projections for every step of every sequence as one
- *     matrix product (BLAS sgemm), the recurrent products one per step over
- *     the whole batch, in a time-major state buffer;
+ * A light-curve network — GRU and LSTM layers over a sequence (unmasked, or
+ * masked: two producers, in[1] the mask's source, nn.h), Masking, Conv1D
+ * (valid / same / causal, stride, dilation, bias, fused activation), Add
+ * (any number of inputs, fused activation), GlobalAveragePooling1D (plain
+ * or masked), Dense, Concatenate, Dropout, inference-mode
+ * BatchNormalization, Activation; any DAG of them in the net's order
+ * (residual and skip connections) — is compiled once into a plan that runs
+ * a batch with:
+ *   - each GRU's / LSTM's input projections for every step of every
+ *     sequence as one matrix product, the recurrent products one per step
+ *     over the whole batch, in a time-major state buffer; a masked step
+ *     keeps a row's state (h, and c for the LSTM) and repeats its output, as
+ *     the reference (nn_layer_gru.c, nn_layer_lstm.c); a step masked in
+ *     every row of the batch is skipped;
+ *   - each Conv1D as one product: the rows of every output step (im2col, K
+ *     taps of C channels, zeros outside the sequence) times the Keras
+ *     kernel (K*C) x filters, packed;
  *   - those products with a register-blocked AVX-512 kernel on CPUs that
  *     have it (about twice BLAS's speed at these small shapes), else BLAS;
- *   - the gates (sigmoid / hard sigmoid, tanh) in branch-free loops over
- *     arrays with a polynomial exp (|relative error| < 2e-7), compiled for
- *     AVX-512, AVX2 and generic x86-64 (lc_gates_tmpl.h), the copy chosen
- *     by cpu.h's one policy when the plan is made;
+ *   - the gates (sigmoid / hard sigmoid, tanh) and the fused sigmoid, tanh,
+ *     hard sigmoid and relu of Conv1D, Add and Activation in branch-free
+ *     loops over arrays with a polynomial exp (|relative error| < 2e-7),
+ *     compiled for AVX-512, AVX2 and generic x86-64 (lc_gates_tmpl.h), the
+ *     copy chosen by cpu.h's one policy when the plan is made (other
+ *     activations: nn_act_forward);
  *   - Dense on sequences as one product over all steps.
  * STAMPVET_ISA (read once, cpu.h; as for nn_plan.h) picks the kernels:
  * avx512, avx2, generic (BLAS and portable gates); an ISA the CPU cannot
  * run, and reference, refuse the fast path (callers then run nn_forward).
  * Results equal the reference engine's (nn_forward) to float rounding
- * (tests/test_lightcurve.c holds them to 1e-5).  A network with any other
- * layer is refused (SV_ERR_UNSUPPORTED) and callers use nn_forward.
+ * (tests/test_lightcurve.c holds every layer kind, masked sequences and
+ * RAPID's four published models to 1e-5 on every ISA).  A network with any
+ * other layer (or a GRU / LSTM activation other than tanh with a sigmoid or
+ * Keras 2 hard sigmoid recurrence) is refused (SV_ERR_UNSUPPORTED, the
+ * layer named) and callers use nn_forward.
  *
  * Thread safety: a plan reads the net it was made from (which must outlive
  * it, unchanged) and owns its buffers: one plan per thread.  It calls BLAS
