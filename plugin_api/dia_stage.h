@@ -163,7 +163,9 @@
  *                          origin (ztf, sextractor, generic 1; lsst 0;
  *                          parameter pixel_origin), said in the
  *                          description and in meta PIXORIG
- *   SCI, REF, DIFF         with save_stamps: the raw stamps (S x S)
+ *   SCI, REF, DIFF         with save_stamps: the raw stamps (S x S), DIFF
+ *                          as the model saw it (a negative detection's
+ *                          inverted under diff_positive; meta DIFFPOS)
  *   LC_P_<CLASS>, LC_CLASS, LC_FLAGS   with a light-curve model
  * meta names the score column (RBCOL) and carries the provenance: stage
  * and ABI version, each model's name, version, checksum and absolute path,

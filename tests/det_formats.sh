@@ -64,6 +64,10 @@ PY
 for f in det.fits det.csv det.ecsv; do
     run "$sv" run ${model:+--set "$model"} $imgs --detections "$tmp/$f" -q -o "$tmp/out_$f.fits"
 done
+# the ztf run without inverting negative detections' DIFF (diff_positive =
+# no): what the sextractor preset, which has no sign column, must match
+run "$sv" run ${model:+--set "$model"} --set diff_positive=no $imgs --detections "$tmp/det.fits" \
+    -q -o "$tmp/out_nodp.fits"
 for f in sex.fits det.ldac; do
     run "$sv" run ${model:+--set "$model"} --set preset=sextractor $imgs --detections "$tmp/$f" \
         -q -o "$tmp/out_$f.fits"
@@ -93,10 +97,18 @@ assert lh["RBCOL"] == "rb" and lh["PIXORIG"] == 1
 for c in ("NUMBER", "X_IMAGE", "MAG_AUTO", "rb", "SV_FLAGS", "XPIX"):
     a, b = np.asarray(l[c]), np.asarray(s[c])
     assert np.array_equal(a, b, equal_nan=a.dtype.kind == "f"), c
-assert np.array_equal(np.asarray(l["rb"]), np.asarray(ref["drb"]), equal_nan=True)
+# sextractor has no sign column: its scores are the ztf run's with
+# diff_positive = no; the default ztf run differs only on isdiffpos = f rows
+nd, ndh = load("nodp")
+assert ndh["DIFFPOS"] is False and rh["DIFFPOS"] is True and lh["DIFFPOS"] is False
+assert np.array_equal(np.asarray(l["rb"]), np.asarray(nd["drb"]), equal_nan=True)
+pos = np.array([str(v).strip() == "t" for v in ref["isdiffpos"]])
+assert pos.any() and not pos.all()
+assert np.array_equal(np.asarray(l["rb"])[pos], np.asarray(ref["drb"])[pos], equal_nan=True)
 assert np.array_equal(np.asarray(l["XPIX"]), np.asarray(ref["XPIX"]))
-print("det.ldac: LDAC_OBJECTS found (%s); %d rows, rb equal to the FITS run's drb"
-      % (lh["DETFMT"], len(l)))
+print("det.ldac: LDAC_OBJECTS found (%s); %d rows, rb equal to the FITS run's drb with "
+      "diff_positive = no, and on its %d isdiffpos = t rows by default"
+      % (lh["DETFMT"], len(l), pos.sum()))
 for h in (rh, lh):
     assert h["SVCMD"].startswith("stampvet run "), h["SVCMD"]
 PY

@@ -20,9 +20,9 @@ fails() { # expected status, needle, command...
 
 # every parameter, with its help, as a configuration file
 run "$sv" run --dump-config >"$tmp/all.conf"
-for key in rb_model class_model preset col_x pixel_origin coords rb_column rb_threshold \
-    nan_frac_max mask_bits stamp_size channels save_stamps resample resample_kernel \
-    grid_tolerance threads batch; do
+for key in rb_model class_model preset col_x col_sign pixel_origin coords diff_positive \
+    rb_column rb_threshold nan_frac_max mask_bits stamp_size channels save_stamps resample \
+    resample_kernel grid_tolerance threads batch; do
     grep -q "^$key = " "$tmp/all.conf" || { echo "--dump-config lacks $key"; exit 1; }
 done
 n=$(grep -c '^[a-z_]* = ' "$tmp/all.conf")
@@ -107,6 +107,49 @@ run "$sv" inspect "$tmp/prov.fits" >"$tmp/inspect.txt"
 for key in SVCFGHSH SVCONFIG SCISHA DETSHA RBMFILE VETOFLAG; do
     grep -q "^ *$key *=" "$tmp/inspect.txt" || { echo "inspect does not show $key"; exit 1; }
 done
+# the detections' sign (session 11): with the ztf preset the simulated
+# table's isdiffpos is the sign column; by default (diff_positive = auto) a
+# negative detection's saved DIFF stamp is minus the one diff_positive = no
+# saves, a positive one's the same, SCI/REF always the same; the header says
+# DIFFPOS / SIGNCOL / NINVERT; col_sign naming a missing column is an error
+# naming it; a sextractor-preset run inverts nothing
+run "$sv" run ${model:+--set "$model"} --set save_stamps=columns $inputs -q -o "$tmp/sg_auto.fits"
+run "$sv" run ${model:+--set "$model"} --set save_stamps=columns --set diff_positive=no \
+    $inputs -q -o "$tmp/sg_no.fits"
+run "$sv" run ${model:+--set "$model"} --set save_stamps=columns --set preset=sextractor \
+    --set col_x=xpos --set col_y=ypos --set col_id=candid --set rb_column=drb \
+    $inputs -q -o "$tmp/sg_sex.fits"
+fails 1 "'no_such_col'" "$sv" run ${model:+--set "$model"} --set col_sign=no_such_col $inputs -o "$tmp/x.fits"
+"$py" - "$tmp" <<'PY' || { echo "diff_positive through run"; exit 1; }
+import sys
+import numpy as np
+from astropy.io import fits
+d = sys.argv[1]
+a = fits.open(d + "/sg_auto.fits")["DETECTIONS"]
+n = fits.open(d + "/sg_no.fits")["DETECTIONS"]
+x = fits.open(d + "/sg_sex.fits")["DETECTIONS"]
+neg = np.array([str(v).strip() == "f" for v in a.data["isdiffpos"]])
+ok = (a.data["FLAGS"] & (8 | 16)) == 0
+assert neg.any() and (~neg).any(), "the simulated table has no negative or no positive row"
+assert a.header["DIFFPOS"] is True and a.header["SIGNCOL"] == "isdiffpos", a.header["DIFFPOS"]
+assert a.header["NINVERT"] == int((neg & ok).sum()), (a.header["NINVERT"], (neg & ok).sum())
+assert n.header["DIFFPOS"] is False and n.header["NINVERT"] == 0 and "SIGNCOL" not in n.header
+assert x.header["DIFFPOS"] is False and x.header["NINVERT"] == 0
+assert (a.data["FLAGS"] & 128).sum() == 0
+for c in ("SCI", "REF"):
+    assert np.array_equal(a.data[c], n.data[c], equal_nan=True), c
+for i in np.nonzero(ok)[0]:
+    want = -n.data["DIFF"][i] if neg[i] else n.data["DIFF"][i]
+    assert np.array_equal(a.data["DIFF"][i], want, equal_nan=True), i
+    assert np.array_equal(x.data["DIFF"][i], n.data["DIFF"][i], equal_nan=True), i
+pos = ~neg & ok
+assert np.array_equal(a.data["drb"][pos], n.data["drb"][pos])
+assert np.array_equal(x.data["drb"], n.data["drb"], equal_nan=True)
+changed = int((a.data["drb"][neg & ok] != n.data["drb"][neg & ok]).sum())
+assert changed > 0, "no negative detection's score changed"
+print("diff_positive: %d negative rows inverted (%d scores changed), %d positive unchanged"
+      % ((neg & ok).sum(), changed, pos.sum()))
+PY
 run "$sv" simulate --stamps 8 --seed 2 -q -o "$tmp/stamps.fits"
 "$sv" inspect "$tmp/stamps.fits" >"$tmp/inspect2.txt" 2>&1 ||
     { cat "$tmp/inspect2.txt"; echo "inspect fails on a labelled-stamps table"; exit 1; }

@@ -84,9 +84,15 @@ static int tab_integer(const void *src, int i)
                               c->type == DIA_COL_INT64 || c->type == DIA_COL_UINT8);
 }
 
+static int tab_text(const void *src, int i)
+{
+    const dia_column *c = &((const dia_table *)src)->cols[i];
+    return c->type == DIA_COL_STRING && c->ndim < 2 ? SV_COL_TEXT : 0;
+}
+
 sv_col_source sv_table_source(const dia_table *t, const char *origin)
 {
-    sv_col_source s = {t->ncols, tab_name, tab_numeric, tab_integer, t, origin};
+    sv_col_source s = {t->ncols, tab_name, tab_numeric, tab_integer, t, origin, tab_text};
     return s;
 }
 
@@ -455,9 +461,19 @@ static int file_integer(const void *src, int i)
             t == TUINT || t == TLONG || t == TULONG || t == TLONGLONG);
 }
 
+static int file_text(const void *src, int i)
+{
+    const sv_det_file *f = src;
+    int t = f->typecode[i];
+    if (t == TSTRING && f->repeat[i] >= 1)
+        return SV_COL_TEXT;
+    return t == TLOGICAL && f->repeat[i] == 1 ? SV_COL_LOGICAL : 0;
+}
+
 sv_col_source sv_det_file_source(const sv_det_file *f)
 {
-    sv_col_source s = {f->schema.ncols, file_name, file_numeric, file_integer, f, f->path};
+    sv_col_source s = {f->schema.ncols, file_name, file_numeric, file_integer, f, f->path,
+                       file_text};
     return s;
 }
 
@@ -508,5 +524,72 @@ int sv_det_file_read_raw(sv_det_file *f, int64_t row0, int n, unsigned char *out
                  (long long)row0 + 1, (long long)row0 + n);
         return sv_fits_fail(err, SV_ERR_IO, f->path, what, status);
     }
+    return SV_OK;
+}
+
+/* s without leading and trailing blanks into out (width bytes), "?" when
+ * it does not fit */
+static void put_text(const char *s, char *out, size_t width)
+{
+    while (*s == ' ' || *s == '\t')
+        s++;
+    size_t len = strlen(s);
+    while (len > 0 && (s[len - 1] == ' ' || s[len - 1] == '\t'))
+        len--;
+    if (len >= width)
+        snprintf(out, width, "?");
+    else
+        snprintf(out, width, "%.*s", (int)len, s);
+}
+
+int sv_det_file_read_text(sv_det_file *f, int col, int64_t row0, int n, char *out,
+                          size_t width, sv_error *err)
+{
+    if (n <= 0)
+        return SV_OK;
+    if (width < 2 || col < 0 || col >= f->schema.ncols || !file_text(f, col))
+        return sv_error_set(err, SV_ERR_ARG, "%s: column %d is not a text or logical column",
+                            f->path, col + 1);
+    int status = 0, anynul = 0;
+    char what[160];
+    snprintf(what, sizeof what, "cannot read column '%s', rows %lld..%lld",
+             f->schema.ttype[col], (long long)row0 + 1, (long long)row0 + n);
+    if (f->typecode[col] == TLOGICAL) {
+        char *v = malloc((size_t)n);
+        if (!v)
+            return sv_error_set(err, SV_ERR_NOMEM, "%s: out of memory", f->path);
+        char nulval = 2;
+        if (fits_read_col(f->fp, TLOGICAL, col + 1, row0 + 1, 1, n, &nulval, v, &anynul,
+                          &status)) {
+            free(v);
+            return sv_fits_fail(err, SV_ERR_IO, f->path, what, status);
+        }
+        for (int i = 0; i < n; i++)
+            snprintf(out + (size_t)i * width, width, "%s", v[i] == 1 ? "T" : v[i] == 0 ? "F" : "");
+        free(v);
+        return SV_OK;
+    }
+    size_t w = (size_t)f->repeat[col] + 1;
+    char *buf = malloc((size_t)n * w);
+    char **ptr = malloc((size_t)n * sizeof *ptr);
+    if (!buf || !ptr) {
+        free(buf);
+        free(ptr);
+        return sv_error_set(err, SV_ERR_NOMEM, "%s: out of memory", f->path);
+    }
+    for (int i = 0; i < n; i++)
+        ptr[i] = buf + (size_t)i * w;
+    char nul[2] = "";
+    if (fits_read_col(f->fp, TSTRING, col + 1, row0 + 1, 1, n, nul, ptr, &anynul, &status)) {
+        free(buf);
+        free(ptr);
+        return sv_fits_fail(err, SV_ERR_IO, f->path, what, status);
+    }
+    for (int i = 0; i < n; i++) {
+        ptr[i][w - 1] = '\0';
+        put_text(ptr[i], out + (size_t)i * width, width);
+    }
+    free(buf);
+    free(ptr);
     return SV_OK;
 }

@@ -24,7 +24,12 @@ extern "C" {
 
 /* A column source: n columns with names; numeric(i) says whether column i
  * holds one number per row (a scalar of an integer or floating type);
- * integer(i) whether it is an integer type. */
+ * integer(i) whether it is an integer type; text(i) whether it holds one
+ * text value per row: SV_COL_TEXT (a string), SV_COL_LOGICAL (a FITS
+ * logical, read as text "T", "F", or "" for a null), else 0 (text may be
+ * NULL: no text columns). */
+#define SV_COL_TEXT 1
+#define SV_COL_LOGICAL 2
 typedef struct sv_col_source {
     int ncols;
     const char *(*name)(const void *src, int i);
@@ -32,6 +37,7 @@ typedef struct sv_col_source {
     int (*integer)(const void *src, int i);
     const void *src;
     const char *origin;       /* the table's name for messages             */
+    int (*text)(const void *src, int i);
 } sv_col_source;
 
 /* ---- in-memory tables (dia_table) -------------------------------------- */
@@ -120,6 +126,16 @@ int sv_det_file_read_int64(sv_det_file *f, int col, int64_t row0, int n, int64_t
                            sv_error *err);
 int sv_det_file_read_raw(sv_det_file *f, int64_t row0, int n, unsigned char *out,
                          sv_error *err);
+
+/* Rows row0 .. row0+n-1 of a text or logical column (sv_col_source.text)
+ * as text: row i's value at out + i * width, NUL-terminated, without
+ * leading and trailing blanks; a logical gives "T", "F" or "" (null); a
+ * value of width or more characters gives "?" (never one of the short
+ * words a reader looks for).  width >= 2.  Returns 0, SV_ERR_ARG for a
+ * column of another type, SV_ERR_NOMEM, or SV_ERR_IO naming file, column
+ * and rows. */
+int sv_det_file_read_text(sv_det_file *f, int col, int64_t row0, int n, char *out,
+                          size_t width, sv_error *err);
 
 #ifdef __cplusplus
 }

@@ -13,6 +13,7 @@ const sv_flag_doc sv_flag_docs[SV_N_FLAGS] = {
     {SV_FLAG_BADCOORD, "BADCOORD", "NaN/inf or unplaceable position; not scored"},
     {SV_FLAG_FAILED, "FAILED", "non-finite network output; not scored"},
     {SV_FLAG_BADCENTRE, "BADCENTRE", "detection's own pixel NaN/inf in an image"},
+    {SV_FLAG_BADSIGN, "BADSIGN", "sign unreadable; scored as positive"},
 };
 
 const char *sv_kernel_name(sv_kernel k)

@@ -63,6 +63,19 @@
  * minmax, zscore) make the absolute scale irrelevant.
  *
  * ---------------------------------------------------------------------------
+ * The sign of the difference.  sv_stamp_cut cuts DIFF as the host gives it
+ * (sci - ref).  ZTF's alert cutouts show a negative detection (isdiffpos =
+ * 'f') with its difference inverted, ref - sci, so that the source is
+ * positive, and braai was trained on such cutouts.  The stage therefore
+ * multiplies the cut DIFF stamp of a negative detection by -1 (NaN stays
+ * NaN, the `bad` map and the flags are unchanged) right after the cut and
+ * before preprocessing; the saved stamps are the inverted ones
+ * (stage_score.c; the sign from the detection table's col_sign,
+ * detections.h; the choice by the parameter diff_positive, stage_params.h:
+ * auto = yes when a sign column is in use, as with the ztf preset's
+ * isdiffpos).  SCI and REF are never changed.
+ *
+ * ---------------------------------------------------------------------------
  * Bad pixels.  A pixel is bad when its value is NaN or infinite, or when the
  * mask (if any) has one of `mask_bits` set there.  BADFRAC is the fraction
  * of bad values over the in-image part of the three stamps.  For scoring,
@@ -93,7 +106,10 @@ extern "C" {
 #define SV_FLAG_FAILED    0x20u /* the network gave a non-finite output: no score */
 #define SV_FLAG_BADCENTRE 0x40u /* the detection's own pixel is NaN or infinite in
                                    the science, reference or difference image  */
-#define SV_N_FLAGS 7
+#define SV_FLAG_BADSIGN   0x80u /* the detection's sign (col_sign, detections.h)
+                                   is unreadable: it is scored as a positive
+                                   detection (DIFF not inverted)               */
+#define SV_N_FLAGS 8
 
 /* The flags that keep a detection from being labelled REAL whatever its
  * score, by default (the stage's veto_flags): its own pixel masked or not

@@ -21,16 +21,17 @@ typedef struct preset_row {
     const char *score;    /* the survey's name of the real/bogus score     */
     int score_version;    /* 1: a <score>version column (ZTF drbversion)   */
     const char *flags;    /* the stamp-quality flags column                */
+    const char *sign;     /* the detection's sign column, "" none          */
 } preset_row;
 
 /* SExtractor catalogues have a FLAGS column of their own (extraction
  * flags): the stage's are SV_FLAGS beside it. */
 static const preset_row presets[] = {
-    {"ztf", "candid", "xpos", "ypos", "ra", "dec", 1, "drb", 1, "FLAGS"},
+    {"ztf", "candid", "xpos", "ypos", "ra", "dec", 1, "drb", 1, "FLAGS", "isdiffpos"},
     {"sextractor", "NUMBER", "X_IMAGE", "Y_IMAGE", "ALPHA_J2000", "DELTA_J2000", 1, "rb", 0,
-     "SV_FLAGS"},
-    {"lsst", "diaSourceId", "x", "y", "ra", "dec", 0, "reliability", 0, "FLAGS"},
-    {"generic", "id", "x", "y", "ra", "dec", 1, "rb", 0, "FLAGS"},
+     "SV_FLAGS", ""},
+    {"lsst", "diaSourceId", "x", "y", "ra", "dec", 0, "reliability", 0, "FLAGS", ""},
+    {"generic", "id", "x", "y", "ra", "dec", 1, "rb", 0, "FLAGS", ""},
 };
 
 /* The score column's name and, when the preset has one, its version
@@ -58,6 +59,8 @@ int sv_det_map_preset(const char *preset, sv_det_map *map)
             map->coords = SV_COORDS_AUTO;
             set_score(map, presets[i].score, presets[i].score_version);
             snprintf(map->flags, sizeof map->flags, "%s", presets[i].flags);
+            snprintf(map->sign, sizeof map->sign, "%s", presets[i].sign);
+            map->sign_named = 0;
             return SV_OK;
         }
     return SV_ERR_ARG;
@@ -77,6 +80,13 @@ int sv_det_map_from_config(const sv_stage_config *cfg, sv_det_map *map, sv_error
         snprintf(map->ra, sizeof map->ra, "%s", cfg->col_ra);
     if (cfg->col_dec[0])
         snprintf(map->dec, sizeof map->dec, "%s", cfg->col_dec);
+    if (!strcasecmp(cfg->col_sign, "none")) {
+        map->sign[0] = '\0';
+        map->sign_named = 0;
+    } else if (cfg->col_sign[0]) {
+        snprintf(map->sign, sizeof map->sign, "%s", cfg->col_sign);
+        map->sign_named = 1;
+    }
     if (cfg->pixel_origin == 0 || cfg->pixel_origin == 1)
         map->origin = cfg->pixel_origin;
     if (cfg->rb_column[0])
@@ -164,6 +174,23 @@ int sv_det_plan_make(const sv_det_map *map, const sv_col_source *src, int have_w
     plan->col_id = find_col(src, map->id);
     if (plan->col_id >= 0 && !src->integer(src->src, plan->col_id))
         plan->col_id = -1;
+    plan->col_sign = find_col(src, map->sign);
+    plan->sign_kind = 0;
+    if (plan->col_sign < 0 && map->sign_named)
+        return sv_error_set(err, SV_ERR_SHAPE,
+                            "%s: no column '%s' for the detections' sign (col_sign; "
+                            "col_sign = none uses none)",
+                            o, map->sign);
+    if (plan->col_sign >= 0) {
+        int kind = src->text ? src->text(src->src, plan->col_sign) : 0;
+        if (kind)
+            plan->sign_kind = kind;
+        else if (!src->numeric(src->src, plan->col_sign))
+            return sv_error_set(err, SV_ERR_SHAPE,
+                                "%s: column '%s' (the detections' sign, col_sign) is not a "
+                                "scalar numeric, text or logical column",
+                                o, src->name(src->src, plan->col_sign));
+    }
     if (plan->use_sky)
         snprintf(plan->what, sizeof plan->what, "sky positions from '%s','%s' through the WCS",
                  src->name(src->src, cra), src->name(src->src, cdec));
@@ -184,6 +211,32 @@ int sv_det_plan_make(const sv_det_map *map, const sv_col_source *src, int have_w
         }
     }
     return SV_OK;
+}
+
+int sv_det_sign_text(const char *text)
+{
+    if (!text)
+        return 0;
+    while (*text == ' ' || *text == '\t')
+        text++;
+    size_t len = strlen(text);
+    while (len > 0 && (text[len - 1] == ' ' || text[len - 1] == '\t'))
+        len--;
+    static const char *const pos[] = {"t", "true", "1"}, *const neg[] = {"f", "false", "0"};
+    for (size_t k = 0; k < 3; k++) {
+        if (strlen(pos[k]) == len && !strncasecmp(text, pos[k], len))
+            return 1;
+        if (strlen(neg[k]) == len && !strncasecmp(text, neg[k], len))
+            return -1;
+    }
+    return 0;
+}
+
+int sv_det_sign_number(double v)
+{
+    if (isnan(v))
+        return 0;
+    return v > 0 ? 1 : -1;
 }
 
 int sv_det_positions(const sv_det_plan *plan, const sv_det_map *map, sv_wcs *wcs, int n,

@@ -143,6 +143,17 @@ int sv_stage_create(const sv_stage_config *cfg, const dia_host_services *host,
     int st = sv_det_map_from_config(cfg, &s->map, err);
     if (st)
         goto fail;
+    if (!cfg->diff_positive[0] || !strcmp(cfg->diff_positive, "auto"))
+        s->diff_positive = DIFFPOS_AUTO;
+    else if (!strcmp(cfg->diff_positive, "yes"))
+        s->diff_positive = DIFFPOS_YES;
+    else if (!strcmp(cfg->diff_positive, "no"))
+        s->diff_positive = DIFFPOS_NO;
+    else {
+        st = sv_error_set(err, SV_ERR_ARG, "diff_positive: '%s' is not auto, yes or no",
+                          cfg->diff_positive);
+        goto fail;
+    }
     if (sv_kernel_from_name(cfg->resample_kernel, &s->kernel)) {
         st = sv_error_set(err, SV_ERR_ARG, "resample_kernel: unknown kernel '%s'",
                           cfg->resample_kernel);

@@ -14,12 +14,17 @@
  *      the WCS where present: stamps.h sv_grid_check); a missing or broken
  *      WCS is reported through the host log and is an error only when the
  *      positions must come from ra/dec or resampling needs a pixel scale;
- *   2. positions of the detections (detections.h), in chunks of rows;
+ *   2. positions of the detections (detections.h), in chunks of rows, and
+ *      their signs when negative detections are shown positive
+ *      (diff_positive: a sign column such as ztf's isdiffpos; an
+ *      unreadable sign is flagged BADSIGN and taken as positive);
  *   3. for each batch of `batch` detections that have a stamp (taken in
  *      strips of image rows, so that neighbouring stamps come from the
  *      caches), two phases in turn:
- *        a. cut: the stamps are cut (stamps.h), flagged and preprocessed
- *           into the plans' input by `threads` threads;
+ *        a. cut: the stamps are cut (stamps.h), a negative detection's
+ *           DIFF stamp inverted (x -1, as ZTF's alert cutouts show it: see
+ *           stamps.h "The sign of the difference"), flagged and
+ *           preprocessed into the plans' input by `threads` threads;
  *        b. infer: the real/bogus and class plans run the batch, each with
  *           `threads` threads (nn_plan_run);
  *      the host's cancel flag is polled before every batch;
@@ -99,7 +104,10 @@ typedef struct sv_stage_stats {
     int64_t rows;            /* detections in = rows out                      */
     int64_t scored;          /* rows with a real/bogus score                 */
     int64_t flagged;         /* rows with any flag                           */
-    int64_t edge, badfrac, masked, off_image, bad_coord, failed, badcentre; /* per flag */
+    int64_t edge, badfrac, masked, off_image, bad_coord, failed, badcentre,
+        badsign;             /* per flag                                     */
+    int64_t inverted;        /* stamps of negative detections whose DIFF was
+                                inverted (diff_positive)                    */
     int64_t vetoed;          /* scored >= rb_threshold but kept from REAL by
                                 veto_flags                                  */
     int threads;             /* most threads used by the cut phase           */

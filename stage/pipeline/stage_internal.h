@@ -56,6 +56,7 @@ struct sv_stage {
     int S, S2;               /* stamp sides: rb model, class model         */
     int same_geom;           /* the class model scores the rb cut          */
     sv_kernel kernel;
+    int diff_positive;       /* DIFFPOS_AUTO / _YES / _NO (cfg.diff_positive) */
     sv_stamp_save save;
     sv_out_schema schema;
     int nworkers;            /* = cfg.threads                              */
@@ -75,6 +76,13 @@ struct sv_stage {
     size_t img_cap[3];
 };
 
+
+/* diff_positive: invert DIFF in a negative detection's stamp */
+enum { DIFFPOS_AUTO = 0, DIFFPOS_YES = 1, DIFFPOS_NO = 2 };
+
+/* Whether this run inverts the difference of negative detections: yes,
+ * or auto with a sign column in use (plan->col_sign, detections.h). */
+int stage_diff_inverts(const sv_stage *s, const sv_det_plan *plan);
 
 /* An exposure as the stage sees it (stage_view.c). */
 typedef struct exposure_view {
@@ -111,14 +119,17 @@ void stage_view_free(exposure_view *v);
 
 /* Score n detections at pixel positions x0, y0 (0-based) of the exposure
  * v, with their features (feat1: rb model's, feat2: class model's, row
- * major, or NULL).  Given res with res->flags holding BADCOORD from the
+ * major, or NULL).  neg: n bytes, non-zero for a detection whose DIFF
+ * stamp is inverted (x -1, NaN stays NaN, the bad-pixel map unchanged)
+ * right after cutting, before preprocessing and in the kept stamps; NULL:
+ * none.  Given res with res->flags holding BADCOORD from the
  * positions; returns res filled (rb, real, prob, label, flags, badfrac,
  * xpix/ypix in the output's origin, stamps when kept).  step_buf: 2n
  * doubles of scratch.  Returns 0 or a status with err set (the host's
  * cancel flag: SV_ERR_CANCELLED). */
 int stage_score_chunk(sv_stage *s, const exposure_view *v, int n, const double *x0,
                       const double *y0, const float *feat1, const float *feat2,
-                      sv_results *res, double *step_buf, sv_error *err);
+                      const uint8_t *neg, sv_results *res, double *step_buf, sv_error *err);
 
 /* Provenance (stage_prov.c): the cards of every output (models,
  * configuration, thresholds, plan->what as POSITION), the science image's

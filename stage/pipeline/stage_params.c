@@ -25,10 +25,17 @@ const dia_param_desc sv_stage_params[SV_STAGE_N_PARAMS] = {
      "right ascension column, degrees (empty: the preset's)"},
     {"col_dec", DIA_PARAM_STRING, "", 0, 0, NULL,
      "declination column, degrees (empty: the preset's)"},
+    {"col_sign", DIA_PARAM_STRING, "", 0, 0, NULL,
+     "the detections' sign column: text t/f, true/false, 1/0, a logical, or a number "
+     "(> 0 positive); empty: the preset's (ztf isdiffpos, when present; others none); "
+     "none: no sign column"},
     {"pixel_origin", DIA_PARAM_CHOICE, "preset", 0, 0, "preset|0|1",
      "pixel coordinate of the first pixel's centre in the x/y columns"},
     {"coords", DIA_PARAM_CHOICE, "auto", 0, 0, "auto|pixel|sky",
      "positions from x/y, from ra/dec through the WCS, or auto: x/y when present"},
+    {"diff_positive", DIA_PARAM_CHOICE, "auto", 0, 0, "auto|yes|no",
+     "invert the difference (x -1) in the stamp of a negative detection, as ZTF's alert "
+     "cutouts show it; auto: yes when a sign column is in use (ztf isdiffpos), else no"},
     {"rb_column", DIA_PARAM_STRING, "", 0, 0, NULL,
      "name of the real/bogus score column in the output; empty: the preset's (ztf drb "
      "with drbversion, lsst reliability, sextractor and generic rb)"},
@@ -103,7 +110,9 @@ int sv_stage_config_parse(const dia_kv *kv, size_t n, sv_stage_config *cfg,
     copy(cfg->col_dec, sizeof cfg->col_dec, value(kv, n, "col_dec"));
     const char *origin = value(kv, n, "pixel_origin");
     cfg->pixel_origin = strcmp(origin, "preset") == 0 ? -1 : atoi(origin);
+    copy(cfg->col_sign, sizeof cfg->col_sign, value(kv, n, "col_sign"));
     copy(cfg->coords, sizeof cfg->coords, value(kv, n, "coords"));
+    copy(cfg->diff_positive, sizeof cfg->diff_positive, value(kv, n, "diff_positive"));
     copy(cfg->rb_column, sizeof cfg->rb_column, value(kv, n, "rb_column"));
     cfg->rb_threshold = strtod(value(kv, n, "rb_threshold"), NULL);
     cfg->nan_frac_max = strtod(value(kv, n, "nan_frac_max"), NULL);

@@ -16,7 +16,7 @@
 extern "C" {
 #endif
 
-#define SV_STAGE_N_PARAMS 29
+#define SV_STAGE_N_PARAMS 31
 extern const dia_param_desc sv_stage_params[SV_STAGE_N_PARAMS];
 extern const int sv_stage_n_params;
 
@@ -26,7 +26,12 @@ typedef struct sv_stage_config {
     char preset[16];           /* ztf | sextractor | lsst | generic        */
     char col_id[72], col_x[72], col_y[72], col_ra[72], col_dec[72];
     int pixel_origin;          /* 0 or 1; -1 = the preset's                */
+    char col_sign[72];         /* the detections' sign column ("" = the
+                                  preset's, "none" = none: detections.h)    */
     char coords[8];            /* auto | pixel | sky                        */
+    char diff_positive[8];     /* auto | yes | no: invert DIFF in the stamp
+                                  of a negative detection (auto: yes when a
+                                  sign column is in use)                    */
     char rb_column[72];        /* output column name of the score ("" = the
                                   preset's: detections.h)                  */
     double rb_threshold;       /* recorded in provenance; sets a label      */

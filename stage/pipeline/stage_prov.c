@@ -17,13 +17,14 @@ void stage_log_summary(const sv_stage *s, const char *output)
     const sv_stage_stats *t = &s->stats;
     stage_log(s, DIA_LOG_INFO,
               "%s%s%lld detections: %lld scored, %lld flagged (edge %lld, bad pixels %lld, "
-              "masked %lld, bad centre %lld, off image %lld, bad position %lld, failed %lld), "
-              "%lld kept from REAL by veto_flags, in %.3f s",
+              "masked %lld, bad centre %lld, off image %lld, bad position %lld, failed %lld, "
+              "bad sign %lld), %lld kept from REAL by veto_flags, %lld negative with DIFF "
+              "inverted, in %.3f s",
               output ? output : "", output ? ": " : "", (long long)t->rows,
               (long long)t->scored, (long long)t->flagged, (long long)t->edge,
               (long long)t->badfrac, (long long)t->masked, (long long)t->badcentre,
               (long long)t->off_image, (long long)t->bad_coord, (long long)t->failed,
-              (long long)t->vetoed, t->t_total);
+              (long long)t->badsign, (long long)t->vetoed, (long long)t->inverted, t->t_total);
 }
 
 /* ---- provenance ------------------------------------------------------------- */
@@ -143,6 +144,14 @@ void stage_prov_common(const sv_stage *s, const sv_det_plan *plan, const exposur
         sv_prov_dbl(p, "RSSTEP", v->step_rb, "image pixels per stamp pixel (centre)");
     }
     sv_prov_str(p, "PRESET", s->map.preset, "detection column preset");
+    {
+        static const char *const mode[3] = {"auto", "yes", "no"};
+        char c[48];
+        snprintf(c, sizeof c, "negative detections' DIFF x -1 (%s)", mode[s->diff_positive]);
+        sv_prov_bool(p, "DIFFPOS", stage_diff_inverts(s, plan), c);
+        if (stage_diff_inverts(s, plan) && plan && plan->col_sign >= 0 && s->map.sign[0])
+            sv_prov_str(p, "SIGNCOL", s->map.sign, "the detections' sign column");
+    }
     sv_out_schema_prov(&s->schema, p);
     if (s->lc)
         sv_lc_stage_prov(s->lc, p);
@@ -155,6 +164,7 @@ void stage_prov_counts(const sv_stage *s, sv_provenance *p)
     sv_prov_int(p, "NDET", s->stats.rows, "detections (rows)");
     sv_prov_int(p, "NSCORED", s->stats.scored, "rows with a real/bogus score");
     sv_prov_int(p, "NFLAGGED", s->stats.flagged, "rows with FLAGS != 0");
+    sv_prov_int(p, "NINVERT", s->stats.inverted, "negative rows with DIFF inverted");
     if (s->lc)
         sv_lc_stage_prov_counts(s->lc, p);
 }

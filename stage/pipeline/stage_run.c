@@ -21,11 +21,16 @@ typedef struct det_input {
     int64_t nrows;
     int (*read_double)(void *ctx, int col, int64_t row0, int n, double *out, sv_error *err);
     int (*read_int64)(void *ctx, int col, int64_t row0, int n, int64_t *out, sv_error *err);
+    /* a text or logical column, SIGN_TEXT bytes a row (det_table.h) */
+    int (*read_text)(void *ctx, int col, int64_t row0, int n, char *out, sv_error *err);
     /* start the light-curve stage on this exposure (lc_stage.h) */
     int (*lc_begin)(void *ctx, sv_lc_stage *lc, const sv_out_schema *o, sv_error *err);
     void *ctx;
     const sv_provenance *prov; /* the entry point's cards, after the common ones */
 } det_input;
+
+/* Bytes of a sign column's text value kept (longer values are unreadable) */
+#define SIGN_TEXT 16
 
 /* The working buffers of a chunk of cap rows. */
 typedef struct chunk_bufs {
@@ -37,12 +42,15 @@ typedef struct chunk_bufs {
     float *lc_prob, *cls_t;      /* cap x n_lc; the class columns, K x cap */
     int16_t *lc_label;
     int32_t *lc_flags;
+    char *sign_text;             /* cap x SIGN_TEXT, with a sign column     */
+    uint8_t *neg;                /* cap: invert DIFF, when inverting        */
 } chunk_bufs;
 
 static void chunk_bufs_free(chunk_bufs *cb)
 {
     void *p[] = {cb->a, cb->b, cb->x0, cb->y0, cb->step, cb->tmp, cb->feat1, cb->feat2,
-                 cb->prob, cb->label, cb->lc_prob, cb->cls_t, cb->lc_label, cb->lc_flags};
+                 cb->prob, cb->label, cb->lc_prob, cb->cls_t, cb->lc_label, cb->lc_flags,
+                 cb->sign_text, cb->neg};
     for (size_t i = 0; i < sizeof p / sizeof p[0]; i++)
         free(p[i]);
     memset(cb, 0, sizeof *cb);
@@ -67,7 +75,7 @@ static int chunk_rows(const sv_stage *s)
     return cap;
 }
 
-static int chunk_bufs_init(const sv_stage *s, chunk_bufs *cb, sv_error *err)
+static int chunk_bufs_init(const sv_stage *s, chunk_bufs *cb, int signs, sv_error *err)
 {
     memset(cb, 0, sizeof *cb);
     int cap = cb->cap = chunk_rows(s);
@@ -89,6 +97,8 @@ static int chunk_bufs_init(const sv_stage *s, chunk_bufs *cb, sv_error *err)
              (cb->cls_t = malloc(n * (K ? K : 1) * sizeof(float))) &&
              (cb->lc_label = malloc(n * sizeof(int16_t))) &&
              (cb->lc_flags = malloc(n * sizeof(int32_t)));
+    if (ok && signs)
+        ok = (cb->sign_text = malloc(n * SIGN_TEXT)) && (cb->neg = malloc(n));
     if (!ok) {
         chunk_bufs_free(cb);
         return sv_error_set(err, SV_ERR_NOMEM, "stampvet: out of memory for %d rows", cap);
@@ -106,6 +116,29 @@ static int read_features(const det_input *in, const sv_det_plan *plan, int64_t r
             return st;
         for (int i = 0; i < n; i++)
             feat[(size_t)i * plan->n_feat + k] = (float)tmp[i];
+    }
+    return SV_OK;
+}
+
+/* n rows of the detections' signs (detections.h) into neg (1: negative,
+ * its DIFF is inverted); an unreadable one is positive and flagged
+ * SV_FLAG_BADSIGN. */
+static int read_signs(const det_input *in, const sv_det_plan *plan, int64_t row0, int n,
+                      chunk_bufs *cb, int32_t *flags, sv_error *err)
+{
+    int st;
+    if (plan->sign_kind) {
+        if ((st = in->read_text(in->ctx, plan->col_sign, row0, n, cb->sign_text, err)))
+            return st;
+    } else if ((st = in->read_double(in->ctx, plan->col_sign, row0, n, cb->tmp, err))) {
+        return st;
+    }
+    for (int i = 0; i < n; i++) {
+        int sg = plan->sign_kind ? sv_det_sign_text(cb->sign_text + (size_t)i * SIGN_TEXT)
+                                 : sv_det_sign_number(cb->tmp[i]);
+        if (!sg)
+            flags[i] |= (int32_t)SV_FLAG_BADSIGN;
+        cb->neg[i] = sg < 0;
     }
     return SV_OK;
 }
@@ -154,7 +187,14 @@ static int stage_run(sv_stage *s, const exposure_view *v, const det_input *in,
     s->stats.t_read += stage_now() - t0;
     if (s->lc && (st = in->lc_begin(in->ctx, s->lc, &s->schema, err)))
         goto fail;
-    if ((st = chunk_bufs_init(s, &cb, err)))
+    /* the detections' signs: read when negative ones are inverted */
+    const int inverts = stage_diff_inverts(s, &plan), signs = inverts && plan.col_sign >= 0;
+    if (s->diff_positive == DIFFPOS_YES && plan.col_sign < 0)
+        stage_log(s, DIA_LOG_WARNING,
+                  "diff_positive = yes but the detections have no sign column (col_sign; "
+                  "preset %s): every detection is taken as positive, no DIFF is inverted",
+                  s->map.preset);
+    if ((st = chunk_bufs_init(s, &cb, signs, err)))
         goto fail;
     sv_provenance *p = &s->prov;
     memset(p, 0, sizeof *p);
@@ -190,8 +230,11 @@ static int stage_run(sv_stage *s, const exposure_view *v, const det_input *in,
         memset(r.flags, 0, (size_t)n * sizeof *r.flags);
         sv_det_positions(&plan, &s->map, v->pos, n, cb.a, cb.b, cb.x0, cb.y0,
                          (uint32_t *)r.flags);
+        if (signs && (st = read_signs(in, &plan, row0, n, &cb, r.flags, err)))
+            goto fail;
         s->stats.t_read += stage_now() - tr;
-        if ((st = stage_score_chunk(s, v, n, cb.x0, cb.y0, cb.feat1, cb.feat2, &r, cb.step, err)) ||
+        if ((st = stage_score_chunk(s, v, n, cb.x0, cb.y0, cb.feat1, cb.feat2,
+                                    signs ? cb.neg : NULL, &r, cb.step, err)) ||
             (s->lc && (st = classify_chunk(s, &cb, row0, &r, err))))
             goto fail;
         tw = stage_now();
@@ -266,6 +309,22 @@ static int table_read_int64(void *ctx, int col, int64_t row0, int n, int64_t *ou
 {
     (void)err;
     sv_column_read_int64(&((table_input *)ctx)->det->cols[col], row0, n, out);
+    return SV_OK;
+}
+
+static int table_read_text(void *ctx, int col, int64_t row0, int n, char *out, sv_error *err)
+{
+    (void)err;
+    const dia_column *c = &((table_input *)ctx)->det->cols[col];
+    char buf[64];
+    for (int i = 0; i < n; i++) {
+        sv_column_cell_str(c, row0 + i, buf, sizeof buf);
+        size_t len = strlen(buf);
+        if (len >= SIGN_TEXT) /* never a sign word: unreadable */
+            buf[0] = '?', len = 1;
+        memcpy(out + (size_t)i * SIGN_TEXT, buf, len);
+        out[(size_t)i * SIGN_TEXT + len] = '\0';
+    }
     return SV_OK;
 }
 
@@ -347,7 +406,7 @@ static int process_memory(sv_stage *s, const dia_exposure *x, const dia_table *d
         sv_prov_dbl(p, "MJD-OBS", x->mjd, "from the host");
     table_input ti = {det, x};
     det_input in = {sv_table_source(det, "detection table"), det->nrows, table_read_double,
-                    table_read_int64, table_lc_begin, &ti, p};
+                    table_read_int64, table_read_text, table_lc_begin, &ti, p};
     sv_result_sink sink = sv_result_table_sink(&s->res, det, &s->schema);
     st = stage_run(s, &v, &in, &sink, err);
     free(p);
@@ -393,6 +452,11 @@ static int file_read_int64(void *ctx, int col, int64_t row0, int n, int64_t *out
                            sv_error *err)
 {
     return sv_det_file_read_int64(((file_input *)ctx)->det, col, row0, n, out, err);
+}
+
+static int file_read_text(void *ctx, int col, int64_t row0, int n, char *out, sv_error *err)
+{
+    return sv_det_file_read_text(((file_input *)ctx)->det, col, row0, n, out, SIGN_TEXT, err);
 }
 
 static int file_lc_begin(void *ctx, sv_lc_stage *lc, const sv_out_schema *o, sv_error *err)
@@ -530,7 +594,7 @@ static int process_files(sv_stage *s, const dia_file_job *job, sv_error *err)
 
     file_input fin = {det, job};
     det_input in = {sv_det_file_source(det), sv_det_file_nrows(det), file_read_double,
-                    file_read_int64, file_lc_begin, &fin, p};
+                    file_read_int64, file_read_text, file_lc_begin, &fin, p};
     sv_catalog_sink cs;
     sv_result_sink sink = sv_catalog_sink_make(&cs, job->output, det, &schema);
     st = stage_run(s, &v, &in, &sink, err);

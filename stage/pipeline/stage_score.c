@@ -21,12 +21,27 @@ typedef struct batch_job {
     const double *x0, *y0;
     const double *step, *step2;  /* per row, NULL: no resampling       */
     const float *feat1, *feat2;  /* per row, or NULL                   */
+    const uint8_t *neg;          /* per row: invert DIFF, or NULL      */
     sv_results *res;
     const int *rows;
     int n, parts;
     atomic_int next;             /* the next slot to take              */
     atomic_int failed;
 } batch_job;
+
+/* DIFF of a negative detection, shown positive: x -1, NaN kept as it is */
+static void invert_diff(float *d, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (d[i] == d[i])
+            d[i] = -d[i];
+}
+
+int stage_diff_inverts(const sv_stage *s, const sv_det_plan *plan)
+{
+    return s->diff_positive == DIFFPOS_YES ||
+           (s->diff_positive == DIFFPOS_AUTO && plan && plan->col_sign >= 0);
+}
 
 static int cut_fail(batch_job *J, int p, int st, const char *what, int r)
 {
@@ -55,6 +70,9 @@ static int cut_one(batch_job *J, int p, int k)
                           s->cfg.nan_frac_max, out, w->bad, &w->scr, &info);
     if (st)
         return cut_fail(J, p, st, "cutting the stamp", r);
+    const int inv = J->neg && J->neg[r];
+    if (inv)
+        invert_diff(out[SV_CH_DIFF], SS);
     res->flags[r] |= (int32_t)info.flags;
     res->badfrac[r] = info.bad_frac;
     if (info.flags & SV_FLAG_OFF_IMAGE) /* sv_stamp_on_image said otherwise */
@@ -86,6 +104,8 @@ static int cut_one(batch_job *J, int p, int k)
                           s->cfg.nan_frac_max, o2, w->bad2, &w->scr, &info2);
         if (st)
             return cut_fail(J, p, st, "cutting the class-model stamp", r);
+        if (inv)
+            invert_diff(o2[SV_CH_DIFF], SS2);
         sv_stamp_rect(S2, (const float *const *)o2, w->bad2, &info2, q2, &t.w, &t.h);
         for (int ch = 0; ch < 3; ch++)
             t.chan[ch] = q2[ch];
@@ -132,7 +152,7 @@ static int row_key_cmp(const void *a, const void *b)
  * origin (the input's: catalog.h). */
 int stage_score_chunk(sv_stage *s, const exposure_view *v, int n, const double *x0,
                        const double *y0, const float *feat1, const float *feat2,
-                       sv_results *res, double *step_buf, sv_error *err)
+                       const uint8_t *neg, sv_results *res, double *step_buf, sv_error *err)
 {
     const int K = s->cls ? s->cls->n_classes : 0;
     const size_t SS = (size_t)s->S * s->S;
@@ -227,6 +247,7 @@ int stage_score_chunk(sv_stage *s, const exposure_view *v, int n, const double *
     J.step2 = step2;
     J.feat1 = feat1;
     J.feat2 = feat2;
+    J.neg = neg;
     J.res = res;
     const int B = s->cfg.batch;
     for (int b0 = 0; b0 < nv; b0 += B) {
@@ -295,6 +316,8 @@ int stage_score_chunk(sv_stage *s, const exposure_view *v, int n, const double *
         s->stats.bad_coord += (f & SV_FLAG_BADCOORD) != 0;
         s->stats.failed += (f & SV_FLAG_FAILED) != 0;
         s->stats.badcentre += (f & SV_FLAG_BADCENTRE) != 0;
+        s->stats.badsign += (f & SV_FLAG_BADSIGN) != 0;
+        s->stats.inverted += neg && neg[i] && !(f & (SV_FLAG_BADCOORD | SV_FLAG_OFF_IMAGE));
     }
     return SV_OK;
 }

@@ -18,7 +18,8 @@ import numpy as np
 from astropy.io import fits
 from astropy.table import Table
 
-FLAGS = {1: "EDGE", 2: "BADFRAC", 4: "MASKED", 8: "OFFIMAGE", 16: "BADCOORD", 32: "FAILED"}
+FLAGS = {1: "EDGE", 2: "BADFRAC", 4: "MASKED", 8: "OFFIMAGE", 16: "BADCOORD", 32: "FAILED",
+         64: "BADCENTRE", 128: "BADSIGN"}
 NOSCORE = 8 | 16 | 32
 
 
