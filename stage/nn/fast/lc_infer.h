@@ -25,7 +25,10 @@
  *     compiled for AVX-512, AVX2 and generic x86-64 (lc_gates_tmpl.h), the
  *     copy chosen by cpu.h's one policy when the plan is made (other
  *     activations: nn_act_forward);
- *   - Dense on sequences as one product over all steps.
+ *   - Dense on sequences as one product over all steps;
+ *   - a network without GRU / LSTM runs a large batch in passes of as many
+ *     samples as keep each layer's buffer near 256 KB (cache-resident
+ *     between the layers); recurrent networks in one pass.
  * STAMPVET_ISA (read once, cpu.h; as for nn_plan.h) picks the kernels:
  * avx512, avx2, generic (BLAS and portable gates); an ISA the CPU cannot
  * run, and reference, refuse the fast path (callers then run nn_forward).
