@@ -901,6 +901,29 @@ static void test_fast_conv1d(void **state)
     finalize_random(net, 11);
     compare_fast_net(net, "Conv1D / Add / GAP1D", 0);
     nn_net_free(net);
+    /* long and wide enough that a batch runs in passes of 2 samples
+     * (lc_infer.c keeps a non-recurrent net's buffers near 256 KB): batches
+     * 7 and 17 take several passes, the last one partial */
+    net = nn_net_new();
+    L = nn_layer_defaults(NN_INPUT, "seq");
+    L.rank = 2;
+    L.shape[0] = 200;
+    L.shape[1] = 3;
+    x = add_layer(net, L);
+    m = add_layer(net, layer_on(NN_MASKING, "mask", x, -1));
+    c1 = conv1d(net, "c1", m, 64, 3, 1, 1, NN_PAD_CAUSAL, NN_ACT_RELU, 1);
+    c2 = conv1d(net, "c2", c1, 64, 2, 1, 4, NN_PAD_CAUSAL, NN_ACT_SIGMOID, 1);
+    L = layer_on(NN_ADD, "res", c1, c2);
+    L.act = NN_ACT_TANH;
+    s1 = add_layer(net, L);
+    g1 = add_layer(net, layer_on(NN_GLOBAL_AVGPOOL1D, "gap", s1, x));
+    L = layer_on(NN_DENSE, "out", g1, -1);
+    L.units = 3;
+    L.act = NN_ACT_SOFTMAX;
+    add_layer(net, L);
+    finalize_random(net, 13);
+    compare_fast_net(net, "Conv1D in passes of 2 samples", 0);
+    nn_net_free(net);
 }
 
 /* RAPID's four published models (../shared/fixtures/rapid, imported from

@@ -267,6 +267,8 @@ typedef struct op {
 struct sv_lc_infer {
     const nn_net *net;
     int max_batch;
+    int chunk;            /* samples per pass through the layers (below)   */
+    float *yout;          /* the batch's output when it takes several passes */
     op *ops;
     float *xp, *hp, *h, *zb, *rh, *hh; /* GRU and LSTM scratch             */
     float *c, *hsave, *csave;          /* LSTM cell state; masked rows'
@@ -303,6 +305,7 @@ void sv_lc_infer_free(sv_lc_infer *p)
     free(p->keep);
     free(p->col);
     free(p->cy);
+    free(p->yout);
     free(p);
 }
 
@@ -333,8 +336,8 @@ sv_lc_infer *sv_lc_infer_new_isa(const nn_net *net, int max_batch, nn_isa isa, s
         sv_error_set(err, SV_ERR_ARG, "light-curve fast path: no finalised net or bad batch");
         return NULL;
     }
-    size_t xp = 0, hp = 0, hu = 0, keep = 0, col = 0, cy = 0;
-    int lstm = 0;
+    size_t xp = 0, hp = 0, hu = 0, keep = 0, col = 0, cy = 0, widest = 1;
+    int lstm = 0, recurrent = 0;
     for (int i = 0; i < net->n_layers; i++) {
         const nn_layer *L = &net->layers[i];
         switch (L->kind) {
@@ -402,6 +405,7 @@ sv_lc_infer *sv_lc_infer_new_isa(const nn_net *net, int max_batch, nn_isa isa, s
             if (L->n_in == 2 && T > keep)
                 keep = T;
             lstm |= L->kind == NN_LSTM;
+            recurrent = 1;
             break;
         }
         default:
@@ -410,6 +414,24 @@ sv_lc_infer *sv_lc_infer_new_isa(const nn_net *net, int max_batch, nn_isa isa, s
             return NULL;
         }
     }
+    /* A network without recurrent layers runs a large batch in passes of
+     * `chunk` samples, so that each layer's buffer (about 256 KB at most)
+     * stays in cache between the layers that write and read it: every
+     * sample is independent, and the products still have chunk * T rows.
+     * Recurrent layers keep the whole batch (their per-step products are
+     * over the batch's rows). */
+    for (int i = 0; i < net->n_layers; i++)
+        if (net->layers[i].out_size > widest)
+            widest = net->layers[i].out_size;
+    if (col > widest)
+        widest = col;
+    if (cy > widest)
+        widest = cy;
+    size_t chunk = recurrent ? (size_t)max_batch : 65536 / widest;
+    if (chunk < 1)
+        chunk = 1;
+    if (chunk > (size_t)max_batch)
+        chunk = (size_t)max_batch;
     sv_lc_infer *p = calloc(1, sizeof *p);
     if (!p) {
         sv_error_set(err, SV_ERR_NOMEM, "light-curve fast path: out of memory");
@@ -417,10 +439,14 @@ sv_lc_infer *sv_lc_infer_new_isa(const nn_net *net, int max_batch, nn_isa isa, s
     }
     p->net = net;
     p->max_batch = max_batch;
+    p->chunk = (int)chunk;
     p->k = k;
     p->ops = calloc((size_t)(net->n_layers > 0 ? net->n_layers : 1), sizeof *p->ops);
-    size_t N = (size_t)max_batch;
+    size_t N = chunk;
     int ok = p->ops != NULL;
+    if (ok && chunk < (size_t)max_batch)
+        ok = (p->yout = malloc((size_t)max_batch * net->layers[net->output].out_size *
+                               sizeof(float))) != NULL;
     if (ok && xp) {
         p->xp = malloc(N * xp * sizeof(float));
         p->hp = malloc(N * hp * sizeof(float));
@@ -754,6 +780,37 @@ static void run_gap1d(sv_lc_infer *p, const op *o, const nn_layer *In, int N, co
 static const float *infer_run(sv_lc_infer *p, int batch, const float *const *inputs,
                               sv_error *err);
 
+/* The batch in passes of p->chunk samples, the outputs gathered in p->yout. */
+static const float *run_passes(sv_lc_infer *p, int batch, const float *const *inputs,
+                               sv_error *err)
+{
+    if (!p || batch < 1 || batch > p->max_batch || !inputs) {
+        sv_error_set(err, SV_ERR_ARG, "light-curve fast path: batch %d not in 1..%d", batch,
+                     p ? p->max_batch : 0);
+        return NULL;
+    }
+    if (batch <= p->chunk)
+        return infer_run(p, batch, inputs, err);
+    const nn_net *net = p->net;
+    const size_t out = net->layers[net->output].out_size;
+    const float *in[NN_MAX_NET_INPUTS];
+    for (int a = 0; a < batch; a += p->chunk) {
+        int b = batch - a < p->chunk ? batch - a : p->chunk;
+        for (int k = 0; k < net->n_inputs; k++) {
+            if (!inputs[k]) {
+                sv_error_set(err, SV_ERR_ARG, "light-curve fast path: input %d missing", k);
+                return NULL;
+            }
+            in[k] = inputs[k] + (size_t)a * net->layers[net->inputs[k]].out_size;
+        }
+        const float *y = infer_run(p, b, in, err);
+        if (!y)
+            return NULL;
+        memcpy(p->yout + (size_t)a * out, y, (size_t)b * out * sizeof(float));
+    }
+    return p->yout;
+}
+
 /* Subnormal numbers are flushed to zero while the plan runs (MXCSR FTZ and
  * DAZ: the calling thread's own floating-point state, restored on return):
  * values below 1.2e-38 do not matter here, and some CPUs take microcode
@@ -764,22 +821,17 @@ const float *sv_lc_infer_run(sv_lc_infer *p, int batch, const float *const *inpu
 #if defined(__x86_64__) && defined(__GNUC__)
     unsigned int csr = __builtin_ia32_stmxcsr();
     __builtin_ia32_ldmxcsr(csr | 0x8040u);
-    const float *y = infer_run(p, batch, inputs, err);
+    const float *y = run_passes(p, batch, inputs, err);
     __builtin_ia32_ldmxcsr(csr);
     return y;
 #else
-    return infer_run(p, batch, inputs, err);
+    return run_passes(p, batch, inputs, err);
 #endif
 }
 
 static const float *infer_run(sv_lc_infer *p, int batch, const float *const *inputs,
                               sv_error *err)
 {
-    if (!p || batch < 1 || batch > p->max_batch || !inputs) {
-        sv_error_set(err, SV_ERR_ARG, "light-curve fast path: batch %d not in 1..%d", batch,
-                     p ? p->max_batch : 0);
-        return NULL;
-    }
     const nn_net *net = p->net;
     int next_input = 0;
     for (int i = 0; i < net->n_layers; i++) {

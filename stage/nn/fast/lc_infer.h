@@ -26,7 +26,10 @@
  *     copy chosen by cpu.h's one policy when the plan is made (other
  *     activations: nn_act_forward);
  *   - Dense on sequences as one product over all steps, bias and
- *     activation fused after it.
+ *     activation fused after it;
+ *   - a network without GRU / LSTM runs a large batch in passes of as many
+ *     samples as keep each layer's buffer near 256 KB (cache-resident
+ *     between the layers); recurrent networks in one pass.
  * STAMPVET_ISA (read once, cpu.h; as for nn_plan.h) picks the kernels:
  * avx512, avx2, generic (portable products and gates); an ISA the CPU cannot
  * run, and reference, refuse the fast path (callers then run nn_forward).
