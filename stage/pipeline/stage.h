@@ -44,12 +44,13 @@
  * instances in one process use threads_a + threads_b threads at most, and
  * a host that runs N instances side by side gives each threads = cores / N
  * to fill the machine without oversubscribing it (the default, threads =
- * 1, never oversubscribes).  The fast path calls no BLAS.  A network the
- * fast path does not cover (nn_plan.h: a residual, two merges, Conv1D,
- * LSTM, ...) and the light-curve model (lc_stage.h) run through
- * OpenBLAS, whose own thread pool this library leaves as the host set it
- * (OPENBLAS_NUM_THREADS, openblas_set_num_threads: `stampvet batch` sets
- * it to 1); only those models can add OpenBLAS threads.
+ * 1, never oversubscribes).  The fast paths call no BLAS: the stamp
+ * networks' (nn_plan.h) and the light-curve model's (lc_stage.h through
+ * lc_infer.h: GRU, LSTM, TCN, masked or not).  Only a network neither
+ * covers (a stamp network with a residual or two merges, ...) runs the
+ * reference engine through OpenBLAS, whose own thread pool this library
+ * leaves as the host set it (OPENBLAS_NUM_THREADS,
+ * openblas_set_num_threads: `stampvet batch` sets it to 1).
  *
  * Memory: the file path streams the detection table in chunks of rows and
  * writes each chunk before reading the next, so its memory does not grow

@@ -2,7 +2,6 @@
  * lc_infer.h. */
 #include "nn/fast/lc_infer.h"
 
-#include <cblas.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -84,17 +83,16 @@ typedef int32_t v16si __attribute__((vector_size(64)));
  * C (N x Mp, row stride ldc) = A (N x K, row stride lda) . B (K x Mp), with
  * Mp a multiple of 32 and B packed row-major with row stride Mp (zero
  * columns beyond the real ones).  Register-blocked kernels for AVX-512
- * (4 rows x 32 columns) and AVX2 + FMA (4 x 16), chosen at plan time from
- * what the CPU has; elsewhere BLAS.  These shapes (K = units, Mp = 3 units)
- * are small for BLAS's packing: the kernels run them about twice as fast. */
+ * (4 rows x 32 columns), AVX2 + FMA (4 x 16) and portable C (4 x 8),
+ * chosen at plan time from what the CPU has.  No BLAS: OpenBLAS would
+ * start its own threads on the large products (a batch's every step at
+ * once), and at the small ones (K = units, Mp = 3 units) its packing costs
+ * more than the product: the AVX-512 kernel ran them about twice as fast. */
 
 typedef void (*gemm_fn)(int N, int K, int Mp, const float *A, int lda, const float *B,
                         float *C, int ldc);
 
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
-#define LC_HAVE_KERNELS 1
-typedef float v8sf __attribute__((vector_size(32)));
-/* 4 rows x 2 vectors of W floats per step of j; VT is the vector type */
+typedef float v4sf __attribute__((vector_size(16)));
 #define KERNEL_BODY(VT, W)                                                                     \
     int n = 0;                                                                                 \
     for (; n + 4 <= N; n += 4) {                                                               \
@@ -140,6 +138,17 @@ typedef float v8sf __attribute__((vector_size(32)));
         }                                                                                      \
     }
 
+/* portable C (GCC vector extensions) */
+static void gemm_generic(int N, int K, int Mp, const float *A, int lda, const float *B, float *C,
+                         int ldc)
+{
+    KERNEL_BODY(v4sf, 4)
+}
+
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#define LC_HAVE_KERNELS 1
+typedef float v8sf __attribute__((vector_size(32)));
+/* 4 rows x 2 vectors of W floats per step of j; VT is the vector type */
 __attribute__((target("avx512f,fma"))) static void gemm_avx512(int N, int K, int Mp,
                                                               const float *A, int lda,
                                                               const float *B, float *C, int ldc)
@@ -153,15 +162,8 @@ __attribute__((target("avx2,fma"))) static void gemm_avx2(int N, int K, int Mp, 
 {
     KERNEL_BODY(v8sf, 8)
 }
-#undef KERNEL_BODY
 #endif
-
-static void gemm_blas(int N, int K, int Mp, const float *A, int lda, const float *B, float *C,
-                      int ldc)
-{
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, Mp, K, 1.0f, A, lda, B, Mp, 0.0f,
-                C, ldc);
-}
+#undef KERNEL_BODY
 
 /* ---- the kernels of one instruction set ----------------------------------------- */
 
@@ -200,29 +202,25 @@ typedef struct lc_kernels {
 #include "nn/fast/lc_gates_tmpl.h"
 #endif
 
-/* The kernels for isa (cpu.h; AUTO: the best the CPU has).  The products
- * run on the AVX-512 kernel when chosen, else BLAS (OpenBLAS's AVX2
- * kernels measured faster than ours at these shapes: AUTO on an AVX2 CPU
- * takes BLAS, an explicit avx2 our AVX2 kernel); the gates on the ISA's
- * copy.  0, or SV_ERR_UNSUPPORTED when the CPU or this build cannot run
- * isa. */
+/* The kernels for isa (cpu.h; AUTO: the best the CPU has): the products
+ * and the gates on the ISA's copies (never BLAS, whose threads a host
+ * controls, not us).  0, or SV_ERR_UNSUPPORTED when the CPU or this build
+ * cannot run isa. */
 static int pick_kernels(nn_isa isa, lc_kernels *k, sv_error *err)
 {
-    int forced = isa != NN_ISA_AUTO;
     if (isa == NN_ISA_AUTO)
         isa = sv_cpu_best();
     if (!sv_cpu_can_run(isa))
         return sv_error_set(err, SV_ERR_UNSUPPORTED,
                             "light-curve fast path: this CPU cannot run %s", nn_isa_name(isa));
-    *k = (lc_kernels){gemm_blas,           gates_reset_after_generic, gates_first_generic,
+    *k = (lc_kernels){gemm_generic,        gates_reset_after_generic, gates_first_generic,
                       gates_second_generic, gates_lstm_generic,        bias_act_generic};
     if (isa == NN_ISA_GENERIC)
         return SV_OK;
 #ifdef LC_HAVE_KERNELS
     if (isa == NN_ISA_AVX2) {
-        *k = (lc_kernels){forced ? gemm_avx2 : gemm_blas, gates_reset_after_avx2,
-                          gates_first_avx2,                 gates_second_avx2,
-                          gates_lstm_avx2,                  bias_act_avx2};
+        *k = (lc_kernels){gemm_avx2,        gates_reset_after_avx2, gates_first_avx2,
+                          gates_second_avx2, gates_lstm_avx2,        bias_act_avx2};
         return SV_OK;
     }
     if (isa == NN_ISA_AVX512) {
@@ -231,7 +229,6 @@ static int pick_kernels(nn_isa isa, lc_kernels *k, sv_error *err)
         return SV_OK;
     }
 #endif
-    (void)forced;
     return sv_error_set(err, SV_ERR_UNSUPPORTED,
                         "light-curve fast path: this build has no %s kernels", nn_isa_name(isa));
 }
@@ -350,6 +347,8 @@ sv_lc_infer *sv_lc_infer_new_isa(const nn_net *net, int max_batch, nn_isa isa, s
         case NN_ADD:
             break;
         case NN_DENSE:
+            if (L->units % 32 && L->out_size / L->units * pad32(L->units) > cy)
+                cy = L->out_size / L->units * pad32(L->units);
             if (L->rank > 2) {
                 sv_error_set(err, SV_ERR_UNSUPPORTED, "light-curve fast path: layer '%s' "
                              "(dense on images)", L->name);
@@ -501,6 +500,11 @@ sv_lc_infer *sv_lc_infer_new_isa(const nn_net *net, int max_batch, nn_isa isa, s
                                &o->pb);
             /* the Keras kernel (K, C, filters) is the (K*C) x filters matrix */
             o->Wp = pack(L->p[0].w, L->kh * In->shape[1], L->filters, L->filters);
+            ok = o->Wp != NULL;
+        }
+        if (ok && L->kind == NN_DENSE) {
+            int fin = net->layers[L->in[0]].shape[net->layers[L->in[0]].rank - 1];
+            o->Wp = pack(L->p[0].w, fin, L->units, L->units);
             ok = o->Wp != NULL;
         }
         if (ok && L->kind == NN_GLOBAL_AVGPOOL1D)
@@ -905,16 +909,11 @@ static const float *infer_run(sv_lc_infer *p, int batch, const float *const *inp
         case NN_DENSE: {
             const nn_layer *In = &net->layers[L->in[0]];
             int fin = In->shape[In->rank - 1], units = L->units;
+            int up = pad32(units);
             rows = (size_t)batch * (In->out_size / (size_t)fin);
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)rows, units, fin, 1.0f,
-                        x, fin, L->p[0].w, units, 0.0f, o->out, units);
-            if (L->use_bias)
-                for (size_t r = 0; r < rows; r++) {
-                    float *v = o->out + r * units;
-                    for (int j = 0; j < units; j++)
-                        v[j] += L->p[1].w[j];
-                }
-            nn_act_forward(L->act, L->alpha, o->out, rows, units);
+            float *dst = up == units ? o->out : p->cy;
+            p->k.gemm((int)rows, fin, up, x, fin, o->Wp, dst, up);
+            bias_act(p, L, rows, units, dst, (size_t)up, L->use_bias ? L->p[1].w : NULL, o->out);
             o->y = o->out;
             break;
         }

@@ -17,20 +17,21 @@
  *   - each Conv1D as one product: the rows of every output step (im2col, K
  *     taps of C channels, zeros outside the sequence) times the Keras
  *     kernel (K*C) x filters, packed;
- *   - those products with a register-blocked AVX-512 kernel on CPUs that
- *     have it (about twice BLAS's speed at these small shapes), else BLAS;
+ *   - those products, and Dense, with register-blocked kernels for
+ *     AVX-512, AVX2 + FMA and portable C (no BLAS: no thread is started);
  *   - the gates (sigmoid / hard sigmoid, tanh) and the fused sigmoid, tanh,
  *     hard sigmoid and relu of Conv1D, Add and Activation in branch-free
  *     loops over arrays with a polynomial exp (|relative error| < 2e-7),
  *     compiled for AVX-512, AVX2 and generic x86-64 (lc_gates_tmpl.h), the
  *     copy chosen by cpu.h's one policy when the plan is made (other
  *     activations: nn_act_forward);
- *   - Dense on sequences as one product over all steps;
+ *   - Dense on sequences as one product over all steps, bias and
+ *     activation fused after it;
  *   - a network without GRU / LSTM runs a large batch in passes of as many
  *     samples as keep each layer's buffer near 256 KB (cache-resident
  *     between the layers); recurrent networks in one pass.
  * STAMPVET_ISA (read once, cpu.h; as for nn_plan.h) picks the kernels:
- * avx512, avx2, generic (BLAS and portable gates); an ISA the CPU cannot
+ * avx512, avx2, generic (portable products and gates); an ISA the CPU cannot
  * run, and reference, refuse the fast path (callers then run nn_forward).
  * Results equal the reference engine's (nn_forward) to float rounding
  * (tests/test_lightcurve.c holds every layer kind, masked sequences and
@@ -40,8 +41,8 @@
  * layer named) and callers use nn_forward.
  *
  * Thread safety: a plan reads the net it was made from (which must outlive
- * it, unchanged) and owns its buffers: one plan per thread.  It calls BLAS
- * from the calling thread only and changes no process-global state (it
+ * it, unchanged) and owns its buffers: one plan per thread.  It runs on
+ * the calling thread only and changes no process-global state (it
  * sets flush-to-zero in the calling thread's MXCSR for the duration of a
  * run and restores it).
  */
